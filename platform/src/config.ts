@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+/** Raised when the environment does not describe a runnable service. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Parses `env` once against `schema` and fails fast. The message names every
+ * offending variable and says what is wrong with it, so a misconfigured
+ * deployment stops at boot instead of failing on the first request.
+ */
+export function parseEnv<T extends z.ZodType>(
+  schema: T,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<T> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map(
+    (issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`,
+  );
+  throw new ConfigError(`Invalid environment:\n${problems.join('\n')}`);
+}
+
+/** `true`/`false`/`1`/`0`/`yes`/`no`, as people write them in env files. */
+export const booleanFromEnv = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], {
+    message: 'expected true or false',
+  })
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+export const portFromEnv = z.coerce
+  .number({ message: 'expected a port number' })
+  .int()
+  .min(0)
+  .max(65535);
+
+export const nodeEnvFromEnv = z
+  .enum(['development', 'production', 'test'])
+  .default('development');
+
+export type NodeEnv = z.infer<typeof nodeEnvFromEnv>;
+
+export const logLevelFromEnv = z
+  .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  .default('info');
+
+/** A postgres:// or postgresql:// connection string. */
+export const postgresUrlFromEnv = z
+  .string()
+  .refine((value) => /^postgres(ql)?:\/\//.test(value), {
+    message: 'expected a postgres:// or postgresql:// URL',
+  });
+
+/** Turns a subgraph name into the prefix of its env variables: `accounts` → `ACCOUNTS`. */
+export function envPrefix(name: string): string {
+  return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}

@@ -1,0 +1,95 @@
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { unwrapResolverError } from '@apollo/server/errors';
+
+/**
+ * Every error a client can see carries one of these in `extensions.code`.
+ * Apollo Server's own codes (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED,
+ * BAD_REQUEST, ...) pass through unchanged.
+ */
+export enum ErrorCode {
+  BadUserInput = 'BAD_USER_INPUT',
+  DatabaseUnavailable = 'DATABASE_UNAVAILABLE',
+  InternalServerError = 'INTERNAL_SERVER_ERROR',
+}
+
+/** An argument the client sent is wrong; the message says how to fix it. */
+export function badUserInput(message: string, argumentName?: string): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: {
+      code: ErrorCode.BadUserInput,
+      ...(argumentName ? { argumentName } : {}),
+    },
+  });
+}
+
+// SQLSTATE classes and driver codes that mean "the database cannot be reached
+// right now", as opposed to a bug in a query.
+const unavailableSqlStates = /^(08|53|57P0[1-3])/;
+const unavailableNetworkCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+]);
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  let current: unknown = error;
+  // Drivers and drizzle wrap errors; walk the cause chain.
+  for (let depth = 0; current && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && (unavailableNetworkCodes.has(code) || unavailableSqlStates.test(code))) {
+      return true;
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+export interface FormatErrorOptions {
+  /** Names the service in `DATABASE_UNAVAILABLE` messages. */
+  service: string;
+  /** Replace uncoded errors with a generic message. Default: on. */
+  maskInternalErrors?: boolean;
+  /** Receives every error that gets masked, for the log. */
+  onInternalError?: (error: unknown) => void;
+}
+
+/**
+ * Builds Apollo Server's `formatError`: coded errors pass through, a lost
+ * database becomes `DATABASE_UNAVAILABLE`, and anything else is an internal
+ * error whose message and stack stay in the log when masking is on.
+ */
+export function createErrorFormatter({
+  service,
+  maskInternalErrors = true,
+  onInternalError,
+}: FormatErrorOptions) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    if (isDatabaseUnavailable(original)) {
+      onInternalError?.(original);
+      return {
+        message: `The ${service} database is unavailable. Try again shortly.`,
+        ...(formatted.locations ? { locations: formatted.locations } : {}),
+        ...(formatted.path ? { path: formatted.path } : {}),
+        extensions: { code: ErrorCode.DatabaseUnavailable },
+      };
+    }
+    const code = formatted.extensions?.code;
+    if (code && code !== ErrorCode.InternalServerError) return formatted;
+    onInternalError?.(original);
+    if (!maskInternalErrors) return formatted;
+    return {
+      message: 'Internal server error',
+      ...(formatted.locations ? { locations: formatted.locations } : {}),
+      ...(formatted.path ? { path: formatted.path } : {}),
+      extensions: { code: ErrorCode.InternalServerError },
+    };
+  };
+}

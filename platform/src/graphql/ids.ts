@@ -1,0 +1,16 @@
+import { badUserInput } from '../errors.ts';
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Entity ids are UUIDs; anything else can never match a row. */
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && uuidPattern.test(value);
+}
+
+/** Checks an id argument, so a typo is reported instead of silently returning null. */
+export function parseIdArgument(value: string, argumentName: string): string {
+  if (!isUuid(value)) {
+    throw badUserInput(`\`${argumentName}\` must be a UUID, got ${JSON.stringify(value.slice(0, 64))}.`, argumentName);
+  }
+  return value.toLowerCase();
+}

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { badUserInput } from '../errors.ts';
+
+/** Page size when a client omits `first`, and the most a client may ask for. */
+export const pageSizes = { default: 20, max: 100 } as const;
+
+/** The forward-pagination arguments of every connection field. */
+export interface PageArgs {
+  first?: number | null;
+  after?: string | null;
+}
+
+/** Validated page arguments: how many rows to return and where to start. */
+export interface Page<TCursor> {
+  limit: number;
+  after: TCursor | null;
+}
+
+/**
+ * Encodes and decodes the position in one list. Cursors are opaque to
+ * clients, but they are checked here: a cursor from another list or ordering,
+ * or a hand-edited one, is a `BAD_USER_INPUT` instead of a database error.
+ */
+export interface CursorCodec<TInput, TOutput> {
+  encode(position: TInput): string;
+  decode(cursor: string): TOutput;
+}
+
+export function cursorCodec<TSchema extends z.ZodType>(
+  /** Distinguishes lists, so a cursor for one is rejected by another. */
+  list: string,
+  position: TSchema,
+): CursorCodec<z.input<TSchema>, z.output<TSchema>> {
+  const envelope = z.tuple([z.literal(list), position]);
+  return {
+    encode: (value) => Buffer.from(JSON.stringify([list, value])).toString('base64url'),
+    decode(cursor) {
+      let decoded: unknown;
+      try {
+        decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+      } catch {
+        decoded = undefined;
+      }
+      const parsed = envelope.safeParse(decoded);
+      if (!parsed.success) {
+        throw badUserInput(
+          '`after` is not a cursor of this list. Pass the `pageInfo.endCursor` of the previous page unchanged.',
+          'after',
+        );
+      }
+      return parsed.data[1];
+    },
+  };
+}
+
+export function parsePage<TOutput>(
+  args: PageArgs,
+  codec: CursorCodec<unknown, TOutput>,
+): Page<TOutput> {
+  const limit = args.first ?? pageSizes.default;
+  if (!Number.isInteger(limit) || limit < 0 || limit > pageSizes.max) {
+    throw badUserInput(`\`first\` must be between 0 and ${pageSizes.max}, got ${limit}.`, 'first');
+  }
+  return { limit, after: args.after == null ? null : codec.decode(args.after) };
+}
+
+export interface Edge<TNode> {
+  cursor: string;
+  node: TNode;
+}
+
+export interface PageInfo {
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  startCursor: string | null;
+  endCursor: string | null;
+}
+
+/**
+ * A Relay connection. `totalCount` is a function so that graphql-js's default
+ * resolver only runs the count query when a client selects the field.
+ */
+export interface Connection<TNode> {
+  edges: Edge<TNode>[];
+  pageInfo: PageInfo;
+  totalCount: () => Promise<number>;
+}
+
+/**
+ * Builds a connection from rows fetched with `limit + 1`: the extra row only
+ * proves there is a next page and is not returned.
+ */
+export function toConnection<TRow>(
+  rows: readonly TRow[],
+  page: Page<unknown>,
+  cursorOf: (row: TRow) => string,
+  totalCount: () => Promise<number>,
+): Connection<TRow> {
+  const nodes = rows.slice(0, page.limit);
+  const edges = nodes.map((node) => ({ cursor: cursorOf(node), node }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: rows.length > page.limit,
+      // Forward-only pagination: anything after a cursor has a page before it.
+      hasPreviousPage: page.after !== null,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+    totalCount,
+  };
+}

@@ -1,0 +1,181 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HeaderMap, type HTTPGraphQLRequest, type HTTPGraphQLResponse } from '@apollo/server';
+import type { Logger } from '../logger.ts';
+
+/** Executes one GraphQL-over-HTTP request; the router and subgraphs each supply their own. */
+export type GraphQLHttpHandler = (
+  request: HTTPGraphQLRequest,
+  incoming: IncomingMessage,
+) => Promise<HTTPGraphQLResponse>;
+
+export interface ReadinessCheck {
+  ok: boolean;
+  /** Why the check failed, for operators reading the readiness body. */
+  detail?: string;
+}
+
+export type ReadinessChecks = Record<string, ReadinessCheck>;
+
+export interface HttpServiceOptions {
+  graphql: GraphQLHttpHandler;
+  /** Named checks behind `/health/ready`; the service is ready when all pass. */
+  readiness: () => Promise<ReadinessChecks>;
+  logger: Logger;
+  /** Largest request body accepted, in bytes. Default: 2 MiB, as Apollo Router. */
+  maxBodyBytes?: number;
+  /** Path of the GraphQL endpoint. Default: `/graphql`. */
+  graphqlPath?: string;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The node:http front of a service: health endpoints, then GraphQL at one
+ * path. Apollo Server does the protocol work (CSRF prevention, content
+ * negotiation, status codes); this layer only reads bounded bodies and
+ * writes responses.
+ */
+export function createHttpService({
+  graphql,
+  readiness,
+  logger,
+  maxBodyBytes = 2 * 1024 * 1024,
+  graphqlPath = '/graphql',
+}: HttpServiceOptions): Server {
+  const server = createServer((incoming, outgoing) => {
+    handle(incoming, outgoing).catch((error: unknown) => {
+      // Only a bug in this file lands here; the client still gets an answer.
+      logger.error({ err: error }, 'unhandled error in HTTP layer');
+      if (!outgoing.headersSent) writeError(outgoing, new HttpError(500, 'Internal server error', 'INTERNAL_SERVER_ERROR'));
+      else outgoing.destroy();
+    });
+  });
+
+  async function handle(incoming: IncomingMessage, outgoing: ServerResponse) {
+    const url = new URL(incoming.url ?? '/', 'http://localhost');
+    switch (url.pathname) {
+      case '/health':
+      case '/health/live':
+        return writeJson(outgoing, 200, { status: 'live' });
+      case '/health/ready': {
+        const checks = await readiness().catch(
+          (error: unknown): ReadinessChecks => ({ readiness: { ok: false, detail: String(error) } }),
+        );
+        const ready = Object.values(checks).every((check) => check.ok);
+        return writeJson(outgoing, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
+      }
+      case graphqlPath:
+        break;
+      default:
+        return writeError(outgoing, new HttpError(404, `Not found. GraphQL is served at ${graphqlPath}.`, 'NOT_FOUND'));
+    }
+
+    let body: unknown;
+    try {
+      body = await readBody(incoming, maxBodyBytes);
+    } catch (error) {
+      if (error instanceof HttpError) return writeError(outgoing, error);
+      throw error;
+    }
+
+    const headers = new HeaderMap();
+    for (const [name, value] of Object.entries(incoming.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const response = await graphql(
+      { method: (incoming.method ?? 'GET').toUpperCase(), headers, search: url.search, body },
+      incoming,
+    );
+    await writeGraphQLResponse(outgoing, response);
+  }
+
+  return server;
+}
+
+async function readBody(incoming: IncomingMessage, limit: number): Promise<unknown> {
+  if (incoming.method === 'GET' || incoming.method === 'HEAD') return undefined;
+  const declared = Number(incoming.headers['content-length']);
+  if (declared > limit) {
+    incoming.resume();
+    throw new HttpError(413, `Request body is larger than ${limit} bytes.`, 'PAYLOAD_TOO_LARGE');
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of incoming as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new HttpError(413, `Request body is larger than ${limit} bytes.`, 'PAYLOAD_TOO_LARGE');
+    chunks.push(chunk);
+  }
+  const raw = Buffer.concat(chunks);
+  const contentType = incoming.headers['content-type'] ?? '';
+  // Apollo Server expects a parsed body for JSON and rejects other content
+  // types itself (that is its CSRF prevention), so only JSON is parsed here.
+  if (!/^application\/(graphql-response\+)?json\b/i.test(contentType)) return raw.toString('utf8');
+  if (raw.length === 0) return undefined;
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    throw new HttpError(400, 'Request body is not valid UTF-8.', 'BAD_REQUEST');
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'Request body is not valid JSON.', 'BAD_REQUEST');
+  }
+}
+
+async function writeGraphQLResponse(outgoing: ServerResponse, response: HTTPGraphQLResponse) {
+  for (const [name, value] of response.headers) outgoing.setHeader(name, value);
+  outgoing.statusCode = response.status ?? 200;
+  if (response.body.kind === 'complete') {
+    outgoing.end(response.body.string);
+    return;
+  }
+  for await (const chunk of response.body.asyncIterator) outgoing.write(chunk);
+  outgoing.end();
+}
+
+function writeJson(outgoing: ServerResponse, status: number, payload: unknown) {
+  outgoing.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  outgoing.end(JSON.stringify(payload));
+}
+
+function writeError(outgoing: ServerResponse, error: HttpError) {
+  writeJson(outgoing, error.status, { errors: [{ message: error.message, extensions: { code: error.code } }] });
+}
+
+export interface Listening {
+  url: string;
+  port: number;
+}
+
+/** Starts listening; port 0 picks a free port, which the result reports. */
+export function listen(server: Server, port: number, host: string): Promise<Listening> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address() as AddressInfo;
+      const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+      resolve({ url: `http://${shownHost}:${address.port}`, port: address.port });
+    });
+  });
+}
+
+/** Stops accepting connections and waits for open requests to finish. */
+export function close(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((error) => (error ? reject(error) : resolve()));
+    server.closeIdleConnections();
+  });
+}

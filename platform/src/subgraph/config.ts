@@ -1,0 +1,75 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import {
+  booleanFromEnv,
+  envPrefix,
+  logLevelFromEnv,
+  nodeEnvFromEnv,
+  parseEnv,
+  portFromEnv,
+  postgresUrlFromEnv,
+  type NodeEnv,
+} from '../config.ts';
+import type { DatabaseTarget } from '../db/database.ts';
+import type { SeedSize } from './definition.ts';
+
+export interface SubgraphConfig {
+  nodeEnv: NodeEnv;
+  host: string;
+  port: number;
+  database: DatabaseTarget;
+  /** Apply pending migrations at start. */
+  migrateOnStart: boolean;
+  /** Seed an empty database with this much data at start; `null` never seeds. */
+  seedIfEmpty: SeedSize | null;
+  logLevel: z.infer<typeof logLevelFromEnv>;
+  logPretty: boolean;
+}
+
+/**
+ * Reads one subgraph's configuration. Variables are prefixed with the
+ * subgraph's name (`PRODUCTS_PORT`, `PRODUCTS_DATABASE_URL`) so that one
+ * environment can describe the whole graph, as `npm start` and
+ * docker-compose do.
+ */
+export function subgraphConfigFromEnv(
+  name: string,
+  defaultPort: number,
+  env: NodeJS.ProcessEnv = process.env,
+): SubgraphConfig {
+  const prefix = envPrefix(name);
+  const schema = z
+    .object({
+      NODE_ENV: nodeEnvFromEnv,
+      HOST: z.string().min(1).default('127.0.0.1'),
+      [`${prefix}_PORT`]: portFromEnv.default(defaultPort),
+      [`${prefix}_DATABASE_URL`]: postgresUrlFromEnv.optional(),
+      DATA_DIR: z.string().min(1).default('.data'),
+      DB_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(10),
+      MIGRATE_ON_START: booleanFromEnv.optional(),
+      SEED_IF_EMPTY: z.enum(['small', 'scale', 'none']).optional(),
+      LOG_LEVEL: logLevelFromEnv,
+      LOG_PRETTY: booleanFromEnv.default(false),
+    })
+    .transform((vars): SubgraphConfig => {
+      const nodeEnv = vars.NODE_ENV;
+      const url = vars[`${prefix}_DATABASE_URL`] as string | undefined;
+      const database: DatabaseTarget = url
+        ? { kind: 'postgres', url, poolMax: vars.DB_POOL_MAX }
+        : { kind: 'pglite', dataDir: resolve(vars.DATA_DIR, name) };
+      // Development migrates itself; production runs `npm run db:migrate` as a release step.
+      const migrateOnStart = vars.MIGRATE_ON_START ?? nodeEnv !== 'production';
+      const seed = vars.SEED_IF_EMPTY ?? (nodeEnv === 'production' ? 'none' : 'small');
+      return {
+        nodeEnv,
+        host: vars.HOST,
+        port: vars[`${prefix}_PORT`] as number,
+        database,
+        migrateOnStart,
+        seedIfEmpty: seed === 'none' ? null : seed,
+        logLevel: vars.LOG_LEVEL,
+        logPretty: vars.LOG_PRETTY,
+      };
+    });
+  return parseEnv(schema, env);
+}

@@ -1,0 +1,44 @@
+import type { Database, DrizzleSchema } from '../db/database.ts';
+
+/** How much seed data to write: `small` for a quick start, `scale` for benchmarks. */
+export type SeedSize = 'small' | 'scale';
+
+/** What every resolver of a subgraph receives. */
+export interface SubgraphContext<TTables extends DrizzleSchema, TLoaders> {
+  db: Database<TTables>;
+  /** Built fresh for each request, so batching and caching never cross callers. */
+  loaders: TLoaders;
+}
+
+/**
+ * Everything that makes a subgraph different from another: the rest (server,
+ * database, migrations, health, errors) is shared platform code.
+ */
+export interface SubgraphDefinition<TTables extends DrizzleSchema, TLoaders> {
+  /** Name in the supergraph and prefix of the subgraph's env variables. */
+  name: string;
+  /** The subgraph's `schema.graphql`. */
+  schemaFile: URL;
+  /** The drizzle-kit output folder. */
+  migrationsFolder: URL;
+  /** The drizzle tables and relations. */
+  tables: TTables;
+  /** Resolvers typed by the subgraph's generated `Resolvers`. */
+  resolvers: object;
+  createLoaders: (db: Database<TTables>) => TLoaders;
+  /** Writes the deterministic seed data of this subgraph. */
+  seed: (db: Database<TTables>, size: SeedSize) => Promise<void>;
+  /** Whether the database has no data yet, so that `npm start` seeds it. */
+  isEmpty: (db: Database<TTables>) => Promise<boolean>;
+}
+
+/** Identity function that lets TypeScript infer a definition's table and loader types. */
+export function defineSubgraph<TTables extends DrizzleSchema, TLoaders>(
+  definition: SubgraphDefinition<TTables, TLoaders>,
+): SubgraphDefinition<TTables, TLoaders> {
+  return definition;
+}
+
+/** A definition whose table and loader types no longer matter, as in a list of subgraphs. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnySubgraphDefinition = SubgraphDefinition<any, any>;
