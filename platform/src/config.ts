@@ -13,12 +13,16 @@ export class ConfigError extends Error {
 export function parseEnv<T extends z.ZodType>(
   schema: T,
   env: NodeJS.ProcessEnv = process.env,
+  /** Real variable names of keys the schema reads under a fixed alias. */
+  aliases: Record<string, string> = {},
 ): z.infer<T> {
-  const result = schema.safeParse(env);
+  const aliased = Object.fromEntries(Object.entries(aliases).map(([key, variable]) => [key, env[variable]]));
+  const result = schema.safeParse({ ...env, ...aliased });
   if (result.success) return result.data;
-  const problems = result.error.issues.map(
-    (issue) => `  ${issue.path.join('.') || '(environment)'}: ${issue.message}`,
-  );
+  const problems = result.error.issues.map((issue) => {
+    const key = issue.path.join('.');
+    return `  ${aliases[key] ?? (key || '(environment)')}: ${issue.message}`;
+  });
   throw new ConfigError(`Invalid environment:\n${problems.join('\n')}`);
 }
 

@@ -50,18 +50,20 @@ export async function selectPagePerParent<TTable extends PgTable>(
 ): Promise<TTable['$inferSelect'][]> {
   if (parentIds.length === 0) return [];
   const order = sql.join(keysetOrderBy(keyset), sql`, `);
+  const columns: Record<string, AnyPgColumn | SQL.Aliased> = {
+    ...getTableColumns(table),
+    pageRank: sql<number>`row_number() over (partition by ${parent} order by ${order})`.as('page_rank'),
+  };
+  // drizzle cannot type a subquery over a generic table; the row shape is the table's.
   const ranked = db
-    .select({
-      ...getTableColumns(table),
-      pageRank: sql<number>`row_number() over (partition by ${parent} order by ${order})`.as('page_rank'),
-    })
+    .select(columns)
     .from(table as PgTable)
     .where(and(inArray(parent, [...parentIds]), after ? keysetAfter(keyset, after) : undefined))
-    .as('ranked');
-  const rows = await db
+    .as('ranked') as unknown as PgTable;
+  const rows = (await db
     .select()
     .from(ranked)
-    .where(sql`${ranked.pageRank} <= ${limit + 1}`)
-    .orderBy(ranked.pageRank);
+    .where(sql`page_rank <= ${limit + 1}`)
+    .orderBy(sql`page_rank`)) as Array<Record<string, unknown>>;
   return rows.map(({ pageRank: _rank, ...row }) => row as TTable['$inferSelect']);
 }

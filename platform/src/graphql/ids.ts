@@ -9,8 +9,14 @@ export function isUuid(value: unknown): value is string {
 
 /** Checks an id argument, so a typo is reported instead of silently returning null. */
 export function parseIdArgument(value: string, argumentName: string): string {
-  if (!isUuid(value)) {
+  if (!uuidPattern.test(value)) {
     throw badUserInput(`\`${argumentName}\` must be a UUID, got ${JSON.stringify(value.slice(0, 64))}.`, argumentName);
   }
   return value.toLowerCase();
 }
+
+/** Loader options for UUID keys: malformed ids match nothing, and case never matters. */
+export const uuidKeys = {
+  isValidKey: (key: string) => isUuid(key),
+  normalizeKey: (key: string) => key.toLowerCase(),
+} as const;

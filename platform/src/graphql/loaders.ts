@@ -13,6 +13,8 @@ export interface RowLoaderOptions<TKey, TRow> {
   keyOf: (row: TRow) => TKey;
   /** Keys that can never match, answered `null` without a query (e.g. a malformed UUID). */
   isValidKey?: (key: TKey) => boolean;
+  /** Maps a key to the form the database returns (e.g. a lower-case UUID). */
+  normalizeKey?: (key: TKey) => TKey;
 }
 
 /** Loads at most one row per key; a key without a row resolves to `null`. */
@@ -20,12 +22,13 @@ export function createRowLoader<TKey extends string | number, TRow>({
   fetch,
   keyOf,
   isValidKey = () => true,
+  normalizeKey = (key) => key,
 }: RowLoaderOptions<TKey, TRow>): DataLoader<TKey, TRow | null> {
   return new DataLoader(async (keys) => {
-    const valid = [...new Set(keys.filter(isValidKey))];
+    const valid = [...new Set(keys.filter(isValidKey).map(normalizeKey))];
     const rows = valid.length > 0 ? await fetch(valid) : [];
     const byKey = new Map(rows.map((row) => [keyOf(row), row]));
-    return keys.map((key) => byKey.get(key) ?? null);
+    return keys.map((key) => (isValidKey(key) ? (byKey.get(normalizeKey(key)) ?? null) : null));
   });
 }
 
@@ -34,6 +37,7 @@ export interface GroupLoaderOptions<TKey, TRow> {
   /** The non-unique key a row belongs to. */
   groupOf: (row: TRow) => TKey;
   isValidKey?: (key: TKey) => boolean;
+  normalizeKey?: (key: TKey) => TKey;
 }
 
 /** Loads every row of each key, in the order `fetch` returned them; none is `[]`. */
@@ -41,11 +45,16 @@ export function createGroupLoader<TKey extends string | number, TRow>({
   fetch,
   groupOf,
   isValidKey = () => true,
+  normalizeKey = (key) => key,
 }: GroupLoaderOptions<TKey, TRow>): DataLoader<TKey, TRow[]> {
   return new DataLoader(async (keys) => {
-    const valid = [...new Set(keys.filter(isValidKey))];
+    const valid = [...new Set(keys.filter(isValidKey).map(normalizeKey))];
     const rows = valid.length > 0 ? await fetch(valid) : [];
-    return groupBy(keys, rows, groupOf);
+    return groupBy(
+      keys.map((key) => (isValidKey(key) ? normalizeKey(key) : key)),
+      rows,
+      groupOf,
+    );
   });
 }
 
@@ -59,6 +68,7 @@ export interface PagedGroupLoaderOptions<TPage, TRow> {
   fetch: (parentIds: string[], page: TPage) => Promise<TRow[]>;
   parentOf: (row: TRow) => string;
   isValidKey?: (parentId: string) => boolean;
+  normalizeKey?: (parentId: string) => string;
 }
 
 /**
@@ -70,12 +80,15 @@ export function createPagedGroupLoader<TPage, TRow>({
   fetch,
   parentOf,
   isValidKey = () => true,
+  normalizeKey = (parentId) => parentId,
 }: PagedGroupLoaderOptions<TPage, TRow>): DataLoader<PagedGroupKey<TPage>, TRow[], string> {
+  const cacheKey = ({ parentId, page }: PagedGroupKey<TPage>) => `${JSON.stringify(page)}|${normalizeKey(parentId)}`;
   return new DataLoader(
     async (keys) => {
       const byPage = new Map<string, { page: TPage; parentIds: Set<string> }>();
-      for (const { parentId, page } of keys) {
-        if (!isValidKey(parentId)) continue;
+      for (const { parentId: rawParentId, page } of keys) {
+        if (!isValidKey(rawParentId)) continue;
+        const parentId = normalizeKey(rawParentId);
         const pageKey = JSON.stringify(page);
         const group = byPage.get(pageKey) ?? { page, parentIds: new Set<string>() };
         group.parentIds.add(parentId);
@@ -89,9 +102,9 @@ export function createPagedGroupLoader<TPage, TRow>({
           [...parentIds].forEach((parentId, index) => results.set(`${pageKey}|${parentId}`, grouped[index] ?? []));
         }),
       );
-      return keys.map(({ parentId, page }) => results.get(`${JSON.stringify(page)}|${parentId}`) ?? []);
+      return keys.map((key) => results.get(cacheKey(key)) ?? []);
     },
-    { cacheKeyFn: ({ parentId, page }) => `${JSON.stringify(page)}|${parentId}` },
+    { cacheKeyFn: cacheKey },
   );
 }
 

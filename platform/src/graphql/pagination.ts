@@ -48,7 +48,7 @@ export function cursorCodec<TSchema extends z.ZodType>(
           'after',
         );
       }
-      return parsed.data[1];
+      return parsed.data[1] as z.output<TSchema>;
     },
   };
 }

@@ -42,8 +42,8 @@ export function subgraphConfigFromEnv(
     .object({
       NODE_ENV: nodeEnvFromEnv,
       HOST: z.string().min(1).default('127.0.0.1'),
-      [`${prefix}_PORT`]: portFromEnv.default(defaultPort),
-      [`${prefix}_DATABASE_URL`]: postgresUrlFromEnv.optional(),
+      PORT: portFromEnv.default(defaultPort),
+      DATABASE_URL: postgresUrlFromEnv.optional(),
       DATA_DIR: z.string().min(1).default('.data'),
       DB_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(10),
       MIGRATE_ON_START: booleanFromEnv.optional(),
@@ -53,7 +53,7 @@ export function subgraphConfigFromEnv(
     })
     .transform((vars): SubgraphConfig => {
       const nodeEnv = vars.NODE_ENV;
-      const url = vars[`${prefix}_DATABASE_URL`] as string | undefined;
+      const url = vars.DATABASE_URL;
       const database: DatabaseTarget = url
         ? { kind: 'postgres', url, poolMax: vars.DB_POOL_MAX }
         : { kind: 'pglite', dataDir: resolve(vars.DATA_DIR, name) };
@@ -63,7 +63,7 @@ export function subgraphConfigFromEnv(
       return {
         nodeEnv,
         host: vars.HOST,
-        port: vars[`${prefix}_PORT`] as number,
+        port: vars.PORT,
         database,
         migrateOnStart,
         seedIfEmpty: seed === 'none' ? null : seed,
@@ -71,5 +71,7 @@ export function subgraphConfigFromEnv(
         logPretty: vars.LOG_PRETTY,
       };
     });
-  return parseEnv(schema, env);
+  // Only the prefixed names are read, so a stray PORT or DATABASE_URL in the
+  // environment cannot point every subgraph at the same place.
+  return parseEnv(schema, env, { PORT: `${prefix}_PORT`, DATABASE_URL: `${prefix}_DATABASE_URL` });
 }

@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { ApolloServer } from '@apollo/server';
+import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { envPrefix } from '../../platform/src/config.ts';
+import { createErrorFormatter } from '../../platform/src/errors.ts';
+import type { Logger } from '../../platform/src/logger.ts';
+
+export interface RouterContext {}
+
+export interface GraphOptions {
+  /** Masks internal errors and turns introspection off. */
+  production: boolean;
+  /** Routing URL overrides keyed by subgraph env prefix (see RouterConfig). */
+  subgraphUrls: Record<string, string>;
+  logger: Logger;
+}
+
+/**
+ * One supergraph, served by its own gateway and Apollo Server. A version
+ * never changes once built: a reload builds a new one, new requests go to
+ * it, and the old one serves its in-flight requests to the end before it is
+ * stopped. The gateway alone cannot promise that, because its executor
+ * reads the current query planner after an await.
+ */
+export class GraphVersion {
+  readonly id: string;
+  private inFlight = 0;
+  private retired = false;
+  private stopped: Promise<void> | null = null;
+
+  private constructor(
+    readonly supergraphSdl: string,
+    readonly server: ApolloServer<RouterContext>,
+  ) {
+    this.id = createHash('sha256').update(supergraphSdl).digest('hex').slice(0, 12);
+  }
+
+  /** Builds and starts a version; rejects, with the gateway's reason, if the supergraph is unusable. */
+  static async build(supergraphSdl: string, { production, subgraphUrls, logger }: GraphOptions): Promise<GraphVersion> {
+    const gateway = new ApolloGateway({
+      supergraphSdl,
+      logger,
+      buildService: ({ name, url }) =>
+        new RemoteGraphQLDataSource({ url: subgraphUrls[envPrefix(name)] ?? url }),
+    });
+    const server = new ApolloServer<RouterContext>({
+      gateway,
+      introspection: !production,
+      includeStacktraceInErrorResponses: !production,
+      // The router handles SIGTERM itself, after draining.
+      stopOnTerminationSignals: false,
+      formatError: createErrorFormatter({
+        service: 'router',
+        maskInternalErrors: production,
+        onInternalError: (error) => logger.error({ err: error }, 'request failed'),
+      }),
+      logger,
+    });
+    await server.start();
+    return new GraphVersion(supergraphSdl, server);
+  }
+
+  /** Runs `work` as an in-flight request of this version. */
+  async serve<T>(work: (server: ApolloServer<RouterContext>) => Promise<T>): Promise<T> {
+    this.inFlight++;
+    try {
+      return await work(this.server);
+    } finally {
+      this.inFlight--;
+      if (this.retired && this.inFlight === 0) void this.stop();
+    }
+  }
+
+  /** No new requests will come; stop once the in-flight ones are done. */
+  retire(): void {
+    this.retired = true;
+    if (this.inFlight === 0) void this.stop();
+  }
+
+  get inFlightRequests(): number {
+    return this.inFlight;
+  }
+
+  stop(): Promise<void> {
+    this.stopped ??= this.server.stop();
+    return this.stopped;
+  }
+}

@@ -1,0 +1,98 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { close, createHttpService, listen } from '../../platform/src/http/server.ts';
+import type { Logger } from '../../platform/src/logger.ts';
+import type { RouterConfig } from './config.ts';
+import { GraphVersion } from './graph.ts';
+
+export type ReloadOutcome =
+  | { status: 'reloaded'; id: string; previousId: string }
+  | { status: 'unchanged'; id: string }
+  | { status: 'rejected'; id: string; reason: string };
+
+export interface RunningRouter {
+  /** The GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql. */
+  url: string;
+  port: number;
+  /** Id (sha-256 prefix) of the supergraph now serving new requests. */
+  graphId(): string;
+  /** Re-reads the supergraph file and swaps to it if it is new and valid. */
+  reload(): Promise<ReloadOutcome>;
+  /** Stops accepting requests, lets in-flight ones finish, then stops the gateway. */
+  stop(): Promise<void>;
+}
+
+export type RouterSettings = Pick<
+  RouterConfig,
+  'host' | 'port' | 'supergraphPath' | 'watchSupergraph' | 'subgraphUrls' | 'nodeEnv'
+>;
+
+// Editors save in bursts (truncate, write, rename); wait for the file to settle.
+const watchDebounceMs = 150;
+
+export async function startRouter(settings: RouterSettings, logger: Logger): Promise<RunningRouter> {
+  const graphOptions = {
+    production: settings.nodeEnv === 'production',
+    subgraphUrls: settings.subgraphUrls,
+    logger,
+  };
+  let current = await GraphVersion.build(await readFile(settings.supergraphPath, 'utf8'), graphOptions);
+  logger.info({ supergraph: settings.supergraphPath, graphId: current.id }, 'supergraph loaded');
+
+  // Reloads run one at a time, so two quick saves cannot race to swap.
+  let reloading: Promise<ReloadOutcome> = Promise.resolve({ status: 'unchanged', id: current.id });
+  const reload = (): Promise<ReloadOutcome> => {
+    reloading = reloading.then(async () => {
+      let version: GraphVersion;
+      try {
+        const sdl = await readFile(settings.supergraphPath, 'utf8');
+        if (sdl === current.supergraphSdl) return { status: 'unchanged', id: current.id };
+        version = await GraphVersion.build(sdl, graphOptions);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        logger.error({ supergraph: settings.supergraphPath, graphId: current.id, reason }, 'new supergraph rejected; still serving the previous one');
+        return { status: 'rejected', id: current.id, reason };
+      }
+      const previous = current;
+      current = version;
+      previous.retire();
+      logger.info({ graphId: version.id, previousId: previous.id, draining: previous.inFlightRequests }, 'supergraph reloaded');
+      return { status: 'reloaded', id: version.id, previousId: previous.id };
+    });
+    return reloading;
+  };
+
+  let watcher: FSWatcher | null = null;
+  if (settings.watchSupergraph) {
+    let timer: NodeJS.Timeout | undefined;
+    // Watch the folder, not the file: an editor's atomic save replaces the file's inode.
+    watcher = watch(dirname(settings.supergraphPath), (_event, filename) => {
+      if (filename !== basename(settings.supergraphPath)) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => void reload(), watchDebounceMs);
+    });
+  }
+
+  const server = createHttpService({
+    logger,
+    graphql: (httpGraphQLRequest) =>
+      current.serve((apollo) => apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context: async () => ({}) })),
+    readiness: async () => ({ supergraph: { ok: true, detail: `serving ${current.id}` } }),
+  });
+  const listening = await listen(server, settings.port, settings.host);
+  logger.info({ url: `${listening.url}/graphql`, graphId: current.id }, 'router ready');
+
+  return {
+    url: `${listening.url}/graphql`,
+    port: listening.port,
+    graphId: () => current.id,
+    reload,
+    async stop() {
+      watcher?.close();
+      await close(server);
+      await reloading;
+      await current.stop();
+    },
+  };
+}

@@ -1,0 +1,16 @@
+import { defineSubgraph } from '../../../platform/src/subgraph/definition.ts';
+import * as tables from './db/schema.ts';
+import { createLoaders } from './loaders.ts';
+import { resolvers } from './resolvers.ts';
+import { isEmpty, seed } from './seed.ts';
+
+export const subgraph = defineSubgraph({
+  name: 'accounts',
+  schemaFile: new URL('../schema.graphql', import.meta.url),
+  migrationsFolder: new URL('../migrations', import.meta.url),
+  tables,
+  resolvers,
+  createLoaders,
+  seed,
+  isEmpty,
+});

@@ -1,0 +1,27 @@
+import { parsePage, toConnection } from '../../../platform/src/graphql/pagination.ts';
+import type { Resolvers } from './__generated__/resolvers.ts';
+import { cursorOf, orderCursor } from './loaders.ts';
+
+const money = (centAmount: number, currencyCode: string) => ({ centAmount, currencyCode });
+
+export const resolvers: Resolvers = {
+  Order: {
+    __resolveReference: (reference, { loaders }) => loaders.orderById.load(reference.id),
+    user: (order) => ({ id: order.userId }),
+    items: (order, _, { loaders }) => loaders.itemsByOrder.load(order.id),
+    total: (order) => money(order.totalCents, order.currencyCode),
+  },
+  OrderItem: {
+    product: (item) => ({ id: item.productId }),
+    unitPrice: (item) => money(item.unitPriceCents, item.currencyCode),
+    subtotal: (item) => money(item.unitPriceCents * item.quantity, item.currencyCode),
+  },
+  User: {
+    __resolveReference: (reference) => ({ id: reference.id }),
+    orders: async (user, args, { loaders }) => {
+      const page = parsePage(args, orderCursor);
+      const rows = page.limit === 0 ? [] : await loaders.ordersByUser.load({ parentId: user.id, page });
+      return toConnection(rows, page, cursorOf, async () => (await loaders.orderCountByUser.load(user.id))?.count ?? 0);
+    },
+  },
+};

@@ -1,0 +1,35 @@
+import { count } from 'drizzle-orm';
+import type { Database } from '../../../platform/src/db/database.ts';
+import type { SeedSize } from '../../../platform/src/subgraph/definition.ts';
+import { insertInBatches, seedOrder, worldSizes } from '../../../seed/world.ts';
+import * as tables from './db/schema.ts';
+
+export async function seed(db: Database<typeof tables>, size: SeedSize): Promise<void> {
+  const world = worldSizes[size];
+  await db.transaction((tx) =>
+    insertInBatches(
+      world.orders,
+      (index) => seedOrder(index, world),
+      async (batch) => {
+        await tx
+          .insert(tables.orders)
+          .values(
+            batch.map(({ items, ...order }) => ({
+              ...order,
+              totalCents: items.reduce((sum, item) => sum + item.unitPriceCents * item.quantity, 0),
+            })),
+          )
+          .onConflictDoNothing();
+        await tx
+          .insert(tables.orderItems)
+          .values(batch.flatMap((order) => order.items.map((item, line) => ({ ...item, orderId: order.id, lineNumber: line + 1 }))))
+          .onConflictDoNothing();
+      },
+    ),
+  );
+}
+
+export async function isEmpty(db: Database<typeof tables>): Promise<boolean> {
+  const [row] = await db.select({ rows: count() }).from(tables.orders);
+  return (row?.rows ?? 0) === 0;
+}

@@ -1,0 +1,32 @@
+import { parseIdArgument } from '../../../platform/src/graphql/ids.ts';
+import { badUserInput } from '../../../platform/src/errors.ts';
+import { asc } from 'drizzle-orm';
+import type { Resolvers } from './__generated__/resolvers.ts';
+import { listProducts } from './catalog.ts';
+import { categories } from './db/schema.ts';
+
+export const resolvers: Resolvers = {
+  Query: {
+    product: (_, { id, sku }, { loaders }) => {
+      if ((id == null) === (sku == null)) {
+        throw badUserInput('Pass exactly one of `id` or `sku` to `product`.');
+      }
+      return id != null ? loaders.productById.load(parseIdArgument(id, 'id')) : loaders.productBySku.load(sku!);
+    },
+    products: (_, args, { db }) => listProducts(db, args),
+    categories: (_, __, { db }) => db.select().from(categories).orderBy(asc(categories.name)),
+  },
+  Product: {
+    __resolveReference: (reference, { loaders }) =>
+      'id' in reference && reference.id != null
+        ? loaders.productById.load(reference.id)
+        : loaders.productBySku.load((reference as { sku: string }).sku),
+    price: (product) => ({ centAmount: product.priceCents, currencyCode: product.currencyCode }),
+    category: async (product, _, { loaders }) => {
+      const category = await loaders.categoryById.load(product.categoryId);
+      // The foreign key guarantees the row; its absence is a bug worth an error.
+      if (!category) throw new Error(`category ${product.categoryId} of product ${product.id} is missing`);
+      return category;
+    },
+  },
+};

@@ -1,0 +1,22 @@
+import { count } from 'drizzle-orm';
+import type { Database } from '../../../platform/src/db/database.ts';
+import type { SeedSize } from '../../../platform/src/subgraph/definition.ts';
+import { insertInBatches, seedCategories, seedProduct, worldSizes } from '../../../seed/world.ts';
+import * as tables from './db/schema.ts';
+
+export async function seed(db: Database<typeof tables>, size: SeedSize): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx
+      .insert(tables.categories)
+      .values(seedCategories.map(({ id, slug, name }) => ({ id, slug, name })))
+      .onConflictDoNothing();
+    await insertInBatches(worldSizes[size].products, seedProduct, (rows) =>
+      tx.insert(tables.products).values(rows).onConflictDoNothing(),
+    );
+  });
+}
+
+export async function isEmpty(db: Database<typeof tables>): Promise<boolean> {
+  const [row] = await db.select({ rows: count() }).from(tables.products);
+  return (row?.rows ?? 0) === 0;
+}

@@ -1,0 +1,25 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The file name says the test tier:
+ * - `*.test.ts`      in-process (executeHTTPGraphQLRequest, or a server on port 0);
+ * - `*.int.test.ts`  real Postgres and Redis, a throwaway database per file (test/databases.ts);
+ * - `*.e2e.test.ts`  real processes talking HTTP.
+ * All tiers match `*.test.ts`, so `vitest run` runs them all; pass a filter
+ * such as `.int.test.ts` to run one tier.
+ */
+export default defineConfig({
+  test: {
+    include: ['{platform,router,subgraphs,test,scripts}/**/*.test.ts'],
+    exclude: ['**/node_modules/**', '**/.data/**'],
+    // Starts (or finds) Postgres and Redis once per run; see test/global-setup.ts.
+    globalSetup: ['test/global-setup.ts'],
+    // Forks, not threads: tests start servers and child processes, and PGlite's WASM heap is per process.
+    pool: 'forks',
+    // The CI machine has 2 cores; more workers only make the servers under test compete for them.
+    maxWorkers: 2,
+    // Integration files migrate several databases and start servers; the defaults (5 s / 10 s) are too tight.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+});
