@@ -1,4 +1,7 @@
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
+
+const require = createRequire(import.meta.url);
 
 /**
  * The file name says the test tier:
@@ -9,6 +12,12 @@ import { defineConfig } from 'vitest/config';
  * such as `.int.test.ts` to run one tier.
  */
 export default defineConfig({
+  resolve: {
+    // Resolve graphql as Node does (its CommonJS build). Vite would pick the ESM
+    // build for our imports while Apollo's CommonJS code requires the other,
+    // and graphql refuses to mix two copies of itself.
+    alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
+  },
   test: {
     include: ['{platform,router,subgraphs,test,scripts}/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/.data/**'],

@@ -71,6 +71,9 @@ function openPostgres<TSchema extends DrizzleSchema>(
     idle_timeout: 60,
     // Migrations print NOTICEs ("schema already exists"); they are not news.
     onnotice: () => {},
+    // postgres.js otherwise queries pg_type on every new connection, to parse
+    // array columns; drizzle never reads those, so skip the round trip.
+    fetch_types: false,
     debug: () => {
       statements++;
     },

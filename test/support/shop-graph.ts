@@ -1,0 +1,126 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { composeSupergraph } from '../../platform/src/composition/compose.ts';
+import type { DatabaseTarget } from '../../platform/src/db/database.ts';
+import { createLogger, type Logger } from '../../platform/src/logger.ts';
+import type { SeedSize } from '../../platform/src/subgraph/definition.ts';
+import { startSubgraph, type RunningSubgraph } from '../../platform/src/subgraph/server.ts';
+import { startRouter, type RunningRouter } from '../../router/src/router.ts';
+import { loadSubgraph, schemaFileOf, subgraphs, type SubgraphName } from '../../subgraphs/registry.ts';
+import { createTestDatabase, type TestDatabase } from '../databases.ts';
+
+/** Test servers log nothing unless TEST_LOG_LEVEL asks for it. */
+export function testLogger(service: string): Logger {
+  return createLogger({ service, level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+}
+
+export interface GraphQLResponse<TData = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: { data?: TData | null; errors?: Array<{ message: string; path?: unknown[]; extensions?: Record<string, unknown> }> };
+}
+
+/** POSTs a GraphQL operation over real HTTP. */
+export async function postGraphQL<TData = Record<string, unknown>>(
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<GraphQLResponse<TData>> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResponse<TData>['body'] };
+}
+
+export interface StartedSubgraphs {
+  byName: Record<SubgraphName, RunningSubgraph>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts every subgraph in this process, each on its own throwaway database
+ * (real Postgres, or in-memory PGlite outside CI), migrated and seeded.
+ */
+export async function startSubgraphs(label: string, seed: SeedSize | null = 'small'): Promise<StartedSubgraphs> {
+  const databases: TestDatabase[] = [];
+  const running: RunningSubgraph[] = [];
+  const stop = async () => {
+    await Promise.allSettled(running.map((subgraph) => subgraph.stop()));
+    await Promise.allSettled(databases.map((database) => database.drop()));
+  };
+  try {
+    await Promise.all(
+      subgraphs.map(async ({ name }) => {
+        const database = await createTestDatabase(`${label}_${name}`);
+        databases.push(database);
+        running.push(await startOne(name, database.target, seed));
+      }),
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const byName = Object.fromEntries(running.map((subgraph) => [subgraph.name, subgraph])) as Record<SubgraphName, RunningSubgraph>;
+  return { byName, stop };
+}
+
+async function startOne(name: SubgraphName, database: DatabaseTarget, seed: SeedSize | null): Promise<RunningSubgraph> {
+  return startSubgraph(
+    await loadSubgraph(name),
+    { host: '127.0.0.1', port: 0, database, migrateOnStart: true, seedIfEmpty: seed, nodeEnv: 'test' },
+    testLogger(name),
+  );
+}
+
+/** Composes the subgraphs' own schema files with the URLs they actually listen on. */
+export function composeFor(running: Record<string, { url: string }>, sdlOverrides: Record<string, string> = {}): string {
+  const outcome = composeSupergraph(
+    Object.entries(running).map(([name, { url }]) => ({
+      name,
+      url,
+      sdl: sdlOverrides[name] ?? readFileSync(schemaFileOf(name), 'utf8'),
+    })),
+  );
+  if (!outcome.ok) throw new Error(`composition failed:\n${outcome.errors.join('\n')}`);
+  return outcome.supergraphSdl;
+}
+
+export interface ShopGraph {
+  router: RunningRouter;
+  subgraphs: Record<SubgraphName, RunningSubgraph>;
+  /** Sends an operation through the router. */
+  query<TData = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<TData>>;
+  stop(): Promise<void>;
+}
+
+/** The whole graph in-process: every subgraph plus a router, all talking real HTTP on loopback. */
+export async function startShopGraph(label: string): Promise<ShopGraph> {
+  const started = await startSubgraphs(label);
+  const workdir = await mkdtemp(join(tmpdir(), 'shop-graph-'));
+  try {
+    const supergraphPath = join(workdir, 'supergraph.graphql');
+    await writeFile(supergraphPath, composeFor(started.byName));
+    const router = await startRouter(
+      { host: '127.0.0.1', port: 0, supergraphPath, watchSupergraph: false, subgraphUrls: {}, nodeEnv: 'test' },
+      testLogger('router'),
+    );
+    return {
+      router,
+      subgraphs: started.byName,
+      query: (query, variables) => postGraphQL(router.url, query, variables),
+      async stop() {
+        await router.stop();
+        await started.stop();
+        await rm(workdir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await started.stop();
+    await rm(workdir, { recursive: true, force: true });
+    throw error;
+  }
+}
