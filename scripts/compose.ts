@@ -12,7 +12,11 @@ import { localRoutingUrl, schemaFileOf, subgraphs } from '../subgraphs/registry.
 const { values: flags } = parseArgs({ options: { check: { type: 'boolean', default: false } } });
 
 const outcome = composeSupergraph(
-  subgraphs.map(({ name, port }) => ({ name, url: localRoutingUrl(port), sdl: readFileSync(schemaFileOf(name), 'utf8') })),
+  subgraphs.map(({ name, port }) => ({
+    name,
+    url: localRoutingUrl(port),
+    sdl: readFileSync(schemaFileOf(name), 'utf8'),
+  })),
 );
 if (!outcome.ok) {
   console.error(`Composition failed with ${outcome.errors.length} error(s):\n`);

@@ -53,17 +53,23 @@ function drizzleKitGenerate(name: string, outDir: string, migrationName?: string
     ],
     { cwd: root, encoding: 'utf8' },
   );
-  if (result.status !== 0) throw new Error(`drizzle-kit generate failed for ${name}:\n${result.stdout}${result.stderr}`);
+  if (result.status !== 0)
+    throw new Error(`drizzle-kit generate failed for ${name}:\n${result.stdout}${result.stderr}`);
   return result.stdout;
 }
 
-const sqlFiles = (dir: string) => readdirSync(dir).filter((file) => file.endsWith('.sql')).sort();
+const sqlFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((file) => file.endsWith('.sql'))
+    .sort();
 
 async function main(): Promise<number> {
   switch (task) {
     case 'generate':
       for (const { name } of selected) {
-        process.stdout.write(`${name}: ${drizzleKitGenerate(name, `subgraphs/${name}/migrations`, flags.name).trim().split('\n').at(-1)}\n`);
+        process.stdout.write(
+          `${name}: ${drizzleKitGenerate(name, `subgraphs/${name}/migrations`, flags.name).trim().split('\n').at(-1)}\n`,
+        );
       }
       return 0;
     case 'check': {
@@ -78,7 +84,9 @@ async function main(): Promise<number> {
           const added = sqlFiles(scratch).filter((file) => !before.includes(file));
           if (added.length > 0) {
             stale++;
-            console.error(`${name}: schema.ts has changes without a migration. Run \`npm run db:generate -- ${name}\` and commit the result.`);
+            console.error(
+              `${name}: schema.ts has changes without a migration. Run \`npm run db:generate -- ${name}\` and commit the result.`,
+            );
           } else {
             console.log(`${name}: migrations match schema.ts`);
           }
@@ -102,7 +110,9 @@ async function main(): Promise<number> {
           }
           const size = flags.scale ? 'scale' : 'small';
           if (flags.reset) {
-            const tables = Object.values(definition.tables as Record<string, unknown>).filter((value) => is(value, PgTable));
+            const tables = Object.values(definition.tables as Record<string, unknown>).filter((value) =>
+              is(value, PgTable),
+            );
             const names = tables.map((table) => sql.identifier(getTableName(table as PgTable)));
             await database.db.execute(sql`truncate ${sql.join(names, sql`, `)} cascade`);
           } else if (!(await definition.isEmpty(database.db))) {
@@ -118,7 +128,9 @@ async function main(): Promise<number> {
       }
       return 0;
     default:
-      console.error('Usage: tsx scripts/db.ts <generate|check|migrate|seed> [subgraph...] [--scale] [--if-empty] [--reset]');
+      console.error(
+        'Usage: tsx scripts/db.ts <generate|check|migrate|seed> [subgraph...] [--scale] [--if-empty] [--reset]',
+      );
       return 2;
   }
 }

@@ -49,8 +49,58 @@ function random(kind: string, index: number) {
   };
 }
 
-const firstNames = ['Ada', 'Alan', 'Grace', 'Linus', 'Margaret', 'Ken', 'Barbara', 'Dennis', 'Frances', 'Edsger', 'Radia', 'Tim', 'Hedy', 'John', 'Katherine', 'Niklaus', 'Shafi', 'Donald', 'Lynn', 'Bjarne', 'Sophie', 'Guido', 'Anita', 'James'];
-const lastNames = ['Lovelace', 'Turing', 'Hopper', 'Torvalds', 'Hamilton', 'Thompson', 'Liskov', 'Ritchie', 'Allen', 'Dijkstra', 'Perlman', 'Berners-Lee', 'Lamarr', 'McCarthy', 'Johnson', 'Wirth', 'Goldwasser', 'Knuth', 'Conway', 'Stroustrup', 'Wilson', 'van Rossum', 'Borg', 'Gosling'];
+const firstNames = [
+  'Ada',
+  'Alan',
+  'Grace',
+  'Linus',
+  'Margaret',
+  'Ken',
+  'Barbara',
+  'Dennis',
+  'Frances',
+  'Edsger',
+  'Radia',
+  'Tim',
+  'Hedy',
+  'John',
+  'Katherine',
+  'Niklaus',
+  'Shafi',
+  'Donald',
+  'Lynn',
+  'Bjarne',
+  'Sophie',
+  'Guido',
+  'Anita',
+  'James',
+];
+const lastNames = [
+  'Lovelace',
+  'Turing',
+  'Hopper',
+  'Torvalds',
+  'Hamilton',
+  'Thompson',
+  'Liskov',
+  'Ritchie',
+  'Allen',
+  'Dijkstra',
+  'Perlman',
+  'Berners-Lee',
+  'Lamarr',
+  'McCarthy',
+  'Johnson',
+  'Wirth',
+  'Goldwasser',
+  'Knuth',
+  'Conway',
+  'Stroustrup',
+  'Wilson',
+  'van Rossum',
+  'Borg',
+  'Gosling',
+];
 
 export interface SeedUser {
   id: string;
@@ -86,26 +136,91 @@ export interface SeedCategory {
 }
 
 const categoryTable = [
-  ['kitchen', 'Kitchen', ['Kettle', 'Chef Knife', 'Skillet', 'Cutting Board', 'Coffee Grinder', 'Mixing Bowl'], [900, 24900], [200, 4000]],
-  ['outdoors', 'Outdoors', ['Tent', 'Backpack', 'Headlamp', 'Sleeping Bag', 'Water Bottle', 'Camp Stove'], [1500, 59900], [100, 6000]],
-  ['office', 'Office', ['Desk Lamp', 'Notebook', 'Monitor Stand', 'Fountain Pen', 'Desk Mat', 'Chair Cushion'], [500, 34900], [50, 8000]],
-  ['audio', 'Audio', ['Headphones', 'Speaker', 'Turntable', 'Microphone', 'Earbuds', 'Amplifier'], [2900, 89900], [30, 9000]],
-  ['apparel', 'Apparel', ['Rain Jacket', 'Wool Sweater', 'Sneakers', 'Beanie', 'Denim Jeans', 'Scarf'], [1200, 29900], [80, 1500]],
-  ['home', 'Home', ['Throw Blanket', 'Candle', 'Planter', 'Wall Clock', 'Vase', 'Bookshelf'], [800, 49900], [150, 25000]],
-  ['fitness', 'Fitness', ['Yoga Mat', 'Kettlebell', 'Jump Rope', 'Foam Roller', 'Resistance Band', 'Water Bottle'], [700, 19900], [100, 16000]],
-  ['games', 'Games', ['Board Game', 'Puzzle', 'Card Deck', 'Chess Set', 'Dice Set', 'Game Controller'], [600, 12900], [50, 2500]],
+  [
+    'kitchen',
+    'Kitchen',
+    ['Kettle', 'Chef Knife', 'Skillet', 'Cutting Board', 'Coffee Grinder', 'Mixing Bowl'],
+    [900, 24900],
+    [200, 4000],
+  ],
+  [
+    'outdoors',
+    'Outdoors',
+    ['Tent', 'Backpack', 'Headlamp', 'Sleeping Bag', 'Water Bottle', 'Camp Stove'],
+    [1500, 59900],
+    [100, 6000],
+  ],
+  [
+    'office',
+    'Office',
+    ['Desk Lamp', 'Notebook', 'Monitor Stand', 'Fountain Pen', 'Desk Mat', 'Chair Cushion'],
+    [500, 34900],
+    [50, 8000],
+  ],
+  [
+    'audio',
+    'Audio',
+    ['Headphones', 'Speaker', 'Turntable', 'Microphone', 'Earbuds', 'Amplifier'],
+    [2900, 89900],
+    [30, 9000],
+  ],
+  [
+    'apparel',
+    'Apparel',
+    ['Rain Jacket', 'Wool Sweater', 'Sneakers', 'Beanie', 'Denim Jeans', 'Scarf'],
+    [1200, 29900],
+    [80, 1500],
+  ],
+  [
+    'home',
+    'Home',
+    ['Throw Blanket', 'Candle', 'Planter', 'Wall Clock', 'Vase', 'Bookshelf'],
+    [800, 49900],
+    [150, 25000],
+  ],
+  [
+    'fitness',
+    'Fitness',
+    ['Yoga Mat', 'Kettlebell', 'Jump Rope', 'Foam Roller', 'Resistance Band', 'Water Bottle'],
+    [700, 19900],
+    [100, 16000],
+  ],
+  [
+    'games',
+    'Games',
+    ['Board Game', 'Puzzle', 'Card Deck', 'Chess Set', 'Dice Set', 'Game Controller'],
+    [600, 12900],
+    [50, 2500],
+  ],
 ] as const;
 
-export const seedCategories: readonly SeedCategory[] = categoryTable.map(([slug, name, nouns, price, weight], index) => ({
-  id: seedId('category', index),
-  slug,
-  name,
-  nouns,
-  price,
-  weight,
-}));
+export const seedCategories: readonly SeedCategory[] = categoryTable.map(
+  ([slug, name, nouns, price, weight], index) => ({
+    id: seedId('category', index),
+    slug,
+    name,
+    nouns,
+    price,
+    weight,
+  }),
+);
 
-const adjectives = ['Classic', 'Compact', 'Deluxe', 'Everyday', 'Featherweight', 'Heritage', 'Modern', 'Nordic', 'Pro', 'Rugged', 'Studio', 'Trail', 'Urban', 'Vintage'];
+const adjectives = [
+  'Classic',
+  'Compact',
+  'Deluxe',
+  'Everyday',
+  'Featherweight',
+  'Heritage',
+  'Modern',
+  'Nordic',
+  'Pro',
+  'Rugged',
+  'Studio',
+  'Trail',
+  'Urban',
+  'Vintage',
+];
 const materials = ['Oak', 'Steel', 'Canvas', 'Ceramic', 'Bamboo', 'Copper', 'Linen', 'Walnut', 'Graphite', 'Cotton'];
 
 export interface SeedProduct {
@@ -151,8 +266,26 @@ export function seedStockLevel(index: number): SeedStockLevel {
   return { productId: seedId('product', index), quantity: rng.next() < 0.125 ? 0 : rng.int(1, 500) };
 }
 
-const reviewOpeners = ['Exactly as described.', 'Better than I expected.', 'Solid value for the price.', 'Not quite what I hoped for.', 'Arrived quickly and well packed.', 'Would buy again.', 'Does the job.', 'Disappointed after a month.'];
-const reviewDetails = ['The build quality is excellent.', 'The finish scratches easily.', 'My family uses it every day.', 'It is smaller than the photos suggest.', 'Setup took two minutes.', 'Customer service sorted out a problem fast.', 'It looks great on the shelf.', 'The instructions could be clearer.'];
+const reviewOpeners = [
+  'Exactly as described.',
+  'Better than I expected.',
+  'Solid value for the price.',
+  'Not quite what I hoped for.',
+  'Arrived quickly and well packed.',
+  'Would buy again.',
+  'Does the job.',
+  'Disappointed after a month.',
+];
+const reviewDetails = [
+  'The build quality is excellent.',
+  'The finish scratches easily.',
+  'My family uses it every day.',
+  'It is smaller than the photos suggest.',
+  'Setup took two minutes.',
+  'Customer service sorted out a problem fast.',
+  'It looks great on the shelf.',
+  'The instructions could be clearer.',
+];
 
 export interface SeedReview {
   id: string;

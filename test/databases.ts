@@ -24,7 +24,10 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
     return { target: { kind: 'pglite', dataDir: null }, drop: async () => {} };
   }
 
-  const safeLabel = label.toLowerCase().replace(/[^a-z0-9_]+/g, '_').slice(0, maxLabelLength);
+  const safeLabel = label
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, '_')
+    .slice(0, maxLabelLength);
   const name = `t_${safeLabel}_${randomBytes(4).toString('hex')}`;
   const admin = postgres(adminUrl, { max: 1, connect_timeout: 5, onnotice: () => {} });
   try {

@@ -34,7 +34,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const results = await Promise.allSettled([...stops].reverse().map((stop) => stop()));
     const failures = results.filter((result) => result.status === 'rejected');
     if (failures.length > 0) {
-      throw new AggregateError(failures.map((failure) => failure.reason), 'test services: stopping failed');
+      throw new AggregateError(
+        failures.map((failure) => failure.reason),
+        'test services: stopping failed',
+      );
     }
   };
 
@@ -87,12 +90,20 @@ async function acquirePostgres(): Promise<Acquired> {
     const version = await postgresVersion(explicit).catch((error: unknown) => {
       throw new ExplicitUrlError(`TEST_POSTGRES_URL does not answer: ${String(error)}`, { cause: error });
     });
-    return { url: explicit, description: `postgres ${version} on ${hostOf(explicit)} (TEST_POSTGRES_URL)`, stop: async () => {} };
+    return {
+      url: explicit,
+      description: `postgres ${version} on ${hostOf(explicit)} (TEST_POSTGRES_URL)`,
+      stop: async () => {},
+    };
   }
   const server = await startPostgres();
   try {
     const version = await postgresVersion(server.adminUrl);
-    return { url: server.adminUrl, description: `postgres ${version} on ${hostOf(server.adminUrl)} (started)`, stop: server.stop };
+    return {
+      url: server.adminUrl,
+      description: `postgres ${version} on ${hostOf(server.adminUrl)} (started)`,
+      stop: server.stop,
+    };
   } catch (error) {
     await server.stop();
     throw error;

@@ -50,7 +50,16 @@ export async function startPostgres(): Promise<PostgresServer> {
   try {
     if (owner) await chown(dir, owner.uid, owner.gid);
     await asOwner(join(binDir, 'initdb'), [
-      '-D', dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--no-locale',
+      '-D',
+      dataDir,
+      '-A',
+      'trust',
+      '-U',
+      'postgres',
+      '--no-sync',
+      '-E',
+      'UTF8',
+      '--no-locale',
     ]);
     const port = await freePort();
     // Durability is worthless for a database that is deleted after the run; dropping it makes DDL-heavy tests fast.
@@ -109,8 +118,20 @@ export async function startRedis(): Promise<RedisServer> {
   const child = spawn(
     bin,
     [
-      '--bind', '127.0.0.1', '--port', String(port), '--daemonize', 'no',
-      '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', logFile,
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--daemonize',
+      'no',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      '--logfile',
+      logFile,
     ],
     { cwd: dir, stdio: 'ignore' },
   );
@@ -128,10 +149,7 @@ export async function startRedis(): Promise<RedisServer> {
   const stopChild = async () => {
     if (hasExited()) return;
     child.kill('SIGTERM');
-    const timedOut = await Promise.race([
-      exited.then(() => false),
-      sleep(stopTimeoutMs, true, { ref: false }),
-    ]);
+    const timedOut = await Promise.race([exited.then(() => false), sleep(stopTimeoutMs, true, { ref: false })]);
     if (timedOut) {
       child.kill('SIGKILL');
       await exited;
@@ -230,7 +248,9 @@ async function postgresOwner(): Promise<{ name: string; uid: number; gid: number
     const [uid, gid] = await Promise.all([run('id', ['-u', name]), run('id', ['-g', name])]);
     return { name, uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
   } catch (error) {
-    throw new Error(`running as root, and no '${name}' OS user to run Postgres as (${describeError(error)})`, { cause: error });
+    throw new Error(`running as root, and no '${name}' OS user to run Postgres as (${describeError(error)})`, {
+      cause: error,
+    });
   }
 }
 
@@ -287,7 +307,9 @@ async function waitUntil(
       return await probe();
     } catch (error) {
       if (Date.now() > deadline) {
-        throw new Error(`${options.what} not ready after ${options.timeoutMs ?? startTimeoutMs} ms: ${describeError(error)}`);
+        throw new Error(
+          `${options.what} not ready after ${options.timeoutMs ?? startTimeoutMs} ms: ${describeError(error)}`,
+        );
       }
     }
     await sleep(100);
@@ -303,7 +325,9 @@ function describeError(error: unknown): string {
   if (error instanceof Error) {
     // execFile errors carry the child's stderr, which is where the useful part is.
     const stderr = (error as { stderr?: unknown }).stderr;
-    return typeof stderr === 'string' && stderr.trim() ? `${error.message.split('\n')[0]}: ${stderr.trim()}` : error.message;
+    return typeof stderr === 'string' && stderr.trim()
+      ? `${error.message.split('\n')[0]}: ${stderr.trim()}`
+      : error.message;
   }
   return String(error);
 }

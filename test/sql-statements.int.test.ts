@@ -21,7 +21,9 @@ afterAll(async () => {
 });
 
 async function statementsPerSubgraph(query: string, variables: Record<string, unknown>) {
-  const before = Object.fromEntries(subgraphs.map(({ name }) => [name, graph.subgraphs[name].database.statementCount()]));
+  const before = Object.fromEntries(
+    subgraphs.map(({ name }) => [name, graph.subgraphs[name].database.statementCount()]),
+  );
   const response = await graph.query(query, variables);
   expect(response.body.errors).toBeUndefined();
   const counts = Object.fromEntries(
@@ -41,7 +43,12 @@ function busiestCustomer(): { id: string; orders: number } {
   return { id, orders };
 }
 
-const operations: Array<{ name: string; query: string; sizes: [number, number]; variables?: () => Record<string, unknown> }> = [
+const operations: Array<{
+  name: string;
+  query: string;
+  sizes: [number, number];
+  variables?: () => Record<string, unknown>;
+}> = [
   {
     name: 'catalog page: products with stock, shipping, ratings and reviews with authors',
     sizes: [2, 25],
@@ -51,14 +58,41 @@ const operations: Array<{ name: string; query: string; sizes: [number, number]; 
           totalCount
           edges {
             node {
-              id name price { centAmount } category { name }
-              quantity inStock shippingEstimate { centAmount }
-              averageRating reviewCount
-              reviews(first: 3) { totalCount edges { node { rating author { username name } product { sku } } } }
+              id
+              name
+              price {
+                centAmount
+              }
+              category {
+                name
+              }
+              quantity
+              inStock
+              shippingEstimate {
+                centAmount
+              }
+              averageRating
+              reviewCount
+              reviews(first: 3) {
+                totalCount
+                edges {
+                  node {
+                    rating
+                    author {
+                      username
+                      name
+                    }
+                    product {
+                      sku
+                    }
+                  }
+                }
+              }
             }
           }
         }
-      }`,
+      }
+    `,
   },
   {
     name: 'users with their reviews and orders, and the ordered products',
@@ -70,15 +104,46 @@ const operations: Array<{ name: string; query: string; sizes: [number, number]; 
           edges {
             node {
               username
-              reviews(first: 2) { totalCount edges { node { rating product { name } } } }
+              reviews(first: 2) {
+                totalCount
+                edges {
+                  node {
+                    rating
+                    product {
+                      name
+                    }
+                  }
+                }
+              }
               orders(first: 3) {
                 totalCount
-                edges { node { status total { centAmount } items { quantity subtotal { centAmount } product { name quantity category { slug } } } } }
+                edges {
+                  node {
+                    status
+                    total {
+                      centAmount
+                    }
+                    items {
+                      quantity
+                      subtotal {
+                        centAmount
+                      }
+                      product {
+                        name
+                        quantity
+                        category {
+                          slug
+                        }
+                      }
+                    }
+                  }
+                }
               }
             }
           }
         }
-      }`,
+      }
+    `,
   },
   {
     name: "a product's reviews with authors",
@@ -88,9 +153,25 @@ const operations: Array<{ name: string; query: string; sizes: [number, number]; 
       query ProductReviews($id: ID!, $n: Int!) {
         product(id: $id) {
           name
-          reviews(first: $n) { totalCount edges { node { body rating author { name username reviews(first: 1) { totalCount } } } } }
+          reviews(first: $n) {
+            totalCount
+            edges {
+              node {
+                body
+                rating
+                author {
+                  name
+                  username
+                  reviews(first: 1) {
+                    totalCount
+                  }
+                }
+              }
+            }
+          }
         }
-      }`,
+      }
+    `,
   },
   {
     name: "a user's order history with products",
@@ -100,9 +181,29 @@ const operations: Array<{ name: string; query: string; sizes: [number, number]; 
       query OrderHistory($id: ID!, $n: Int!) {
         user(id: $id) {
           name
-          orders(first: $n) { edges { node { total { centAmount } items { quantity product { name sku price { centAmount } inStock } } } } }
+          orders(first: $n) {
+            edges {
+              node {
+                total {
+                  centAmount
+                }
+                items {
+                  quantity
+                  product {
+                    name
+                    sku
+                    price {
+                      centAmount
+                    }
+                    inStock
+                  }
+                }
+              }
+            }
+          }
         }
-      }`,
+      }
+    `,
   },
 ];
 

@@ -14,7 +14,7 @@ import { postGraphQL, startSubgraphs, type StartedSubgraphs } from './support/sh
  */
 
 /** A seeded entity of each type, whose fields supply key values. */
-const seededEntities: Record<string, Record<string, unknown>> = {
+const seededEntities: Record<string, object> = {
   User: seedUser(0),
   Product: seedProduct(0),
   Review: seedReview(0, worldSizes.small),
@@ -39,7 +39,8 @@ function resolvableKeys(document: DocumentNode): EntityKey[] {
       const resolvable = argument('resolvable');
       if (resolvable?.kind === Kind.BOOLEAN && !resolvable.value) continue;
       const fields = (argument('fields') as StringValueNode).value.trim().split(/\s+/);
-      if (fields.some((field) => /[{}]/.test(field))) throw new Error(`${definition.name.value}: nested keys need support in this test`);
+      if (fields.some((field) => /[{}]/.test(field)))
+        throw new Error(`${definition.name.value}: nested keys need support in this test`);
       keys.push({ type: definition.name.value, fields });
     }
   }
@@ -82,10 +83,13 @@ describe.each(subgraphs.map(({ name }) => ({ name })))('subgraph $name', ({ name
   it.each(keys.map((key) => ({ ...key, label: `${key.type} @key(fields: "${key.fields.join(' ')}")` })))(
     'resolves $label through _entities',
     async ({ type, fields }) => {
-      const seeded = seededEntities[type];
+      const seeded = seededEntities[type] as Record<string, unknown> | undefined;
       if (!seeded) throw new Error(`No seeded entity for ${type}: add one to seededEntities in this test.`);
       const representation = { __typename: type, ...Object.fromEntries(fields.map((field) => [field, seeded[field]])) };
-      const unknown = { __typename: type, ...Object.fromEntries(fields.map((field) => [field, field === 'id' ? randomUUID() : 'NO-SUCH-KEY'])) };
+      const unknown = {
+        __typename: type,
+        ...Object.fromEntries(fields.map((field) => [field, field === 'id' ? randomUUID() : 'NO-SUCH-KEY'])),
+      };
       const malformed = { __typename: type, ...Object.fromEntries(fields.map((field) => [field, 'not-a-valid-key'])) };
 
       const response = await postGraphQL<{ _entities: Array<Record<string, unknown> | null> }>(

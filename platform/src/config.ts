@@ -33,28 +33,18 @@ export const booleanFromEnv = z
   })
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
 
-export const portFromEnv = z.coerce
-  .number({ message: 'expected a port number' })
-  .int()
-  .min(0)
-  .max(65535);
+export const portFromEnv = z.coerce.number({ message: 'expected a port number' }).int().min(0).max(65535);
 
-export const nodeEnvFromEnv = z
-  .enum(['development', 'production', 'test'])
-  .default('development');
+export const nodeEnvFromEnv = z.enum(['development', 'production', 'test']).default('development');
 
 export type NodeEnv = z.infer<typeof nodeEnvFromEnv>;
 
-export const logLevelFromEnv = z
-  .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-  .default('info');
+export const logLevelFromEnv = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
 
 /** A postgres:// or postgresql:// connection string. */
-export const postgresUrlFromEnv = z
-  .string()
-  .refine((value) => /^postgres(ql)?:\/\//.test(value), {
-    message: 'expected a postgres:// or postgresql:// URL',
-  });
+export const postgresUrlFromEnv = z.string().refine((value) => /^postgres(ql)?:\/\//.test(value), {
+  message: 'expected a postgres:// or postgresql:// URL',
+});
 
 /** Turns a subgraph name into the prefix of its env variables: `accounts` → `ACCOUNTS`. */
 export function envPrefix(name: string): string {

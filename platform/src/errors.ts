@@ -65,11 +65,7 @@ export interface FormatErrorOptions {
  * database becomes `DATABASE_UNAVAILABLE`, and anything else is an internal
  * error whose message and stack stay in the log when masking is on.
  */
-export function createErrorFormatter({
-  service,
-  maskInternalErrors = true,
-  onInternalError,
-}: FormatErrorOptions) {
+export function createErrorFormatter({ service, maskInternalErrors = true, onInternalError }: FormatErrorOptions) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     if (isDatabaseUnavailable(original)) {

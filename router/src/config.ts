@@ -54,18 +54,16 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
       LOG_LEVEL: logLevelFromEnv,
       LOG_PRETTY: booleanFromEnv.default(false),
     })
-    .transform(
-      (vars): RouterConfig => ({
-        nodeEnv: vars.NODE_ENV,
-        host: vars.HOST,
-        port: vars.ROUTER_PORT,
-        supergraphPath: resolve(vars.SUPERGRAPH_PATH),
-        watchSupergraph: vars.SUPERGRAPH_WATCH,
-        subgraphUrls: subgraphUrlsFrom(env),
-        logLevel: vars.LOG_LEVEL,
-        logPretty: vars.LOG_PRETTY,
-      }),
-    );
+    .transform((vars): RouterConfig => ({
+      nodeEnv: vars.NODE_ENV,
+      host: vars.HOST,
+      port: vars.ROUTER_PORT,
+      supergraphPath: resolve(vars.SUPERGRAPH_PATH),
+      watchSupergraph: vars.SUPERGRAPH_WATCH,
+      subgraphUrls: subgraphUrlsFrom(env),
+      logLevel: vars.LOG_LEVEL,
+      logPretty: vars.LOG_PRETTY,
+    }));
   return parseEnv(schema, {
     ...env,
     ...(flags.supergraph !== undefined ? { SUPERGRAPH_PATH: flags.supergraph } : {}),

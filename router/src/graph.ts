@@ -40,8 +40,7 @@ export class GraphVersion {
     const gateway = new ApolloGateway({
       supergraphSdl,
       logger,
-      buildService: ({ name, url }) =>
-        new RemoteGraphQLDataSource({ url: subgraphUrls[envPrefix(name)] ?? url }),
+      buildService: ({ name, url }) => new RemoteGraphQLDataSource({ url: subgraphUrls[envPrefix(name)] ?? url }),
     });
     const server = new ApolloServer<RouterContext>({
       gateway,

@@ -51,13 +51,19 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
         version = await GraphVersion.build(sdl, graphOptions);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
-        logger.error({ supergraph: settings.supergraphPath, graphId: current.id, reason }, 'new supergraph rejected; still serving the previous one');
+        logger.error(
+          { supergraph: settings.supergraphPath, graphId: current.id, reason },
+          'new supergraph rejected; still serving the previous one',
+        );
         return { status: 'rejected', id: current.id, reason };
       }
       const previous = current;
       current = version;
       previous.retire();
-      logger.info({ graphId: version.id, previousId: previous.id, draining: previous.inFlightRequests }, 'supergraph reloaded');
+      logger.info(
+        { graphId: version.id, previousId: previous.id, draining: previous.inFlightRequests },
+        'supergraph reloaded',
+      );
       return { status: 'reloaded', id: version.id, previousId: previous.id };
     });
     return reloading;

@@ -19,7 +19,10 @@ export function testLogger(service: string): Logger {
 export interface GraphQLResponse<TData = Record<string, unknown>> {
   status: number;
   headers: Headers;
-  body: { data?: TData | null; errors?: Array<{ message: string; path?: unknown[]; extensions?: Record<string, unknown> }> };
+  body: {
+    data?: TData | null;
+    errors?: Array<{ message: string; path?: unknown[]; extensions?: Record<string, unknown> }>;
+  };
 }
 
 /** POSTs a GraphQL operation over real HTTP. */
@@ -33,7 +36,11 @@ export async function postGraphQL<TData = Record<string, unknown>>(
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ query, variables }),
   });
-  return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResponse<TData>['body'] };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as GraphQLResponse<TData>['body'],
+  };
 }
 
 export interface StartedSubgraphs {
@@ -64,7 +71,10 @@ export async function startSubgraphs(label: string, seed: SeedSize | null = 'sma
     await stop();
     throw error;
   }
-  const byName = Object.fromEntries(running.map((subgraph) => [subgraph.name, subgraph])) as Record<SubgraphName, RunningSubgraph>;
+  const byName = Object.fromEntries(running.map((subgraph) => [subgraph.name, subgraph])) as Record<
+    SubgraphName,
+    RunningSubgraph
+  >;
   return { byName, stop };
 }
 
@@ -77,7 +87,10 @@ async function startOne(name: SubgraphName, database: DatabaseTarget, seed: Seed
 }
 
 /** Composes the subgraphs' own schema files with the URLs they actually listen on. */
-export function composeFor(running: Record<string, { url: string }>, sdlOverrides: Record<string, string> = {}): string {
+export function composeFor(
+  running: Record<string, { url: string }>,
+  sdlOverrides: Record<string, string> = {},
+): string {
   const outcome = composeSupergraph(
     Object.entries(running).map(([name, { url }]) => ({
       name,
@@ -93,7 +106,10 @@ export interface ShopGraph {
   router: RunningRouter;
   subgraphs: Record<SubgraphName, RunningSubgraph>;
   /** Sends an operation through the router. */
-  query<TData = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<TData>>;
+  query<TData = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+  ): Promise<GraphQLResponse<TData>>;
   stop(): Promise<void>;
 }
 

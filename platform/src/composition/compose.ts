@@ -10,8 +10,7 @@ export interface SubgraphSource {
 }
 
 export type CompositionOutcome =
-  | { ok: true; supergraphSdl: string; apiSchemaSdl: string; hints: string[] }
-  | { ok: false; errors: string[] };
+  { ok: true; supergraphSdl: string; apiSchemaSdl: string; hints: string[] } | { ok: false; errors: string[] };
 
 /**
  * Composes subgraph SDL into a supergraph with Apollo's composition, the

@@ -53,10 +53,7 @@ export function cursorCodec<TSchema extends z.ZodType>(
   };
 }
 
-export function parsePage<TOutput>(
-  args: PageArgs,
-  codec: CursorCodec<unknown, TOutput>,
-): Page<TOutput> {
+export function parsePage<TOutput>(args: PageArgs, codec: CursorCodec<unknown, TOutput>): Page<TOutput> {
   const limit = args.first ?? pageSizes.default;
   if (!Number.isInteger(limit) || limit < 0 || limit > pageSizes.max) {
     throw badUserInput(`\`first\` must be between 0 and ${pageSizes.max}, got ${limit}.`, 'first');

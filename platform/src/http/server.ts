@@ -55,7 +55,8 @@ export function createHttpService({
     handle(incoming, outgoing).catch((error: unknown) => {
       // Only a bug in this file lands here; the client still gets an answer.
       logger.error({ err: error }, 'unhandled error in HTTP layer');
-      if (!outgoing.headersSent) writeError(outgoing, new HttpError(500, 'Internal server error', 'INTERNAL_SERVER_ERROR'));
+      if (!outgoing.headersSent)
+        writeError(outgoing, new HttpError(500, 'Internal server error', 'INTERNAL_SERVER_ERROR'));
       else outgoing.destroy();
     });
   });
@@ -67,9 +68,9 @@ export function createHttpService({
       case '/health/live':
         return writeJson(outgoing, 200, { status: 'live' });
       case '/health/ready': {
-        const checks = await readiness().catch(
-          (error: unknown): ReadinessChecks => ({ readiness: { ok: false, detail: String(error) } }),
-        );
+        const checks = await readiness().catch((error: unknown): ReadinessChecks => ({
+          readiness: { ok: false, detail: String(error) },
+        }));
         const ready = Object.values(checks).every((check) => check.ok);
         return writeJson(outgoing, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
       }

@@ -14,15 +14,12 @@ export const resolvers: Resolvers = {
     user: (_, { id }, { loaders }) => loaders.userById.load(parseIdArgument(id, 'id')),
     users: async (_, args, { db }) => {
       const page = parsePage(args, userCursor);
-      const rows =
-        page.limit === 0
-          ? []
-          : await db
-              .select()
-              .from(users)
-              .where(page.after ? keysetAfter(newestFirst, page.after) : undefined)
-              .orderBy(...keysetOrderBy(newestFirst))
-              .limit(page.limit + 1);
+      const rows = await db
+        .select()
+        .from(users)
+        .where(page.after ? keysetAfter(newestFirst, page.after) : undefined)
+        .orderBy(...keysetOrderBy(newestFirst))
+        .limit(page.limit + 1);
       return toConnection(
         rows,
         page,

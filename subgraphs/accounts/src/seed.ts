@@ -6,7 +6,9 @@ import * as tables from './db/schema.ts';
 
 export async function seed(db: Database<typeof tables>, size: SeedSize): Promise<void> {
   await db.transaction((tx) =>
-    insertInBatches(worldSizes[size].users, seedUser, (rows) => tx.insert(tables.users).values(rows).onConflictDoNothing()),
+    insertInBatches(worldSizes[size].users, seedUser, (rows) =>
+      tx.insert(tables.users).values(rows).onConflictDoNothing(),
+    ),
   );
 }
 

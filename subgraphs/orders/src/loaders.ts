@@ -12,7 +12,10 @@ const { orderItems, orders } = tables;
 
 const newestFirst: Keyset = { sort: orders.createdAt, id: orders.id, direction: 'desc' };
 
-export const orderCursor = cursorCodec('orders', z.tuple([z.iso.datetime().transform((iso) => new Date(iso)), z.uuid()]));
+export const orderCursor = cursorCodec(
+  'orders',
+  z.tuple([z.iso.datetime().transform((iso) => new Date(iso)), z.uuid()]),
+);
 
 export const cursorOf = (row: OrderRow) => orderCursor.encode([row.createdAt.toISOString(), row.id]);
 

@@ -22,7 +22,11 @@ export async function seed(db: Database<typeof tables>, size: SeedSize): Promise
           .onConflictDoNothing();
         await tx
           .insert(tables.orderItems)
-          .values(batch.flatMap((order) => order.items.map((item, line) => ({ ...item, orderId: order.id, lineNumber: line + 1 }))))
+          .values(
+            batch.flatMap((order) =>
+              order.items.map((item, line) => ({ ...item, orderId: order.id, lineNumber: line + 1 })),
+            ),
+          )
           .onConflictDoNothing();
       },
     ),

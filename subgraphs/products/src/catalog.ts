@@ -3,7 +3,13 @@ import { z } from 'zod';
 import type { Database } from '../../../platform/src/db/database.ts';
 import { keysetAfter, keysetOrderBy, type Keyset } from '../../../platform/src/db/keyset.ts';
 import { badUserInput } from '../../../platform/src/errors.ts';
-import { cursorCodec, parsePage, toConnection, type CursorCodec, type PageArgs } from '../../../platform/src/graphql/pagination.ts';
+import {
+  cursorCodec,
+  parsePage,
+  toConnection,
+  type CursorCodec,
+  type PageArgs,
+} from '../../../platform/src/graphql/pagination.ts';
 import * as tables from './db/schema.ts';
 import type { ProductRow } from './db/schema.ts';
 
@@ -44,31 +50,43 @@ const orderings: Record<ProductOrder, Ordering> = {
     row.createdAt.toISOString(),
     row.id,
   ]),
-  PRICE_ASC: defineOrdering('PRICE_ASC', { sort: products.priceCents, id: products.id, direction: 'asc' }, z.number().int(), (row) => [
-    row.priceCents,
-    row.id,
-  ]),
-  PRICE_DESC: defineOrdering('PRICE_DESC', { sort: products.priceCents, id: products.id, direction: 'desc' }, z.number().int(), (row) => [
-    row.priceCents,
-    row.id,
-  ]),
-  NAME_ASC: defineOrdering('NAME_ASC', { sort: products.name, id: products.id, direction: 'asc' }, z.string().max(500), (row) => [
-    row.name,
-    row.id,
-  ]),
+  PRICE_ASC: defineOrdering(
+    'PRICE_ASC',
+    { sort: products.priceCents, id: products.id, direction: 'asc' },
+    z.number().int(),
+    (row) => [row.priceCents, row.id],
+  ),
+  PRICE_DESC: defineOrdering(
+    'PRICE_DESC',
+    { sort: products.priceCents, id: products.id, direction: 'desc' },
+    z.number().int(),
+    (row) => [row.priceCents, row.id],
+  ),
+  NAME_ASC: defineOrdering(
+    'NAME_ASC',
+    { sort: products.name, id: products.id, direction: 'asc' },
+    z.string().max(500),
+    (row) => [row.name, row.id],
+  ),
 };
 
 /** Checks the filter and turns it into one WHERE clause, or explains what is wrong. */
 function filterCondition(filter: ProductFilter | null | undefined): SQL | undefined {
   if (!filter) return undefined;
   const { category, minPrice, maxPrice, search } = filter;
-  for (const [name, value] of [['minPrice', minPrice], ['maxPrice', maxPrice]] as const) {
+  for (const [name, value] of [
+    ['minPrice', minPrice],
+    ['maxPrice', maxPrice],
+  ] as const) {
     if (value != null && value < 0) {
       throw badUserInput(`\`filter.${name}\` must be zero or more (a price in cents), got ${value}.`, `filter.${name}`);
     }
   }
   if (minPrice != null && maxPrice != null && minPrice > maxPrice) {
-    throw badUserInput(`\`filter.minPrice\` (${minPrice}) is greater than \`filter.maxPrice\` (${maxPrice}).`, 'filter.minPrice');
+    throw badUserInput(
+      `\`filter.minPrice\` (${minPrice}) is greater than \`filter.maxPrice\` (${maxPrice}).`,
+      'filter.minPrice',
+    );
   }
   if (search != null && search.length > maxSearchLength) {
     throw badUserInput(`\`filter.search\` must be at most ${maxSearchLength} characters.`, 'filter.search');
@@ -99,22 +117,14 @@ export async function listProducts(db: Database<typeof tables>, args: ListProduc
   const ordering: Ordering = orderings[args.orderBy ?? 'NEWEST'];
   const page = parsePage(args, ordering.cursor);
   const where = filterCondition(args.filter);
-  const rows =
-    page.limit === 0
-      ? []
-      : await db
-          .select()
-          .from(products)
-          .where(and(where, page.after ? keysetAfter(ordering.keyset, page.after) : undefined))
-          .orderBy(...keysetOrderBy(ordering.keyset))
-          .limit(page.limit + 1);
-  return toConnection(
-    rows,
-    page,
-    ordering.cursorOf,
-    async () => {
-      const [result] = await db.select({ total: count() }).from(products).where(where);
-      return result?.total ?? 0;
-    },
-  );
+  const rows = await db
+    .select()
+    .from(products)
+    .where(and(where, page.after ? keysetAfter(ordering.keyset, page.after) : undefined))
+    .orderBy(...keysetOrderBy(ordering.keyset))
+    .limit(page.limit + 1);
+  return toConnection(rows, page, ordering.cursorOf, async () => {
+    const [result] = await db.select({ total: count() }).from(products).where(where);
+    return result?.total ?? 0;
+  });
 }

@@ -38,10 +38,20 @@ export function createLoaders(db: Database<typeof tables>) {
       keyOf: (row) => row.parentId,
       ...uuidKeys,
     });
-  const pageOfReviews = (parent: typeof reviews.productId | typeof reviews.authorId, parentOf: (row: ReviewRow) => string) =>
+  const pageOfReviews = (
+    parent: typeof reviews.productId | typeof reviews.authorId,
+    parentOf: (row: ReviewRow) => string,
+  ) =>
     createPagedGroupLoader({
       fetch: (parentIds, page: ReviewPage) =>
-        selectPagePerParent(db, { table: reviews, parent, parentIds, keyset: newestFirst, after: page.after, limit: page.limit }),
+        selectPagePerParent(db, {
+          table: reviews,
+          parent,
+          parentIds,
+          keyset: newestFirst,
+          after: page.after,
+          limit: page.limit,
+        }),
       parentOf,
       ...uuidKeys,
     });

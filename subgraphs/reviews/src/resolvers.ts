@@ -14,7 +14,7 @@ async function reviewConnection(
   summaries: DataLoader<string, { count: number } | null>,
 ) {
   const page = parsePage(args, reviewCursor);
-  const rows = page.limit === 0 ? [] : await pages.load({ parentId, page });
+  const rows = await pages.load({ parentId, page });
   return toConnection(rows, page, cursorOf, async () => (await summaries.load(parentId))?.count ?? 0);
 }
 
@@ -40,6 +40,7 @@ export const resolvers: Resolvers = {
   },
   User: {
     __resolveReference: (reference) => ({ id: reference.id }),
-    reviews: (user, args, { loaders }) => reviewConnection(user.id, args, loaders.reviewsByAuthor, loaders.authorRatings),
+    reviews: (user, args, { loaders }) =>
+      reviewConnection(user.id, args, loaders.reviewsByAuthor, loaders.authorRatings),
   },
 };

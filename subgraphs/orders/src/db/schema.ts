@@ -1,7 +1,25 @@
 import { relations, sql } from 'drizzle-orm';
-import { char, check, index, integer, pgEnum, pgTable, primaryKey, smallint, timestamp, uuid } from 'drizzle-orm/pg-core';
+import {
+  char,
+  check,
+  index,
+  integer,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  smallint,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core';
 
-export const orderStatus = pgEnum('order_status', ['PENDING', 'CONFIRMED', 'REJECTED', 'SHIPPED', 'DELIVERED', 'CANCELLED']);
+export const orderStatus = pgEnum('order_status', [
+  'PENDING',
+  'CONFIRMED',
+  'REJECTED',
+  'SHIPPED',
+  'DELIVERED',
+  'CANCELLED',
+]);
 
 export const orders = pgTable(
   'orders',
