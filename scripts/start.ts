@@ -68,12 +68,25 @@ async function stop(code: number): Promise<void> {
 process.once('SIGINT', () => void stop(0));
 process.once('SIGTERM', () => void stop(0));
 
-for (const { name, port } of subgraphs) {
+// Each port can be moved with `<NAME>_PORT`; the router is then pointed at it.
+const services = subgraphs.map(({ name, port }) => ({
+  name,
+  port: Number(process.env[`${envPrefix(name)}_PORT`] ?? port),
+}));
+for (const { name, port } of services) {
   run(name, 'subgraphs/serve.ts', [name], { [`${envPrefix(name)}_PORT`]: String(port) });
 }
 try {
-  await Promise.all(subgraphs.map(({ name, port }) => waitUntilReady(name, port)));
-  run('router', 'router/src/main.ts', [], { ROUTER_PORT: String(routerPort) });
+  await Promise.all(services.map(({ name, port }) => waitUntilReady(name, port)));
+  run(
+    'router',
+    'router/src/main.ts',
+    [],
+    Object.fromEntries([
+      ['ROUTER_PORT', String(routerPort)],
+      ...services.map(({ name, port }) => [`${envPrefix(name)}_SUBGRAPH_URL`, `http://127.0.0.1:${port}/graphql`]),
+    ]),
+  );
   await waitUntilReady('router', routerPort);
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
@@ -81,13 +94,13 @@ try {
 }
 
 if (!stopping) {
-  const width = Math.max(...subgraphs.map(({ name }) => name.length));
+  const width = Math.max(...services.map(({ name }) => name.length));
   console.log(
     [
       '',
       `  Shop graph is up. Query it at http://localhost:${routerPort}/graphql`,
       '',
-      ...subgraphs.map(({ name, port }) => `    ${name.padEnd(width)}  http://localhost:${port}/graphql`),
+      ...services.map(({ name, port }) => `    ${name.padEnd(width)}  http://localhost:${port}/graphql`),
       '',
       '  Ctrl-C stops everything. Data persists in .data/ between runs.',
       '',

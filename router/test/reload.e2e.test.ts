@@ -1,0 +1,168 @@
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApolloServer } from '@apollo/server';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { parse } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { close, createHttpService, listen } from '../../platform/src/http/server.ts';
+import { seedProduct } from '../../seed/world.ts';
+import {
+  composeFor,
+  postGraphQL,
+  startSubgraphs,
+  testLogger,
+  type StartedSubgraphs,
+} from '../../test/support/shop-graph.ts';
+import { runScript, type ServiceProcess } from '../../test/support/processes.ts';
+
+/**
+ * The router as a real process, started on a supergraph file given on the
+ * command line, then made to swap supergraphs while requests are in flight.
+ *
+ * A `timing` subgraph answers `slow(ms)` after a delay, so requests are
+ * provably in flight during a swap. It serves both `slow` and `slowV2`; the
+ * first supergraph exposes only `slow`, the second only `slowV2`. A request
+ * validated against the old supergraph but planned or executed against the
+ * new one would fail, so every in-flight `slow` succeeding shows each
+ * request finished on the supergraph it started on.
+ */
+
+const timingSdl = (...fields: string[]) => `
+  extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@shareable"])
+  type Query { ${fields.map((field) => `${field}(ms: Int!): String!`).join(' ')} }
+`;
+
+async function startTimingSubgraph() {
+  const slow = async (_: unknown, { ms }: { ms: number }) => {
+    await sleep(ms);
+    return 'done';
+  };
+  const apollo = new ApolloServer({
+    schema: buildSubgraphSchema({
+      typeDefs: parse(timingSdl('slow', 'slowV2')),
+      resolvers: { Query: { slow, slowV2: slow } },
+    }),
+  });
+  await apollo.start();
+  const server = createHttpService({
+    logger: testLogger('timing'),
+    graphql: (httpGraphQLRequest) =>
+      apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context: async () => ({}) }),
+    readiness: async () => ({}),
+  });
+  const { url } = await listen(server, 0, '127.0.0.1');
+  return {
+    url: `${url}/graphql`,
+    stop: async () => {
+      await close(server);
+      await apollo.stop();
+    },
+  };
+}
+
+let shop: StartedSubgraphs;
+let timing: Awaited<ReturnType<typeof startTimingSubgraph>>;
+let router: ServiceProcess;
+let routerUrl: string;
+let workdir: string;
+let supergraphPath: string;
+
+function supergraph(timingField: 'slow' | 'slowV2'): string {
+  return composeFor({ ...shop.byName, timing }, { timing: timingSdl(timingField) });
+}
+
+/** Replaces the file the way editors and deploy tools do: write aside, then rename over. */
+async function replaceSupergraph(content: string) {
+  const aside = `${supergraphPath}.tmp`;
+  await writeFile(aside, content);
+  await rename(aside, supergraphPath);
+}
+
+const logMessages = () => router.logs().map((line) => line.msg);
+
+beforeAll(async () => {
+  [shop, timing] = await Promise.all([startSubgraphs('router_reload'), startTimingSubgraph()]);
+  workdir = await mkdtemp(join(tmpdir(), 'router-reload-'));
+  supergraphPath = join(workdir, 'supergraph.graphql');
+  await writeFile(supergraphPath, supergraph('slow'));
+  router = runScript('router/src/main.ts', ['--supergraph', supergraphPath, '--port', '0', '--host', '127.0.0.1'], {
+    LOG_LEVEL: 'info',
+  });
+  await router.waitFor((output) => output.includes('"router ready"'));
+  routerUrl = router.logs().find((line) => line.msg === 'router ready')!.url as string;
+});
+
+afterAll(async () => {
+  const code = await router?.stop();
+  await Promise.allSettled([shop?.stop(), timing?.stop()]);
+  if (workdir) await rm(workdir, { recursive: true, force: true });
+  expect(code).toBe(0);
+});
+
+describe('router process', () => {
+  it('serves the supergraph given with --supergraph, across all subgraphs, with no errors', async () => {
+    const response = await postGraphQL<any>(
+      routerUrl,
+      `query ($id: ID!) { slow(ms: 1) product(id: $id) { name quantity reviewCount reviews(first: 1) { edges { node { author { name orders(first: 1) { totalCount } } } } } } }`,
+      { id: seedProduct(0).id },
+    );
+    expect(response.body.errors).toBeUndefined();
+    expect(response.body.data.slow).toBe('done');
+    expect(response.body.data.product.name).toBe(seedProduct(0).name);
+    expect(response.body.data.product.reviews.edges[0].node.author.orders.totalCount).toEqual(expect.any(Number));
+  });
+
+  it('swaps to an edited supergraph without failing requests in flight', async () => {
+    const inFlight: Array<Promise<Awaited<ReturnType<typeof postGraphQL<any>>>>> = [];
+    for (let wave = 0; wave < 4; wave++) {
+      for (let index = 0; index < 10; index++) inFlight.push(postGraphQL<any>(routerUrl, '{ slow(ms: 600) }'));
+      await sleep(25);
+    }
+    await sleep(50);
+    await replaceSupergraph(supergraph('slowV2'));
+
+    const responses = await Promise.all(inFlight);
+    for (const response of responses) {
+      expect(response.status).toBe(200);
+      expect(response.body).toEqual({ data: { slow: 'done' } });
+    }
+
+    await router.waitFor(() => logMessages().includes('supergraph reloaded'), 15_000);
+    const reloaded = router.logs().find((line) => line.msg === 'supergraph reloaded')!;
+    // The swap happened while requests were still running on the old supergraph.
+    expect(reloaded.draining).toBeGreaterThan(0);
+
+    // New requests see the new supergraph, and only it.
+    expect((await postGraphQL<any>(routerUrl, '{ slowV2(ms: 1) }')).body).toEqual({ data: { slowV2: 'done' } });
+    const removed = await postGraphQL<any>(routerUrl, '{ slow(ms: 1) }');
+    expect(removed.body.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it.each([
+    { case: 'a file that does not parse', content: 'type Query {' },
+    { case: 'a schema that is not a supergraph', content: 'type Query { hello: String }' },
+    { case: 'an empty file', content: '' },
+  ])('refuses $case, logs why, and keeps serving', async ({ content }) => {
+    const rejectionsBefore = logMessages().filter(
+      (msg) => msg === 'new supergraph rejected; still serving the previous one',
+    ).length;
+    await replaceSupergraph(content);
+    await router.waitFor(
+      () =>
+        logMessages().filter((msg) => msg === 'new supergraph rejected; still serving the previous one').length >
+        rejectionsBefore,
+      15_000,
+    );
+    const rejection = router
+      .logs()
+      .findLast((line) => line.msg === 'new supergraph rejected; still serving the previous one')!;
+    expect(rejection.reason).toEqual(expect.any(String));
+    expect(String(rejection.reason).length).toBeGreaterThan(0);
+
+    const response = await postGraphQL<any>(routerUrl, '{ slowV2(ms: 1) }');
+    expect(response.body).toEqual({ data: { slowV2: 'done' } });
+    expect((await fetch(routerUrl.replace(/graphql$/, 'health/ready'))).status).toBe(200);
+  });
+});
