@@ -1,5 +1,4 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { unwrapResolverError } from '@apollo/server/errors';
 
 /**
  * Every error a client can see carries one of these in `extensions.code`.
@@ -67,7 +66,8 @@ export interface FormatErrorOptions {
  */
 export function createErrorFormatter({ service, maskInternalErrors = true, onInternalError }: FormatErrorOptions) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error);
+    // The thrown error, not graphql-js's wrapper: that is what the log needs.
+    const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
     if (isDatabaseUnavailable(original)) {
       onInternalError?.(original);
       return {

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../src/config.ts';
+import { subgraphConfigFromEnv } from '../src/subgraph/config.ts';
+import { routerConfigFrom } from '../../router/src/config.ts';
+
+describe('subgraph configuration', () => {
+  it('uses embedded PGlite in DATA_DIR when no database URL is set, and migrates and seeds in development', () => {
+    const config = subgraphConfigFromEnv('products', 4002, { DATA_DIR: '/tmp/shop' });
+    expect(config).toMatchObject({
+      port: 4002,
+      host: '127.0.0.1',
+      database: { kind: 'pglite', dataDir: '/tmp/shop/products' },
+      migrateOnStart: true,
+      seedIfEmpty: 'small',
+    });
+  });
+
+  it('reads only its own prefixed variables', () => {
+    const config = subgraphConfigFromEnv('products', 4002, {
+      PRODUCTS_PORT: '5002',
+      PRODUCTS_DATABASE_URL: 'postgres://shop@db/products',
+      ACCOUNTS_DATABASE_URL: 'postgres://shop@db/accounts',
+      PORT: '9999',
+      DATABASE_URL: 'postgres://shop@db/wrong',
+    });
+    expect(config.port).toBe(5002);
+    expect(config.database).toEqual({ kind: 'postgres', url: 'postgres://shop@db/products', poolMax: 10 });
+  });
+
+  it('neither migrates nor seeds at start in production unless asked', () => {
+    expect(subgraphConfigFromEnv('orders', 4005, { NODE_ENV: 'production' })).toMatchObject({
+      migrateOnStart: false,
+      seedIfEmpty: null,
+    });
+    expect(
+      subgraphConfigFromEnv('orders', 4005, {
+        NODE_ENV: 'production',
+        MIGRATE_ON_START: 'true',
+        SEED_IF_EMPTY: 'scale',
+      }),
+    ).toMatchObject({ migrateOnStart: true, seedIfEmpty: 'scale' });
+  });
+
+  it('fails fast, naming each bad variable by its real name', () => {
+    const parse = () =>
+      subgraphConfigFromEnv('reviews', 4004, {
+        REVIEWS_PORT: 'eighty',
+        REVIEWS_DATABASE_URL: 'mysql://x',
+        NODE_ENV: 'prod',
+      });
+    expect(parse).toThrow(ConfigError);
+    expect(parse).toThrow(/REVIEWS_PORT: expected a port number/);
+    expect(parse).toThrow(/REVIEWS_DATABASE_URL: expected a postgres:\/\/ or postgresql:\/\/ URL/);
+    expect(parse).toThrow(/NODE_ENV: .*"development"\|"production"\|"test"/);
+  });
+});
+
+describe('router configuration', () => {
+  it('takes --supergraph and --port over the environment', () => {
+    const config = routerConfigFrom(['--supergraph', 'other.graphql', '--port', '4100'], {
+      SUPERGRAPH_PATH: 'schema/supergraph.graphql',
+      ROUTER_PORT: '4000',
+    });
+    expect(config.supergraphPath).toMatch(/other\.graphql$/);
+    expect(config.port).toBe(4100);
+  });
+
+  it('collects subgraph URL overrides by env prefix', () => {
+    const config = routerConfigFrom([], {
+      ACCOUNTS_SUBGRAPH_URL: 'http://accounts:4001/graphql',
+      GIFT_CARDS_SUBGRAPH_URL: 'https://gift-cards.internal/graphql',
+    });
+    expect(config.subgraphUrls).toEqual({
+      ACCOUNTS: 'http://accounts:4001/graphql',
+      GIFT_CARDS: 'https://gift-cards.internal/graphql',
+    });
+  });
+
+  it('rejects a subgraph URL that is not http(s)', () => {
+    expect(() => routerConfigFrom([], { ORDERS_SUBGRAPH_URL: 'file:///etc/passwd' })).toThrow(ConfigError);
+  });
+
+  it('rejects an unknown flag instead of ignoring it', () => {
+    expect(() => routerConfigFrom(['--supergrpah', 'x'], {})).toThrow(/Unknown option/);
+  });
+});

@@ -1,0 +1,124 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envPrefix } from '../platform/src/config.ts';
+import { seedId } from '../seed/world.ts';
+import { subgraphs } from '../subgraphs/registry.ts';
+import { freePorts, runScript, type ServiceProcess } from './support/processes.ts';
+import { postGraphQL } from './support/shop-graph.ts';
+
+/**
+ * `npm start` as a newcomer runs it: no database URLs, so every subgraph
+ * uses its embedded PGlite database in DATA_DIR. It must migrate and seed
+ * on the first run, serve a query that crosses all five subgraphs, and find
+ * the same data after a restart without seeding again.
+ */
+
+const crossGraphQuery = /* GraphQL */ `
+  query ($userId: ID!) {
+    products(first: 3) {
+      edges {
+        node {
+          name
+          price {
+            centAmount
+          }
+          quantity
+          inStock
+          reviews(first: 2) {
+            edges {
+              node {
+                rating
+                author {
+                  name
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    user(id: $userId) {
+      name
+      orders(first: 2) {
+        edges {
+          node {
+            total {
+              centAmount
+            }
+            items {
+              quantity
+              product {
+                name
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+`;
+
+let dataDir: string;
+let env: NodeJS.ProcessEnv;
+let routerUrl: string;
+
+// The environment of the machine running the tests must not redirect the graph to real databases.
+const noDatabaseUrls = Object.fromEntries(subgraphs.map(({ name }) => [`${envPrefix(name)}_DATABASE_URL`, undefined]));
+
+async function startGraph(): Promise<ServiceProcess> {
+  const graph = runScript('scripts/start.ts', [], env);
+  await graph.waitFor((output) => output.includes('Shop graph is up'), 180_000);
+  return graph;
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'npm-start-'));
+  const [routerPort, ...ports] = await freePorts(subgraphs.length + 1);
+  env = {
+    ...noDatabaseUrls,
+    DATA_DIR: dataDir,
+    ROUTER_PORT: String(routerPort),
+    LOG_LEVEL: 'info',
+    ...Object.fromEntries(subgraphs.map(({ name }, index) => [`${envPrefix(name)}_PORT`, String(ports[index])])),
+  };
+  routerUrl = `http://127.0.0.1:${routerPort}/graphql`;
+});
+
+afterAll(async () => {
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('npm start on embedded databases', () => {
+  let firstAnswer: unknown;
+
+  it('migrates, seeds and serves a query across all five subgraphs', async () => {
+    const graph = await startGraph();
+    try {
+      const seeded = graph.logs().filter((line) => line.msg === 'database is empty; seeding');
+      expect(seeded.map((line) => line.service).sort()).toEqual(subgraphs.map(({ name }) => name).sort());
+
+      const response = await postGraphQL<any>(routerUrl, crossGraphQuery, { userId: seedId('user', 0) });
+      expect(response.body.errors).toBeUndefined();
+      const [product] = response.body.data.products.edges;
+      expect(product.node).toMatchObject({ name: expect.any(String), quantity: expect.any(Number) });
+      expect(response.body.data.user.name).toEqual(expect.any(String));
+      firstAnswer = response.body.data;
+    } finally {
+      expect(await graph.stop('SIGINT')).toBe(0);
+    }
+  });
+
+  it('keeps its data across a restart, without seeding again', async () => {
+    const graph = await startGraph();
+    try {
+      expect(graph.logs().filter((line) => line.msg === 'database is empty; seeding')).toEqual([]);
+      const response = await postGraphQL<any>(routerUrl, crossGraphQuery, { userId: seedId('user', 0) });
+      expect(response.body.errors).toBeUndefined();
+      expect(response.body.data).toEqual(firstAnswer);
+    } finally {
+      expect(await graph.stop('SIGINT')).toBe(0);
+    }
+  });
+});
