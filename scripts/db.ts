@@ -12,7 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { getTableName, is, sql } from 'drizzle-orm';
@@ -80,7 +80,8 @@ async function main(): Promise<number> {
         try {
           cpSync(join(root, `subgraphs/${name}/migrations`), scratch, { recursive: true });
           const before = sqlFiles(scratch);
-          drizzleKitGenerate(name, scratch);
+          // Relative: drizzle-kit prefixes `--out` with "./".
+          drizzleKitGenerate(name, relative(root, scratch));
           const added = sqlFiles(scratch).filter((file) => !before.includes(file));
           if (added.length > 0) {
             stale++;
