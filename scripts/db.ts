@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { getTableName, is, sql } from 'drizzle-orm';
 import { PgTable } from 'drizzle-orm/pg-core';
-import { openDatabase } from '../platform/src/db/database.ts';
+import { isTableEmpty, openDatabase } from '../platform/src/db/database.ts';
 import { subgraphConfigFromEnv } from '../platform/src/subgraph/config.ts';
 import { isSubgraphName, loadSubgraph, subgraphs } from '../subgraphs/registry.ts';
 
@@ -116,7 +116,7 @@ async function main(): Promise<number> {
             );
             const names = tables.map((table) => sql.identifier(getTableName(table as PgTable)));
             await database.db.execute(sql`truncate ${sql.join(names, sql`, `)} cascade`);
-          } else if (!(await definition.isEmpty(database.db))) {
+          } else if (!(await isTableEmpty(database.db, definition.seedTable))) {
             console.log(`${name}: already has data; ${flags['if-empty'] ? 'skipped' : 'pass --reset to replace it'}`);
             continue;
           }

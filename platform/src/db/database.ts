@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { PgDatabase, PgQueryResultHKT, PgTable } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
@@ -120,4 +120,13 @@ async function openPglite<TSchema extends DrizzleSchema>(
     migrate: (folder) => migratePglite(db, { migrationsFolder: folder }),
     close: () => client.close(),
   };
+}
+
+/** Whether `table` has no rows, without counting them all. */
+export async function isTableEmpty(db: Database<DrizzleSchema>, table: PgTable): Promise<boolean> {
+  const rows = await db
+    .select({ present: sql<number>`1` })
+    .from(table)
+    .limit(1);
+  return rows.length === 0;
 }

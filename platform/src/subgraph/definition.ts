@@ -1,3 +1,4 @@
+import type { PgTable } from 'drizzle-orm/pg-core';
 import type { Database, DrizzleSchema } from '../db/database.ts';
 
 /** How much seed data to write: `small` for a quick start, `scale` for benchmarks. */
@@ -28,8 +29,8 @@ export interface SubgraphDefinition<TTables extends DrizzleSchema, TLoaders> {
   createLoaders: (db: Database<TTables>) => TLoaders;
   /** Writes the deterministic seed data of this subgraph. */
   seed: (db: Database<TTables>, size: SeedSize) => Promise<void>;
-  /** Whether the database has no data yet, so that `npm start` seeds it. */
-  isEmpty: (db: Database<TTables>) => Promise<boolean>;
+  /** A table the seed fills: while it has no rows, the database counts as unseeded. */
+  seedTable: PgTable;
 }
 
 /** Identity function that lets TypeScript infer a definition's table and loader types. */

@@ -5,7 +5,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
-import { openDatabase, type DatabaseHandle, type DrizzleSchema } from '../db/database.ts';
+import { isTableEmpty, openDatabase, type DatabaseHandle, type DrizzleSchema } from '../db/database.ts';
 import { createErrorFormatter } from '../errors.ts';
 import { DateTimeScalar } from '../graphql/scalars.ts';
 import { close, createHttpService, listen } from '../http/server.ts';
@@ -42,7 +42,7 @@ export async function startSubgraph<TTables extends DrizzleSchema, TLoaders>(
     if (config.migrateOnStart) {
       await database.migrate(fileURLToPath(definition.migrationsFolder));
     }
-    if (config.seedIfEmpty && (await definition.isEmpty(database.db))) {
+    if (config.seedIfEmpty && (await isTableEmpty(database.db, definition.seedTable))) {
       logger.info({ size: config.seedIfEmpty }, 'database is empty; seeding');
       await definition.seed(database.db, config.seedIfEmpty);
     }

@@ -2,7 +2,7 @@ import { defineSubgraph } from '../../../platform/src/subgraph/definition.ts';
 import * as tables from './db/schema.ts';
 import { createLoaders } from './loaders.ts';
 import { resolvers } from './resolvers.ts';
-import { isEmpty, seed } from './seed.ts';
+import { seed } from './seed.ts';
 
 export const subgraph = defineSubgraph({
   name: 'inventory',
@@ -12,5 +12,5 @@ export const subgraph = defineSubgraph({
   resolvers,
   createLoaders,
   seed,
-  isEmpty,
+  seedTable: tables.stockLevels,
 });

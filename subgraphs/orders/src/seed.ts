@@ -1,4 +1,3 @@
-import { count } from 'drizzle-orm';
 import type { Database } from '../../../platform/src/db/database.ts';
 import type { SeedSize } from '../../../platform/src/subgraph/definition.ts';
 import { insertInBatches, seedOrder, worldSizes } from '../../../seed/world.ts';
@@ -31,9 +30,4 @@ export async function seed(db: Database<typeof tables>, size: SeedSize): Promise
       },
     ),
   );
-}
-
-export async function isEmpty(db: Database<typeof tables>): Promise<boolean> {
-  const [row] = await db.select({ rows: count() }).from(tables.orders);
-  return (row?.rows ?? 0) === 0;
 }

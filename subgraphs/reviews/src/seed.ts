@@ -1,4 +1,3 @@
-import { count } from 'drizzle-orm';
 import type { Database } from '../../../platform/src/db/database.ts';
 import type { SeedSize } from '../../../platform/src/subgraph/definition.ts';
 import { insertInBatches, seedReview, worldSizes } from '../../../seed/world.ts';
@@ -13,9 +12,4 @@ export async function seed(db: Database<typeof tables>, size: SeedSize): Promise
       (rows) => tx.insert(tables.reviews).values(rows).onConflictDoNothing(),
     ),
   );
-}
-
-export async function isEmpty(db: Database<typeof tables>): Promise<boolean> {
-  const [row] = await db.select({ rows: count() }).from(tables.reviews);
-  return (row?.rows ?? 0) === 0;
 }
