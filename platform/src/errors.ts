@@ -51,8 +51,12 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 }
 
 export interface FormatErrorOptions {
-  /** Names the service in `DATABASE_UNAVAILABLE` messages. */
-  service: string;
+  /**
+   * The database this service owns, named in `DATABASE_UNAVAILABLE`
+   * messages. Default: none, so connection errors (a router failing to
+   * reach a subgraph, say) are not mistaken for a lost database.
+   */
+  database?: string;
   /** Replace uncoded errors with a generic message. Default: on. */
   maskInternalErrors?: boolean;
   /** Receives every error that gets masked, for the log. */
@@ -64,14 +68,14 @@ export interface FormatErrorOptions {
  * database becomes `DATABASE_UNAVAILABLE`, and anything else is an internal
  * error whose message and stack stay in the log when masking is on.
  */
-export function createErrorFormatter({ service, maskInternalErrors = true, onInternalError }: FormatErrorOptions) {
+export function createErrorFormatter({ database, maskInternalErrors = true, onInternalError }: FormatErrorOptions) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     // The thrown error, not graphql-js's wrapper: that is what the log needs.
     const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
-    if (isDatabaseUnavailable(original)) {
+    if (database && isDatabaseUnavailable(original)) {
       onInternalError?.(original);
       return {
-        message: `The ${service} database is unavailable. Try again shortly.`,
+        message: `The ${database} database is unavailable. Try again shortly.`,
         ...(formatted.locations ? { locations: formatted.locations } : {}),
         ...(formatted.path ? { path: formatted.path } : {}),
         extensions: { code: ErrorCode.DatabaseUnavailable },

@@ -26,14 +26,14 @@ describe('error formatting', () => {
   const formatted = (error: GraphQLError) => ({ message: error.message, extensions: { ...error.extensions } });
 
   it('passes coded errors through', () => {
-    const format = createErrorFormatter({ service: 'products' });
+    const format = createErrorFormatter({ database: 'products' });
     const error = badUserInput('`first` must be between 0 and 100, got 500.', 'first');
     expect(format(formatted(error), error)).toEqual(formatted(error));
   });
 
   it('masks uncoded errors and hands the original to the log', () => {
     const onInternalError = vi.fn();
-    const format = createErrorFormatter({ service: 'products', onInternalError });
+    const format = createErrorFormatter({ database: 'products', onInternalError });
     const original = new Error('relation "secret_table" does not exist');
     const error = new GraphQLError(original.message, { originalError: original });
     expect(
@@ -46,7 +46,7 @@ describe('error formatting', () => {
   });
 
   it('keeps internal messages when masking is off, for development', () => {
-    const format = createErrorFormatter({ service: 'products', maskInternalErrors: false });
+    const format = createErrorFormatter({ database: 'products', maskInternalErrors: false });
     const error = new GraphQLError('boom', { originalError: new Error('boom') });
     expect(format({ message: 'boom' }, error).message).toBe('boom');
   });

@@ -49,7 +49,6 @@ export class GraphVersion {
       // The router handles SIGTERM itself, after draining.
       stopOnTerminationSignals: false,
       formatError: createErrorFormatter({
-        service: 'router',
         maskInternalErrors: production,
         onInternalError: (error) => logger.error({ err: error }, 'request failed'),
       }),

@@ -92,7 +92,7 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
     introspection: !production,
     includeStacktraceInErrorResponses: !production,
     formatError: createErrorFormatter({
-      service: definition.name,
+      database: definition.name,
       maskInternalErrors: production,
       onInternalError: (error) => logger.error({ err: error }, 'resolver failed'),
     }),
