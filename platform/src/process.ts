@@ -25,10 +25,17 @@ export async function startOrExit<T>(logger: Logger, start: () => Promise<T>): P
   }
 }
 
-/** On SIGTERM or SIGINT, runs `stop` (which lets in-flight requests finish) and exits. */
+/**
+ * On SIGTERM or SIGINT, runs `stop` (which lets in-flight requests finish)
+ * and exits. A second signal while stopping changes nothing: stopping is
+ * already under way.
+ */
 export function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
       logger.info({ signal }, 'stopping');
       stop().then(
         () => process.exit(0),

@@ -53,6 +53,12 @@ describe('subgraph configuration', () => {
     expect(parse).toThrow(/REVIEWS_DATABASE_URL: expected a postgres:\/\/ or postgresql:\/\/ URL/);
     expect(parse).toThrow(/NODE_ENV: .*"development"\|"production"\|"test"/);
   });
+
+  it.each(['', ' ', '0x10', '4.5', '-1', '70000'])('refuses the port %j instead of guessing', (port) => {
+    expect(() => subgraphConfigFromEnv('products', 4002, { PRODUCTS_PORT: port })).toThrow(
+      /PRODUCTS_PORT: expected a port/,
+    );
+  });
 });
 
 describe('router configuration', () => {

@@ -100,6 +100,18 @@ describe('HTTP front of a service', () => {
     expect((await post(JSON.stringify({ query: '{ hello }' }), 'text/plain')).status).toBe(400);
   });
 
+  it('answers an unparsable request target with 400, not a server error', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: new URL(base).port, path: 'http://[', method: 'GET' }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(400);
+  });
+
   it('answers unknown paths with 404', async () => {
     const response = await fetch(`${base}/admin`);
     expect(response.status).toBe(404);

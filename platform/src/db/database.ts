@@ -8,6 +8,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { assertNever } from '../assert.ts';
+import { lockDirectory, type DirectoryLock } from './directory-lock.ts';
 
 export type DrizzleSchema = Record<string, unknown>;
 
@@ -95,8 +96,18 @@ async function openPglite<TSchema extends DrizzleSchema>(
   target: Extract<DatabaseTarget, { kind: 'pglite' }>,
   schema: TSchema,
 ): Promise<DatabaseHandle<TSchema>> {
-  if (target.dataDir) await mkdir(target.dataDir, { recursive: true });
-  const client = await PGlite.create(target.dataDir ?? undefined);
+  let lock: DirectoryLock | null = null;
+  if (target.dataDir) {
+    await mkdir(target.dataDir, { recursive: true });
+    lock = await lockDirectory(target.dataDir);
+  }
+  let client: PGlite;
+  try {
+    client = await PGlite.create(target.dataDir ?? undefined);
+  } catch (error) {
+    await lock?.release();
+    throw error;
+  }
   let statements = 0;
   // PGlite has no debug hook; count where drizzle hands statements to it.
   const query = client.query.bind(client);
@@ -118,7 +129,10 @@ async function openPglite<TSchema extends DrizzleSchema>(
       await db.execute(sql`select 1`);
     },
     migrate: (folder) => migratePglite(db, { migrationsFolder: folder }),
-    close: () => client.close(),
+    close: async () => {
+      await client.close();
+      await lock?.release();
+    },
   };
 }
 

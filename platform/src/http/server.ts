@@ -62,7 +62,15 @@ export function createHttpService({
   });
 
   async function handle(incoming: IncomingMessage, outgoing: ServerResponse) {
-    const url = new URL(incoming.url ?? '/', 'http://localhost');
+    // A stopping server answers on this connection, then closes it, so that
+    // shutdown does not wait out the keep-alive timeout of every client.
+    if (closing.has(server)) outgoing.shouldKeepAlive = false;
+    let url: URL;
+    try {
+      url = new URL(incoming.url ?? '/', 'http://localhost');
+    } catch {
+      return writeError(outgoing, new HttpError(400, 'The request target is not a valid URL.', 'BAD_REQUEST'));
+    }
     switch (url.pathname) {
       case '/health':
       case '/health/live':
@@ -84,8 +92,10 @@ export function createHttpService({
     try {
       body = await readBody(incoming, maxBodyBytes);
     } catch (error) {
-      if (error instanceof HttpError) return writeError(outgoing, error);
-      throw error;
+      if (!(error instanceof HttpError)) throw error;
+      // The rest of an oversized body is never read: answer, then drop the connection.
+      if (error.status === 413) outgoing.shouldKeepAlive = false;
+      return writeError(outgoing, error);
     }
 
     const headers = new HeaderMap();
@@ -105,10 +115,7 @@ export function createHttpService({
 async function readBody(incoming: IncomingMessage, limit: number): Promise<unknown> {
   if (incoming.method === 'GET' || incoming.method === 'HEAD') return undefined;
   const declared = Number(incoming.headers['content-length']);
-  if (declared > limit) {
-    incoming.resume();
-    throw new HttpError(413, `Request body is larger than ${limit} bytes.`, 'PAYLOAD_TOO_LARGE');
-  }
+  if (declared > limit) throw new HttpError(413, `Request body is larger than ${limit} bytes.`, 'PAYLOAD_TOO_LARGE');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of incoming as AsyncIterable<Buffer>) {
@@ -173,8 +180,15 @@ export function listen(server: Server, port: number, host: string): Promise<List
   });
 }
 
-/** Stops accepting connections and waits for open requests to finish. */
+const closing = new WeakSet<Server>();
+
+/**
+ * Stops accepting connections and waits for open requests to finish; their
+ * connections close as each response ends. Closing twice is harmless.
+ */
 export function close(server: Server): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  closing.add(server);
   return new Promise((resolve, reject) => {
     server.close((error) => (error ? reject(error) : resolve()));
     server.closeIdleConnections();

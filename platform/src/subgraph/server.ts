@@ -70,7 +70,7 @@ export async function startSubgraph<TTables extends DrizzleSchema, TLoaders>(
 }
 
 export interface SubgraphServerOptions {
-  /** Masks uncoded errors and turns off the landing page. */
+  /** Masks uncoded errors, hides stack traces and turns introspection off. */
   production: boolean;
   logger: Logger;
 }
@@ -97,6 +97,8 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
       onInternalError: (error) => logger.error({ err: error }, 'resolver failed'),
     }),
     plugins: [ApolloServerPluginInlineTraceDisabled()],
+    // Signals are the entry point's to handle (platform/src/process.ts), after draining HTTP.
+    stopOnTerminationSignals: false,
     logger,
   });
   await apollo.start();
