@@ -33,7 +33,10 @@ export const booleanFromEnv = z
   })
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
 
-export const portFromEnv = z.coerce.number({ message: 'expected a port number' }).int().min(0).max(65535);
+// Digits only: coercion would read an empty `PORT=` as 0 (any free port) and `0x10` as 16.
+export const portFromEnv = z
+  .union([z.number(), z.string().trim().regex(/^\d+$/).transform(Number)], { message: 'expected a port number' })
+  .pipe(z.number().int().max(65535, 'expected a port number from 0 to 65535'));
 
 export const nodeEnvFromEnv = z.enum(['development', 'production', 'test']).default('development');
 
