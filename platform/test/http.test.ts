@@ -44,9 +44,7 @@ function postChunked(chunks: Buffer[]): Promise<number> {
         resolve(res.statusCode!);
       },
     );
-    req.on('error', (error: NodeJS.ErrnoException) =>
-      error.code === 'EPIPE' || error.code === 'ECONNRESET' ? resolve(413) : reject(error),
-    );
+    req.on('error', reject);
     for (const chunk of chunks) req.write(chunk);
     req.end();
   });
