@@ -10,6 +10,12 @@ export interface RouterContext {}
 export interface GraphOptions {
   /** Masks internal errors and turns introspection off. */
   production: boolean;
+  /**
+   * How long a replaced version may keep serving its in-flight requests
+   * before it is stopped anyway, so a hung request cannot keep an old
+   * gateway alive forever. Default: 30 s, Apollo Router's request timeout.
+   */
+  drainTimeoutMs?: number;
   /** Routing URL overrides keyed by subgraph env prefix (see RouterConfig). */
   subgraphUrls: Record<string, string>;
   logger: Logger;
@@ -31,12 +37,17 @@ export class GraphVersion {
   private constructor(
     readonly supergraphSdl: string,
     readonly server: ApolloServer<RouterContext>,
+    private readonly logger: Logger,
+    private readonly drainTimeoutMs: number,
   ) {
     this.id = createHash('sha256').update(supergraphSdl).digest('hex').slice(0, 12);
   }
 
   /** Builds and starts a version; rejects, with the gateway's reason, if the supergraph is unusable. */
-  static async build(supergraphSdl: string, { production, subgraphUrls, logger }: GraphOptions): Promise<GraphVersion> {
+  static async build(
+    supergraphSdl: string,
+    { production, subgraphUrls, logger, drainTimeoutMs = 30_000 }: GraphOptions,
+  ): Promise<GraphVersion> {
     const gateway = new ApolloGateway({
       supergraphSdl,
       logger,
@@ -55,7 +66,7 @@ export class GraphVersion {
       logger,
     });
     await server.start();
-    return new GraphVersion(supergraphSdl, server);
+    return new GraphVersion(supergraphSdl, server, logger, drainTimeoutMs);
   }
 
   /** Runs `work` as an in-flight request of this version. */
@@ -69,18 +80,29 @@ export class GraphVersion {
     }
   }
 
-  /** No new requests will come; stop once the in-flight ones are done. */
+  /** No new requests will come; stop once the in-flight ones are done, or at the drain deadline. */
   retire(): void {
     this.retired = true;
-    if (this.inFlight === 0) void this.stop();
+    if (this.inFlight === 0) {
+      void this.stop();
+      return;
+    }
+    setTimeout(() => {
+      if (this.inFlight > 0)
+        this.logger.warn({ graphId: this.id, inFlight: this.inFlight }, 'drain deadline passed; stopping');
+      void this.stop();
+    }, this.drainTimeoutMs).unref();
   }
 
   get inFlightRequests(): number {
     return this.inFlight;
   }
 
+  /** Stops the gateway; never rejects, so it can be fired and forgotten. */
   stop(): Promise<void> {
-    this.stopped ??= this.server.stop();
+    this.stopped ??= this.server.stop().catch((error: unknown) => {
+      this.logger.error({ err: error, graphId: this.id }, 'gateway did not stop cleanly');
+    });
     return this.stopped;
   }
 }

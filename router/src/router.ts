@@ -1,10 +1,10 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { dirname } from 'node:path';
 import { close, createHttpService, listen } from '../../platform/src/http/server.ts';
 import type { Logger } from '../../platform/src/logger.ts';
 import type { RouterConfig } from './config.ts';
-import { GraphVersion } from './graph.ts';
+import { GraphVersion, type GraphOptions } from './graph.ts';
 
 export type ReloadOutcome =
   | { status: 'reloaded'; id: string; previousId: string }
@@ -26,24 +26,28 @@ export interface RunningRouter {
 export type RouterSettings = Pick<
   RouterConfig,
   'host' | 'port' | 'supergraphPath' | 'watchSupergraph' | 'subgraphUrls' | 'nodeEnv'
->;
+> &
+  Pick<GraphOptions, 'drainTimeoutMs'>;
 
 // Editors save in bursts (truncate, write, rename); wait for the file to settle.
 const watchDebounceMs = 150;
 
 export async function startRouter(settings: RouterSettings, logger: Logger): Promise<RunningRouter> {
-  const graphOptions = {
+  const graphOptions: GraphOptions = {
     production: settings.nodeEnv === 'production',
     subgraphUrls: settings.subgraphUrls,
     logger,
+    ...(settings.drainTimeoutMs !== undefined ? { drainTimeoutMs: settings.drainTimeoutMs } : {}),
   };
   let current = await GraphVersion.build(await readFile(settings.supergraphPath, 'utf8'), graphOptions);
   logger.info({ supergraph: settings.supergraphPath, graphId: current.id }, 'supergraph loaded');
 
+  let stopping = false;
   // Reloads run one at a time, so two quick saves cannot race to swap.
   let reloading: Promise<ReloadOutcome> = Promise.resolve({ status: 'unchanged', id: current.id });
   const reload = (): Promise<ReloadOutcome> => {
     reloading = reloading.then(async () => {
+      if (stopping) return { status: 'unchanged', id: current.id };
       let version: GraphVersion;
       try {
         const sdl = await readFile(settings.supergraphPath, 'utf8');
@@ -56,6 +60,11 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
           'new supergraph rejected; still serving the previous one',
         );
         return { status: 'rejected', id: current.id, reason };
+      }
+      if (stopping) {
+        // Built while the router was stopping: nothing will ever serve it.
+        await version.stop();
+        return { status: 'unchanged', id: current.id };
       }
       const previous = current;
       current = version;
@@ -70,13 +79,21 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
   };
 
   let watcher: FSWatcher | null = null;
+  let debounce: NodeJS.Timeout | undefined;
   if (settings.watchSupergraph) {
-    let timer: NodeJS.Timeout | undefined;
-    // Watch the folder, not the file: an editor's atomic save replaces the file's inode.
-    watcher = watch(dirname(settings.supergraphPath), (_event, filename) => {
-      if (filename !== basename(settings.supergraphPath)) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => void reload(), watchDebounceMs);
+    // Watch the folder, not the file: an editor's atomic save replaces the
+    // file's inode, and a Kubernetes ConfigMap update swaps a symlink beside
+    // it without any event naming the file. Any change in the folder is
+    // checked; an unchanged file makes reload() a no-op.
+    watcher = watch(dirname(settings.supergraphPath), () => {
+      clearTimeout(debounce);
+      debounce = setTimeout(() => void reload(), watchDebounceMs);
+    });
+    watcher.on('error', (error) => {
+      logger.error(
+        { err: error, supergraph: settings.supergraphPath },
+        'cannot watch the supergraph; send SIGHUP to reload',
+      );
     });
   }
 
@@ -95,7 +112,9 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     graphId: () => current.id,
     reload,
     async stop() {
+      stopping = true;
       watcher?.close();
+      clearTimeout(debounce);
       await close(server);
       await reloading;
       await current.stop();

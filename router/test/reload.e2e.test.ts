@@ -2,20 +2,11 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApolloServer } from '@apollo/server';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { close, createHttpService, listen } from '../../platform/src/http/server.ts';
 import { seedProduct } from '../../seed/world.ts';
-import {
-  composeFor,
-  postGraphQL,
-  startSubgraphs,
-  testLogger,
-  type StartedSubgraphs,
-} from '../../test/support/shop-graph.ts';
+import { composeFor, postGraphQL, startSubgraphs, type StartedSubgraphs } from '../../test/support/shop-graph.ts';
 import { runScript, type ServiceProcess } from '../../test/support/processes.ts';
+import { createGate, startTimingSubgraph, timingSdl } from '../../test/support/timing-subgraph.ts';
 
 /**
  * The router as a real process, started on a supergraph file given on the
@@ -29,38 +20,8 @@ import { runScript, type ServiceProcess } from '../../test/support/processes.ts'
  * request finished on the supergraph it started on.
  */
 
-const timingSdl = (...fields: string[]) => `
-  extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@shareable"])
-  type Query { ${fields.map((field) => `${field}(ms: Int!): String!`).join(' ')} }
-`;
-
-async function startTimingSubgraph() {
-  const slow = async (_: unknown, { ms }: { ms: number }) => {
-    await sleep(ms);
-    return 'done';
-  };
-  const apollo = new ApolloServer({
-    schema: buildSubgraphSchema({
-      typeDefs: parse(timingSdl('slow', 'slowV2')),
-      resolvers: { Query: { slow, slowV2: slow } },
-    }),
-  });
-  await apollo.start();
-  const server = createHttpService({
-    logger: testLogger('timing'),
-    graphql: (httpGraphQLRequest) =>
-      apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context: async () => ({}) }),
-    readiness: async () => ({}),
-  });
-  const { url } = await listen(server, 0, '127.0.0.1');
-  return {
-    url: `${url}/graphql`,
-    stop: async () => {
-      await close(server);
-      await apollo.stop();
-    },
-  };
-}
+const gate = createGate();
+gate.open();
 
 let shop: StartedSubgraphs;
 let timing: Awaited<ReturnType<typeof startTimingSubgraph>>;
@@ -82,8 +43,16 @@ async function replaceSupergraph(content: string) {
 
 const logMessages = () => router.logs().map((line) => line.msg);
 
+async function until(condition: () => boolean, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
+
 beforeAll(async () => {
-  [shop, timing] = await Promise.all([startSubgraphs('router_reload'), startTimingSubgraph()]);
+  [shop, timing] = await Promise.all([startSubgraphs('router_reload'), startTimingSubgraph(gate)]);
   workdir = await mkdtemp(join(tmpdir(), 'router-reload-'));
   supergraphPath = join(workdir, 'supergraph.graphql');
   await writeFile(supergraphPath, supergraph('slow'));
@@ -115,24 +84,28 @@ describe('router process', () => {
   });
 
   it('swaps to an edited supergraph without failing requests in flight', async () => {
-    const inFlight: Array<Promise<Awaited<ReturnType<typeof postGraphQL<any>>>>> = [];
-    for (let wave = 0; wave < 4; wave++) {
-      for (let index = 0; index < 10; index++) inFlight.push(postGraphQL<any>(routerUrl, '{ slow(ms: 600) }'));
-      await sleep(25);
-    }
-    await sleep(50);
-    await replaceSupergraph(supergraph('slowV2'));
+    const requests = 40;
+    gate.close();
+    const inFlight = Array.from({ length: requests }, () => postGraphQL<any>(routerUrl, '{ slow(ms: 1) }'));
+    // Every request has been planned and sent by the router, and is held in the subgraph.
+    await until(() => gate.waiting === requests).catch((error) => {
+      throw new Error(`${error.message}: ${gate.waiting} of ${requests} requests reached the subgraph`);
+    });
 
+    await replaceSupergraph(supergraph('slowV2'));
+    await router.waitFor(() => logMessages().includes('supergraph reloaded'), 30_000);
+    const reloaded = router.logs().find((line) => line.msg === 'supergraph reloaded')!;
+    expect(reloaded.draining).toBe(requests);
+
+    // New requests see the new supergraph, and only it, while the old requests are still held.
+    expect((await postGraphQL<any>(routerUrl, '{ slowV2(ms: 1) }')).body).toEqual({ data: { slowV2: 'done' } });
+
+    gate.open();
     const responses = await Promise.all(inFlight);
     for (const response of responses) {
       expect(response.status).toBe(200);
       expect(response.body).toEqual({ data: { slow: 'done' } });
     }
-
-    await router.waitFor(() => logMessages().includes('supergraph reloaded'), 15_000);
-    const reloaded = router.logs().find((line) => line.msg === 'supergraph reloaded')!;
-    // The swap happened while requests were still running on the old supergraph.
-    expect(reloaded.draining).toBeGreaterThan(0);
 
     // New requests see the new supergraph, and only it.
     expect((await postGraphQL<any>(routerUrl, '{ slowV2(ms: 1) }')).body).toEqual({ data: { slowV2: 'done' } });
