@@ -122,6 +122,7 @@ async function main(): Promise<number> {
           }
           const started = performance.now();
           await definition.seed(database.db, size);
+          await database.db.execute(sql`analyze`);
           console.log(`${name}: seeded ${size} data in ${Math.round(performance.now() - started)} ms`);
         } finally {
           await database.close();

@@ -1,4 +1,4 @@
-import { and, asc, desc, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, sql, type SQL } from 'drizzle-orm';
 import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Database, DrizzleSchema } from './database.ts';
 
@@ -17,7 +17,7 @@ export interface Keyset {
 
 export function keysetOrderBy({ sort, id, direction }: Keyset): SQL[] {
   const by = direction === 'asc' ? asc : desc;
-  return sort === id ? [by(id)] : [by(sort), by(id)];
+  return [by(sort), by(id)];
 }
 
 /** Rows strictly after the position `[sortValue, idValue]` in this ordering. */
@@ -40,30 +40,31 @@ export interface PagePerParentQuery<TTable extends PgTable> {
 }
 
 /**
- * One page of children for each of many parents, in a single statement:
- * rows are ranked within their parent and cut at `limit + 1`. With an index
- * on (parent, sort, id) Postgres stops each partition early.
+ * One page of children for each of many parents, in a single statement: for
+ * each parent id, a LATERAL subquery takes the first `limit + 1` children
+ * after the position. With an index on (parent, sort, id) each parent costs
+ * one index range scan that stops at the page size, however many children
+ * it has.
  */
 export async function selectPagePerParent<TTable extends PgTable>(
   db: Database<DrizzleSchema>,
   { table, parent, parentIds, keyset, after, limit }: PagePerParentQuery<TTable>,
 ): Promise<TTable['$inferSelect'][]> {
   if (parentIds.length === 0) return [];
-  const order = sql.join(keysetOrderBy(keyset), sql`, `);
-  const columns: Record<string, AnyPgColumn | SQL.Aliased> = {
-    ...getTableColumns(table),
-    pageRank: sql<number>`row_number() over (partition by ${parent} order by ${order})`.as('page_rank'),
-  };
-  // drizzle cannot type a subquery over a generic table; the row shape is the table's.
-  const ranked = db
-    .select(columns)
-    .from(table as PgTable)
-    .where(and(inArray(parent, [...parentIds]), after ? keysetAfter(keyset, after) : undefined))
-    .as('ranked') as unknown as PgTable;
-  const rows = (await db
+  const parents = sql`unnest(array[${sql.join(
+    parentIds.map((id) => sql`${id}`),
+    sql`, `,
+  )}]::uuid[]) as parent(id)`;
+  const page = db
     .select()
-    .from(ranked)
-    .where(sql`page_rank <= ${limit + 1}`)
-    .orderBy(sql`page_rank`)) as Array<Record<string, unknown>>;
-  return rows.map(({ pageRank: _rank, ...row }) => row as TTable['$inferSelect']);
+    .from(table as PgTable)
+    .where(and(eq(parent, sql`parent.id`), after ? keysetAfter(keyset, after) : undefined))
+    .orderBy(...keysetOrderBy(keyset))
+    .limit(limit + 1)
+    .as('page');
+  // Select the subquery's columns under the table's own field names, so rows decode as table rows.
+  const fields = Object.fromEntries(
+    Object.keys(getTableColumns(table)).map((key) => [key, (page as unknown as Record<string, AnyPgColumn>)[key]!]),
+  );
+  return (await db.select(fields).from(parents).crossJoinLateral(page)) as TTable['$inferSelect'][];
 }

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
+import { sql } from 'drizzle-orm';
 import { parse } from 'graphql';
 import { isTableEmpty, openDatabase, type DatabaseHandle, type DrizzleSchema } from '../db/database.ts';
 import { createErrorFormatter } from '../errors.ts';
@@ -45,6 +46,8 @@ export async function startSubgraph<TTables extends DrizzleSchema, TLoaders>(
     if (config.seedIfEmpty && (await isTableEmpty(database.db, definition.seedTable))) {
       logger.info({ size: config.seedIfEmpty }, 'database is empty; seeding');
       await definition.seed(database.db, config.seedIfEmpty);
+      // Fresh statistics, so the planner sees the bulk-loaded tables as they are.
+      await database.db.execute(sql`analyze`);
     }
     const { server, apollo } = await createSubgraphServer(definition, database, {
       production: config.nodeEnv === 'production',

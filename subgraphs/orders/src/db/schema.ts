@@ -35,7 +35,8 @@ export const orders = pgTable(
   },
   (table) => [
     check('orders_total_non_negative', sql`${table.totalCents} >= 0`),
-    index('orders_user_id_created_at_id_idx').on(table.userId, table.createdAt.desc(), table.id.desc()),
+    // `User.orders`, newest first: scanned backwards (see reviews_product_id_created_at_id_idx).
+    index('orders_user_id_created_at_id_idx').on(table.userId, table.createdAt, table.id),
   ],
 );
 

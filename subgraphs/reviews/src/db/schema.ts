@@ -16,9 +16,11 @@ export const reviews = pgTable(
   },
   (table) => [
     check('reviews_rating_range', sql`${table.rating} between 1 and 5`),
-    // The pages of `Product.reviews` and `User.reviews`, newest first.
-    index('reviews_product_id_created_at_id_idx').on(table.productId, table.createdAt.desc(), table.id.desc()),
-    index('reviews_author_id_created_at_id_idx').on(table.authorId, table.createdAt.desc(), table.id.desc()),
+    // The pages of `Product.reviews` and `User.reviews`, newest first. Ascending on
+    // purpose: scanned backwards it yields `created_at desc, id desc` (nulls first)
+    // exactly, so a page stops after `first` rows; a DESC NULLS LAST index cannot.
+    index('reviews_product_id_created_at_id_idx').on(table.productId, table.createdAt, table.id),
+    index('reviews_author_id_created_at_id_idx').on(table.authorId, table.createdAt, table.id),
   ],
 );
 
