@@ -67,9 +67,12 @@ let routerUrl: string;
 // The environment of the machine running the tests must not redirect the graph to real databases.
 const noDatabaseUrls = Object.fromEntries(subgraphs.map(({ name }) => [`${envPrefix(name)}_DATABASE_URL`, undefined]));
 
+// First start migrates and seeds five embedded databases: minutes on a busy 2-core machine.
+const startTimeoutMs = 180_000;
+
 async function startGraph(): Promise<ServiceProcess> {
   const graph = runScript('scripts/start.ts', [], env);
-  await graph.waitFor((output) => output.includes('Shop graph is up'), 180_000);
+  await graph.waitFor((output) => output.includes('Shop graph is up'), startTimeoutMs);
   return graph;
 }
 
@@ -93,32 +96,40 @@ afterAll(async () => {
 describe('npm start on embedded databases', () => {
   let firstAnswer: unknown;
 
-  it('migrates, seeds and serves a query across all five subgraphs', async () => {
-    const graph = await startGraph();
-    try {
-      const seeded = graph.logs().filter((line) => line.msg === 'database is empty; seeding');
-      expect(seeded.map((line) => line.service).sort()).toEqual(subgraphs.map(({ name }) => name).sort());
+  it(
+    'migrates, seeds and serves a query across all five subgraphs',
+    async () => {
+      const graph = await startGraph();
+      try {
+        const seeded = graph.logs().filter((line) => line.msg === 'database is empty; seeding');
+        expect(seeded.map((line) => line.service).sort()).toEqual(subgraphs.map(({ name }) => name).sort());
 
-      const response = await postGraphQL<any>(routerUrl, crossGraphQuery, { userId: seedId('user', 0) });
-      expect(response.body.errors).toBeUndefined();
-      const [product] = response.body.data.products.edges;
-      expect(product.node).toMatchObject({ name: expect.any(String), quantity: expect.any(Number) });
-      expect(response.body.data.user.name).toEqual(expect.any(String));
-      firstAnswer = response.body.data;
-    } finally {
-      expect(await graph.stop('SIGINT')).toBe(0);
-    }
-  });
+        const response = await postGraphQL<any>(routerUrl, crossGraphQuery, { userId: seedId('user', 0) });
+        expect(response.body.errors).toBeUndefined();
+        const [product] = response.body.data.products.edges;
+        expect(product.node).toMatchObject({ name: expect.any(String), quantity: expect.any(Number) });
+        expect(response.body.data.user.name).toEqual(expect.any(String));
+        firstAnswer = response.body.data;
+      } finally {
+        expect(await graph.stop('SIGINT')).toBe(0);
+      }
+    },
+    startTimeoutMs + 30_000,
+  );
 
-  it('keeps its data across a restart, without seeding again', async () => {
-    const graph = await startGraph();
-    try {
-      expect(graph.logs().filter((line) => line.msg === 'database is empty; seeding')).toEqual([]);
-      const response = await postGraphQL<any>(routerUrl, crossGraphQuery, { userId: seedId('user', 0) });
-      expect(response.body.errors).toBeUndefined();
-      expect(response.body.data).toEqual(firstAnswer);
-    } finally {
-      expect(await graph.stop('SIGINT')).toBe(0);
-    }
-  });
+  it(
+    'keeps its data across a restart, without seeding again',
+    async () => {
+      const graph = await startGraph();
+      try {
+        expect(graph.logs().filter((line) => line.msg === 'database is empty; seeding')).toEqual([]);
+        const response = await postGraphQL<any>(routerUrl, crossGraphQuery, { userId: seedId('user', 0) });
+        expect(response.body.errors).toBeUndefined();
+        expect(response.body.data).toEqual(firstAnswer);
+      } finally {
+        expect(await graph.stop('SIGINT')).toBe(0);
+      }
+    },
+    startTimeoutMs + 30_000,
+  );
 });

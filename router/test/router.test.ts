@@ -81,7 +81,10 @@ describe('supergraph watching', () => {
     const before = running.graphId();
 
     await mkdir(join(workdir, '..2026_02'));
-    await writeFile(join(workdir, '..2026_02', 'supergraph.graphql'), shopSupergraph('extend type Query { ping: String }'));
+    await writeFile(
+      join(workdir, '..2026_02', 'supergraph.graphql'),
+      shopSupergraph('extend type Query { ping: String }'),
+    );
     await symlink('..2026_02', join(workdir, '..data_tmp'));
     await rename(join(workdir, '..data_tmp'), join(workdir, '..data'));
 

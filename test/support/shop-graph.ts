@@ -59,17 +59,19 @@ export async function startSubgraphs(label: string, seed: SeedSize | null = 'sma
     await Promise.allSettled(running.map((subgraph) => subgraph.stop()));
     await Promise.allSettled(databases.map((database) => database.drop()));
   };
-  try {
-    await Promise.all(
-      subgraphs.map(async ({ name }) => {
-        const database = await createTestDatabase(`${label}_${name}`);
-        databases.push(database);
-        running.push(await startOne(name, database.target, seed));
-      }),
-    );
-  } catch (error) {
+  // allSettled, not all: on a failure, stop only once every start has finished,
+  // so no subgraph comes up after cleanup and outlives the test.
+  const results = await Promise.allSettled(
+    subgraphs.map(async ({ name }) => {
+      const database = await createTestDatabase(`${label}_${name}`);
+      databases.push(database);
+      running.push(await startOne(name, database.target, seed));
+    }),
+  );
+  const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failure) {
     await stop();
-    throw error;
+    throw failure.reason;
   }
   const byName = Object.fromEntries(running.map((subgraph) => [subgraph.name, subgraph])) as Record<
     SubgraphName,

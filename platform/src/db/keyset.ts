@@ -68,3 +68,25 @@ export async function selectPagePerParent<TTable extends PgTable>(
   );
   return (await db.select(fields).from(parents).crossJoinLateral(page)) as TTable['$inferSelect'][];
 }
+
+export interface PageQuery<TTable extends PgTable> {
+  table: TTable;
+  /** The list's filter, if any. */
+  where?: SQL | undefined;
+  keyset: Keyset;
+  after: readonly [unknown, unknown] | null;
+  limit: number;
+}
+
+/** One page of a top-level list: `limit + 1` rows after the position, so the extra row tells of a next page. */
+export async function selectPage<TTable extends PgTable>(
+  db: Database<DrizzleSchema>,
+  { table, where, keyset, after, limit }: PageQuery<TTable>,
+): Promise<TTable['$inferSelect'][]> {
+  return (await db
+    .select()
+    .from(table as PgTable)
+    .where(and(where, after ? keysetAfter(keyset, after) : undefined))
+    .orderBy(...keysetOrderBy(keyset))
+    .limit(limit + 1)) as TTable['$inferSelect'][];
+}

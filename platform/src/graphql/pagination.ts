@@ -1,5 +1,7 @@
+import type DataLoader from 'dataloader';
 import { z } from 'zod';
 import { badUserInput } from '../errors.ts';
+import type { PagedGroupKey } from './loaders.ts';
 
 /** Page size when a client omits `first`, and the most a client may ask for. */
 export const pageSizes = { default: 20, max: 100 } as const;
@@ -18,8 +20,10 @@ export interface Page<TCursor> {
 
 /**
  * Encodes and decodes the position in one list. Cursors are opaque to
- * clients, but they are checked here: a cursor from another list or ordering,
- * or a hand-edited one, is a `BAD_USER_INPUT` instead of a database error.
+ * clients, but they are checked here: a cursor of another kind of list or
+ * another ordering, or a hand-edited one, is a `BAD_USER_INPUT` instead of a
+ * database error. (A cursor is a position, not a parent: one product's
+ * review cursor means "older than this review" in another product's list.)
  */
 export interface CursorCodec<TInput, TOutput> {
   encode(position: TInput): string;
@@ -106,4 +110,36 @@ export function toConnection<TRow>(
     },
     totalCount,
   };
+}
+
+/** A timestamp in a cursor: ISO-8601 on the wire, the Date its column compares with once decoded. */
+export const cursorTimestamp = z.iso.datetime().transform((iso) => new Date(iso));
+
+/** The cursor of a newest-first list ordered by (createdAt, id), the most common keyset here. */
+export function newestFirstCursor(list: string) {
+  const codec = cursorCodec(list, z.tuple([cursorTimestamp, z.uuid()]));
+  return {
+    ...codec,
+    of: (row: { createdAt: Date; id: string }) => codec.encode([row.createdAt.toISOString(), row.id]),
+  };
+}
+
+export interface ChildConnectionSource<TRow, TCursor> {
+  cursor: CursorCodec<never, TCursor>;
+  cursorOf: (row: TRow) => string;
+  /** Loads the page for this parent, batched with its siblings' pages. */
+  pages: DataLoader<PagedGroupKey<Page<TCursor>>, TRow[], string>;
+  /** The parent's child count, batched likewise. */
+  count: (parentId: string) => Promise<number>;
+}
+
+/** A connection field on an entity, such as `Product.reviews`, served by batched loaders. */
+export async function childConnection<TRow, TCursor>(
+  parentId: string,
+  args: PageArgs,
+  { cursor, cursorOf, pages, count }: ChildConnectionSource<TRow, TCursor>,
+): Promise<Connection<TRow>> {
+  const page = parsePage(args, cursor);
+  const rows = await pages.load({ parentId, page });
+  return toConnection(rows, page, cursorOf, () => count(parentId));
 }

@@ -1,23 +1,16 @@
 import { asc, count, eq, inArray } from 'drizzle-orm';
-import { z } from 'zod';
 import type { Database } from '../../../platform/src/db/database.ts';
 import { selectPagePerParent, type Keyset } from '../../../platform/src/db/keyset.ts';
 import { uuidKeys } from '../../../platform/src/graphql/ids.ts';
 import { createGroupLoader, createPagedGroupLoader, createRowLoader } from '../../../platform/src/graphql/loaders.ts';
-import { cursorCodec, type Page } from '../../../platform/src/graphql/pagination.ts';
+import { newestFirstCursor, type Page } from '../../../platform/src/graphql/pagination.ts';
 import * as tables from './db/schema.ts';
-import type { OrderRow } from './db/schema.ts';
 
 const { orderItems, orders } = tables;
 
 const newestFirst: Keyset = { sort: orders.createdAt, id: orders.id, direction: 'desc' };
 
-export const orderCursor = cursorCodec(
-  'orders',
-  z.tuple([z.iso.datetime().transform((iso) => new Date(iso)), z.uuid()]),
-);
-
-export const cursorOf = (row: OrderRow) => orderCursor.encode([row.createdAt.toISOString(), row.id]);
+export const orderCursor = newestFirstCursor('orders');
 
 export type OrderPage = Page<[Date, string]>;
 

@@ -1,6 +1,6 @@
-import { parsePage, toConnection } from '../../../platform/src/graphql/pagination.ts';
+import { childConnection } from '../../../platform/src/graphql/pagination.ts';
 import type { Resolvers } from './__generated__/resolvers.ts';
-import { cursorOf, orderCursor } from './loaders.ts';
+import { orderCursor } from './loaders.ts';
 
 const money = (centAmount: number, currencyCode: string) => ({ centAmount, currencyCode });
 
@@ -18,10 +18,12 @@ export const resolvers: Resolvers = {
   },
   User: {
     __resolveReference: (reference) => ({ id: reference.id }),
-    orders: async (user, args, { loaders }) => {
-      const page = parsePage(args, orderCursor);
-      const rows = await loaders.ordersByUser.load({ parentId: user.id, page });
-      return toConnection(rows, page, cursorOf, async () => (await loaders.orderCountByUser.load(user.id))?.count ?? 0);
-    },
+    orders: (user, args, { loaders }) =>
+      childConnection(user.id, args, {
+        cursor: orderCursor,
+        cursorOf: orderCursor.of,
+        pages: loaders.ordersByUser,
+        count: async (id) => (await loaders.orderCountByUser.load(id))?.count ?? 0,
+      }),
   },
 };

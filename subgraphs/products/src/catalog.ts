@@ -1,10 +1,11 @@
 import { and, count, eq, gte, ilike, lte, or, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database } from '../../../platform/src/db/database.ts';
-import { keysetAfter, keysetOrderBy, type Keyset } from '../../../platform/src/db/keyset.ts';
+import { selectPage, type Keyset } from '../../../platform/src/db/keyset.ts';
 import { badUserInput } from '../../../platform/src/errors.ts';
 import {
   cursorCodec,
+  cursorTimestamp,
   parsePage,
   toConnection,
   type CursorCodec,
@@ -43,13 +44,13 @@ function defineOrdering<TSort extends z.ZodType>(
   return { keyset, cursor, cursorOf: (row) => cursor.encode(positionOf(row)) };
 }
 
-const isoDate = z.iso.datetime().transform((iso) => new Date(iso));
-
 const orderings: Record<ProductOrder, Ordering> = {
-  NEWEST: defineOrdering('NEWEST', { sort: products.createdAt, id: products.id, direction: 'desc' }, isoDate, (row) => [
-    row.createdAt.toISOString(),
-    row.id,
-  ]),
+  NEWEST: defineOrdering(
+    'NEWEST',
+    { sort: products.createdAt, id: products.id, direction: 'desc' },
+    cursorTimestamp,
+    (row) => [row.createdAt.toISOString(), row.id],
+  ),
   PRICE_ASC: defineOrdering(
     'PRICE_ASC',
     { sort: products.priceCents, id: products.id, direction: 'asc' },
@@ -65,7 +66,7 @@ const orderings: Record<ProductOrder, Ordering> = {
   NAME_ASC: defineOrdering(
     'NAME_ASC',
     { sort: products.name, id: products.id, direction: 'asc' },
-    z.string().max(500),
+    z.string(),
     (row) => [row.name, row.id],
   ),
 };
@@ -117,12 +118,7 @@ export async function listProducts(db: Database<typeof tables>, args: ListProduc
   const ordering: Ordering = orderings[args.orderBy ?? 'NEWEST'];
   const page = parsePage(args, ordering.cursor);
   const where = filterCondition(args.filter);
-  const rows = await db
-    .select()
-    .from(products)
-    .where(and(where, page.after ? keysetAfter(ordering.keyset, page.after) : undefined))
-    .orderBy(...keysetOrderBy(ordering.keyset))
-    .limit(page.limit + 1);
+  const rows = await selectPage(db, { table: products, where, keyset: ordering.keyset, ...page });
   return toConnection(rows, page, ordering.cursorOf, async () => {
     const [result] = await db.select({ total: count() }).from(products).where(where);
     return result?.total ?? 0;

@@ -1,10 +1,9 @@
 import { avg, count, inArray } from 'drizzle-orm';
-import { z } from 'zod';
 import type { Database } from '../../../platform/src/db/database.ts';
 import { selectPagePerParent, type Keyset } from '../../../platform/src/db/keyset.ts';
 import { uuidKeys } from '../../../platform/src/graphql/ids.ts';
 import { createPagedGroupLoader, createRowLoader } from '../../../platform/src/graphql/loaders.ts';
-import { cursorCodec, type Page } from '../../../platform/src/graphql/pagination.ts';
+import { newestFirstCursor, type Page } from '../../../platform/src/graphql/pagination.ts';
 import * as tables from './db/schema.ts';
 import type { ReviewRow } from './db/schema.ts';
 
@@ -12,19 +11,9 @@ const { reviews } = tables;
 
 export const newestFirst: Keyset = { sort: reviews.createdAt, id: reviews.id, direction: 'desc' };
 
-export const reviewCursor = cursorCodec(
-  'reviews',
-  z.tuple([z.iso.datetime().transform((iso) => new Date(iso)), z.uuid()]),
-);
-
-export const cursorOf = (row: ReviewRow) => reviewCursor.encode([row.createdAt.toISOString(), row.id]);
+export const reviewCursor = newestFirstCursor('reviews');
 
 export type ReviewPage = Page<[Date, string]>;
-
-export interface RatingSummary {
-  count: number;
-  average: number | null;
-}
 
 export function createLoaders(db: Database<typeof tables>) {
   const ratingSummary = (parent: typeof reviews.productId | typeof reviews.authorId) =>

@@ -1,22 +1,21 @@
-import type DataLoader from 'dataloader';
 import { parseIdArgument } from '../../../platform/src/graphql/ids.ts';
-import type { PagedGroupKey } from '../../../platform/src/graphql/loaders.ts';
-import { parsePage, toConnection, type PageArgs } from '../../../platform/src/graphql/pagination.ts';
+import { childConnection } from '../../../platform/src/graphql/pagination.ts';
 import type { Resolvers } from './__generated__/resolvers.ts';
-import type { ReviewRow } from './db/schema.ts';
-import { cursorOf, reviewCursor, type ReviewPage } from './loaders.ts';
+import { reviewCursor, type Loaders } from './loaders.ts';
 
-/** A page of a parent's reviews, with `totalCount` answered by the parent's summary loader. */
-async function reviewConnection(
+/** Reviews of a product or by an author; `totalCount` comes from the same summary as `reviewCount`. */
+const reviewsOf = (
   parentId: string,
-  args: PageArgs,
-  pages: DataLoader<PagedGroupKey<ReviewPage>, ReviewRow[], string>,
-  summaries: DataLoader<string, { count: number } | null>,
-) {
-  const page = parsePage(args, reviewCursor);
-  const rows = await pages.load({ parentId, page });
-  return toConnection(rows, page, cursorOf, async () => (await summaries.load(parentId))?.count ?? 0);
-}
+  args: { first?: number | null; after?: string | null },
+  pages: Loaders['reviewsByProduct'],
+  summaries: Loaders['productRatings'],
+) =>
+  childConnection(parentId, args, {
+    cursor: reviewCursor,
+    cursorOf: reviewCursor.of,
+    pages,
+    count: async (id) => (await summaries.load(id))?.count ?? 0,
+  });
 
 export const resolvers: Resolvers = {
   Query: {
@@ -31,7 +30,7 @@ export const resolvers: Resolvers = {
     // Any product can have reviews; one without any simply has none.
     __resolveReference: (reference) => ({ id: reference.id }),
     reviews: (product, args, { loaders }) =>
-      reviewConnection(product.id, args, loaders.reviewsByProduct, loaders.productRatings),
+      reviewsOf(product.id, args, loaders.reviewsByProduct, loaders.productRatings),
     averageRating: async (product, _, { loaders }) => {
       const average = (await loaders.productRatings.load(product.id))?.average;
       return average == null ? null : Math.round(Number(average) * 100) / 100;
@@ -40,7 +39,6 @@ export const resolvers: Resolvers = {
   },
   User: {
     __resolveReference: (reference) => ({ id: reference.id }),
-    reviews: (user, args, { loaders }) =>
-      reviewConnection(user.id, args, loaders.reviewsByAuthor, loaders.authorRatings),
+    reviews: (user, args, { loaders }) => reviewsOf(user.id, args, loaders.reviewsByAuthor, loaders.authorRatings),
   },
 };
