@@ -107,13 +107,14 @@ export async function startPostgres(): Promise<PostgresServer> {
   }
 }
 
-export async function startRedis(): Promise<RedisServer> {
+/** `port` restarts a Redis where a stopped one was, as a crashed Redis comes back. */
+export async function startRedis(port?: number): Promise<RedisServer> {
   const bin = await findExecutable('redis-server', pathDirs());
   if (!bin) throw new Error('redis-server not found on PATH');
   const dir = await mkdtemp(join(tmpdir(), 'test-redis-'));
   const logFile = join(dir, 'redis.log');
-  const port = await freePort();
-  const url = `redis://127.0.0.1:${port}`;
+  const listenPort = port ?? (await freePort());
+  const url = `redis://127.0.0.1:${listenPort}`;
 
   const child = spawn(
     bin,
@@ -121,7 +122,7 @@ export async function startRedis(): Promise<RedisServer> {
       '--bind',
       '127.0.0.1',
       '--port',
-      String(port),
+      String(listenPort),
       '--daemonize',
       'no',
       '--save',
@@ -158,7 +159,7 @@ export async function startRedis(): Promise<RedisServer> {
 
   try {
     await waitUntil(() => pingRedis(url), {
-      what: `redis on 127.0.0.1:${port}`,
+      what: `redis on 127.0.0.1:${listenPort}`,
       // Fail at once with redis's own words instead of polling a dead process for 30 s.
       giveUp: async () =>
         hasExited()

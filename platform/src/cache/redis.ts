@@ -1,0 +1,115 @@
+import type { KeyValueCache, KeyValueCacheSetOptions } from '@apollo/utils.keyvaluecache';
+import { createClient } from 'redis';
+import type { Logger } from '../logger.ts';
+
+export interface RedisCacheOptions {
+  /** redis:// or rediss:// URL. */
+  url: string;
+  logger: Logger;
+  /**
+   * Longest wait for one command. A slower answer counts as a miss, so a
+   * sick Redis costs each request at most this much. Default: 200 ms.
+   */
+  commandTimeoutMs?: number;
+  /** Longest wait for a TCP connection to be established. Default: 1000 ms. */
+  connectTimeoutMs?: number;
+}
+
+/** Longest pause between reconnection attempts. */
+const maxReconnectDelayMs = 2_000;
+/** At most one "still failing" log line per this interval, however many commands fail. */
+const failureLogIntervalMs = 10_000;
+
+/**
+ * A KeyValueCache on Redis that fails open: when Redis is slow, down or
+ * restarting, reads are misses and writes are dropped, within
+ * `commandTimeoutMs`, and the caller serves the request without the cache.
+ * There is no offline queue, so nothing piles up in memory while Redis is
+ * away, and the client reconnects by itself with capped backoff.
+ */
+export class RedisCache implements KeyValueCache<string> {
+  private readonly client;
+  private readonly commandTimeoutMs: number;
+  private readonly logger: Logger;
+  private lastFailureLog = 0;
+  private healthy = false;
+
+  constructor({ url, logger, commandTimeoutMs = 200, connectTimeoutMs = 1_000 }: RedisCacheOptions) {
+    this.logger = logger;
+    this.commandTimeoutMs = commandTimeoutMs;
+    this.client = createClient({
+      url,
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: connectTimeoutMs,
+        reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, maxReconnectDelayMs),
+      },
+    });
+    // Without an 'error' listener node-redis crashes the process on the first socket error.
+    this.client.on('error', (error: Error) => this.failed(error));
+    this.client.on('ready', () => {
+      if (!this.healthy) this.logger.info('redis cache connected');
+      this.healthy = true;
+    });
+    // Connecting retries until Redis answers; until then every call is a miss.
+    this.client.connect().catch((error: unknown) => this.failed(error));
+  }
+
+  /** Whether the last connection attempt succeeded; for readiness reports, not for routing calls. */
+  get connected(): boolean {
+    return this.client.isReady;
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    const value = await this.attempt(() => this.client.get(key));
+    return value ?? undefined;
+  }
+
+  async set(key: string, value: string, options?: KeyValueCacheSetOptions): Promise<void> {
+    const ttl = options?.ttl;
+    await this.attempt(() =>
+      ttl
+        ? this.client.set(key, value, { expiration: { type: 'PX', value: Math.ceil(ttl * 1000) } })
+        : this.client.set(key, value),
+    );
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return ((await this.attempt(() => this.client.del(key))) ?? 0) > 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.client.isOpen) await this.client.close().catch(() => this.client.destroy());
+    else this.client.destroy();
+  }
+
+  private async attempt<T>(command: () => Promise<T>): Promise<T | undefined> {
+    if (!this.client.isReady) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        command(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`redis command timed out after ${this.commandTimeoutMs} ms`)),
+            this.commandTimeoutMs,
+          );
+        }),
+      ]);
+    } catch (error) {
+      this.failed(error);
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private failed(error: unknown) {
+    const now = Date.now();
+    if (this.healthy || now - this.lastFailureLog > failureLogIntervalMs) {
+      this.logger.warn({ err: error }, 'redis cache unavailable; serving without it');
+      this.lastFailureLog = now;
+    }
+    this.healthy = false;
+  }
+}
