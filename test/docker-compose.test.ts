@@ -31,6 +31,7 @@ describe('docker-compose.yml', () => {
   it('has Postgres, Redis, the migrate step and the router', () => {
     expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['postgres', 'redis', 'migrate', 'router']));
     expect(compose.services.router!.ports).toEqual(['4000:4000']);
+    expect(compose.services.router!.environment?.REDIS_URL).toBe('redis://redis:6379');
   });
 
   describe.each(subgraphs.map((subgraph) => ({ ...subgraph, prefix: envPrefix(subgraph.name) })))(

@@ -86,6 +86,15 @@ describe('router configuration', () => {
     expect(() => routerConfigFrom([], { ORDERS_SUBGRAPH_URL: 'file:///etc/passwd' })).toThrow(ConfigError);
   });
 
+  it('shares its cache through Redis only when given a redis URL', () => {
+    expect(routerConfigFrom([], {})).toMatchObject({ redisUrl: null, persistedQueryTtlSeconds: 86_400 });
+    expect(routerConfigFrom([], { REDIS_URL: 'rediss://cache:6380/0', APQ_TTL_SECONDS: '600' })).toMatchObject({
+      redisUrl: 'rediss://cache:6380/0',
+      persistedQueryTtlSeconds: 600,
+    });
+    expect(() => routerConfigFrom([], { REDIS_URL: 'http://cache:6379' })).toThrow(/REDIS_URL: expected a redis:\/\//);
+  });
+
   it('rejects an unknown flag instead of ignoring it', () => {
     expect(() => routerConfigFrom(['--supergrpah', 'x'], {})).toThrow(/Unknown option/);
   });

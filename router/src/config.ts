@@ -25,6 +25,10 @@ export interface RouterConfig {
    * localhost can then serve in a cluster unchanged.
    */
   subgraphUrls: Record<string, string>;
+  /** Shared cache for every router instance; unset keeps the cache in this process. */
+  redisUrl: string | null;
+  /** How long an automatic persisted query stays registered, in seconds. */
+  persistedQueryTtlSeconds: number;
   logLevel: z.infer<typeof logLevelFromEnv>;
   logPretty: boolean;
 }
@@ -51,6 +55,11 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
       ROUTER_PORT: portFromEnv.default(4000),
       SUPERGRAPH_PATH: z.string().min(1).default('schema/supergraph.graphql'),
       SUPERGRAPH_WATCH: booleanFromEnv.default(true),
+      REDIS_URL: z
+        .string()
+        .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL')
+        .optional(),
+      APQ_TTL_SECONDS: z.coerce.number().int().min(1).default(86_400),
       LOG_LEVEL: logLevelFromEnv,
       LOG_PRETTY: booleanFromEnv.default(false),
     })
@@ -61,6 +70,8 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
       supergraphPath: resolve(vars.SUPERGRAPH_PATH),
       watchSupergraph: vars.SUPERGRAPH_WATCH,
       subgraphUrls: subgraphUrlsFrom(env),
+      redisUrl: vars.REDIS_URL ?? null,
+      persistedQueryTtlSeconds: vars.APQ_TTL_SECONDS,
       logLevel: vars.LOG_LEVEL,
       logPretty: vars.LOG_PRETTY,
     }));

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
+import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { envPrefix } from '../../platform/src/config.ts';
 import { createErrorFormatter } from '../../platform/src/errors.ts';
@@ -18,6 +19,12 @@ export interface GraphOptions {
   drainTimeoutMs?: number;
   /** Routing URL overrides keyed by subgraph env prefix (see RouterConfig). */
   subgraphUrls: Record<string, string>;
+  /**
+   * Where automatic persisted queries are registered. The router shares one
+   * cache across all its versions, so a reload forgets no query, and with
+   * Redis across all instances, so a query registered on one is found by all.
+   */
+  persistedQueries: { cache: KeyValueCache<string>; ttlSeconds: number };
   logger: Logger;
 }
 
@@ -46,7 +53,7 @@ export class GraphVersion {
   /** Builds and starts a version; rejects, with the gateway's reason, if the supergraph is unusable. */
   static async build(
     supergraphSdl: string,
-    { production, subgraphUrls, logger, drainTimeoutMs = 30_000 }: GraphOptions,
+    { production, subgraphUrls, persistedQueries, logger, drainTimeoutMs = 30_000 }: GraphOptions,
   ): Promise<GraphVersion> {
     const gateway = new ApolloGateway({
       supergraphSdl,
@@ -59,6 +66,8 @@ export class GraphVersion {
       includeStacktraceInErrorResponses: !production,
       // The router handles SIGTERM itself, after draining.
       stopOnTerminationSignals: false,
+      // Apollo verifies each query's sha256 and keys entries under `apq:`.
+      persistedQueries: { cache: persistedQueries.cache, ttl: persistedQueries.ttlSeconds },
       formatError: createErrorFormatter({
         maskInternalErrors: production,
         onInternalError: (error) => logger.error({ err: error }, 'request failed'),

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { close, createHttpService, listen } from '../../platform/src/http/server.ts';
 import type { Logger } from '../../platform/src/logger.ts';
 import type { RouterConfig } from './config.ts';
+import { createSharedCache } from './cache.ts';
 import { GraphVersion, type GraphOptions } from './graph.ts';
 
 export type ReloadOutcome =
@@ -27,20 +28,29 @@ export type RouterSettings = Pick<
   RouterConfig,
   'host' | 'port' | 'supergraphPath' | 'watchSupergraph' | 'subgraphUrls' | 'nodeEnv'
 > &
+  Partial<Pick<RouterConfig, 'redisUrl' | 'persistedQueryTtlSeconds'>> &
   Pick<GraphOptions, 'drainTimeoutMs'>;
 
 // Editors save in bursts (truncate, write, rename); wait for the file to settle.
 const watchDebounceMs = 150;
 
 export async function startRouter(settings: RouterSettings, logger: Logger): Promise<RunningRouter> {
+  const shared = createSharedCache(settings.redisUrl ?? null, logger);
   const graphOptions: GraphOptions = {
     production: settings.nodeEnv === 'production',
     subgraphUrls: settings.subgraphUrls,
+    persistedQueries: { cache: shared.cache, ttlSeconds: settings.persistedQueryTtlSeconds ?? 86_400 },
     logger,
     ...(settings.drainTimeoutMs !== undefined ? { drainTimeoutMs: settings.drainTimeoutMs } : {}),
   };
-  let current = await GraphVersion.build(await readFile(settings.supergraphPath, 'utf8'), graphOptions);
-  logger.info({ supergraph: settings.supergraphPath, graphId: current.id }, 'supergraph loaded');
+  let current: GraphVersion;
+  try {
+    current = await GraphVersion.build(await readFile(settings.supergraphPath, 'utf8'), graphOptions);
+  } catch (error) {
+    await shared.close();
+    throw error;
+  }
+  logger.info({ supergraph: settings.supergraphPath, graphId: current.id, cache: shared.kind }, 'supergraph loaded');
 
   let stopping = false;
   // Reloads run one at a time, so two quick saves cannot race to swap.
@@ -118,6 +128,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
       await close(server);
       await reloading;
       await current.stop();
+      await shared.close();
     },
   };
 }
