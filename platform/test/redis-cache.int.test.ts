@@ -4,6 +4,7 @@ import { RedisCache } from '../src/cache/redis.ts';
 import { createLogger } from '../src/logger.ts';
 import { freePorts } from '../../test/support/processes.ts';
 import { startRedis, type RedisServer } from '../../test/services.ts';
+import { until } from '../../test/support/until.ts';
 
 /**
  * The Redis cache against a Redis this file owns, so it can be killed and
@@ -23,14 +24,6 @@ function cacheFor(url: string) {
   const cache = new RedisCache({ url, logger, commandTimeoutMs: 200 });
   cleanups.push(() => cache.close());
   return cache;
-}
-
-async function until(condition: () => Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(50);
-  }
 }
 
 /** Runs `run` and returns how long it took, in ms. */

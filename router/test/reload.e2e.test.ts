@@ -1,12 +1,12 @@
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedProduct } from '../../seed/world.ts';
 import { composeFor, postGraphQL, startSubgraphs, type StartedSubgraphs } from '../../test/support/shop-graph.ts';
 import { runScript, type ServiceProcess } from '../../test/support/processes.ts';
 import { createGate, startTimingSubgraph, timingSdl } from '../../test/support/timing-subgraph.ts';
+import { until } from '../../test/support/until.ts';
 
 /**
  * The router as a real process, started on a supergraph file given on the
@@ -42,14 +42,6 @@ async function replaceSupergraph(content: string) {
 }
 
 const logMessages = () => router.logs().map((line) => line.msg);
-
-async function until(condition: () => boolean, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(10);
-  }
-}
 
 beforeAll(async () => {
   [shop, timing] = await Promise.all([startSubgraphs('router_reload'), startTimingSubgraph(gate)]);
@@ -88,8 +80,9 @@ describe('router process', () => {
     gate.close();
     const inFlight = Array.from({ length: requests }, () => postGraphQL<any>(routerUrl, '{ slow(ms: 1) }'));
     // Every request has been planned and sent by the router, and is held in the subgraph.
-    await until(() => gate.waiting === requests).catch((error) => {
-      throw new Error(`${error.message}: ${gate.waiting} of ${requests} requests reached the subgraph`);
+    await until(() => gate.waiting === requests, {
+      timeoutMs: 30_000,
+      what: `all ${requests} requests reaching the subgraph`,
     });
 
     await replaceSupergraph(supergraph('slowV2'));

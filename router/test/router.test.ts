@@ -10,6 +10,7 @@ import { schemaFileOf, subgraphs } from '../../subgraphs/registry.ts';
 import { postGraphQL } from '../../test/support/shop-graph.ts';
 import { createGate, startTimingSubgraph, timingSdl } from '../../test/support/timing-subgraph.ts';
 import { startRouter, type RouterSettings } from '../src/router.ts';
+import { until } from '../../test/support/until.ts';
 
 /** Router lifecycle in-process: how it notices new supergraphs, and what it does after stopping. */
 
@@ -60,14 +61,6 @@ async function router(supergraphPath: string, overrides: Partial<RouterSettings>
   );
   cleanups.push(() => running.stop());
   return { running, messages };
-}
-
-async function until(condition: () => boolean, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(10);
-  }
 }
 
 describe('supergraph watching', () => {
