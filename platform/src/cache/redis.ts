@@ -55,7 +55,7 @@ export class RedisCache implements KeyValueCache<string> {
     this.client.connect().catch((error: unknown) => this.failed(error));
   }
 
-  /** Whether the last connection attempt succeeded; for readiness reports, not for routing calls. */
+  /** Whether the client is connected and ready now; calls made while it is not are misses. */
   get connected(): boolean {
     return this.client.isReady;
   }
