@@ -19,6 +19,7 @@ import { getTableName, is, sql } from 'drizzle-orm';
 import { PgTable } from 'drizzle-orm/pg-core';
 import { isTableEmpty, openDatabase } from '../platform/src/db/database.ts';
 import { subgraphConfigFromEnv } from '../platform/src/subgraph/config.ts';
+import { subgraphFiles } from '../platform/src/subgraph/definition.ts';
 import { isSubgraphName, loadSubgraph, subgraphs } from '../subgraphs/registry.ts';
 
 const { values: flags, positionals } = parseArgs({
@@ -105,7 +106,7 @@ async function main(): Promise<number> {
         const database = await openDatabase(config.database, definition.tables);
         try {
           if (task === 'migrate') {
-            await database.migrate(fileURLToPath(definition.migrationsFolder));
+            await database.migrate(subgraphFiles(definition).migrationsFolder);
             console.log(`${name}: migrated (${database.kind})`);
             continue;
           }

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { Database, DrizzleSchema } from '../db/database.ts';
 
@@ -18,10 +19,12 @@ export interface SubgraphContext<TTables extends DrizzleSchema, TLoaders> {
 export interface SubgraphDefinition<TTables extends DrizzleSchema, TLoaders> {
   /** Name in the supergraph and prefix of the subgraph's env variables. */
   name: string;
-  /** The subgraph's `schema.graphql`. */
-  schemaFile: URL;
-  /** The drizzle-kit output folder. */
-  migrationsFolder: URL;
+  /**
+   * The subgraph's folder, `new URL('..', import.meta.url)` from its
+   * `src/index.ts`; the schema and migrations are found by the layout every
+   * subgraph follows (see `subgraphFiles`).
+   */
+  root: URL;
   /** The drizzle tables and relations. */
   tables: TTables;
   /** Resolvers typed by the subgraph's generated `Resolvers`. */
@@ -43,3 +46,11 @@ export function defineSubgraph<TTables extends DrizzleSchema, TLoaders>(
 /** A definition whose table and loader types no longer matter, as in a list of subgraphs. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnySubgraphDefinition = SubgraphDefinition<any, any>;
+
+/** The files every subgraph folder has: `schema.graphql` and drizzle-kit's `migrations/`. */
+export function subgraphFiles({ root }: Pick<AnySubgraphDefinition, 'root'>) {
+  return {
+    schemaFile: new URL('schema.graphql', root),
+    migrationsFolder: fileURLToPath(new URL('migrations', root)),
+  };
+}

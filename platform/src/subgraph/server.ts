@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
@@ -12,7 +11,7 @@ import { DateTimeScalar } from '../graphql/scalars.ts';
 import { close, createHttpService, listen } from '../http/server.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import type { SubgraphConfig } from './config.ts';
-import type { SubgraphContext, SubgraphDefinition } from './definition.ts';
+import { subgraphFiles, type SubgraphContext, type SubgraphDefinition } from './definition.ts';
 
 export interface RunningSubgraph<TTables extends DrizzleSchema = DrizzleSchema> {
   name: string;
@@ -41,7 +40,7 @@ export async function startSubgraph<TTables extends DrizzleSchema, TLoaders>(
   const database = await openDatabase(config.database, definition.tables);
   try {
     if (config.migrateOnStart) {
-      await database.migrate(fileURLToPath(definition.migrationsFolder));
+      await database.migrate(subgraphFiles(definition).migrationsFolder);
     }
     if (config.seedIfEmpty && (await isTableEmpty(database.db, definition.seedTable))) {
       logger.info({ size: config.seedIfEmpty }, 'database is empty; seeding');
@@ -86,7 +85,7 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
 ): Promise<{ server: Server; apollo: ApolloServer<SubgraphContext<TTables, TLoaders>> }> {
   type Context = SubgraphContext<TTables, TLoaders>;
   const schema = buildSubgraphSchema({
-    typeDefs: loadTypeDefs(definition.schemaFile),
+    typeDefs: loadTypeDefs(subgraphFiles(definition).schemaFile),
     resolvers: { DateTime: DateTimeScalar, ...definition.resolvers } as never,
   });
   const apollo = new ApolloServer<Context>({

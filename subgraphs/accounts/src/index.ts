@@ -6,8 +6,7 @@ import { seed } from './seed.ts';
 
 export const subgraph = defineSubgraph({
   name: 'accounts',
-  schemaFile: new URL('../schema.graphql', import.meta.url),
-  migrationsFolder: new URL('../migrations', import.meta.url),
+  root: new URL('..', import.meta.url),
   tables,
   resolvers,
   createLoaders,
