@@ -215,7 +215,12 @@ describe('SQL statements per subgraph do not grow with list size', () => {
 
     // The larger page really returned more data, so equal counts mean batching, not an empty list.
     expect(many.size).toBeGreaterThan(few.size * 1.5);
-    expect(many.counts).toEqual(few.counts);
+    // The router merges parallel fetches to one subgraph when they start in
+    // the same tick, which depends on timing, and a merge saves at most one
+    // statement; N+1 loading would add one per row instead.
+    expect(Object.keys(many.counts).sort()).toEqual(Object.keys(few.counts).sort());
+    for (const [subgraph, count] of Object.entries(many.counts))
+      expect(Math.abs(count - (few.counts as Record<string, number>)[subgraph]!), subgraph).toBeLessThanOrEqual(1);
     // And the operation did reach the database: zero everywhere would prove nothing.
     expect(Object.values(many.counts).reduce((sum, count) => sum + count, 0)).toBeGreaterThan(0);
     console.log(`statements per subgraph at first=${small} and first=${large}: ${JSON.stringify(many.counts)}`);

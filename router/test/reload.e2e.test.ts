@@ -78,7 +78,10 @@ describe('router process', () => {
   it('swaps to an edited supergraph without failing requests in flight', async () => {
     const requests = 40;
     gate.close();
-    const inFlight = Array.from({ length: requests }, () => postGraphQL<any>(routerUrl, '{ slow(ms: 1) }'));
+    // Distinct arguments: the router sends identical concurrent fetches only once.
+    const inFlight = Array.from({ length: requests }, (_, index) =>
+      postGraphQL<any>(routerUrl, `{ slow(ms: ${index + 1}) }`),
+    );
     // Every request has been planned and sent by the router, and is held in the subgraph.
     await until(() => gate.waiting === requests, {
       timeoutMs: 30_000,

@@ -1,0 +1,250 @@
+import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
+import { GraphQLError, Kind, parse, type DocumentNode } from 'graphql';
+import { LRUCache } from 'lru-cache';
+import { Pool } from 'undici';
+import { isMergeable, mergeQueries, type SubgraphQuery, type SubgraphResult } from './merge.ts';
+
+export interface SubgraphFetchOptions {
+  name: string;
+  url: string;
+  /** Keep-alive connections held open to the subgraph. Default: 64. */
+  connections?: number;
+  /** Longest wait for a response's headers, and between body chunks, in ms. Default: 30 s, as Apollo Router. */
+  timeoutMs?: number;
+}
+
+/** The per-request fields the data source reads from the router's context. */
+export interface SubgraphFetchContext {
+  /** Who the request runs for; fetches for different callers are never shared. */
+  viewer?: { id: string } | null;
+}
+
+interface RawResponse {
+  text: string;
+  cacheControl: string | undefined;
+}
+
+interface Pending {
+  part: SubgraphQuery;
+  operationName: string | undefined;
+  resolve(result: SubgraphResult & { cacheControl: string | undefined }): void;
+  reject(error: unknown): void;
+}
+
+/** Subgraph operations the gateway generates come back again and again: parse each text once. */
+const parsedQueries = new LRUCache<string, DocumentNode>({ max: 5_000 });
+
+/**
+ * How the router talks to one subgraph, in place of the gateway's
+ * RemoteGraphQLDataSource:
+ * - undici keep-alive pools instead of node-fetch;
+ * - the queries one client request sends to this subgraph in the same tick
+ *   (the parallel fetches of one query-plan step) go as one merged request;
+ * - identical queries in flight at once (same body, same caller) are sent
+ *   once and their answer shared; each consumer still parses its own copy,
+ *   because the gateway merges into the objects it receives.
+ * Mutations are never merged or shared: each one is sent as it is.
+ */
+export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
+  readonly name: string;
+  private readonly pool: Pool;
+  private readonly path: string;
+  private readonly url: string;
+  private readonly inFlight = new Map<string, Promise<RawResponse>>();
+  /** Queries waiting for the end of the tick, grouped by the client request they belong to. */
+  private batches = new Map<object, { caller: string; pending: Pending[] }>();
+  private flushScheduled = false;
+
+  constructor({ name, url, connections = 64, timeoutMs = 30_000 }: SubgraphFetchOptions) {
+    this.name = name;
+    this.url = url;
+    const target = new URL(url);
+    this.path = `${target.pathname}${target.search}`;
+    this.pool = new Pool(target.origin, {
+      connections,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      keepAliveTimeout: 30_000,
+    });
+  }
+
+  async process(options: GraphQLDataSourceProcessOptions<SubgraphFetchContext>): Promise<GatewayGraphQLResponse> {
+    const { query, variables = {}, operationName } = options.request;
+    if (!query) throw new Error('Missing query');
+    if (options.kind !== 'incoming operation') {
+      return parseResult(await this.send(JSON.stringify({ query, variables, operationName }), ''));
+    }
+    const document = options.document ?? parseOnce(query);
+    const caller = options.context.viewer?.id ?? '';
+    let result: SubgraphResult & { cacheControl: string | undefined };
+    if (isMergeable(document)) {
+      result = await new Promise((resolve, reject) => {
+        const group = options.incomingRequestContext as object;
+        let batch = this.batches.get(group);
+        if (!batch) this.batches.set(group, (batch = { caller, pending: [] }));
+        batch.pending.push({ part: { query, document, variables }, operationName, resolve, reject });
+        this.scheduleFlush();
+      });
+    } else {
+      const body = JSON.stringify({ query, variables, operationName });
+      const isMutation = document.definitions.some(
+        (definition) => definition.kind === Kind.OPERATION_DEFINITION && definition.operation !== 'query',
+      );
+      result = parseResult(isMutation ? await this.send(body, caller) : await this.sendShared(body, caller));
+    }
+    restrictCachePolicy(options.incomingRequestContext.overallCachePolicy, result.cacheControl);
+    const { cacheControl: _cacheControl, ...response } = result;
+    return response as GatewayGraphQLResponse;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  private scheduleFlush() {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // Parallel fetches of a plan step all start within the current tick's
+    // microtasks; setImmediate runs after them, so it sees the whole step.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      const batches = this.batches;
+      this.batches = new Map();
+      for (const { pending, caller } of batches.values()) void this.flush(pending, caller);
+    });
+  }
+
+  private async flush(pending: Pending[], caller: string) {
+    // Identical parts of one request are sent once.
+    const distinct = new Map<string, Pending[]>();
+    for (const item of pending) {
+      const key = `${item.part.query}\u0000${JSON.stringify(item.part.variables)}`;
+      const same = distinct.get(key);
+      if (same) same.push(item);
+      else distinct.set(key, [item]);
+    }
+    const groups = [...distinct.values()];
+    const settle = (
+      group: Pending[],
+      outcome: { ok: true; result: SubgraphResult; cacheControl: string | undefined } | { ok: false; error: unknown },
+    ) =>
+      group.forEach((item, index) => {
+        if (!outcome.ok) return item.reject(outcome.error);
+        // Every consumer gets its own objects: the gateway merges into what it receives.
+        const result = index === 0 ? outcome.result : structuredClone(outcome.result);
+        item.resolve({ ...result, cacheControl: outcome.cacheControl });
+      });
+
+    if (groups.length === 1) {
+      const { part, operationName } = groups[0]![0]!;
+      try {
+        const body = JSON.stringify({ query: part.query, variables: part.variables, operationName });
+        const raw = await this.sendShared(body, caller);
+        settle(groups[0]!, { ok: true, result: parseBody(raw.text), cacheControl: raw.cacheControl });
+      } catch (error) {
+        settle(groups[0]!, { ok: false, error });
+      }
+      return;
+    }
+
+    const merged = mergeQueries(groups.map((group) => group[0]!.part));
+    let raw: RawResponse;
+    let results: SubgraphResult[];
+    try {
+      raw = await this.sendShared(JSON.stringify({ query: merged.query, variables: merged.variables }), caller);
+      const combined = parseBody(raw.text);
+      // A failed non-null root field nulls the whole merged result; sent
+      // alone, the other parts would have succeeded, so they are retried alone.
+      if (combined.data === null || combined.data === undefined) {
+        await Promise.all(groups.map((group) => this.flush(group, caller)));
+        return;
+      }
+      results = merged.split(combined);
+    } catch (error) {
+      for (const group of groups) settle(group, { ok: false, error });
+      return;
+    }
+    groups.forEach((group, index) =>
+      settle(group, { ok: true, result: results[index]!, cacheControl: raw.cacheControl }),
+    );
+  }
+
+  /** Sends a query body, or joins an identical one already in flight for the same caller. */
+  private sendShared(body: string, caller: string): Promise<RawResponse> {
+    const key = `${caller}\u0000${body}`;
+    let inFlight = this.inFlight.get(key);
+    if (!inFlight) {
+      inFlight = this.send(body, caller).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, inFlight);
+    }
+    return inFlight;
+  }
+
+  private async send(body: string, _caller: string): Promise<RawResponse> {
+    let response;
+    let text: string;
+    try {
+      response = await this.pool.request({
+        path: this.path,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body,
+      });
+      text = await response.body.text();
+    } catch (error) {
+      throw new Error(`request to subgraph "${this.name}" at ${this.url} failed: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      throw new GraphQLError(`${response.statusCode}: subgraph "${this.name}" answered with an HTTP error`, {
+        extensions: { response: { status: response.statusCode, body: text.slice(0, 1000) } },
+      });
+    }
+    const cacheControl = response.headers['cache-control'];
+    return { text, cacheControl: Array.isArray(cacheControl) ? cacheControl.join(', ') : cacheControl };
+  }
+}
+
+function parseOnce(query: string): DocumentNode {
+  let document = parsedQueries.get(query);
+  if (!document) parsedQueries.set(query, (document = parse(query)));
+  return document;
+}
+
+function parseBody(text: string): SubgraphResult {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new Error(`Expected a JSON response body, but received: ${text.slice(0, 200)}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new Error(`Expected a JSON object response body, but received: ${text.slice(0, 200)}`);
+  return body as SubgraphResult;
+}
+
+function parseResult(raw: RawResponse): SubgraphResult & { cacheControl: string | undefined } {
+  return { ...parseBody(raw.text), cacheControl: raw.cacheControl };
+}
+
+/**
+ * Narrows the request's overall cache policy by the subgraph's answer, as
+ * Apollo's data source does: no header means "do not cache".
+ */
+function restrictCachePolicy(
+  policy: { restrict(hint: { maxAge?: number; scope?: 'PUBLIC' | 'PRIVATE' }): void } | undefined,
+  header: string | undefined,
+) {
+  if (!policy) return;
+  const hint: { maxAge: number; scope?: 'PUBLIC' | 'PRIVATE' } = { maxAge: 0 };
+  for (const directive of (header ?? '').split(',')) {
+    const [name, value] = directive.trim().toLowerCase().split('=');
+    if (name === 'max-age' && value && /^\d+$/.test(value)) hint.maxAge = Number(value);
+    else if (name === 'private') hint.scope = 'PRIVATE';
+    else if (name === 'public' && hint.scope === undefined) hint.scope = 'PUBLIC';
+    else if (name === 'no-store' || name === 'no-cache') hint.maxAge = 0;
+  }
+  policy.restrict(hint);
+}
