@@ -26,12 +26,12 @@ export function parseEnv<T extends z.ZodType>(
   throw new ConfigError(`Invalid environment:\n${problems.join('\n')}`);
 }
 
-/** `true`/`false`/`1`/`0`/`yes`/`no`, as people write them in env files. */
+/** `true`/`false`/`1`/`0`/`yes`/`no`/`on`/`off`, as people write them in env files. */
 export const booleanFromEnv = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'], {
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], {
     message: 'expected true or false',
   })
-  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+  .transform((value) => value === 'true' || value === '1' || value === 'yes' || value === 'on');
 
 // Digits only: coercion would read an empty `PORT=` as 0 (any free port) and `0x10` as 16.
 export const portFromEnv = z

@@ -6,6 +6,8 @@ export interface SharedCache {
   cache: KeyValueCache<string>;
   /** `redis` when router instances share it, `memory` when each has its own. */
   kind: 'redis' | 'memory';
+  /** The Redis connection behind `cache`, for features that need more than get and set. */
+  redis: RedisCache | null;
   close(): Promise<void>;
 }
 
@@ -20,11 +22,12 @@ const memoryCacheBytes = 64 * 1024 * 1024;
 export function createSharedCache(redisUrl: string | null, logger: Logger): SharedCache {
   if (redisUrl) {
     const redis = new RedisCache({ url: redisUrl, logger });
-    return { cache: redis, kind: 'redis', close: () => redis.close() };
+    return { cache: redis, kind: 'redis', redis, close: () => redis.close() };
   }
   return {
     cache: new InMemoryLRUCache<string>({ maxSize: memoryCacheBytes, sizeCalculation: (value) => value.length || 1 }),
     kind: 'memory',
+    redis: null,
     close: async () => {},
   };
 }

@@ -10,6 +10,7 @@ import {
   portFromEnv,
   type NodeEnv,
 } from '../../platform/src/config.ts';
+import { trustedDocumentsModes, type TrustedDocumentsMode } from './plugins/trusted-documents/index.ts';
 
 export interface RouterConfig {
   nodeEnv: NodeEnv;
@@ -29,6 +30,16 @@ export interface RouterConfig {
   redisUrl: string | null;
   /** How long an automatic persisted query stays registered, in seconds. */
   persistedQueryTtlSeconds: number;
+  /** Verifies bearer tokens; null means every caller is anonymous. */
+  authentication: { secret: string; issuer: string | undefined; audience: string | undefined } | null;
+  responseCache: {
+    enabled: boolean;
+    /** Bearer token for the purge endpoint; null leaves the endpoint off. */
+    purgeToken: string | null;
+    /** Upper bound on any entry's lifetime, in seconds. */
+    maxTtlSeconds: number;
+  };
+  trustedDocuments: { mode: TrustedDocumentsMode; manifestPath: string | null };
   logLevel: z.infer<typeof logLevelFromEnv>;
   logPretty: boolean;
 }
@@ -60,8 +71,20 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
         .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL')
         .optional(),
       APQ_TTL_SECONDS: z.coerce.number().int().min(1).default(86_400),
+      AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+      AUTH_JWT_ISSUER: z.string().min(1).optional(),
+      AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
+      RESPONSE_CACHE: booleanFromEnv.default(true),
+      RESPONSE_CACHE_PURGE_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
+      RESPONSE_CACHE_MAX_TTL_SECONDS: z.coerce.number().int().min(1).default(3600),
+      TRUSTED_DOCUMENTS: z.enum(trustedDocumentsModes).default('off'),
+      TRUSTED_DOCUMENTS_PATH: z.string().min(1).optional(),
       LOG_LEVEL: logLevelFromEnv,
       LOG_PRETTY: booleanFromEnv.default(false),
+    })
+    .refine((vars) => vars.TRUSTED_DOCUMENTS === 'off' || vars.TRUSTED_DOCUMENTS_PATH !== undefined, {
+      message: 'is required when TRUSTED_DOCUMENTS is allow or enforce',
+      path: ['TRUSTED_DOCUMENTS_PATH'],
     })
     .transform((vars): RouterConfig => ({
       nodeEnv: vars.NODE_ENV,
@@ -72,6 +95,18 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
       subgraphUrls: subgraphUrlsFrom(env),
       redisUrl: vars.REDIS_URL ?? null,
       persistedQueryTtlSeconds: vars.APQ_TTL_SECONDS,
+      authentication: vars.AUTH_JWT_SECRET
+        ? { secret: vars.AUTH_JWT_SECRET, issuer: vars.AUTH_JWT_ISSUER, audience: vars.AUTH_JWT_AUDIENCE }
+        : null,
+      responseCache: {
+        enabled: vars.RESPONSE_CACHE,
+        purgeToken: vars.RESPONSE_CACHE_PURGE_TOKEN ?? null,
+        maxTtlSeconds: vars.RESPONSE_CACHE_MAX_TTL_SECONDS,
+      },
+      trustedDocuments: {
+        mode: vars.TRUSTED_DOCUMENTS,
+        manifestPath: vars.TRUSTED_DOCUMENTS_PATH ? resolve(vars.TRUSTED_DOCUMENTS_PATH) : null,
+      },
       logLevel: vars.LOG_LEVEL,
       logPretty: vars.LOG_PRETTY,
     }));

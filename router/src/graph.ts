@@ -1,12 +1,20 @@
 import { createHash } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
 import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
-import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { ApolloGateway } from '@apollo/gateway';
 import { envPrefix } from '../../platform/src/config.ts';
 import { createErrorFormatter } from '../../platform/src/errors.ts';
 import type { Logger } from '../../platform/src/logger.ts';
+import type { Viewer } from './plugins/authentication/index.ts';
+import type { ResponseCache, ResponseCacheRequest } from './plugins/response-cache/index.ts';
+import { SubgraphFetch } from './subgraph-fetch/index.ts';
 
-export interface RouterContext {}
+export interface RouterContext {
+  /** The verified caller, or null for an anonymous one. */
+  viewer: Viewer | null;
+  /** This request's response-cache state, when the cache looked it up. */
+  responseCache?: ResponseCacheRequest | undefined;
+}
 
 export interface GraphOptions {
   /** Masks internal errors and turns introspection off. */
@@ -25,6 +33,8 @@ export interface GraphOptions {
    * Redis across all instances, so a query registered on one is found by all.
    */
   persistedQueries: { cache: KeyValueCache<string>; ttlSeconds: number };
+  /** Whole-response cache; null turns it off. */
+  responseCache: ResponseCache | null;
   logger: Logger;
 }
 
@@ -44,6 +54,7 @@ export class GraphVersion {
   private constructor(
     readonly supergraphSdl: string,
     readonly server: ApolloServer<RouterContext>,
+    private readonly subgraphs: readonly SubgraphFetch[],
     private readonly logger: Logger,
     private readonly drainTimeoutMs: number,
   ) {
@@ -53,12 +64,17 @@ export class GraphVersion {
   /** Builds and starts a version; rejects, with the gateway's reason, if the supergraph is unusable. */
   static async build(
     supergraphSdl: string,
-    { production, subgraphUrls, persistedQueries, logger, drainTimeoutMs = 30_000 }: GraphOptions,
+    { production, subgraphUrls, persistedQueries, responseCache, logger, drainTimeoutMs = 30_000 }: GraphOptions,
   ): Promise<GraphVersion> {
+    const subgraphs: SubgraphFetch[] = [];
     const gateway = new ApolloGateway({
       supergraphSdl,
       logger,
-      buildService: ({ name, url }) => new RemoteGraphQLDataSource({ url: subgraphUrls[envPrefix(name)] ?? url }),
+      buildService: ({ name, url }) => {
+        const subgraph = new SubgraphFetch({ name, url: subgraphUrls[envPrefix(name)] ?? url! });
+        subgraphs.push(subgraph);
+        return subgraph;
+      },
     });
     const server = new ApolloServer<RouterContext>({
       gateway,
@@ -68,14 +84,20 @@ export class GraphVersion {
       stopOnTerminationSignals: false,
       // Apollo verifies each query's sha256 and keys entries under `apq:`.
       persistedQueries: { cache: persistedQueries.cache, ttl: persistedQueries.ttlSeconds },
+      plugins: responseCache ? [responseCache.plugin()] : [],
       formatError: createErrorFormatter({
         maskInternalErrors: production,
         onInternalError: (error) => logger.error({ err: error }, 'request failed'),
       }),
       logger,
     });
-    await server.start();
-    return new GraphVersion(supergraphSdl, server, logger, drainTimeoutMs);
+    try {
+      await server.start();
+    } catch (error) {
+      await Promise.all(subgraphs.map((subgraph) => subgraph.close()));
+      throw error;
+    }
+    return new GraphVersion(supergraphSdl, server, subgraphs, logger, drainTimeoutMs);
   }
 
   /** Runs `work` as an in-flight request of this version. */
@@ -109,9 +131,15 @@ export class GraphVersion {
 
   /** Stops the gateway; never rejects, so it can be fired and forgotten. */
   stop(): Promise<void> {
-    this.stopped ??= this.server.stop().catch((error: unknown) => {
-      this.logger.error({ err: error, graphId: this.id }, 'gateway did not stop cleanly');
-    });
+    this.stopped ??= this.server
+      .stop()
+      .then(() => Promise.all(this.subgraphs.map((subgraph) => subgraph.close())))
+      .then(
+        () => {},
+        (error: unknown) => {
+          this.logger.error({ err: error, graphId: this.id }, 'gateway did not stop cleanly');
+        },
+      );
     return this.stopped;
   }
 }

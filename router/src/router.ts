@@ -1,11 +1,28 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { close, createHttpService, listen } from '../../platform/src/http/server.ts';
+import type { IncomingMessage } from 'node:http';
+import { HeaderMap, type HTTPGraphQLRequest, type HTTPGraphQLResponse } from '@apollo/server';
+import { close, createHttpService, listen, type BytesResponse } from '../../platform/src/http/server.ts';
 import type { Logger } from '../../platform/src/logger.ts';
 import type { RouterConfig } from './config.ts';
 import { createSharedCache } from './cache.ts';
 import { GraphVersion, type GraphOptions } from './graph.ts';
+import { readOperationRequest } from './operation-request.ts';
+import {
+  anonymousOnly,
+  AuthenticationError,
+  createAuthenticator,
+  type Authenticator,
+} from './plugins/authentication/index.ts';
+import {
+  MemoryResponseStore,
+  RedisResponseStore,
+  ResponseCache,
+  type ResponseCacheRequest,
+} from './plugins/response-cache/index.ts';
+import { purgeEndpoint } from './plugins/response-cache/purge-endpoint.ts';
+import { loadTrustedDocuments, TrustedDocuments } from './plugins/trusted-documents/index.ts';
 
 export type ReloadOutcome =
   | { status: 'reloaded'; id: string; previousId: string }
@@ -28,18 +45,36 @@ export type RouterSettings = Pick<
   RouterConfig,
   'host' | 'port' | 'supergraphPath' | 'watchSupergraph' | 'subgraphUrls' | 'nodeEnv'
 > &
-  Partial<Pick<RouterConfig, 'redisUrl' | 'persistedQueryTtlSeconds'>> &
+  Partial<
+    Pick<RouterConfig, 'redisUrl' | 'persistedQueryTtlSeconds' | 'authentication' | 'trustedDocuments'> & {
+      responseCache: Partial<RouterConfig['responseCache']>;
+    }
+  > &
   Pick<GraphOptions, 'drainTimeoutMs'>;
 
 // Editors save in bursts (truncate, write, rename); wait for the file to settle.
 const watchDebounceMs = 150;
 
 export async function startRouter(settings: RouterSettings, logger: Logger): Promise<RunningRouter> {
+  const authenticator: Authenticator = settings.authentication
+    ? await createAuthenticator(settings.authentication)
+    : anonymousOnly;
+  const trustedDocuments = await trustedDocumentsFrom(settings, logger);
   const shared = createSharedCache(settings.redisUrl ?? null, logger);
+  const cacheSettings = settings.responseCache ?? {};
+  const responseCache =
+    cacheSettings.enabled === false
+      ? null
+      : new ResponseCache({
+          store: shared.redis ? new RedisResponseStore(shared.redis) : new MemoryResponseStore(),
+          logger,
+          ...(cacheSettings.maxTtlSeconds !== undefined ? { maxTtlSeconds: cacheSettings.maxTtlSeconds } : {}),
+        });
   const graphOptions: GraphOptions = {
     production: settings.nodeEnv === 'production',
     subgraphUrls: settings.subgraphUrls,
     persistedQueries: { cache: shared.cache, ttlSeconds: settings.persistedQueryTtlSeconds ?? 86_400 },
+    responseCache,
     logger,
     ...(settings.drainTimeoutMs !== undefined ? { drainTimeoutMs: settings.drainTimeoutMs } : {}),
   };
@@ -50,7 +85,17 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     await shared.close();
     throw error;
   }
-  logger.info({ supergraph: settings.supergraphPath, graphId: current.id, cache: shared.kind }, 'supergraph loaded');
+  logger.info(
+    {
+      supergraph: settings.supergraphPath,
+      graphId: current.id,
+      cache: shared.kind,
+      responseCache: responseCache !== null,
+      trustedDocuments: trustedDocuments.mode,
+      authentication: settings.authentication ? 'jwt' : 'off',
+    },
+    'supergraph loaded',
+  );
 
   let stopping = false;
   // Reloads run one at a time, so two quick saves cannot race to swap.
@@ -107,11 +152,60 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     });
   }
 
+  /**
+   * One request, in order: who is calling, whether the operation may run
+   * (safelist), whether its response is cached, and only then the gateway.
+   */
+  async function handleGraphQL(
+    incomingRequest: HTTPGraphQLRequest,
+    _incoming: IncomingMessage,
+  ): Promise<HTTPGraphQLResponse | BytesResponse> {
+    let viewer;
+    try {
+      viewer = await authenticator.authenticate(incomingRequest.headers.get('authorization'));
+    } catch (error) {
+      if (error instanceof AuthenticationError) return unauthenticated(error.message);
+      throw error;
+    }
+    const safelisted = trustedDocuments.check(incomingRequest);
+    if (safelisted.status === 'reject') return safelisted.response;
+    const request = safelisted.request;
+
+    // The version is fixed first, so the entry looked up and the response stored belong to the same graph.
+    const version = current;
+    let cached: ResponseCacheRequest | undefined;
+    if (responseCache && isPreflighted(request)) {
+      const operation = readOperationRequest(request);
+      if (operation?.documentHash) {
+        const lookup = await responseCache.lookup(
+          { ...operation, documentHash: operation.documentHash },
+          { graphId: version.id, accept: request.headers.get('accept') ?? '', viewer },
+        );
+        if (lookup.hit) return lookup.hit;
+        cached = lookup.request;
+      }
+    }
+    const response = await version.serve((apollo) =>
+      apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: request,
+        context: async () => ({ viewer, responseCache: cached }),
+      }),
+    );
+    if (cached && responseCache) {
+      response.headers.set('x-cache', 'MISS');
+      await responseCache.save(cached, response);
+    }
+    return response;
+  }
+
   const server = createHttpService({
     logger,
-    graphql: (httpGraphQLRequest) =>
-      current.serve((apollo) => apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context: async () => ({}) })),
+    graphql: handleGraphQL,
     readiness: async () => ({ supergraph: { ok: true, detail: `serving ${current.id}` } }),
+    routes:
+      responseCache && cacheSettings.purgeToken
+        ? { '/cache/purge': purgeEndpoint(responseCache, cacheSettings.purgeToken, logger) }
+        : {},
   });
   const listening = await listen(server, settings.port, settings.host);
   logger.info({ url: `${listening.url}/graphql`, graphId: current.id }, 'router ready');
@@ -131,4 +225,47 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
       await shared.close();
     },
   };
+}
+
+async function trustedDocumentsFrom(settings: RouterSettings, logger: Logger): Promise<TrustedDocuments> {
+  const { mode = 'off', manifestPath = null } = settings.trustedDocuments ?? {};
+  const manifest =
+    mode !== 'off' && manifestPath ? await loadTrustedDocuments(manifestPath) : new Map<string, string>();
+  if (mode !== 'off')
+    logger.info({ mode, documents: manifest.size, manifest: manifestPath }, 'trusted documents loaded');
+  return new TrustedDocuments({ mode, manifest, logger });
+}
+
+function unauthenticated(message: string): HTTPGraphQLResponse {
+  return {
+    status: 401,
+    headers: new HeaderMap([
+      ['content-type', 'application/json; charset=utf-8'],
+      ['www-authenticate', 'Bearer error="invalid_token"'],
+    ]),
+    body: {
+      kind: 'complete',
+      string: JSON.stringify({ errors: [{ message, extensions: { code: 'UNAUTHENTICATED' } }] }),
+    },
+  };
+}
+
+const simpleContentTypes = new Set(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']);
+
+/**
+ * Whether Apollo Server's CSRF prevention would let this request through: a
+ * cache hit is served without Apollo Server, so it must not answer what
+ * Apollo Server would refuse. A JSON POST body is parsed only for a JSON
+ * content type; anything else needs a non-simple content type or one of
+ * the preflight headers.
+ */
+function isPreflighted(request: HTTPGraphQLRequest): boolean {
+  if (request.method === 'POST') return typeof request.body === 'object' && request.body !== null;
+  if (request.method !== 'GET') return false;
+  const contentType = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
+  return (
+    (contentType !== undefined && !simpleContentTypes.has(contentType)) ||
+    request.headers.has('apollo-require-preflight') ||
+    request.headers.has('x-apollo-operation-name')
+  );
 }

@@ -1,5 +1,5 @@
 import type { KeyValueCache, KeyValueCacheSetOptions } from '@apollo/utils.keyvaluecache';
-import { createClient } from 'redis';
+import { createClient, RESP_TYPES } from 'redis';
 import type { Logger } from '../logger.ts';
 
 export interface RedisCacheOptions {
@@ -27,8 +27,12 @@ const failureLogIntervalMs = 10_000;
  * There is no offline queue, so nothing piles up in memory while Redis is
  * away, and the client reconnects by itself with capped backoff.
  */
+export type RedisClient = ReturnType<typeof createClient>;
+
 export class RedisCache implements KeyValueCache<string> {
-  private readonly client;
+  private readonly client: RedisClient;
+  /** The same connection, answering bulk strings as Buffers: cached bytes skip a UTF-8 round trip. */
+  private readonly bufferClient;
   private readonly commandTimeoutMs: number;
   private readonly logger: Logger;
   private lastFailureLog = 0;
@@ -45,6 +49,7 @@ export class RedisCache implements KeyValueCache<string> {
         reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, maxReconnectDelayMs),
       },
     });
+    this.bufferClient = this.client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
     // Without an 'error' listener node-redis crashes the process on the first socket error.
     this.client.on('error', (error: Error) => this.failed(error));
     this.client.on('ready', () => {
@@ -61,13 +66,18 @@ export class RedisCache implements KeyValueCache<string> {
   }
 
   async get(key: string): Promise<string | undefined> {
-    const value = await this.attempt(() => this.client.get(key));
+    const value = await this.run((client) => client.get(key));
+    return value ?? undefined;
+  }
+
+  async getBuffer(key: string): Promise<Buffer | undefined> {
+    const value = await this.run(() => this.bufferClient.get(key));
     return value ?? undefined;
   }
 
   async set(key: string, value: string, options?: KeyValueCacheSetOptions): Promise<void> {
     const ttl = options?.ttl;
-    await this.attempt(() =>
+    await this.run(() =>
       ttl
         ? this.client.set(key, value, { expiration: { type: 'PX', value: Math.ceil(ttl * 1000) } })
         : this.client.set(key, value),
@@ -75,7 +85,7 @@ export class RedisCache implements KeyValueCache<string> {
   }
 
   async delete(key: string): Promise<boolean> {
-    return ((await this.attempt(() => this.client.del(key))) ?? 0) > 0;
+    return ((await this.run((client) => client.del(key))) ?? 0) > 0;
   }
 
   async close(): Promise<void> {
@@ -83,17 +93,22 @@ export class RedisCache implements KeyValueCache<string> {
     else this.client.destroy();
   }
 
-  private async attempt<T>(command: () => Promise<T>): Promise<T | undefined> {
+  /**
+   * Runs `command` with the same guarantees as the cache methods: undefined,
+   * not an exception, when Redis is not ready, fails, or takes longer than
+   * `timeoutMs` (default: the command timeout).
+   */
+  async run<T>(
+    command: (client: RedisClient) => Promise<T>,
+    timeoutMs = this.commandTimeoutMs,
+  ): Promise<T | undefined> {
     if (!this.client.isReady) return undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
-        command(),
+        command(this.client),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error(`redis command timed out after ${this.commandTimeoutMs} ms`)),
-            this.commandTimeoutMs,
-          );
+          timer = setTimeout(() => reject(new Error(`redis command timed out after ${timeoutMs} ms`)), timeoutMs);
         }),
       ]);
     } catch (error) {

@@ -3,11 +3,25 @@ import type { AddressInfo } from 'node:net';
 import { HeaderMap, type HTTPGraphQLRequest, type HTTPGraphQLResponse } from '@apollo/server';
 import type { Logger } from '../logger.ts';
 
+/** A response whose body is bytes already, such as a cached one: written as they are. */
+export interface BytesResponse {
+  status: number;
+  headers: HeaderMap;
+  body: { kind: 'bytes'; bytes: Buffer };
+}
+
 /** Executes one GraphQL-over-HTTP request; the router and subgraphs each supply their own. */
 export type GraphQLHttpHandler = (
   request: HTTPGraphQLRequest,
   incoming: IncomingMessage,
-) => Promise<HTTPGraphQLResponse>;
+) => Promise<HTTPGraphQLResponse | BytesResponse>;
+
+/** A JSON endpoint beside GraphQL, such as an admin action; it gets the parsed JSON body. */
+export type JsonRouteHandler = (request: {
+  method: string;
+  headers: IncomingMessage['headers'];
+  body: unknown;
+}) => Promise<{ status: number; payload: unknown }>;
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -26,6 +40,8 @@ export interface HttpServiceOptions {
   maxBodyBytes?: number;
   /** Path of the GraphQL endpoint. Default: `/graphql`. */
   graphqlPath?: string;
+  /** Further endpoints by exact path. */
+  routes?: Record<string, JsonRouteHandler>;
 }
 
 class HttpError extends Error {
@@ -50,6 +66,7 @@ export function createHttpService({
   logger,
   maxBodyBytes = 2 * 1024 * 1024,
   graphqlPath = '/graphql',
+  routes = {},
 }: HttpServiceOptions): Server {
   const server = createServer((incoming, outgoing) => {
     handle(incoming, outgoing).catch((error: unknown) => {
@@ -84,19 +101,22 @@ export function createHttpService({
       }
       case graphqlPath:
         break;
-      default:
-        return writeError(outgoing, new HttpError(404, `Not found. GraphQL is served at ${graphqlPath}.`, 'NOT_FOUND'));
+      default: {
+        const route = Object.hasOwn(routes, url.pathname) ? routes[url.pathname] : undefined;
+        if (!route)
+          return writeError(
+            outgoing,
+            new HttpError(404, `Not found. GraphQL is served at ${graphqlPath}.`, 'NOT_FOUND'),
+          );
+        const body = await readBodyOrAnswer(incoming, outgoing);
+        if (body === answered) return;
+        const { status, payload } = await route({ method: incoming.method ?? 'GET', headers: incoming.headers, body });
+        return writeJson(outgoing, status, payload);
+      }
     }
 
-    let body: unknown;
-    try {
-      body = await readBody(incoming, maxBodyBytes);
-    } catch (error) {
-      if (!(error instanceof HttpError)) throw error;
-      // The rest of an oversized body is never read: answer, then drop the connection.
-      if (error.status === 413) outgoing.shouldKeepAlive = false;
-      return writeError(outgoing, error);
-    }
+    const body = await readBodyOrAnswer(incoming, outgoing);
+    if (body === answered) return;
 
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(incoming.headers)) {
@@ -109,8 +129,23 @@ export function createHttpService({
     await writeGraphQLResponse(outgoing, response);
   }
 
+  /** The parsed body, or `answered` once a 4xx has been written for an unreadable one. */
+  async function readBodyOrAnswer(incoming: IncomingMessage, outgoing: ServerResponse) {
+    try {
+      return await readBody(incoming, maxBodyBytes);
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      // The rest of an oversized body is never read: answer, then drop the connection.
+      if (error.status === 413) outgoing.shouldKeepAlive = false;
+      writeError(outgoing, error);
+      return answered;
+    }
+  }
+
   return server;
 }
+
+const answered = Symbol('answered');
 
 async function readBody(incoming: IncomingMessage, limit: number): Promise<unknown> {
   if (incoming.method === 'GET' || incoming.method === 'HEAD') return undefined;
@@ -142,9 +177,13 @@ async function readBody(incoming: IncomingMessage, limit: number): Promise<unkno
   }
 }
 
-async function writeGraphQLResponse(outgoing: ServerResponse, response: HTTPGraphQLResponse) {
+async function writeGraphQLResponse(outgoing: ServerResponse, response: HTTPGraphQLResponse | BytesResponse) {
   for (const [name, value] of response.headers) outgoing.setHeader(name, value);
   outgoing.statusCode = response.status ?? 200;
+  if (response.body.kind === 'bytes') {
+    outgoing.end(response.body.bytes);
+    return;
+  }
   if (response.body.kind === 'complete') {
     outgoing.end(response.body.string);
     return;

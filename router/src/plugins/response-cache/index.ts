@@ -1,0 +1,186 @@
+import { createHash } from 'node:crypto';
+import { HeaderMap, type ApolloServerPlugin, type HTTPGraphQLResponse } from '@apollo/server';
+import type { Logger } from '../../../../platform/src/logger.ts';
+import type { OperationRequest } from '../../operation-request.ts';
+import type { Viewer } from '../authentication/index.ts';
+import type { CachedResponse, ResponseStore } from './store.ts';
+import { changedEntityTags, entityTags, tagsToPurgeForEntity } from './tags.ts';
+
+export { MemoryResponseStore, RedisResponseStore, type ResponseStore } from './store.ts';
+
+export interface ResponseCacheOptions {
+  store: ResponseStore;
+  logger: Logger;
+  /** Upper bound on any entry's lifetime, whatever the hints say, in seconds. Default: 3600. */
+  maxTtlSeconds?: number;
+}
+
+/**
+ * Per-request state, carried in the request's context: what the front
+ * stage looked up, and what the plugin learned while the request ran.
+ */
+export interface ResponseCacheRequest {
+  /** Key material shared by the public and private variants of this request's entry. */
+  readonly material: string;
+  readonly viewer: Viewer | null;
+  /** Set by the plugin when the response may be stored. */
+  storable?: { maxAgeSeconds: number; scope: 'PUBLIC' | 'PRIVATE'; tags: string[] };
+}
+
+/** What to purge: any combination of whole types, single entities, or everything. */
+export interface PurgeRequest {
+  types?: readonly string[];
+  entities?: ReadonlyArray<{ type: string; id: string }>;
+  all?: boolean;
+}
+
+export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS';
+
+/**
+ * The router's whole-response cache. The front stage serves a hit as the
+ * exact bytes first sent, before Apollo Server parses anything; on a miss
+ * the plugin reads the gateway's combined cache policy (every subgraph's
+ * `Cache-Control`, most restrictive wins) and the entities in the result,
+ * and the response is stored under those tags. A mutation purges the
+ * entities it returns, on every instance sharing the store.
+ */
+export class ResponseCache {
+  private readonly store: ResponseStore;
+  private readonly logger: Logger;
+  private readonly maxTtlSeconds: number;
+
+  constructor({ store, logger, maxTtlSeconds = 3600 }: ResponseCacheOptions) {
+    this.store = store;
+    this.logger = logger;
+    this.maxTtlSeconds = maxTtlSeconds;
+  }
+
+  get storeKind() {
+    return this.store.kind;
+  }
+
+  /**
+   * Looks a request up: first the entry every caller shares, then, for a
+   * verified viewer, their own. An anonymous caller can never reach a
+   * private entry, because only a verified viewer's id makes its key.
+   */
+  async lookup(
+    operation: OperationRequest & { documentHash: string },
+    context: { graphId: string; accept: string; viewer: Viewer | null },
+  ): Promise<{ request: ResponseCacheRequest; hit: HTTPGraphQLResponseWithBytes | null }> {
+    const material = [
+      context.graphId,
+      operation.documentHash,
+      operation.operationName ?? '',
+      operation.variablesJson,
+      context.accept,
+    ].join('\0');
+    const request: ResponseCacheRequest = { material, viewer: context.viewer };
+    let cached = await this.store.get(publicKey(material));
+    if (!cached && context.viewer) {
+      cached = await this.store.get(privateKey(material, context.viewer));
+      if (cached && cached.scope !== 'PRIVATE') cached = undefined;
+    }
+    return { request, hit: cached ? cachedHttpResponse(cached) : null };
+  }
+
+  /** Stores a response the plugin found storable; a no-op otherwise. */
+  async save(request: ResponseCacheRequest, response: HTTPGraphQLResponse): Promise<void> {
+    const { storable } = request;
+    if (!storable || (response.status ?? 200) !== 200 || response.body.kind !== 'complete') return;
+    const key =
+      storable.scope === 'PUBLIC'
+        ? publicKey(request.material)
+        : request.viewer && privateKey(request.material, request.viewer);
+    // Private data without a verified viewer has no one to be cached for.
+    if (!key) return;
+    const entry: CachedResponse = {
+      body: Buffer.from(response.body.string),
+      createdAt: Date.now(),
+      maxAgeSeconds: Math.min(storable.maxAgeSeconds, this.maxTtlSeconds),
+      scope: storable.scope,
+      contentType: response.headers.get('content-type') ?? 'application/json; charset=utf-8',
+    };
+    await this.store.set(key, entry, storable.tags);
+  }
+
+  async purge({ types = [], entities = [], all = false }: PurgeRequest): Promise<number> {
+    if (all) return this.store.purgeAll();
+    const tags = [...types, ...entities.flatMap(({ type, id }) => tagsToPurgeForEntity(type, id))];
+    return tags.length > 0 ? this.store.purgeTags(tags) : 0;
+  }
+
+  /**
+   * Decides, for each request, whether its response may be stored, and
+   * purges what mutations change. Errors and partial data are never stored,
+   * nor anything whose combined policy says max-age 0.
+   */
+  plugin(): ApolloServerPlugin<{ responseCache?: ResponseCacheRequest }> {
+    const cache = this;
+    return {
+      async requestDidStart() {
+        return {
+          async willSendResponse({ contextValue, response, operation, document, schema, overallCachePolicy }) {
+            const state = contextValue.responseCache;
+            if (response.body.kind !== 'single' || !operation || !document) return;
+            const { data, errors } = response.body.singleResult;
+            if (!data) return;
+            const fragments = Object.fromEntries(
+              document.definitions.flatMap((definition) =>
+                definition.kind === 'FragmentDefinition' ? [[definition.name.value, definition]] : [],
+              ),
+            );
+            if (operation.operation === 'mutation') {
+              const changed = changedEntityTags(entityTags(schema, operation, fragments, data));
+              if (changed.length === 0) return;
+              const purged = await cache.store.purgeTags(
+                changed.flatMap((tag) => {
+                  const separator = tag.indexOf(':');
+                  return tagsToPurgeForEntity(tag.slice(0, separator), tag.slice(separator + 1));
+                }),
+              );
+              cache.logger.debug({ entities: changed, purged }, 'mutation purged cached responses');
+              return;
+            }
+            const policy = overallCachePolicy.policyIfCacheable();
+            if (!state || errors || operation.operation !== 'query' || !policy) return;
+            if (policy.scope === 'PRIVATE' && !state.viewer) return;
+            state.storable = {
+              maxAgeSeconds: policy.maxAge,
+              scope: policy.scope === 'PRIVATE' ? 'PRIVATE' : 'PUBLIC',
+              tags: [...entityTags(schema, operation, fragments, data)],
+            };
+          },
+        };
+      },
+    };
+  }
+}
+
+/** A response whose body is bytes already, served as they are. */
+export interface HTTPGraphQLResponseWithBytes {
+  status: number;
+  headers: HeaderMap;
+  body: { kind: 'bytes'; bytes: Buffer };
+}
+
+function cachedHttpResponse(cached: CachedResponse): HTTPGraphQLResponseWithBytes {
+  const ageSeconds = Math.max(0, Math.floor((Date.now() - cached.createdAt) / 1000));
+  const headers = new HeaderMap([
+    ['content-type', cached.contentType],
+    // max-age is the lifetime from when the response was made; Age says how
+    // much of it is gone, so a CDN or browser keeps it only for the rest.
+    ['cache-control', `max-age=${cached.maxAgeSeconds}, ${cached.scope === 'PRIVATE' ? 'private' : 'public'}`],
+    ['age', String(ageSeconds)],
+    ['x-cache', 'HIT'],
+  ]);
+  return { status: 200, headers, body: { kind: 'bytes', bytes: cached.body } };
+}
+
+function publicKey(material: string): string {
+  return createHash('sha256').update(material).digest('hex');
+}
+
+function privateKey(material: string, viewer: Viewer): string {
+  return createHash('sha256').update(material).update('\0viewer\0').update(viewer.id).digest('hex');
+}

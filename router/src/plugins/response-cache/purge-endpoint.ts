@@ -1,0 +1,47 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import type { JsonRouteHandler } from '../../../../platform/src/http/server.ts';
+import type { Logger } from '../../../../platform/src/logger.ts';
+import type { ResponseCache } from './index.ts';
+
+const name = z.string().min(1).max(200);
+
+const purgeBody = z
+  .object({
+    types: z.array(name).max(1000).optional(),
+    entities: z
+      .array(z.object({ type: name, id: z.union([name, z.number().int()]).transform(String) }).strict())
+      .max(10_000)
+      .optional(),
+    all: z.literal(true).optional(),
+  })
+  .strict()
+  .refine((body) => body.all || (body.types?.length ?? 0) + (body.entities?.length ?? 0) > 0, {
+    message: 'name something to purge: "types", "entities", or "all": true',
+  });
+
+/**
+ * `POST /cache/purge` with `Authorization: Bearer <purge token>` and a body of
+ * `{ "types": ["Product"] }`, `{ "entities": [{ "type": "Product", "id": "…" }] }`
+ * or `{ "all": true }`. Answers `{ "purged": <entries removed> }`.
+ */
+export function purgeEndpoint(cache: ResponseCache, token: string, logger: Logger): JsonRouteHandler {
+  const expected = createHash('sha256').update(token).digest();
+  return async ({ method, headers, body }) => {
+    if (method !== 'POST') return failure(405, 'METHOD_NOT_ALLOWED', 'Use POST.');
+    const presented = /^Bearer (.+)$/.exec(headers.authorization ?? '')?.[1] ?? '';
+    // Compare digests, so the comparison takes the same time whatever was presented.
+    if (!timingSafeEqual(createHash('sha256').update(presented).digest(), expected))
+      return failure(401, 'UNAUTHENTICATED', 'A valid purge token is required.');
+    const parsed = purgeBody.safeParse(body);
+    if (!parsed.success)
+      return failure(400, 'BAD_REQUEST', parsed.error.issues.map((issue) => issue.message).join('; '));
+    const purged = await cache.purge(parsed.data);
+    logger.info({ purge: parsed.data, purged }, 'response cache purged');
+    return { status: 200, payload: { purged } };
+  };
+}
+
+function failure(status: number, code: string, message: string) {
+  return { status, payload: { errors: [{ message, extensions: { code } }] } };
+}

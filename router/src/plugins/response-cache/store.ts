@@ -1,0 +1,168 @@
+import { LRUCache } from 'lru-cache';
+import type { RedisCache } from '../../../../platform/src/cache/redis.ts';
+
+/** One cached response: its body bytes exactly as first sent, and what they may be reused for. */
+export interface CachedResponse {
+  body: Buffer;
+  /** When the response was produced, in ms since the epoch; `Age` counts from here. */
+  createdAt: number;
+  maxAgeSeconds: number;
+  scope: 'PUBLIC' | 'PRIVATE';
+  contentType: string;
+}
+
+/**
+ * Where cached responses live. Entries are tagged with the entities they
+ * contain so that a change to one entity can remove exactly the responses
+ * that show it. Every method fails open: an unreachable store is a miss and
+ * a dropped write, never a failed request.
+ */
+export interface ResponseStore {
+  readonly kind: 'redis' | 'memory';
+  get(key: string): Promise<CachedResponse | undefined>;
+  set(key: string, response: CachedResponse, tags: readonly string[]): Promise<void>;
+  /** Removes every entry carrying any of `tags`; resolves with how many went. */
+  purgeTags(tags: readonly string[]): Promise<number>;
+  purgeAll(): Promise<number>;
+}
+
+/** Bytes of response bodies kept in memory when there is no Redis. */
+const defaultMemoryBytes = 128 * 1024 * 1024;
+
+/** A bounded LRU in this process: for one router instance, or tests. */
+export class MemoryResponseStore implements ResponseStore {
+  readonly kind = 'memory';
+  private readonly entries: LRUCache<string, { response: CachedResponse; tags: readonly string[] }>;
+  private readonly keysByTag = new Map<string, Set<string>>();
+
+  constructor(maxBytes = defaultMemoryBytes) {
+    this.entries = new LRUCache({
+      maxSize: maxBytes,
+      sizeCalculation: ({ response }) => response.body.length || 1,
+      // Evicted, expired or replaced: the tag index must forget the key too.
+      dispose: ({ tags }, key) => {
+        for (const tag of tags) {
+          const keys = this.keysByTag.get(tag);
+          keys?.delete(key);
+          if (keys?.size === 0) this.keysByTag.delete(tag);
+        }
+      },
+    });
+  }
+
+  async get(key: string) {
+    return this.entries.get(key)?.response;
+  }
+
+  async set(key: string, response: CachedResponse, tags: readonly string[]) {
+    this.entries.set(key, { response, tags }, { ttl: response.maxAgeSeconds * 1000 });
+    if (!this.entries.has(key)) return; // larger than the whole cache
+    for (const tag of tags) {
+      let keys = this.keysByTag.get(tag);
+      if (!keys) this.keysByTag.set(tag, (keys = new Set()));
+      keys.add(key);
+    }
+  }
+
+  async purgeTags(tags: readonly string[]) {
+    const keys = new Set(tags.flatMap((tag) => [...(this.keysByTag.get(tag) ?? [])]));
+    for (const key of keys) this.entries.delete(key);
+    return keys.size;
+  }
+
+  async purgeAll() {
+    const count = this.entries.size;
+    this.entries.clear();
+    return count;
+  }
+}
+
+/**
+ * Entries in Redis, shared by every router instance, so a purge on one
+ * instance is seen by all. Layout, under the feature's `rc:` prefix:
+ * - `rc:e:<key>`: the entry (a length-prefixed JSON header, then the body), expiring with it;
+ * - `rc:t:<tag>`: a sorted set of entry keys scored by their expiry, trimmed
+ *   of expired members on every write so it stays as small as the live entries.
+ */
+export class RedisResponseStore implements ResponseStore {
+  readonly kind = 'redis';
+
+  constructor(private readonly redis: RedisCache) {}
+
+  async get(key: string) {
+    const value = await this.redis.getBuffer(entryKey(key));
+    return value ? decodeEntry(value) : undefined;
+  }
+
+  async set(key: string, response: CachedResponse, tags: readonly string[]) {
+    const ttlMs = response.maxAgeSeconds * 1000;
+    const expiresAt = response.createdAt + ttlMs;
+    await this.redis.run(async (client) => {
+      const batch = client
+        .multi()
+        .set(entryKey(key), encodeEntry(response), { expiration: { type: 'PX', value: ttlMs } });
+      for (const tag of tags) {
+        const tagKey = tagSetKey(tag);
+        batch
+          .zAdd(tagKey, { score: expiresAt, value: key })
+          .zRemRangeByScore(tagKey, '-inf', response.createdAt)
+          // The set lives as long as its longest-lived member.
+          .pExpire(tagKey, ttlMs, 'NX')
+          .pExpire(tagKey, ttlMs, 'GT');
+      }
+      await batch.execAsPipeline();
+    });
+  }
+
+  async purgeTags(tags: readonly string[]) {
+    const purged = await this.redis.run(async (client) => {
+      const keys = new Set<string>();
+      for (const tag of tags) for (const key of await client.zRange(tagSetKey(tag), 0, -1)) keys.add(key);
+      const batch = client.multi();
+      for (const key of keys) batch.unlink(entryKey(key));
+      for (const tag of tags) batch.unlink(tagSetKey(tag));
+      const removed = await batch.execAsPipeline();
+      return removed.slice(0, keys.size).reduce<number>((sum, count) => sum + Number(count), 0);
+    });
+    return purged ?? 0;
+  }
+
+  async purgeAll() {
+    const purged = await this.redis.run(async (client) => {
+      let count = 0;
+      for await (const keys of client.scanIterator({ MATCH: 'rc:*', COUNT: 1000 })) {
+        if (keys.length === 0) continue;
+        count += keys.filter((key) => key.startsWith('rc:e:')).length;
+        await client.unlink(keys);
+      }
+      return count;
+    }, 30_000);
+    return purged ?? 0;
+  }
+}
+
+function entryKey(key: string) {
+  return `rc:e:${key}`;
+}
+
+function tagSetKey(tag: string) {
+  return `rc:t:${tag}`;
+}
+
+function encodeEntry({ body, ...header }: CachedResponse): Buffer {
+  const head = Buffer.from(JSON.stringify(header));
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(head.length);
+  return Buffer.concat([length, head, body]);
+}
+
+function decodeEntry(value: Buffer): CachedResponse | undefined {
+  if (value.length < 4) return undefined;
+  const headLength = value.readUInt32BE(0);
+  try {
+    const header = JSON.parse(value.subarray(4, 4 + headLength).toString('utf8')) as Omit<CachedResponse, 'body'>;
+    return { ...header, body: value.subarray(4 + headLength) };
+  } catch {
+    return undefined; // written by an incompatible version: a miss
+  }
+}

@@ -1,0 +1,117 @@
+import {
+  getNamedType,
+  isAbstractType,
+  isObjectType,
+  Kind,
+  type FragmentDefinitionNode,
+  type GraphQLNamedType,
+  type GraphQLObjectType,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
+
+/**
+ * Tags naming what a response shows, so a change can find every cached
+ * response it makes stale:
+ * - `Type` for any object of an entity type (a type with an `id` field);
+ * - `Type:<id>` for each one whose id the response includes;
+ * - `Type:?` for one whose id was not selected: it could be any of them, so
+ *   purging any `Type:<id>` purges it too (see {@link tagsToPurgeForEntity}).
+ */
+export function entityTags(
+  schema: GraphQLSchema,
+  operation: OperationDefinitionNode,
+  fragments: Record<string, FragmentDefinitionNode>,
+  data: Record<string, unknown>,
+): Set<string> {
+  const tags = new Set<string>();
+  const root = schema.getRootType(operation.operation);
+  if (!root) return tags;
+
+  const visit = (type: GraphQLNamedType, selectionSet: SelectionSetNode, value: unknown): void => {
+    if (value === null || value === undefined) return;
+    if (Array.isArray(value)) {
+      for (const item of value) visit(type, selectionSet, item);
+      return;
+    }
+    if (typeof value !== 'object') return;
+    const object = value as Record<string, unknown>;
+    const concrete = concreteType(schema, type, object);
+    if (!concrete) {
+      // An abstract type without `__typename`: any implementation may be here.
+      for (const possible of schema.getPossibleTypes(type as never)) visit(possible, selectionSet, value);
+      return;
+    }
+    visitFields(concrete, selectionSet, object);
+  };
+
+  const visitFields = (type: GraphQLObjectType, selectionSet: SelectionSetNode, object: Record<string, unknown>) => {
+    const fields = type.getFields();
+    if (fields.id && type !== root) {
+      tags.add(type.name);
+      const idKey = responseKeyOf(selectionSet, 'id', fragments, type, schema);
+      const id = idKey === undefined ? undefined : object[idKey];
+      tags.add(typeof id === 'string' || typeof id === 'number' ? `${type.name}:${id}` : `${type.name}:?`);
+    }
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) {
+        const field = fields[selection.name.value];
+        if (!field || !selection.selectionSet) continue;
+        visit(getNamedType(field.type), selection.selectionSet, object[selection.alias?.value ?? selection.name.value]);
+      } else {
+        const fragment = selection.kind === Kind.INLINE_FRAGMENT ? selection : fragments[selection.name.value];
+        if (!fragment || !appliesTo(schema, fragment.typeCondition?.name.value, type)) continue;
+        visitFields(type, fragment.selectionSet, object);
+      }
+    }
+  };
+
+  visitFields(root, operation.selectionSet, data);
+  return tags;
+}
+
+/** The tags whose responses may show the entity `type` with `id`. */
+export function tagsToPurgeForEntity(type: string, id: string): string[] {
+  return [`${type}:${id}`, `${type}:?`];
+}
+
+/** Of a mutation's result: the entities it returns by id, which it presumably changed. */
+export function changedEntityTags(tags: Iterable<string>): string[] {
+  return [...tags].filter((tag) => tag.includes(':') && !tag.endsWith(':?'));
+}
+
+function concreteType(schema: GraphQLSchema, type: GraphQLNamedType, object: Record<string, unknown>) {
+  if (isObjectType(type)) return type;
+  if (!isAbstractType(type)) return undefined;
+  const named = typeof object.__typename === 'string' ? schema.getType(object.__typename) : undefined;
+  return isObjectType(named) ? named : undefined;
+}
+
+function appliesTo(schema: GraphQLSchema, condition: string | undefined, type: GraphQLObjectType): boolean {
+  if (condition === undefined || condition === type.name) return true;
+  const conditionType = schema.getType(condition);
+  return isAbstractType(conditionType) && schema.isSubType(conditionType, type);
+}
+
+/** The response key under which `fieldName` appears in this selection, through fragments. */
+function responseKeyOf(
+  selectionSet: SelectionSetNode,
+  fieldName: string,
+  fragments: Record<string, FragmentDefinitionNode>,
+  type: GraphQLObjectType,
+  schema: GraphQLSchema,
+): string | undefined {
+  for (const selection of selectionSet.selections) {
+    if (selection.kind === Kind.FIELD) {
+      if (selection.name.value === fieldName && !selection.directives?.length)
+        return selection.alias?.value ?? fieldName;
+      continue;
+    }
+    const fragment = selection.kind === Kind.INLINE_FRAGMENT ? selection : fragments[selection.name.value];
+    if (!fragment || !appliesTo(schema, fragment.typeCondition?.name.value, type)) continue;
+    const key = responseKeyOf(fragment.selectionSet, fieldName, fragments, type, schema);
+    if (key !== undefined) return key;
+  }
+  return undefined;
+}

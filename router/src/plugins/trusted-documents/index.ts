@@ -1,0 +1,140 @@
+import { readFile } from 'node:fs/promises';
+import { HeaderMap, type HTTPGraphQLRequest, type HTTPGraphQLResponse } from '@apollo/server';
+import type { Logger } from '../../../../platform/src/logger.ts';
+import { readOperationRequest, sha256 } from '../../operation-request.ts';
+
+/**
+ * - `off`: the manifest is not consulted.
+ * - `allow`: manifest operations are served by hash alone; any other
+ *   document still runs, and is logged once, to find what a client sends
+ *   before turning enforcement on.
+ * - `enforce`: only manifest operations run; anything else is refused.
+ */
+export type TrustedDocumentsMode = 'off' | 'allow' | 'enforce';
+
+export const trustedDocumentsModes = ['off', 'allow', 'enforce'] as const;
+
+export interface TrustedDocumentsOptions {
+  mode: TrustedDocumentsMode;
+  /** Documents by the sha256 (hex) of their text. */
+  manifest: ReadonlyMap<string, string>;
+  logger: Logger;
+  /** Distinct unlisted documents logged in `allow` mode before it goes quiet. Default: 1000. */
+  maxLoggedUnlisted?: number;
+}
+
+export type TrustedDocumentsOutcome =
+  { status: 'pass'; request: HTTPGraphQLRequest } | { status: 'reject'; response: HTTPGraphQLResponse };
+
+/**
+ * Reads a manifest in the format GraphQL Code Generator's client preset
+ * writes: `{ "<sha256>": "<document>" }`. Every key must be the hash of its
+ * document, so a manifest cannot smuggle in a document under another's name.
+ */
+export async function loadTrustedDocuments(path: string): Promise<Map<string, string>> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new Error(`cannot read trusted documents from ${path}: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error(`${path}: expected an object of { "<sha256>": "<document>" }`);
+  const manifest = new Map<string, string>();
+  for (const [hash, document] of Object.entries(parsed)) {
+    if (typeof document !== 'string') throw new Error(`${path}: the document for ${hash} is not a string`);
+    const actual = sha256(document);
+    if (actual !== hash.replace(/^sha256:/, '').toLowerCase())
+      throw new Error(`${path}: ${hash} is not the sha256 of its document (that is ${actual})`);
+    manifest.set(actual, document);
+  }
+  return manifest;
+}
+
+/**
+ * The safelist stage, in front of Apollo Server: it swaps a manifest hash
+ * for its document and, when enforcing, refuses everything else — on GET
+ * and POST, for APQ hashes, and for every operation of a batch.
+ */
+export class TrustedDocuments {
+  readonly mode: TrustedDocumentsMode;
+  private readonly manifest: ReadonlyMap<string, string>;
+  private readonly logger: Logger;
+  private readonly loggedUnlisted = new Set<string>();
+  private readonly maxLoggedUnlisted: number;
+
+  constructor({ mode, manifest, logger, maxLoggedUnlisted = 1000 }: TrustedDocumentsOptions) {
+    this.mode = mode;
+    this.manifest = manifest;
+    this.logger = logger;
+    this.maxLoggedUnlisted = maxLoggedUnlisted;
+  }
+
+  get size() {
+    return this.manifest.size;
+  }
+
+  check(request: HTTPGraphQLRequest): TrustedDocumentsOutcome {
+    if (this.mode === 'off') return { status: 'pass', request };
+    if (Array.isArray(request.body)) {
+      const operations: unknown[] = [];
+      for (const item of request.body as unknown[]) {
+        const outcome = this.checkOne({ ...request, body: item });
+        if (outcome.status === 'reject') return outcome;
+        operations.push(outcome.request.body);
+      }
+      return { status: 'pass', request: { ...request, body: operations } };
+    }
+    return this.checkOne(request);
+  }
+
+  private checkOne(request: HTTPGraphQLRequest): TrustedDocumentsOutcome {
+    const operation = readOperationRequest(request);
+    if (!operation) {
+      // Unreadable requests are Apollo Server's to answer, unless nothing unlisted may pass.
+      return this.mode === 'enforce'
+        ? reject('PERSISTED_QUERY_NOT_IN_LIST', 'The request does not name a trusted operation.')
+        : { status: 'pass', request };
+    }
+    const document = operation.documentHash ? this.manifest.get(operation.documentHash) : undefined;
+    if (document !== undefined) return { status: 'pass', request: withDocument(request, document) };
+    if (this.mode === 'enforce') {
+      return operation.query === undefined
+        ? reject('PERSISTED_QUERY_NOT_IN_LIST', 'No trusted operation has this id.')
+        : reject('QUERY_NOT_IN_SAFELIST', 'Only trusted operations may run here; send a trusted operation id.');
+    }
+    if (operation.query !== undefined && operation.documentHash && this.loggedUnlisted.size < this.maxLoggedUnlisted) {
+      if (!this.loggedUnlisted.has(operation.documentHash)) {
+        this.loggedUnlisted.add(operation.documentHash);
+        this.logger.warn(
+          { documentHash: operation.documentHash, operationName: operation.operationName },
+          'operation is not in the trusted documents',
+        );
+      }
+    }
+    return { status: 'pass', request };
+  }
+}
+
+/** The request with its document text filled in and the id fields Apollo Server does not know removed. */
+function withDocument(request: HTTPGraphQLRequest, document: string): HTTPGraphQLRequest {
+  if (request.method === 'GET') {
+    const search = new URLSearchParams(request.search);
+    search.set('query', document);
+    search.delete('documentId');
+    return { ...request, search: `?${search.toString()}` };
+  }
+  const { documentId: _documentId, ...body } = request.body as Record<string, unknown>;
+  return { ...request, body: { ...body, query: document } };
+}
+
+function reject(code: string, message: string): TrustedDocumentsOutcome {
+  return {
+    status: 'reject',
+    response: {
+      status: 400,
+      headers: new HeaderMap([['content-type', 'application/json; charset=utf-8']]),
+      body: { kind: 'complete', string: JSON.stringify({ errors: [{ message, extensions: { code } }] }) },
+    },
+  };
+}
