@@ -1,0 +1,188 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'drizzle-orm';
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { seedProduct, seedUser } from '../../seed/world.ts';
+import { startRedis, type RedisServer } from '../../test/services.ts';
+import { runScript, type ServiceProcess } from '../../test/support/processes.ts';
+import { composeFor, startSubgraphs, type StartedSubgraphs } from '../../test/support/shop-graph.ts';
+import { startTestSubgraph, type TestSubgraph } from '../../test/support/test-subgraph.ts';
+import { until } from '../../test/support/until.ts';
+
+/**
+ * Two router processes sharing one Redis: an entry stored by one is served
+ * by the other, a mutation on one purges for both, private entries stay
+ * with their user, and a Redis outage costs cache hits, never requests.
+ */
+
+const realRedis = inject('redisUrl') !== null;
+const secret = 'two-routers-share-this-secret-for-the-test';
+
+const adminSdl = /* GraphQL */ `
+  extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
+  type Product @key(fields: "id", resolvable: false) {
+    id: ID!
+  }
+  type Mutation {
+    renameProduct(id: ID!, name: String!): Product
+  }
+`;
+
+let redis: RedisServer;
+let shop: StartedSubgraphs;
+let admin: TestSubgraph;
+let workdir: string;
+const routers: Array<{ process: ServiceProcess; url: string }> = [];
+const tokens: Record<'alice' | 'bob', string> = { alice: '', bob: '' };
+
+beforeAll(async () => {
+  if (!realRedis) return;
+  [redis, shop] = await Promise.all([startRedis(), startSubgraphs('response_cache_e2e')]);
+  admin = await startTestSubgraph('admin', adminSdl, {
+    Mutation: {
+      renameProduct: async (_: unknown, { id, name }: { id: string; name: string }) => {
+        await shop.byName.products.database.db.execute(sql`update products set name = ${name} where id = ${id}`);
+        return { id };
+      },
+    },
+  });
+  workdir = await mkdtemp(join(tmpdir(), 'response-cache-e2e-'));
+  const supergraphPath = join(workdir, 'supergraph.graphql');
+  await writeFile(supergraphPath, composeFor({ ...shop.byName, admin }, { admin: adminSdl }));
+  for (let index = 0; index < 2; index++) {
+    const process = runScript('router/src/main.ts', ['--supergraph', supergraphPath, '--port', '0'], {
+      REDIS_URL: redis.url,
+      AUTH_JWT_SECRET: secret,
+      LOG_LEVEL: 'info',
+    });
+    await process.waitFor((output) => output.includes('"router ready"') && output.includes('redis cache connected'));
+    routers.push({ process, url: process.logs().find((line) => line.msg === 'router ready')!.url as string });
+  }
+  const key = new TextEncoder().encode(secret);
+  for (const [name, user] of [
+    ['alice', seedUser(0)],
+    ['bob', seedUser(1)],
+  ] as const) {
+    tokens[name] = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(user.id)
+      .setExpirationTime('10m')
+      .sign(key);
+  }
+});
+
+afterAll(async () => {
+  await Promise.allSettled(routers.map(({ process }) => process.stop()));
+  await Promise.allSettled([redis?.stop(), shop?.stop(), admin?.stop()]);
+  if (workdir) await rm(workdir, { recursive: true, force: true });
+});
+
+async function post(router: 0 | 1, query: string, variables: Record<string, unknown> = {}, as?: 'alice' | 'bob') {
+  const response = await fetch(routers[router]!.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(as ? { authorization: `Bearer ${tokens[as]}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: response.status, cache: response.headers.get('x-cache'), body: (await response.json()) as any };
+}
+
+const productQuery = 'query ($id: ID!) { product(id: $id) { id name } }';
+const emailQuery = 'query ($id: ID!) { user(id: $id) { email } }';
+
+// Without Redis there is nothing to share; CI always has it.
+const test = realRedis ? it : it.skip;
+
+describe('two router processes on one Redis', () => {
+  it('runs against real Redis in CI', () => {
+    if (!realRedis) expect(process.env.CI).not.toBe('true');
+  });
+
+  test('serve each other’s cached entries', async () => {
+    const product = seedProduct(11);
+    expect((await post(0, productQuery, { id: product.id })).cache).toBe('MISS');
+    const fromOther = await post(1, productQuery, { id: product.id });
+    expect(fromOther.cache).toBe('HIT');
+    expect(fromOther.body.data.product.name).toBe(product.name);
+  });
+
+  test('see a mutation on one purge the entry for both', async () => {
+    const product = seedProduct(12);
+    await post(0, productQuery, { id: product.id });
+    expect((await post(1, productQuery, { id: product.id })).cache).toBe('HIT');
+
+    const renamed = await post(
+      1,
+      'mutation ($id: ID!) { renameProduct(id: $id, name: "Renamed on router 1") { id } }',
+      {
+        id: product.id,
+      },
+    );
+    expect(renamed.body.errors).toBeUndefined();
+
+    const onRouter0 = await post(0, productQuery, { id: product.id });
+    expect(onRouter0.cache).toBe('MISS');
+    expect(onRouter0.body.data.product.name).toBe('Renamed on router 1');
+  });
+
+  test('keep each user’s private entries to that user', async () => {
+    const user = seedUser(6);
+    const setEmail = (email: string) =>
+      shop.byName.accounts.database.db.execute(sql`update users set email = ${email} where id = ${user.id}`);
+    await setEmail('alice-saw-this@example.com');
+    expect((await post(0, emailQuery, { id: user.id }, 'alice')).cache).toBe('MISS');
+    await setEmail('bob-sees-this@example.com');
+
+    const alice = await post(1, emailQuery, { id: user.id }, 'alice');
+    expect(alice.cache).toBe('HIT');
+    expect(alice.body.data.user.email).toBe('alice-saw-this@example.com');
+    const bob = await post(1, emailQuery, { id: user.id }, 'bob');
+    expect(bob.cache).toBe('MISS');
+    expect(bob.body.data.user.email).toBe('bob-sees-this@example.com');
+  });
+
+  test('fail no request while Redis is down, and cache again once it is back', async () => {
+    const product = seedProduct(13);
+    let stop = false;
+    const outcomes: Array<{ ok: boolean; cache: string | null }> = [];
+    const clients = Array.from({ length: 4 }, async (_, client) => {
+      for (let turn = client; !stop; turn++) {
+        const response = await post((turn % 2) as 0 | 1, productQuery, { id: product.id });
+        outcomes.push({
+          ok: response.status === 200 && !response.body.errors && response.body.data.product.id === product.id,
+          cache: response.cache,
+        });
+      }
+    });
+
+    await sleep(300);
+    const port = Number(new URL(redis.url).port);
+    await redis.stop();
+    for (const { process } of routers)
+      await process.waitFor(() =>
+        process.logs().some((line) => line.msg === 'redis cache unavailable; serving without it'),
+      );
+    await sleep(500);
+    const duringOutage = outcomes.length;
+    redis = await startRedis(port);
+    for (const { process } of routers)
+      await process.waitFor(
+        () => process.logs().filter((line) => line.msg === 'redis cache connected').length >= 2,
+        15_000,
+      );
+    // Caching resumes by itself: the entry is stored again and served as a hit.
+    await until(() => outcomes.slice(duringOutage).some((outcome) => outcome.cache === 'HIT'), {
+      what: 'a cache hit after Redis came back',
+    });
+    stop = true;
+    await Promise.all(clients);
+
+    console.log(
+      `response cache outage: ${outcomes.length} requests, ${outcomes.filter((o) => o.cache === 'HIT').length} hits, 0 allowed to fail`,
+    );
+    expect(outcomes.length).toBeGreaterThan(50);
+    expect(outcomes.filter((outcome) => !outcome.ok)).toEqual([]);
+  });
+});
