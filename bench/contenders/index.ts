@@ -1,0 +1,140 @@
+/**
+ * The gateways under test and how each is started. Every contender is one
+ * Node process started directly (no npx or shell in between), so the pid
+ * the bench measures is the gateway itself.
+ */
+import { fileURLToPath } from 'node:url';
+
+export const contenderNames = [
+  'apollo',
+  'hive',
+  'hive-router-runtime',
+  'ours',
+  'ours-nocache',
+  'ours-apq',
+  'ours-cache-hit',
+] as const;
+
+export type ContenderName = (typeof contenderNames)[number];
+
+export function isContenderName(name: string): name is ContenderName {
+  return (contenderNames as readonly string[]).includes(name);
+}
+
+/** The contender every ratio is relative to. */
+export const baselineName: ContenderName = 'apollo';
+
+export interface LaunchContext {
+  supergraphPath: string;
+  port: number;
+  /** HS256 secret the tokens are signed with; only our router verifies them. */
+  jwtSecret: string;
+}
+
+export interface Launch {
+  command: string[];
+  /** `undefined` removes a variable the runner's own environment may carry. */
+  env: Record<string, string | undefined>;
+}
+
+export interface Contender {
+  name: ContenderName;
+  description: string;
+  /** Measured requests carry only the APQ hash, after registering the query once. */
+  persistedQueries: boolean;
+  launch(context: LaunchContext): Launch;
+}
+
+const node = process.execPath;
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+const hiveBin = here('../node_modules/@graphql-hive/gateway/dist/bin.js');
+
+function hive(config: string): (context: LaunchContext) => Launch {
+  return ({ supergraphPath, port }) => ({
+    // `--fork 1`: one process, no cluster workers, whatever the machine.
+    command: [
+      node,
+      hiveBin,
+      'supergraph',
+      supergraphPath,
+      '--config-path',
+      here(config),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--fork',
+      '1',
+    ],
+    env: { NODE_ENV: 'production' },
+  });
+}
+
+/**
+ * Our router as deployed: `main.ts` under tsx, production mode, JWTs
+ * verified. `RESPONSE_CACHE` selects the variant; a router that does not
+ * know the variable yet simply ignores it.
+ */
+function ours(responseCache: 'on' | 'off' | undefined): (context: LaunchContext) => Launch {
+  return ({ supergraphPath, port, jwtSecret }) => ({
+    command: [node, '--import', 'tsx', 'router/src/main.ts', '--supergraph', supergraphPath, '--port', String(port)],
+    env: {
+      HOST: '127.0.0.1',
+      SUPERGRAPH_WATCH: 'false',
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+      AUTH_JWT_SECRET: jwtSecret,
+      RESPONSE_CACHE: responseCache,
+      // A Redis in the caller's environment would make runs depend on it.
+      REDIS_URL: undefined,
+    },
+  });
+}
+
+export const contenders: Record<ContenderName, Contender> = {
+  apollo: {
+    name: 'apollo',
+    description: 'stock @apollo/gateway 2 + @apollo/server 5 standalone, Authorization propagated (baseline)',
+    persistedQueries: false,
+    launch: ({ supergraphPath, port }) => ({
+      command: [node, '--import', 'tsx', here('./apollo-gateway.ts'), supergraphPath, String(port)],
+      env: { NODE_ENV: 'production' },
+    }),
+  },
+  hive: {
+    name: 'hive',
+    description: 'Hive Gateway (@graphql-hive/gateway), JavaScript query planner',
+    persistedQueries: false,
+    launch: hive('./hive/gateway.config.ts'),
+  },
+  'hive-router-runtime': {
+    name: 'hive-router-runtime',
+    description: 'Hive Gateway with @graphql-hive/router-runtime (Rust query planner)',
+    persistedQueries: false,
+    launch: hive('./hive/router-runtime.config.ts'),
+  },
+  ours: {
+    name: 'ours',
+    description: 'our router with its default settings',
+    persistedQueries: false,
+    launch: ours(undefined),
+  },
+  'ours-nocache': {
+    name: 'ours-nocache',
+    description: 'our router, RESPONSE_CACHE=off',
+    persistedQueries: false,
+    launch: ours('off'),
+  },
+  'ours-apq': {
+    name: 'ours-apq',
+    description: 'our router, RESPONSE_CACHE=off, requests carry only the APQ hash',
+    persistedQueries: true,
+    launch: ours('off'),
+  },
+  'ours-cache-hit': {
+    name: 'ours-cache-hit',
+    description: 'our router, RESPONSE_CACHE=on, answered from the response cache after warm-up',
+    persistedQueries: false,
+    launch: ours('on'),
+  },
+};
