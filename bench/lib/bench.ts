@@ -26,7 +26,7 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 
 export async function runBench(options: BenchOptions, command: string): Promise<{ results: Results; facts: RunFacts }> {
   const started = performance.now();
-  const machine = describeMachine();
+  const machine = await describeMachine();
   const placement = choosePlacement();
   // Before anything starts: children (subgraphs, Postgres) inherit the runner's core.
   if (placement.pinned) pinSelf(placement.supportCore!);
@@ -121,12 +121,7 @@ async function runContender(
   try {
     const startedAt = performance.now();
     const [probeToken] = await settings.tokens.take(1);
-    await waitForGraphQL(
-      url,
-      () => probeToken!,
-      () => !gateway.hasExited(),
-      90_000,
-    );
+    await waitForGraphQL(url, probeToken!, () => !gateway.hasExited(), 90_000);
     const argv = commandLine(gateway.pid);
     // The pid measured must be the gateway's Node process, not a wrapper around it.
     if (argv[0] !== process.execPath) throw new Error(`pid ${gateway.pid} runs ${argv[0]}, not node`);

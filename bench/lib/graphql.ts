@@ -60,7 +60,7 @@ export async function post(
  */
 export async function waitForGraphQL(
   url: string,
-  authorization: () => string,
+  authorization: string,
   alive: () => boolean,
   timeoutMs: number,
 ): Promise<void> {
@@ -69,7 +69,7 @@ export async function waitForGraphQL(
   while (Date.now() < deadline) {
     if (!alive()) throw new Error('exited during start');
     try {
-      const { status, json } = await post(url, JSON.stringify({ query: '{ __typename }' }), authorization());
+      const { status, json } = await post(url, JSON.stringify({ query: '{ __typename }' }), authorization);
       if (status === 200) return;
       last = `HTTP ${status}: ${JSON.stringify(json).slice(0, 200)}`;
     } catch (error) {

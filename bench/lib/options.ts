@@ -26,7 +26,7 @@ export const usage = `Usage: npm run bench -- [options]
   --only <a,b,...>        contenders (${contenderNames.join(', ')})
   --workload <a,b,...>    workloads (${workloadNames.join(', ')})
   --rounds <n>            rounds of interleaved cells (default 2, quick 1)
-  --duration <s>          measured seconds per cell and round (default 5, quick 2)
+  --duration <s>          measured seconds per cell and round (default 5, quick 1.5)
   --warmup <s>            warm-up seconds before each measurement, doubled on a fresh process (default 2, quick 0.5)
   --connections <n>       concurrent connections (default 50)
   --shop-size <size>      small or scale (default scale, quick small)
@@ -67,7 +67,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     contenders: list(values.only, contenderNames, isContenderName, '--only'),
     workloads: list(values.workload ?? values.workloads, workloadNames, isWorkloadName, '--workload'),
     rounds: positive(values.rounds, quick ? 1 : 2, '--rounds'),
-    durationSeconds: positive(values.duration, quick ? 2 : 5, '--duration'),
+    durationSeconds: positive(values.duration, quick ? 1.5 : 5, '--duration'),
     warmupSeconds: positive(values.warmup, quick ? 0.5 : 2, '--warmup'),
     connections: positive(values.connections, 50, '--connections'),
     shopSize,

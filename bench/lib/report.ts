@@ -19,7 +19,10 @@ export function renderReport(results: Results, facts: RunFacts): string {
   lines.push(
     `Measured ${machine.date} with \`${facts.command}\` (${(facts.wallSeconds / 60).toFixed(1)} min).`,
     '',
-    `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}.`,
+    `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}` +
+      (machine.busyBeforeRun === null
+        ? '.'
+        : `; ${(machine.busyBeforeRun * 100).toFixed(0)} % busy just before the run.`),
     `- Placement: ${facts.placement}.`,
     `- Load: autocannon, ${options.connections} connections, a unique \`Authorization: Bearer <JWT>\` on every request; ` +
       `${options.rounds} ${options.rounds === 1 ? 'round' : 'rounds'} of ${options.warmupSeconds} s warm-up + ~${options.durationSeconds} s measured per cell, contenders interleaved.`,
