@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { HTTPGraphQLRequest } from '@apollo/server';
+import { LRUCache } from 'lru-cache';
 
 /**
  * What a GraphQL-over-HTTP request asks for, read once by the router's own
@@ -49,7 +50,7 @@ export function readOperationRequest(request: HTTPGraphQLRequest): OperationRequ
   if (variables !== undefined && variables !== null && !isRecord(variables)) return null;
   const namedHash = documentHashOf(params);
   if (namedHash === invalid) return null;
-  const textHash = query !== undefined ? sha256(query) : undefined;
+  const textHash = query !== undefined ? documentHash(query) : undefined;
   // A hash that does not match the text is Apollo's to reject, never a key to serve by.
   if (namedHash !== undefined && textHash !== undefined && namedHash !== textHash) return null;
   return {
@@ -62,6 +63,19 @@ export function readOperationRequest(request: HTTPGraphQLRequest): OperationRequ
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
+}
+
+/** Clients send the same few documents over and over: hash each text once. */
+const documentHashes = new LRUCache<string, string>({
+  max: 2_000,
+  maxSize: 8 * 1024 * 1024,
+  sizeCalculation: (_, key) => key.length || 1,
+});
+
+function documentHash(query: string): string {
+  let hash = documentHashes.get(query);
+  if (hash === undefined) documentHashes.set(query, (hash = sha256(query)));
+  return hash;
 }
 
 const invalid = Symbol('invalid');

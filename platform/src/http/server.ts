@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type HTTPGraphQLRequest, type HTTPGraphQLResponse } from '@apollo/server';
@@ -82,12 +83,8 @@ export function createHttpService({
     // A stopping server answers on this connection, then closes it, so that
     // shutdown does not wait out the keep-alive timeout of every client.
     if (closing.has(server)) outgoing.shouldKeepAlive = false;
-    let url: URL;
-    try {
-      url = new URL(incoming.url ?? '/', 'http://localhost');
-    } catch {
-      return writeError(outgoing, new HttpError(400, 'The request target is not a valid URL.', 'BAD_REQUEST'));
-    }
+    const url = requestTarget(incoming.url);
+    if (!url) return writeError(outgoing, new HttpError(400, 'The request target is not a valid URL.', 'BAD_REQUEST'));
     switch (url.pathname) {
       case '/health':
       case '/health/live':
@@ -147,31 +144,48 @@ export function createHttpService({
 
 const answered = Symbol('answered');
 
+/**
+ * Path and query of an origin-form request target (`/graphql?query=…`).
+ * Absolute and asterisk forms are refused; origin form is all a client of
+ * this service sends, and reading it needs no URL parse on every request.
+ */
+function requestTarget(target = '/'): { pathname: string; search: string } | null {
+  if (!target.startsWith('/') || target.startsWith('//')) return null;
+  const queryAt = target.indexOf('?');
+  const pathname = queryAt === -1 ? target : target.slice(0, queryAt);
+  return { pathname, search: queryAt === -1 ? '' : target.slice(queryAt) };
+}
+
 async function readBody(incoming: IncomingMessage, limit: number): Promise<unknown> {
   if (incoming.method === 'GET' || incoming.method === 'HEAD') return undefined;
   const declared = Number(incoming.headers['content-length']);
   if (declared > limit) throw new HttpError(413, `Request body is larger than ${limit} bytes.`, 'PAYLOAD_TOO_LARGE');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of incoming as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new HttpError(413, `Request body is larger than ${limit} bytes.`, 'PAYLOAD_TOO_LARGE');
-    chunks.push(chunk);
-  }
-  const raw = Buffer.concat(chunks);
+  const raw = await new Promise<Buffer>((resolve, reject) => {
+    // Plain events rather than `for await`: a small body arrives in one
+    // chunk, and an async iterator costs more than the read on the hot path.
+    // Once rejected, later events are ignored and the rest is never read.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    incoming.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      failed = true;
+      incoming.pause();
+      reject(new HttpError(413, `Request body is larger than ${limit} bytes.`, 'PAYLOAD_TOO_LARGE'));
+    });
+    incoming.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    incoming.once('error', (error: Error) => reject(error));
+  });
   const contentType = incoming.headers['content-type'] ?? '';
   // Apollo Server expects a parsed body for JSON and rejects other content
   // types itself (that is its CSRF prevention), so only JSON is parsed here.
   if (!/^application\/(graphql-response\+)?json\b/i.test(contentType)) return raw.toString('utf8');
   if (raw.length === 0) return undefined;
-  let text: string;
+  if (!isUtf8(raw)) throw new HttpError(400, 'Request body is not valid UTF-8.', 'BAD_REQUEST');
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
-  } catch {
-    throw new HttpError(400, 'Request body is not valid UTF-8.', 'BAD_REQUEST');
-  }
-  try {
-    return JSON.parse(text);
+    return JSON.parse(raw.toString('utf8'));
   } catch {
     throw new HttpError(400, 'Request body is not valid JSON.', 'BAD_REQUEST');
   }

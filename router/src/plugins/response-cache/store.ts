@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { RedisCache } from '../../../../platform/src/cache/redis.ts';
 
@@ -38,7 +39,7 @@ export class MemoryResponseStore implements ResponseStore {
   constructor(maxBytes = defaultMemoryBytes) {
     this.entries = new LRUCache({
       maxSize: maxBytes,
-      sizeCalculation: ({ response }) => response.body.length || 1,
+      sizeCalculation: ({ response }, key) => response.body.length + key.length,
       // Evicted, expired or replaced: the tag index must forget the key too.
       dispose: ({ tags }, key) => {
         for (const tag of tags) {
@@ -80,7 +81,7 @@ export class MemoryResponseStore implements ResponseStore {
 /**
  * Entries in Redis, shared by every router instance, so a purge on one
  * instance is seen by all. Layout, under the feature's `rc:` prefix:
- * - `rc:e:<key>`: the entry (a length-prefixed JSON header, then the body), expiring with it;
+ * - `rc:e:<sha256 of key>`: the entry (a length-prefixed JSON header, then the body), expiring with it;
  * - `rc:t:<tag>`: a sorted set of entry keys scored by their expiry, trimmed
  *   of expired members on every write so it stays as small as the live entries.
  */
@@ -90,21 +91,22 @@ export class RedisResponseStore implements ResponseStore {
   constructor(private readonly redis: RedisCache) {}
 
   async get(key: string) {
-    const value = await this.redis.getBuffer(entryKey(key));
+    const value = await this.redis.getBuffer(entryKey(digest(key)));
     return value ? decodeEntry(value) : undefined;
   }
 
   async set(key: string, response: CachedResponse, tags: readonly string[]) {
     const ttlMs = response.maxAgeSeconds * 1000;
     const expiresAt = response.createdAt + ttlMs;
+    const hashed = digest(key);
     await this.redis.run(async (client) => {
       const batch = client
         .multi()
-        .set(entryKey(key), encodeEntry(response), { expiration: { type: 'PX', value: ttlMs } });
+        .set(entryKey(hashed), encodeEntry(response), { expiration: { type: 'PX', value: ttlMs } });
       for (const tag of tags) {
         const tagKey = tagSetKey(tag);
         batch
-          .zAdd(tagKey, { score: expiresAt, value: key })
+          .zAdd(tagKey, { score: expiresAt, value: hashed })
           .zRemRangeByScore(tagKey, '-inf', response.createdAt)
           // The set lives as long as its longest-lived member.
           .pExpire(tagKey, ttlMs, 'NX')
@@ -139,6 +141,10 @@ export class RedisResponseStore implements ResponseStore {
     }, 30_000);
     return purged ?? 0;
   }
+}
+
+function digest(key: string) {
+  return createHash('sha256').update(key).digest('hex');
 }
 
 function entryKey(key: string) {
