@@ -36,26 +36,43 @@ const mappers: Record<string, Record<string, string>> = {
 
 const config: CodegenConfig = {
   overwrite: true,
-  generates: Object.fromEntries(
-    subgraphs.map(({ name }) => [
-      `subgraphs/${name}/src/__generated__/resolvers.ts`,
-      {
-        schema: `subgraphs/${name}/schema.graphql`,
-        plugins: ['typescript', 'typescript-resolvers'],
-        config: {
-          federation: true,
-          contextType: '../context.ts#Context',
-          mappers: mappers[name] ?? {},
-          scalars: { DateTime: { input: 'Date', output: 'Date | string' } },
-          useTypeImports: true,
-          enumsAsTypes: true,
-          useIndexSignature: true,
-          avoidOptionals: false,
-          immutableTypes: false,
-        },
+  generates: {
+    // Typed client operations for the shop frontend, against the composed
+    // API schema, and the persisted-operations manifest the router's
+    // trusted documents load (`{ "<sha256>": "<document>" }`).
+    'operations/__generated__/': {
+      schema: 'schema/api.graphql',
+      documents: ['operations/**/*.graphql'],
+      preset: 'client',
+      presetConfig: { fragmentMasking: false, persistedDocuments: { hashAlgorithm: 'sha256' } },
+      config: {
+        scalars: { DateTime: 'string' },
+        importExtension: '.ts',
+        useTypeImports: true,
+        enumsAsTypes: true,
       },
-    ]),
-  ),
+    },
+    ...Object.fromEntries(
+      subgraphs.map(({ name }) => [
+        `subgraphs/${name}/src/__generated__/resolvers.ts`,
+        {
+          schema: `subgraphs/${name}/schema.graphql`,
+          plugins: ['typescript', 'typescript-resolvers'],
+          config: {
+            federation: true,
+            contextType: '../context.ts#Context',
+            mappers: mappers[name] ?? {},
+            scalars: { DateTime: { input: 'Date', output: 'Date | string' } },
+            useTypeImports: true,
+            enumsAsTypes: true,
+            useIndexSignature: true,
+            avoidOptionals: false,
+            immutableTypes: false,
+          },
+        },
+      ]),
+    ),
+  },
 };
 
 export default config;

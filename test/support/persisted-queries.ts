@@ -3,11 +3,14 @@ import { createHash } from 'node:crypto';
 export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** Sends an automatic-persisted-query request: the hash, and the query text only when registering it. */
-export async function postPersisted(url: string, { hash, query }: { hash: string; query?: string }) {
+export async function postPersisted(
+  url: string,
+  { hash, query, variables }: { hash: string; query?: string; variables?: Record<string, unknown> },
+) {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query, extensions: { persistedQuery: { version: 1, sha256Hash: hash } } }),
+    body: JSON.stringify({ query, variables, extensions: { persistedQuery: { version: 1, sha256Hash: hash } } }),
   });
   return { status: response.status, body: (await response.json()) as { data?: any; errors?: any[] } };
 }

@@ -7,7 +7,7 @@ import type { DatabaseTarget } from '../../platform/src/db/database.ts';
 import { createLogger, type Logger } from '../../platform/src/logger.ts';
 import type { SeedSize } from '../../platform/src/subgraph/definition.ts';
 import { startSubgraph, type RunningSubgraph } from '../../platform/src/subgraph/server.ts';
-import { startRouter, type RunningRouter } from '../../router/src/router.ts';
+import { startRouter, type RouterSettings, type RunningRouter } from '../../router/src/router.ts';
 import { loadSubgraph, schemaFileOf, subgraphs, type SubgraphName } from '../../subgraphs/registry.ts';
 import { createTestDatabase, type TestDatabase } from '../databases.ts';
 
@@ -116,14 +116,22 @@ export interface ShopGraph {
 }
 
 /** The whole graph in-process: every subgraph plus a router, all talking real HTTP on loopback. */
-export async function startShopGraph(label: string): Promise<ShopGraph> {
+export async function startShopGraph(label: string, routerSettings: Partial<RouterSettings> = {}): Promise<ShopGraph> {
   const started = await startSubgraphs(label);
   const workdir = await mkdtemp(join(tmpdir(), 'shop-graph-'));
   try {
     const supergraphPath = join(workdir, 'supergraph.graphql');
     await writeFile(supergraphPath, composeFor(started.byName));
     const router = await startRouter(
-      { host: '127.0.0.1', port: 0, supergraphPath, watchSupergraph: false, subgraphUrls: {}, nodeEnv: 'test' },
+      {
+        host: '127.0.0.1',
+        port: 0,
+        supergraphPath,
+        watchSupergraph: false,
+        subgraphUrls: {},
+        nodeEnv: 'test',
+        ...routerSettings,
+      },
       testLogger('router'),
     );
     return {

@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedProduct, seedUser } from '../seed/world.ts';
+import { postPersisted } from './support/persisted-queries.ts';
+import { startShopGraph, type ShopGraph } from './support/shop-graph.ts';
+
+/**
+ * The operations the shop frontend ships (`operations/`), run through the
+ * router by hash alone from the generated manifest, with trusted documents
+ * enforced: the manifest loads, and every operation is valid and answers.
+ */
+
+const manifestPath = 'operations/__generated__/persisted-documents.json';
+const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, string>;
+
+const variablesByOperation: Record<string, Record<string, unknown>> = {
+  CatalogPage: { first: 24, filter: { minPrice: 1000 }, orderBy: 'PRICE_ASC' },
+  Categories: {},
+  ProductPage: { id: seedProduct(0).id },
+  ProductReviews: { id: seedProduct(0).id, first: 5 },
+  OrderHistory: { userId: seedUser(0).id },
+};
+
+let graph: ShopGraph;
+
+beforeAll(async () => {
+  graph = await startShopGraph('operations', { trustedDocuments: { mode: 'enforce', manifestPath } });
+});
+
+afterAll(async () => {
+  await graph?.stop();
+});
+
+describe('the shipped client operations', () => {
+  const operations = Object.entries(manifest).map(([id, document]) => ({
+    id: id.replace(/^sha256:/, ''),
+    name: /(?:query|mutation)\s+(\w+)/.exec(document)![1]!,
+  }));
+
+  it('cover every operation the frontend uses', () => {
+    expect(operations.map(({ name }) => name).sort()).toEqual(Object.keys(variablesByOperation).sort());
+  });
+
+  it.each(operations)('$name runs by its hash alone, with no errors', async ({ id, name }) => {
+    const response = await postPersisted(graph.router.url, { hash: id, variables: variablesByOperation[name] });
+    expect(response.status).toBe(200);
+    expect(response.body.errors).toBeUndefined();
+    expect(Object.values(response.body.data ?? {})[0]).toBeTruthy();
+  });
+});
