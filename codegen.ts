@@ -52,6 +52,12 @@ const config: CodegenConfig = {
         enumsAsTypes: true,
       },
     },
+    // The public API schema as introspection JSON, for tools that cannot read SDL.
+    'schema/api.introspection.json': {
+      schema: 'schema/api.graphql',
+      plugins: ['introspection'],
+      config: { descriptions: true },
+    },
     ...Object.fromEntries(
       subgraphs.map(({ name }) => [
         `subgraphs/${name}/src/__generated__/resolvers.ts`,
