@@ -1,0 +1,146 @@
+/**
+ * `npm run schema:check [-- --base <git-ref>] [--json | --markdown] [--strict]`
+ *
+ * Checks the working tree's subgraph schemas against a base (default: the
+ * merge base with main): composition, the API-schema diff, which known
+ * client operations break, and deprecations they still use. Exits 1 when
+ * the change fails.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  checkSchemaChange,
+  type KnownOperation,
+  type SchemaCheckReport,
+} from '../platform/src/composition/schema-check.ts';
+import type { SubgraphSource } from '../platform/src/composition/compose.ts';
+import { localRoutingUrl, schemaFileOf, subgraphs } from '../subgraphs/registry.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    base: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    markdown: { type: 'boolean', default: false },
+    strict: { type: 'boolean', default: false },
+  },
+});
+
+const root = process.cwd();
+const git = (...args: string[]) =>
+  execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+
+function defaultBase(): string {
+  for (const branch of ['main', 'origin/main']) {
+    try {
+      return git('merge-base', 'HEAD', branch);
+    } catch {
+      // try the next
+    }
+  }
+  return 'HEAD';
+}
+
+const base = flags.base ?? defaultBase();
+const baseSources: SubgraphSource[] = subgraphs.flatMap(({ name, port }) => {
+  const path = relative(root, schemaFileOf(name).pathname);
+  try {
+    return [{ name, url: localRoutingUrl(port), sdl: git('show', `${base}:${path}`) }];
+  } catch {
+    return []; // a subgraph the base does not have yet
+  }
+});
+const proposedSources: SubgraphSource[] = subgraphs.map(({ name, port }) => ({
+  name,
+  url: localRoutingUrl(port),
+  sdl: readFileSync(schemaFileOf(name), 'utf8'),
+}));
+
+const report = await checkSchemaChange({
+  base: baseSources,
+  proposed: proposedSources,
+  operations: knownOperations(),
+  strict: flags.strict,
+});
+
+if (flags.json) console.log(JSON.stringify({ base, ...report }, null, 2));
+else if (flags.markdown) console.log(markdown(report));
+else console.log(text(report));
+process.exitCode = report.ok ? 0 : 1;
+
+function knownOperations(): KnownOperation[] {
+  const operations: KnownOperation[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory() && entry.name !== '__generated__') walk(path);
+      else if (entry.name.endsWith('.graphql'))
+        operations.push({ source: relative(root, path), document: readFileSync(path, 'utf8') });
+    }
+  };
+  if (existsSync('operations')) walk(join(root, 'operations'));
+  const manifest = 'operations/__generated__/persisted-documents.json';
+  if (existsSync(manifest)) {
+    for (const [id, document] of Object.entries(JSON.parse(readFileSync(manifest, 'utf8')) as Record<string, string>))
+      operations.push({ source: `${manifest}#${id.replace(/^sha256:/, '').slice(0, 12)}`, document });
+  }
+  return operations;
+}
+
+function verdict(report: SchemaCheckReport): string {
+  if (!report.composition.ok) return 'FAIL: the subgraphs do not compose';
+  if (report.brokenOperations.length > 0) return `FAIL: ${report.brokenOperations.length} known operation(s) break`;
+  if (!report.ok) return 'FAIL: breaking changes (strict)';
+  return 'PASS';
+}
+
+function text(report: SchemaCheckReport): string {
+  const lines = [`schema check against ${base.slice(0, 12)}: ${verdict(report)}`, ''];
+  if (!report.composition.ok) {
+    lines.push('Composition errors:', ...report.composition.errors.map((error) => `  ✖ ${error}`));
+    return lines.join('\n');
+  }
+  lines.push(`API schema changes: ${report.changes.length}`);
+  for (const change of report.changes) {
+    const mark = change.level === 'breaking' ? '✖' : change.level === 'dangerous' ? '!' : '✔';
+    const note = change.level === 'breaking' && change.safeForKnownClients ? ' (no known operation uses it)' : '';
+    lines.push(`  ${mark} ${change.level}: ${change.message}${note}`);
+  }
+  if (report.brokenOperations.length > 0) {
+    lines.push('', 'Known operations that break:');
+    for (const operation of report.brokenOperations)
+      lines.push(`  ✖ ${operation.source}`, ...operation.errors.map((error) => `      ${error}`));
+  }
+  if (report.newlyDeprecatedInUse.length > 0) {
+    lines.push('', 'Deprecated by this change and still used:');
+    for (const { field, reason, usedBy } of report.newlyDeprecatedInUse)
+      lines.push(`  ! ${field}${reason ? ` (${reason})` : ''}: ${usedBy.join(', ')}`);
+  }
+  return lines.join('\n');
+}
+
+function markdown(report: SchemaCheckReport): string {
+  const lines = [`### Schema check: ${verdict(report)}`, '', `Base: \`${base.slice(0, 12)}\``, ''];
+  if (!report.composition.ok) {
+    lines.push('**Composition errors**', '', ...report.composition.errors.map((error) => `- ${error}`));
+    return lines.join('\n');
+  }
+  if (report.changes.length > 0) {
+    lines.push('| level | change | known clients |', '| --- | --- | --- |');
+    for (const change of report.changes)
+      lines.push(
+        `| ${change.level} | ${change.message.replaceAll('|', '\\|')} | ${change.level === 'breaking' ? (change.safeForKnownClients ? 'unaffected' : '**affected**') : ''} |`,
+      );
+  } else lines.push('No API schema changes.');
+  if (report.brokenOperations.length > 0) {
+    lines.push('', '**Known operations that break**', '');
+    for (const operation of report.brokenOperations)
+      lines.push(`- \`${operation.source}\`: ${operation.errors.join('; ')}`);
+  }
+  if (report.newlyDeprecatedInUse.length > 0) {
+    lines.push('', '**Deprecated and still used**', '');
+    for (const { field, usedBy } of report.newlyDeprecatedInUse) lines.push(`- \`${field}\`: ${usedBy.join(', ')}`);
+  }
+  return lines.join('\n');
+}
