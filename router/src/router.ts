@@ -175,7 +175,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     const version = current;
     let cached: ResponseCacheRequest | undefined;
     if (responseCache && isPreflighted(request)) {
-      const operation = readOperationRequest(request);
+      const operation = safelisted.operation === undefined ? readOperationRequest(request) : safelisted.operation;
       if (operation?.documentHash) {
         const lookup = await responseCache.lookup(
           { ...operation, documentHash: operation.documentHash },

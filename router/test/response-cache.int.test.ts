@@ -2,12 +2,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedProduct, seedUser } from '../../seed/world.ts';
-import { composeFor, startSubgraphs, testLogger, type StartedSubgraphs } from '../../test/support/shop-graph.ts';
-import { startTestSubgraph, type TestSubgraph } from '../../test/support/test-subgraph.ts';
-import { startRouter, type RunningRouter } from '../src/router.ts';
+import { adminSdl, startAdminSubgraph } from '../../test/support/admin-subgraph.ts';
+import { composeFor, startSubgraphs, startTestRouter, type StartedSubgraphs } from '../../test/support/shop-graph.ts';
+import type { TestSubgraph } from '../../test/support/test-subgraph.ts';
+import { signTestToken } from '../../test/support/tokens.ts';
+import type { RunningRouter } from '../src/router.ts';
 
 /**
  * The whole-response cache on the shop graph, in memory: what is stored,
@@ -19,17 +20,6 @@ import { startRouter, type RunningRouter } from '../src/router.ts';
 const secret = 'response-cache-test-secret-of-enough-length';
 const purgeToken = 'purge-token-for-the-response-cache-test';
 
-// A subgraph with a mutation that really changes a product, in the products database.
-const adminSdl = /* GraphQL */ `
-  extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
-  type Product @key(fields: "id", resolvable: false) {
-    id: ID!
-  }
-  type Mutation {
-    renameProduct(id: ID!, name: String!): Product
-  }
-`;
-
 let shop: StartedSubgraphs;
 let admin: TestSubgraph;
 let router: RunningRouter;
@@ -38,41 +28,16 @@ const tokens: Record<'alice' | 'bob', string> = { alice: '', bob: '' };
 
 beforeAll(async () => {
   shop = await startSubgraphs('response_cache');
-  admin = await startTestSubgraph('admin', adminSdl, {
-    Mutation: {
-      renameProduct: async (_: unknown, { id, name }: { id: string; name: string }) => {
-        await shop.byName.products.database.db.execute(sql`update products set name = ${name} where id = ${id}`);
-        return { id };
-      },
-    },
-  });
+  admin = await startAdminSubgraph(shop.byName.products);
   workdir = await mkdtemp(join(tmpdir(), 'response-cache-'));
   const supergraphPath = join(workdir, 'supergraph.graphql');
   await writeFile(supergraphPath, composeFor({ ...shop.byName, admin }, { admin: adminSdl }));
-  router = await startRouter(
-    {
-      host: '127.0.0.1',
-      port: 0,
-      supergraphPath,
-      watchSupergraph: false,
-      subgraphUrls: {},
-      nodeEnv: 'test',
-      authentication: { secret, issuer: undefined, audience: undefined },
-      responseCache: { enabled: true, purgeToken },
-    },
-    testLogger('router'),
-  );
-  const key = new TextEncoder().encode(secret);
-  for (const [name, user] of [
-    ['alice', seedUser(0)],
-    ['bob', seedUser(1)],
-  ] as const) {
-    tokens[name] = await new SignJWT({})
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(user.id)
-      .setExpirationTime('10m')
-      .sign(key);
-  }
+  router = await startTestRouter(supergraphPath, {
+    authentication: { secret, issuer: undefined, audience: undefined },
+    responseCache: { enabled: true, purgeToken },
+  });
+  tokens.alice = await signTestToken(secret, seedUser(0).id);
+  tokens.bob = await signTestToken(secret, seedUser(1).id);
 });
 
 afterAll(async () => {

@@ -2,14 +2,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { composeSupergraph } from '../../platform/src/composition/compose.ts';
-import { testLogger } from '../../test/support/shop-graph.ts';
+import { startTestRouter } from '../../test/support/shop-graph.ts';
 import { startTestSubgraph, type TestSubgraph } from '../../test/support/test-subgraph.ts';
 import { createGate } from '../../test/support/timing-subgraph.ts';
+import { signTestToken } from '../../test/support/tokens.ts';
 import { until } from '../../test/support/until.ts';
-import { startRouter, type RouterSettings, type RunningRouter } from '../src/router.ts';
+import type { RouterSettings, RunningRouter } from '../src/router.ts';
 
 /**
  * The router's subgraph fetch path, counted at the subgraphs: one merged
@@ -93,20 +93,8 @@ afterAll(async () => {
 });
 
 async function start(settings: Partial<RouterSettings> = {}) {
-  router = await startRouter(
-    {
-      host: '127.0.0.1',
-      port: 0,
-      supergraphPath,
-      watchSupergraph: false,
-      subgraphUrls: {},
-      nodeEnv: 'test',
-      // Counting subgraph requests needs every request to reach them.
-      responseCache: { enabled: false },
-      ...settings,
-    },
-    testLogger('router'),
-  );
+  // Counting subgraph requests needs every request to reach them.
+  router = await startTestRouter(supergraphPath, { responseCache: { enabled: false }, ...settings });
   return router;
 }
 
@@ -169,16 +157,7 @@ describe('identical queries in flight at once', () => {
     await start({ authentication: { secret, issuer: undefined, audience: undefined } });
     holdStock = true;
     stockGate.close();
-    const key = new TextEncoder().encode(secret);
-    const tokens = await Promise.all(
-      Array.from({ length: 5 }, (_, index) =>
-        new SignJWT({})
-          .setProtectedHeader({ alg: 'HS256' })
-          .setSubject(`user-${index}`)
-          .setExpirationTime('5m')
-          .sign(key),
-      ),
-    );
+    const tokens = await Promise.all(Array.from({ length: 5 }, (_, index) => signTestToken(secret, `user-${index}`)));
     const responses = tokens.map((token) => post('{ featured { id stock } }', { authorization: `Bearer ${token}` }));
     await until(() => stock.requests.length === 5, { what: 'one stock fetch per caller' });
     stockGate.open();

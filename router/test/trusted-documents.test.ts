@@ -5,9 +5,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { composeSupergraph } from '../../platform/src/composition/compose.ts';
 import { pino } from 'pino';
 import { sha256 } from '../../test/support/persisted-queries.ts';
+import { startTestRouter } from '../../test/support/shop-graph.ts';
 import { startTestSubgraph, type TestSubgraph } from '../../test/support/test-subgraph.ts';
 import { loadTrustedDocuments } from '../src/plugins/trusted-documents/index.ts';
-import { startRouter, type RunningRouter } from '../src/router.ts';
+import type { RunningRouter } from '../src/router.ts';
 import type { TrustedDocumentsMode } from '../src/plugins/trusted-documents/index.ts';
 
 /** The safelist: manifest operations by hash alone, and in enforce mode nothing else reaches a subgraph. */
@@ -58,18 +59,7 @@ afterAll(async () => {
 
 async function start(mode: TrustedDocumentsMode) {
   const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line)) });
-  router = await startRouter(
-    {
-      host: '127.0.0.1',
-      port: 0,
-      supergraphPath,
-      watchSupergraph: false,
-      subgraphUrls: {},
-      nodeEnv: 'test',
-      trustedDocuments: { mode, manifestPath },
-    },
-    logger,
-  );
+  router = await startTestRouter(supergraphPath, { trustedDocuments: { mode, manifestPath } }, logger);
   return router;
 }
 

@@ -104,6 +104,26 @@ export function composeFor(
   return outcome.supergraphSdl;
 }
 
+/** A router in this process on a free loopback port, serving `supergraphPath` without watching it. */
+export function startTestRouter(
+  supergraphPath: string,
+  settings: Partial<RouterSettings> = {},
+  logger: Logger = testLogger('router'),
+): Promise<RunningRouter> {
+  return startRouter(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      supergraphPath,
+      watchSupergraph: false,
+      subgraphUrls: {},
+      nodeEnv: 'test',
+      ...settings,
+    },
+    logger,
+  );
+}
+
 export interface ShopGraph {
   router: RunningRouter;
   subgraphs: Record<SubgraphName, RunningSubgraph>;
@@ -122,18 +142,7 @@ export async function startShopGraph(label: string, routerSettings: Partial<Rout
   try {
     const supergraphPath = join(workdir, 'supergraph.graphql');
     await writeFile(supergraphPath, composeFor(started.byName));
-    const router = await startRouter(
-      {
-        host: '127.0.0.1',
-        port: 0,
-        supergraphPath,
-        watchSupergraph: false,
-        subgraphUrls: {},
-        nodeEnv: 'test',
-        ...routerSettings,
-      },
-      testLogger('router'),
-    );
+    const router = await startTestRouter(supergraphPath, routerSettings);
     return {
       router,
       subgraphs: started.byName,

@@ -73,7 +73,7 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
     const { query, variables = {}, operationName } = options.request;
     if (!query) throw new Error('Missing query');
     if (options.kind !== 'incoming operation') {
-      return parseResult(await this.send(JSON.stringify({ query, variables, operationName }), ''));
+      return parseResult(await this.send(JSON.stringify({ query, variables, operationName })));
     }
     const document = options.document ?? parseOnce(query);
     const caller = options.context.viewer?.id ?? '';
@@ -91,7 +91,7 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
       const isMutation = document.definitions.some(
         (definition) => definition.kind === Kind.OPERATION_DEFINITION && definition.operation !== 'query',
       );
-      result = parseResult(isMutation ? await this.send(body, caller) : await this.sendShared(body, caller));
+      result = parseResult(isMutation ? await this.send(body) : await this.sendShared(body, caller));
     }
     restrictCachePolicy(options.incomingRequestContext.overallCachePolicy, result.cacheControl);
     const { cacheControl: _cacheControl, ...response } = result;
@@ -175,13 +175,13 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
     const key = `${caller}\u0000${body}`;
     let inFlight = this.inFlight.get(key);
     if (!inFlight) {
-      inFlight = this.send(body, caller).finally(() => this.inFlight.delete(key));
+      inFlight = this.send(body).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, inFlight);
     }
     return inFlight;
   }
 
-  private async send(body: string, _caller: string): Promise<RawResponse> {
+  private async send(body: string): Promise<RawResponse> {
     let response;
     let text: string;
     try {

@@ -3,7 +3,7 @@ import type { Logger } from '../../../../platform/src/logger.ts';
 import type { OperationRequest } from '../../operation-request.ts';
 import type { Viewer } from '../authentication/index.ts';
 import type { CachedResponse, ResponseStore } from './store.ts';
-import { changedEntityTags, entityTags, tagsToPurgeForEntity } from './tags.ts';
+import { entityTags, tagsToPurgeForChanged, tagsToPurgeForEntity } from './tags.ts';
 
 export { MemoryResponseStore, RedisResponseStore, type ResponseStore } from './store.ts';
 
@@ -52,10 +52,6 @@ export class ResponseCache {
     this.store = store;
     this.logger = logger;
     this.maxTtlSeconds = maxTtlSeconds;
-  }
-
-  get storeKind() {
-    return this.store.kind;
   }
 
   /**
@@ -130,15 +126,10 @@ export class ResponseCache {
               ),
             );
             if (operation.operation === 'mutation') {
-              const changed = changedEntityTags(entityTags(schema, operation, fragments, data));
-              if (changed.length === 0) return;
-              const purged = await cache.store.purgeTags(
-                changed.flatMap((tag) => {
-                  const separator = tag.indexOf(':');
-                  return tagsToPurgeForEntity(tag.slice(0, separator), tag.slice(separator + 1));
-                }),
-              );
-              cache.logger.debug({ entities: changed, purged }, 'mutation purged cached responses');
+              const tags = tagsToPurgeForChanged(entityTags(schema, operation, fragments, data));
+              if (tags.length === 0) return;
+              const purged = await cache.store.purgeTags(tags);
+              cache.logger.debug({ tags, purged }, 'mutation purged cached responses');
               return;
             }
             const policy = overallCachePolicy.policyIfCacheable();

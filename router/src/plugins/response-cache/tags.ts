@@ -76,9 +76,18 @@ export function tagsToPurgeForEntity(type: string, id: string): string[] {
   return [`${type}:${id}`, `${type}:?`];
 }
 
-/** Of a mutation's result: the entities it returns by id, which it presumably changed. */
-export function changedEntityTags(tags: Iterable<string>): string[] {
-  return [...tags].filter((tag) => tag.includes(':') && !tag.endsWith(':?'));
+/**
+ * For a mutation's result: the tags of every response that may show an
+ * entity it returns by id, which the mutation presumably changed.
+ */
+export function tagsToPurgeForChanged(tags: Iterable<string>): string[] {
+  const purge = new Set<string>();
+  for (const tag of tags) {
+    const separator = tag.indexOf(':');
+    if (separator === -1 || tag.endsWith(':?')) continue;
+    for (const related of tagsToPurgeForEntity(tag.slice(0, separator), tag.slice(separator + 1))) purge.add(related);
+  }
+  return [...purge];
 }
 
 function concreteType(schema: GraphQLSchema, type: GraphQLNamedType, object: Record<string, unknown>) {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { HeaderMap, type HTTPGraphQLRequest, type HTTPGraphQLResponse } from '@apollo/server';
 import type { Logger } from '../../../../platform/src/logger.ts';
-import { readOperationRequest, sha256 } from '../../operation-request.ts';
+import { readOperationRequest, sha256, type OperationRequest } from '../../operation-request.ts';
 
 /**
  * - `off`: the manifest is not consulted.
@@ -24,7 +24,13 @@ export interface TrustedDocumentsOptions {
 }
 
 export type TrustedDocumentsOutcome =
-  { status: 'pass'; request: HTTPGraphQLRequest } | { status: 'reject'; response: HTTPGraphQLResponse };
+  | {
+      status: 'pass';
+      request: HTTPGraphQLRequest;
+      /** The single operation as read here (null: unreadable), so later stages need not read it again. */
+      operation?: OperationRequest | null;
+    }
+  | { status: 'reject'; response: HTTPGraphQLResponse };
 
 /**
  * Reads a manifest in the format GraphQL Code Generator's client preset
@@ -70,10 +76,6 @@ export class TrustedDocuments {
     this.maxLoggedUnlisted = maxLoggedUnlisted;
   }
 
-  get size() {
-    return this.manifest.size;
-  }
-
   check(request: HTTPGraphQLRequest): TrustedDocumentsOutcome {
     if (this.mode === 'off') return { status: 'pass', request };
     if (Array.isArray(request.body)) {
@@ -94,10 +96,11 @@ export class TrustedDocuments {
       // Unreadable requests are Apollo Server's to answer, unless nothing unlisted may pass.
       return this.mode === 'enforce'
         ? reject('PERSISTED_QUERY_NOT_IN_LIST', 'The request does not name a trusted operation.')
-        : { status: 'pass', request };
+        : { status: 'pass', request, operation };
     }
     const document = operation.documentHash ? this.manifest.get(operation.documentHash) : undefined;
-    if (document !== undefined) return { status: 'pass', request: withDocument(request, document) };
+    if (document !== undefined)
+      return { status: 'pass', request: withDocument(request, document), operation: { ...operation, query: document } };
     if (this.mode === 'enforce') {
       return operation.query === undefined
         ? reject('PERSISTED_QUERY_NOT_IN_LIST', 'No trusted operation has this id.')
@@ -112,7 +115,7 @@ export class TrustedDocuments {
         );
       }
     }
-    return { status: 'pass', request };
+    return { status: 'pass', request, operation };
   }
 }
 
