@@ -5,6 +5,8 @@
  * differs from a fresh composition.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { composeSupergraph } from '../platform/src/composition/compose.ts';
 import { localRoutingUrl, schemaFileOf, subgraphs } from '../subgraphs/registry.ts';
@@ -16,14 +18,16 @@ const outcome = composeSupergraph(
     name,
     url: localRoutingUrl(port),
     sdl: readFileSync(schemaFileOf(name), 'utf8'),
+    path: relative(process.cwd(), fileURLToPath(schemaFileOf(name))),
   })),
 );
 if (!outcome.ok) {
-  console.error(`Composition failed with ${outcome.errors.length} error(s):\n`);
-  for (const error of outcome.errors) console.error(`  ✗ ${error}\n`);
+  for (const error of outcome.errors) console.error(`${error}\n`);
+  const count = outcome.errors.length;
+  console.error(`Composition failed with ${count} error${count === 1 ? '' : 's'}; nothing was written.`);
   process.exit(1);
 }
-for (const hint of outcome.hints) console.warn(`  hint ${hint}`);
+for (const hint of outcome.hints) console.warn(`${hint}\n`);
 
 const outputs = [
   { file: new URL('../schema/supergraph.graphql', import.meta.url), content: outcome.supergraphSdl },

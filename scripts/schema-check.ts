@@ -46,7 +46,9 @@ const base = flags.base ?? defaultBase();
 const baseSources: SubgraphSource[] = subgraphs.flatMap(({ name, port }) => {
   const path = relative(root, schemaFileOf(name).pathname);
   try {
-    return [{ name, url: localRoutingUrl(port), sdl: git('show', `${base}:${path}`) }];
+    return [
+      { name, url: localRoutingUrl(port), sdl: git('show', `${base}:${path}`), path: `${base.slice(0, 12)}:${path}` },
+    ];
   } catch {
     return []; // a subgraph the base does not have yet
   }
@@ -55,6 +57,7 @@ const proposedSources: SubgraphSource[] = subgraphs.map(({ name, port }) => ({
   name,
   url: localRoutingUrl(port),
   sdl: readFileSync(schemaFileOf(name), 'utf8'),
+  path: relative(root, schemaFileOf(name).pathname),
 }));
 
 const report = await checkSchemaChange({
@@ -98,7 +101,7 @@ function verdict(report: SchemaCheckReport): string {
 function text(report: SchemaCheckReport): string {
   const lines = [`schema check against ${base.slice(0, 12)}: ${verdict(report)}`, ''];
   if (!report.composition.ok) {
-    lines.push('Composition errors:', ...report.composition.errors.map((error) => `  ✖ ${error}`));
+    lines.push(...report.composition.errors.flatMap((error) => [error, '']));
     return lines.join('\n');
   }
   lines.push(`API schema changes: ${report.changes.length}`);
@@ -109,8 +112,8 @@ function text(report: SchemaCheckReport): string {
   }
   if (report.brokenOperations.length > 0) {
     lines.push('', 'Known operations that break:');
-    for (const operation of report.brokenOperations)
-      lines.push(`  ✖ ${operation.source}`, ...operation.errors.map((error) => `      ${error}`));
+    for (const { operations, errors } of report.brokenOperations)
+      lines.push(...errors.map((error) => `  ✖ ${operations.join(', ')}: ${error}`));
   }
   if (report.newlyDeprecatedInUse.length > 0) {
     lines.push('', 'Deprecated by this change and still used:');
@@ -123,7 +126,11 @@ function text(report: SchemaCheckReport): string {
 function markdown(report: SchemaCheckReport): string {
   const lines = [`### Schema check: ${verdict(report)}`, '', `Base: \`${base.slice(0, 12)}\``, ''];
   if (!report.composition.ok) {
-    lines.push('**Composition errors**', '', ...report.composition.errors.map((error) => `- ${error}`));
+    lines.push(
+      '**Composition errors**',
+      '',
+      ...report.composition.errors.map((error) => `\`\`\`text\n${error}\n\`\`\``),
+    );
     return lines.join('\n');
   }
   if (report.changes.length > 0) {
@@ -135,8 +142,8 @@ function markdown(report: SchemaCheckReport): string {
   } else lines.push('No API schema changes.');
   if (report.brokenOperations.length > 0) {
     lines.push('', '**Known operations that break**', '');
-    for (const operation of report.brokenOperations)
-      lines.push(`- \`${operation.source}\`: ${operation.errors.join('; ')}`);
+    for (const { operations, errors } of report.brokenOperations)
+      lines.push(...errors.map((error) => `- **${operations.join(', ')}**: \`${error}\``));
   }
   if (report.newlyDeprecatedInUse.length > 0) {
     lines.push('', '**Deprecated and still used**', '');

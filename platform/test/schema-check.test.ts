@@ -45,7 +45,11 @@ describe('schema check', () => {
       expect.objectContaining({ level: 'breaking', path: 'Product.description', safeForKnownClients: false }),
     );
     expect(report.brokenOperations).toEqual([
-      { source: 'operations/product/product-page.graphql', errors: [expect.stringContaining('"description"')] },
+      {
+        source: 'operations/product/product-page.graphql',
+        operations: ['ProductPage', 'ProductReviews'],
+        errors: [expect.stringMatching(/^operations\/product\/product-page\.graphql:\d+:\d+: .*"description"/)],
+      },
     ]);
   });
 

@@ -1,15 +1,18 @@
 import { ChangeType, CriticalityLevel, diff, type Change } from '@graphql-inspector/core';
 import {
   buildSchema,
+  Kind,
   parse,
   TypeInfo,
   validate,
   visit,
   visitWithTypeInfo,
   type DocumentNode,
+  type GraphQLError,
   type GraphQLSchema,
 } from 'graphql';
 import { composeSupergraph, type SubgraphSource } from './compose.ts';
+import type { Diagnostic } from './diagnostics.ts';
 
 /** A client operation the repository knows: a file under `operations/` or a manifest entry. */
 export interface KnownOperation {
@@ -36,9 +39,15 @@ export interface SchemaChange {
 
 export interface SchemaCheckReport {
   ok: boolean;
-  composition: { ok: boolean; errors: string[]; hints: string[] };
+  /** Errors and hints as compiler-style texts, and the same as structured diagnostics for bots. */
+  composition: { ok: boolean; errors: string[]; hints: string[]; diagnostics: Diagnostic[] };
   changes: SchemaChange[];
-  brokenOperations: Array<{ source: string; errors: string[] }>;
+  brokenOperations: Array<{
+    source: string;
+    /** The names of the operations the source defines. */
+    operations: string[];
+    errors: string[];
+  }>;
   /** Fields deprecated by this change that known operations still select. */
   newlyDeprecatedInUse: Array<{ field: string; reason: string | undefined; usedBy: string[] }>;
 }
@@ -59,7 +68,7 @@ export async function checkSchemaChange({
   if (!composed.ok) {
     return {
       ok: false,
-      composition: { ok: false, errors: composed.errors, hints: [] },
+      composition: { ok: false, errors: composed.errors, hints: [], diagnostics: composed.diagnostics },
       changes: [],
       brokenOperations: [],
       newlyDeprecatedInUse: [],
@@ -76,12 +85,22 @@ export async function checkSchemaChange({
     try {
       document = parse(operation.document);
     } catch (error) {
-      brokenOperations.push({ source: operation.source, errors: [(error as Error).message] });
+      brokenOperations.push({
+        source: operation.source,
+        operations: [],
+        errors: [describeAt(operation.source, error as GraphQLError)],
+      });
       continue;
     }
     const errors = validate(proposedApi, document);
     if (errors.length > 0) {
-      brokenOperations.push({ source: operation.source, errors: errors.map((error) => describeAt(error)) });
+      brokenOperations.push({
+        source: operation.source,
+        operations: document.definitions.flatMap((definition) =>
+          definition.kind === Kind.OPERATION_DEFINITION ? [definition.name?.value ?? '(anonymous)'] : [],
+        ),
+        errors: errors.map((error) => describeAt(operation.source, error)),
+      });
       continue;
     }
     for (const field of fieldsSelected(proposedApi, document)) {
@@ -139,7 +158,7 @@ export async function checkSchemaChange({
   const breakingForKnownClients = changes.some((change) => change.level === 'breaking' && !change.safeForKnownClients);
   return {
     ok: brokenOperations.length === 0 && !breakingForKnownClients && !(strict && breaking),
-    composition: { ok: true, errors: [], hints: composed.hints },
+    composition: { ok: true, errors: [], hints: composed.hints, diagnostics: composed.diagnostics },
     changes,
     brokenOperations,
     newlyDeprecatedInUse,
@@ -174,7 +193,8 @@ function fieldsSelected(schema: GraphQLSchema, document: DocumentNode): Set<stri
   return fields;
 }
 
-function describeAt(error: { message: string; locations?: ReadonlyArray<{ line: number; column: number }> }): string {
+/** `operations/x.graphql:12:5: Cannot query field ...`, the form editors and CI annotations link. */
+function describeAt(source: string, error: GraphQLError): string {
   const at = error.locations?.[0];
-  return at ? `${at.line}:${at.column} ${error.message}` : error.message;
+  return at ? `${source}:${at.line}:${at.column}: ${error.message}` : `${source}: ${error.message}`;
 }
