@@ -1,5 +1,11 @@
+import { createRequire } from 'node:module';
 import type { CodegenConfig } from '@graphql-codegen/cli';
+import * as operationsReport from './scripts/codegen/operations-report.ts';
 import { subgraphs } from './subgraphs/registry.ts';
+
+/** Plugins written here, by the name `generates` uses; the rest come from node_modules. */
+const localPlugins: Record<string, unknown> = { 'operations-report': operationsReport };
+const requireFromHere = createRequire(import.meta.url);
 
 /**
  * Parent types of each subgraph's resolvers: the drizzle row (or loader
@@ -36,6 +42,8 @@ const mappers: Record<string, Record<string, string>> = {
 
 const config: CodegenConfig = {
   overwrite: true,
+  // Codegen requires plugins by name, which a TypeScript file cannot be under plain Node.
+  pluginLoader: (name: string) => localPlugins[name] ?? requireFromHere(name),
   generates: {
     // Typed client operations for the shop frontend, against the composed
     // API schema, and the persisted-operations manifest the router's
@@ -51,6 +59,19 @@ const config: CodegenConfig = {
         useTypeImports: true,
         enumsAsTypes: true,
       },
+    },
+    // Per operation: subgraphs, fetches, cost, cache policy, deprecations.
+    // Its diff in a pull request shows a query turning private or slower.
+    'schema/operations.json': {
+      schema: 'schema/api.graphql',
+      documents: ['operations/**/*.graphql'],
+      plugins: ['operations-report'],
+    },
+    'schema/operations.md': {
+      schema: 'schema/api.graphql',
+      documents: ['operations/**/*.graphql'],
+      plugins: ['operations-report'],
+      config: { format: 'markdown' },
     },
     // The public API schema as introspection JSON, for tools that cannot read SDL.
     'schema/api.introspection.json': {

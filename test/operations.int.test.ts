@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OperationReport } from '../platform/src/composition/operations-report.ts';
 import { seedProduct, seedUser } from '../seed/world.ts';
 import { postPersisted } from './support/persisted-queries.ts';
 import { startShopGraph, type ShopGraph } from './support/shop-graph.ts';
@@ -12,6 +13,7 @@ import { startShopGraph, type ShopGraph } from './support/shop-graph.ts';
 
 const manifestPath = 'operations/__generated__/persisted-documents.json';
 const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, string>;
+const report = JSON.parse(readFileSync('schema/operations.json', 'utf8')) as OperationReport[];
 
 const variablesByOperation: Record<string, Record<string, unknown>> = {
   CatalogPage: { first: 24, filter: { minPrice: 1000 }, orderBy: 'PRICE_ASC' },
@@ -41,10 +43,23 @@ describe('the shipped client operations', () => {
     expect(operations.map(({ name }) => name).sort()).toEqual(Object.keys(variablesByOperation).sort());
   });
 
-  it.each(operations)('$name runs by its hash alone, with no errors', async ({ id, name }) => {
-    const response = await postPersisted(graph.router.url, { hash: id, variables: variablesByOperation[name] });
-    expect(response.status).toBe(200);
-    expect(response.body.errors).toBeUndefined();
-    expect(Object.values(response.body.data ?? {})[0]).toBeTruthy();
+  it.each(operations)(
+    '$name runs by its hash alone, with no errors and the cache policy the operations report states',
+    async ({ id, name }) => {
+      const response = await postPersisted(graph.router.url, { hash: id, variables: variablesByOperation[name] });
+      expect(response.status).toBe(200);
+      expect(response.body.errors).toBeUndefined();
+      expect(Object.values(response.body.data ?? {})[0]).toBeTruthy();
+
+      // The report works the policy out statically from the subgraphs' hints; the router from their answers.
+      const { cache } = report.find((entry) => entry.name === name)!;
+      expect(response.headers.get('cache-control')).toBe(
+        cache ? `max-age=${cache.maxAge}, ${cache.scope.toLowerCase()}` : 'no-store',
+      );
+    },
+  );
+
+  it('are all in the operations report', () => {
+    expect(report.map(({ name }) => name).sort()).toEqual(Object.keys(variablesByOperation).sort());
   });
 });

@@ -130,6 +130,22 @@ describe('npm run schema:check on a branch', () => {
     ]);
   });
 
+  it('shows in the operations report when a change makes a public catalog query private, and codegen:check fails until it is regenerated', async () => {
+    repo.edit(products, '  slug: String!', '  slug: String! @cacheControl(scope: PRIVATE)');
+    expect((await repo.npm('compose')).exitCode).toBe(0);
+
+    const stale = await repo.npm('codegen:check');
+    expect(stale.exitCode).not.toBe(0);
+    expect(stale.stdout + stale.stderr).toContain('schema/operations.json');
+
+    expect((await repo.npm('codegen')).exitCode).toBe(0);
+    const diff = await repo.git('diff', '--', 'schema/operations.json', 'schema/operations.md');
+    expect(diff).toMatch(/^-.*"scope": "PUBLIC"/m);
+    expect(diff).toMatch(/^\+.*"scope": "PRIVATE"/m);
+    expect(diff).toMatch(/^\+\| `Categories` .*\| 3600 s, private \|/m);
+    expect((await repo.npm('codegen:check')).exitCode).toBe(0);
+  });
+
   it('checks against the base it is given', async () => {
     repo.edit(products, '\n  createdAt: DateTime!\n}', '\n}');
     await repo.git('commit', '-qam', 'drop Product.createdAt');
