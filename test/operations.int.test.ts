@@ -18,6 +18,7 @@ const report = JSON.parse(readFileSync('schema/operations.json', 'utf8')) as Ope
 const variablesByOperation: Record<string, Record<string, unknown>> = {
   CatalogPage: { first: 24, filter: { minPrice: 1000 }, orderBy: 'PRICE_ASC' },
   Categories: {},
+  Cart: { productIds: [seedProduct(3).id, seedProduct(0).id] },
   ProductPage: { id: seedProduct(0).id },
   ProductReviews: { id: seedProduct(0).id, first: 5 },
   OrderHistory: { userId: seedUser(0).id },

@@ -116,6 +116,21 @@ describe('a product across four subgraphs', () => {
     expect(first.product.id).toBe(product.id);
   });
 
+  it('are found by a list of ids, in the order asked, with null for an unknown id', async () => {
+    const unknown = randomUUID();
+    const wanted = [products[2]!, products[0]!, products[2]!];
+    const { productsById } = await data(
+      `query ($ids: [ID!]!) { productsById(ids: $ids) { id name quantity price { centAmount } } }`,
+      { ids: [wanted[0]!.id, unknown, wanted[1]!.id, wanted[2]!.id.toUpperCase()] },
+    );
+    expect(productsById).toEqual([
+      expect.objectContaining({ id: wanted[0]!.id, name: wanted[0]!.name }),
+      null,
+      expect.objectContaining({ id: wanted[1]!.id, name: wanted[1]!.name }),
+      expect.objectContaining({ id: wanted[2]!.id, quantity: expect.any(Number) }),
+    ]);
+  });
+
   it('resolves an unknown id to null without an error', async () => {
     expect(
       await data(`query ($id: ID!) { product(id: $id) { name } user(id: $id) { name } review(id: $id) { body } }`, {
@@ -264,6 +279,16 @@ describe('bad arguments get BAD_USER_INPUT with a message that says what is wron
     },
     { case: 'neither id nor sku', query: `{ product { name } }`, message: /exactly one of `id` or `sku`/ },
     { case: 'malformed id', query: `{ user(id: "42") { name } }`, message: /`id` must be a UUID/ },
+    {
+      case: 'malformed id in a list',
+      query: `{ productsById(ids: ["${products[0]!.id}", "nope"]) { name } }`,
+      message: /`ids` must be a UUID, got "nope"/,
+    },
+    {
+      case: 'too many ids',
+      query: `{ productsById(ids: ${JSON.stringify(Array.from({ length: 101 }, () => randomUUID()))}) { name } }`,
+      message: /`ids` holds at most 100 ids, got 101/,
+    },
   ])('$case', async ({ query, message }) => {
     const response = await graph.query(query);
     expect(response.status).toBe(200);

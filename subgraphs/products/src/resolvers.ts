@@ -1,5 +1,6 @@
 import { parseIdArgument } from '../../../platform/src/graphql/ids.ts';
 import { badUserInput } from '../../../platform/src/errors.ts';
+import { pageSizes } from '../../../platform/src/graphql/pagination.ts';
 import { asc } from 'drizzle-orm';
 import type { Resolvers } from './__generated__/resolvers.ts';
 import { listProducts } from './catalog.ts';
@@ -12,6 +13,13 @@ export const resolvers: Resolvers = {
         throw badUserInput('Pass exactly one of `id` or `sku` to `product`.');
       }
       return id != null ? loaders.productById.load(parseIdArgument(id, 'id')) : loaders.productBySku.load(sku!);
+    },
+    productsById: (_, { ids }, { loaders }) => {
+      if (ids.length > pageSizes.max) {
+        throw badUserInput(`\`ids\` holds at most ${pageSizes.max} ids, got ${ids.length}.`, 'ids');
+      }
+      const parsed = ids.map((id) => parseIdArgument(id, 'ids'));
+      return Promise.all(parsed.map((id) => loaders.productById.load(id)));
     },
     products: (_, args, { db }) => listProducts(db, args),
     categories: (_, __, { db }) => db.select().from(categories).orderBy(asc(categories.name)),

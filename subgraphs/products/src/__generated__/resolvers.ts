@@ -105,6 +105,12 @@ export type Query = {
   product?: Maybe<Product>;
   /** The catalog, filtered and ordered, in pages of at most 100. */
   products: ProductConnection;
+  /**
+   * Products by id, in the order asked, with null for an id not in the
+   * catalog (any more): what a cart or a wish list kept by the client needs.
+   * At most 100 ids.
+   */
+  productsById: Array<Maybe<Product>>;
 };
 
 
@@ -119,6 +125,11 @@ export type QueryProductsArgs = {
   filter?: InputMaybe<ProductFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<ProductOrder>;
+};
+
+
+export type QueryProductsByIdArgs = {
+  ids: Array<Scalars['ID']['input']>;
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -308,6 +319,7 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   categories?: Resolver<Array<ResolversTypes['Category']>, ParentType, ContextType>;
   product?: Resolver<Maybe<ResolversTypes['Product']>, ParentType, ContextType, Partial<QueryProductArgs>>;
   products?: Resolver<ResolversTypes['ProductConnection'], ParentType, ContextType, RequireFields<QueryProductsArgs, 'first' | 'orderBy'>>;
+  productsById?: Resolver<Array<Maybe<ResolversTypes['Product']>>, ParentType, ContextType, RequireFields<QueryProductsByIdArgs, 'ids'>>;
 }>;
 
 export type Resolvers<ContextType = Context> = ResolversObject<{
