@@ -10,6 +10,7 @@ import {
   portFromEnv,
   type NodeEnv,
 } from '../../platform/src/config.ts';
+import type { AuthenticationOptions, TokenKeys } from './plugins/authentication/index.ts';
 import { trustedDocumentsModes, type TrustedDocumentsMode } from './plugins/trusted-documents/index.ts';
 
 export interface RouterConfig {
@@ -31,7 +32,7 @@ export interface RouterConfig {
   /** How long an automatic persisted query stays registered, in seconds. */
   persistedQueryTtlSeconds: number;
   /** Verifies bearer tokens; null means every caller is anonymous. */
-  authentication: { secret: string; issuer: string | undefined; audience: string | undefined } | null;
+  authentication: AuthenticationOptions | null;
   responseCache: {
     enabled: boolean;
     /** Bearer token for the purge endpoint; null leaves the endpoint off. */
@@ -72,6 +73,15 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
         .optional(),
       APQ_TTL_SECONDS: z.coerce.number().int().min(1).default(86_400),
       AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+      AUTH_JWKS_URL: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
+      AUTH_JWT_ALGORITHMS: z
+        .string()
+        .regex(
+          /^(RS|PS|ES)(256|384|512)(,(RS|PS|ES)(256|384|512))*$/,
+          'expected a comma-separated list such as RS256,ES256',
+        )
+        .optional(),
+      AUTH_JWKS_COOLDOWN_SECONDS: z.coerce.number().int().min(1).default(30),
       AUTH_JWT_ISSUER: z.string().min(1).optional(),
       AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
       RESPONSE_CACHE: booleanFromEnv.default(true),
@@ -81,6 +91,14 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
       TRUSTED_DOCUMENTS_PATH: z.string().min(1).optional(),
       LOG_LEVEL: logLevelFromEnv,
       LOG_PRETTY: booleanFromEnv.default(false),
+    })
+    .refine((vars) => !(vars.AUTH_JWT_SECRET && vars.AUTH_JWKS_URL), {
+      message: 'cannot be set together with AUTH_JWT_SECRET: tokens are verified one way',
+      path: ['AUTH_JWKS_URL'],
+    })
+    .refine((vars) => vars.AUTH_JWT_ALGORITHMS === undefined || vars.AUTH_JWKS_URL !== undefined, {
+      message: 'applies to JWKS keys only; set AUTH_JWKS_URL (a secret always means HS256)',
+      path: ['AUTH_JWT_ALGORITHMS'],
     })
     .refine((vars) => vars.TRUSTED_DOCUMENTS === 'off' || vars.TRUSTED_DOCUMENTS_PATH !== undefined, {
       message: 'is required when TRUSTED_DOCUMENTS is allow or enforce',
@@ -95,9 +113,7 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
       subgraphUrls: subgraphUrlsFrom(env),
       redisUrl: vars.REDIS_URL ?? null,
       persistedQueryTtlSeconds: vars.APQ_TTL_SECONDS,
-      authentication: vars.AUTH_JWT_SECRET
-        ? { secret: vars.AUTH_JWT_SECRET, issuer: vars.AUTH_JWT_ISSUER, audience: vars.AUTH_JWT_AUDIENCE }
-        : null,
+      authentication: authenticationFrom(vars),
       responseCache: {
         enabled: vars.RESPONSE_CACHE,
         purgeToken: vars.RESPONSE_CACHE_PURGE_TOKEN ?? null,
@@ -128,4 +144,25 @@ function subgraphUrlsFrom(env: NodeJS.ProcessEnv): Record<string, string> {
     urls[match[1]!] = url.data;
   }
   return urls;
+}
+
+function authenticationFrom(vars: {
+  AUTH_JWT_SECRET?: string | undefined;
+  AUTH_JWKS_URL?: string | undefined;
+  AUTH_JWT_ALGORITHMS?: string | undefined;
+  AUTH_JWKS_COOLDOWN_SECONDS: number;
+  AUTH_JWT_ISSUER?: string | undefined;
+  AUTH_JWT_AUDIENCE?: string | undefined;
+}): AuthenticationOptions | null {
+  let keys: TokenKeys;
+  if (vars.AUTH_JWT_SECRET) keys = { kind: 'secret', secret: vars.AUTH_JWT_SECRET };
+  else if (vars.AUTH_JWKS_URL)
+    keys = {
+      kind: 'jwks',
+      url: vars.AUTH_JWKS_URL,
+      cooldownSeconds: vars.AUTH_JWKS_COOLDOWN_SECONDS,
+      ...(vars.AUTH_JWT_ALGORITHMS ? { algorithms: vars.AUTH_JWT_ALGORITHMS.split(',') } : {}),
+    };
+  else return null;
+  return { keys, issuer: vars.AUTH_JWT_ISSUER, audience: vars.AUTH_JWT_AUDIENCE };
 }

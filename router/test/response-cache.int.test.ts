@@ -33,7 +33,7 @@ beforeAll(async () => {
   const supergraphPath = join(workdir, 'supergraph.graphql');
   await writeFile(supergraphPath, composeFor({ ...shop.byName, admin }, { admin: adminSdl }));
   router = await startTestRouter(supergraphPath, {
-    authentication: { secret, issuer: undefined, audience: undefined },
+    authentication: { keys: { kind: 'secret', secret } },
     responseCache: { enabled: true, purgeToken },
   });
   tokens.alice = await signTestToken(secret, seedUser(0).id);

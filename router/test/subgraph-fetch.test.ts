@@ -154,7 +154,7 @@ describe('identical queries in flight at once', () => {
   });
 
   it('are never shared between different verified callers', async () => {
-    await start({ authentication: { secret, issuer: undefined, audience: undefined } });
+    await start({ authentication: { keys: { kind: 'secret', secret } } });
     holdStock = true;
     stockGate.close();
     const tokens = await Promise.all(Array.from({ length: 5 }, (_, index) => signTestToken(secret, `user-${index}`)));

@@ -40,7 +40,9 @@ export async function copyRepository(): Promise<RepositoryCopy> {
     cwd: root,
     maxBuffer: 16 * 1024 * 1024,
   });
-  for (const path of stdout.split('\0').filter(Boolean)) {
+  // The linked node_modules is a file to git (`node_modules/` matches folders only): keep it out of every copy.
+  const paths = stdout.split('\0').filter((path) => path !== '' && path !== 'node_modules');
+  for (const path of paths) {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     try {
       cpSync(join(root, path), join(dir, path));
@@ -71,6 +73,7 @@ export async function copyRepository(): Promise<RepositoryCopy> {
     return result.stdout.trim();
   };
   await git('init', '-q', '-b', 'main');
+  writeFileSync(join(dir, '.git', 'info', 'exclude'), '/node_modules\n');
   await git('add', '-A');
   await git('-c', 'user.name=test', '-c', 'user.email=test@example.invalid', 'commit', '-q', '-m', 'base');
 

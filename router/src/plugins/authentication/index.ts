@@ -1,4 +1,5 @@
-import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import type { webcrypto } from 'node:crypto';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 
 /** The caller, as proven by a verified token. */
@@ -8,9 +9,32 @@ export interface Viewer {
   scopes: readonly string[];
 }
 
+/** Where signing keys come from: a shared secret, or an identity provider's JWKS. */
+export type TokenKeys =
+  | {
+      kind: 'secret';
+      /** HS256 shared secret, at least 32 bytes. For development and single-party setups. */
+      secret: string;
+    }
+  | {
+      kind: 'jwks';
+      /** The identity provider's JSON Web Key Set URL. */
+      url: string;
+      /** Accepted algorithms, pinned; a token naming any other is refused. Default: RS256, ES256. */
+      algorithms?: readonly string[];
+      /**
+       * After a fetch, a token with an unknown `kid` does not trigger another
+       * for this long, so a flood of made-up key ids costs one fetch. Default: 30 s.
+       */
+      cooldownSeconds?: number;
+      /** Keys are refetched when older than this. Default: 10 min. */
+      cacheMaxAgeSeconds?: number;
+      /** A JWKS fetch that takes longer fails. Default: 5 s. */
+      timeoutSeconds?: number;
+    };
+
 export interface AuthenticationOptions {
-  /** HS256 shared secret, at least 32 bytes. */
-  secret: string;
+  keys: TokenKeys;
   /** Required `iss`, when set. */
   issuer?: string | undefined;
   /** Required `aud`, when set. */
@@ -35,26 +59,21 @@ export const anonymousOnly: Authenticator = {
 };
 
 /**
- * Verifies bearer JWTs with jose. The algorithm is pinned (HS256), so a
- * token cannot choose `none` or another family, and `exp`/`nbf` are checked
- * with a small clock tolerance. Signature checks cost tens of microseconds
- * each, so verified tokens are remembered until they expire.
+ * Verifies bearer JWTs with jose, against a shared secret (HS256) or an
+ * identity provider's JWKS (fetched on demand, cached, with a cooldown).
+ * Algorithms are pinned, so a token cannot choose `none`, or an HMAC over
+ * a public key; `exp` is required and `exp`/`nbf` are checked with a small
+ * clock tolerance. Signature checks cost tens of microseconds each, so
+ * verified tokens are remembered until they expire.
  */
 export async function createAuthenticator({
-  secret,
+  keys,
   issuer,
   audience,
   clockToleranceSeconds = 30,
   verifiedTokenCacheSize = 10_000,
 }: AuthenticationOptions): Promise<Authenticator> {
-  // Importing the key once halves the cost of every verification.
-  const key = await crypto.subtle.importKey(
-    'raw',
-    new TextEncoder().encode(secret),
-    { name: 'HMAC', hash: 'SHA-256' },
-    false,
-    ['verify'],
-  );
+  const { key, algorithms } = await verificationKeyOf(keys);
   const verified = new LRUCache<string, { viewer: Viewer; expiresAt: number; notBefore: number }>({
     max: verifiedTokenCacheSize,
   });
@@ -78,7 +97,7 @@ export async function createAuthenticator({
       let payload: JWTPayload;
       try {
         ({ payload } = await jwtVerify(token, key, {
-          algorithms: ['HS256'],
+          algorithms,
           issuer,
           audience,
           clockTolerance: clockToleranceSeconds,
@@ -92,6 +111,39 @@ export async function createAuthenticator({
       return viewer;
     },
   };
+}
+
+async function verificationKeyOf(
+  keys: TokenKeys,
+): Promise<{ key: webcrypto.CryptoKey | ReturnType<typeof createRemoteJWKSet>; algorithms: string[] }> {
+  switch (keys.kind) {
+    case 'secret':
+      return {
+        // Importing the key once halves the cost of every verification.
+        key: await crypto.subtle.importKey(
+          'raw',
+          new TextEncoder().encode(keys.secret),
+          { name: 'HMAC', hash: 'SHA-256' },
+          false,
+          ['verify'],
+        ),
+        algorithms: ['HS256'],
+      };
+    case 'jwks': {
+      const algorithms = [...(keys.algorithms ?? ['RS256', 'ES256'])];
+      const symmetric = algorithms.filter((algorithm) => algorithm.startsWith('HS'));
+      // A JWKS holds public keys; accepting HMAC over one would let anyone sign.
+      if (symmetric.length > 0) throw new Error(`JWKS keys cannot verify ${symmetric.join(', ')} tokens`);
+      return {
+        key: createRemoteJWKSet(new URL(keys.url), {
+          cooldownDuration: (keys.cooldownSeconds ?? 30) * 1000,
+          cacheMaxAge: (keys.cacheMaxAgeSeconds ?? 600) * 1000,
+          timeoutDuration: (keys.timeoutSeconds ?? 5) * 1000,
+        }),
+        algorithms,
+      };
+    }
+  }
 }
 
 function scopesOf(payload: JWTPayload): string[] {
@@ -108,5 +160,8 @@ function describeRejection(error: unknown): string {
     return `The token's "${error.claim}" claim is not accepted.`;
   if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'The token is not signed with an accepted algorithm.';
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'The token signature is invalid.';
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return 'The token is signed with an unknown key.';
+  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid)
+    return 'The token could not be verified: the signing keys are unavailable.';
   return 'The token is malformed.';
 }
