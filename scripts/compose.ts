@@ -5,21 +5,15 @@
  * differs from a fresh composition.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { composeSupergraph } from '../platform/src/composition/compose.ts';
-import { localRoutingUrl, schemaFileOf, subgraphs } from '../subgraphs/registry.ts';
+import { schemaFileOf, subgraphs } from '../subgraphs/registry.ts';
+import { readSubgraphSources, supergraphFiles } from './supergraph-files.ts';
 
 const { values: flags } = parseArgs({ options: { check: { type: 'boolean', default: false } } });
 
 const outcome = composeSupergraph(
-  subgraphs.map(({ name, port }) => ({
-    name,
-    url: localRoutingUrl(port),
-    sdl: readFileSync(schemaFileOf(name), 'utf8'),
-    path: relative(process.cwd(), fileURLToPath(schemaFileOf(name))),
-  })),
+  await readSubgraphSources(subgraphs.map(({ name, port }) => ({ name, port, schemaFile: schemaFileOf(name) }))),
 );
 if (!outcome.ok) {
   for (const error of outcome.errors) console.error(`${error}\n`);
@@ -29,10 +23,10 @@ if (!outcome.ok) {
 }
 for (const hint of outcome.hints) console.warn(`${hint}\n`);
 
-const outputs = [
-  { file: new URL('../schema/supergraph.graphql', import.meta.url), content: outcome.supergraphSdl },
-  { file: new URL('../schema/api.graphql', import.meta.url), content: outcome.apiSchemaSdl + '\n' },
-];
+const outputs = supergraphFiles(outcome).map(({ name, content }) => ({
+  file: new URL(`../schema/${name}`, import.meta.url),
+  content,
+}));
 
 let stale = 0;
 for (const { file, content } of outputs) {

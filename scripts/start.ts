@@ -4,21 +4,42 @@
  * Postgres where `<NAME>_DATABASE_URL` is set), migrated and seeded on first
  * run; the router starts once every subgraph is ready.
  *
+ * Outside production it then watches the subgraphs (scripts/dev/hot-reload.ts):
+ * a save recomposes the supergraph, restarts the subgraph that changed and
+ * reloads the router, and a subgraph that exits is started again on the
+ * next save instead of stopping the graph.
+ *
  *   npm start                 small seed, quick to start
  *   npm start -- --scale      benchmark-sized seed on first run
+ *   npm start -- --no-watch   no hot reload (also SCHEMA_WATCH=false)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { envPrefix } from '../platform/src/config.ts';
-import { subgraphs } from '../subgraphs/registry.ts';
+import { z } from 'zod';
+import { booleanFromEnv, envPrefix, nodeEnvFromEnv, parseEnv } from '../platform/src/config.ts';
+import { configOrExit } from '../platform/src/process.ts';
+import { schemaFileOf, subgraphs } from '../subgraphs/registry.ts';
+import { describeHotReload, watchSubgraphs, type HotReload } from './dev/hot-reload.ts';
 
-const { values: flags } = parseArgs({ options: { scale: { type: 'boolean', default: false } } });
+const { values: flags } = parseArgs({
+  options: { scale: { type: 'boolean', default: false }, 'no-watch': { type: 'boolean', default: false } },
+});
+const env = configOrExit(() =>
+  parseEnv(z.object({ NODE_ENV: nodeEnvFromEnv, SCHEMA_WATCH: booleanFromEnv.default(true) })),
+);
+const watchSchemas = env.NODE_ENV !== 'production' && env.SCHEMA_WATCH && !flags['no-watch'];
 const root = fileURLToPath(new URL('..', import.meta.url));
 const routerPort = Number(process.env.ROUTER_PORT ?? 4000);
 const readyTimeoutMs = 180_000;
+// A process that has not drained its requests by then is killed.
+const stopTimeoutMs = 10_000;
 
 const children = new Map<string, ChildProcess>();
+/** Subgraphs being restarted by hot reload: whoever awaits their readiness reports a failed start. */
+const restarting = new Set<ChildProcess>();
+let hotReload: HotReload | null = null;
 let stopping = false;
 
 function run(name: string, script: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
@@ -29,18 +50,43 @@ function run(name: string, script: string, args: string[], env: NodeJS.ProcessEn
   });
   children.set(name, child);
   child.on('exit', (code, signal) => {
+    // Replaced by a restart, which stopped it on purpose.
+    if (children.get(name) !== child) return;
     children.delete(name);
-    if (stopping) return;
-    console.error(`\n${name} exited (${signal ?? `code ${code}`}); stopping the graph.`);
+    if (stopping || restarting.has(child)) return;
+    const how = signal ?? `code ${code}`;
+    if (hotReload && name !== 'router') {
+      console.error(`\n${name} exited (${how}); the rest of the graph keeps serving. Save a file to start it again.`);
+      hotReload.restartOnNextChange(name);
+      return;
+    }
+    console.error(`\n${name} exited (${how}); stopping the graph.`);
     void stop(1);
   });
   return child;
 }
 
-async function waitUntilReady(name: string, port: number): Promise<void> {
+// Each port can be moved with `<NAME>_PORT`; the router is then pointed at it.
+const services = subgraphs.map(({ name, port }) => ({
+  name,
+  port: Number(process.env[`${envPrefix(name)}_PORT`] ?? port),
+}));
+
+function runSubgraph(name: string): ChildProcess {
+  const { port } = services.find((service) => service.name === name)!;
+  return run(name, 'subgraphs/serve.ts', [name], { [`${envPrefix(name)}_PORT`]: String(port) });
+}
+
+/** Resolves once the service answers /health/ready; rejects on timeout, or if `child` exits first. */
+async function waitUntilReady(name: string, port: number, child?: ChildProcess): Promise<void> {
   const deadline = Date.now() + readyTimeoutMs;
   while (Date.now() < deadline) {
     if (stopping) return;
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error(
+        `it exited (${child.signalCode ?? `code ${child.exitCode}`}) before it was ready; its log says why`,
+      );
+    }
     try {
       const response = await fetch(`http://127.0.0.1:${port}/health/ready`);
       if (response.ok) return;
@@ -52,30 +98,66 @@ async function waitUntilReady(name: string, port: number): Promise<void> {
   throw new Error(`${name} was not ready on port ${port} after ${readyTimeoutMs / 1000} s`);
 }
 
+/** SIGTERM, so the process finishes its in-flight requests; SIGKILL if it has not exited in time. */
+function terminate(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/**
+ * Restarts a subgraph in place on the code now on disk. Its embedded
+ * database admits one process at a time (a directory lock), so the old
+ * process drains and exits before the new one starts. Until the new one is
+ * ready, a few seconds, requests that need this subgraph fail; the router
+ * serves everything else as before.
+ */
+async function restartSubgraph(name: string): Promise<void> {
+  const previous = children.get(name);
+  if (previous) {
+    children.delete(name);
+    await terminate(previous);
+  }
+  if (stopping) throw new Error('the graph is stopping');
+  const child = runSubgraph(name);
+  restarting.add(child);
+  try {
+    await waitUntilReady(name, services.find((service) => service.name === name)!.port, child);
+  } finally {
+    restarting.delete(child);
+  }
+}
+
+/** The id of the supergraph the router serves, from its readiness check (`serving <id>`). */
+async function routerGraphId(): Promise<string | null> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${routerPort}/health/ready`);
+    const body = (await response.json()) as { checks?: { supergraph?: { detail?: string } } };
+    return /^serving (\S+)$/.exec(body.checks?.supergraph?.detail ?? '')?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
 async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
-  const exits = [...children.values()].map(
-    (child) =>
-      new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve()))),
-  );
-  for (const child of children.values()) child.kill('SIGTERM');
-  await Promise.race([Promise.all(exits), new Promise((resolve) => setTimeout(resolve, 10_000))]);
-  for (const child of children.values()) child.kill('SIGKILL');
+  // Not awaited: a recomposition under way sees `stopping` and gives up.
+  void hotReload?.close();
+  await Promise.all([...children.values()].map(terminate));
   process.exit(code);
 }
 
 process.once('SIGINT', () => void stop(0));
 process.once('SIGTERM', () => void stop(0));
 
-// Each port can be moved with `<NAME>_PORT`; the router is then pointed at it.
-const services = subgraphs.map(({ name, port }) => ({
-  name,
-  port: Number(process.env[`${envPrefix(name)}_PORT`] ?? port),
-}));
-for (const { name, port } of services) {
-  run(name, 'subgraphs/serve.ts', [name], { [`${envPrefix(name)}_PORT`]: String(port) });
-}
+for (const { name } of services) runSubgraph(name);
 try {
   await Promise.all(services.map(({ name, port }) => waitUntilReady(name, port)));
   run(
@@ -88,6 +170,19 @@ try {
     ]),
   );
   await waitUntilReady('router', routerPort);
+  if (watchSchemas && !stopping) {
+    hotReload = await watchSubgraphs({
+      // Registry ports, not the ones moved by `<NAME>_PORT`: the files written are what `npm run compose` writes.
+      subgraphs: subgraphs.map(({ name, port }) => ({ name, port, dir: dirname(fileURLToPath(schemaFileOf(name))) })),
+      schemaDir: fileURLToPath(new URL('../schema/', import.meta.url)),
+      restartSubgraph,
+      routerGraphId,
+      report: (outcome) => {
+        const ok = outcome.status === 'reloaded' || outcome.status === 'reverted';
+        (ok ? console.log : console.error)(describeHotReload(outcome));
+      },
+    });
+  }
 } catch (error) {
   console.error(error instanceof Error ? error.message : error);
   await stop(1);
@@ -102,6 +197,9 @@ if (!stopping) {
       '',
       ...services.map(({ name, port }) => `    ${name.padEnd(width)}  http://localhost:${port}/graphql`),
       '',
+      watchSchemas
+        ? '  Watching the subgraphs: a save recomposes the supergraph and reloads what changed.'
+        : '  Not watching the subgraphs (--no-watch, SCHEMA_WATCH=false or production).',
       '  Ctrl-C stops everything. Data persists in .data/ between runs.',
       '',
     ].join('\n'),
