@@ -22,6 +22,7 @@ import { booleanFromEnv, envPrefix, nodeEnvFromEnv, parseEnv } from '../platform
 import { configOrExit } from '../platform/src/process.ts';
 import { schemaFileOf, subgraphs } from '../subgraphs/registry.ts';
 import { describeHotReload, watchSubgraphs, type HotReload } from './dev/hot-reload.ts';
+import { developmentSecrets } from './dev/secrets.ts';
 
 const { values: flags } = parseArgs({
   options: { scale: { type: 'boolean', default: false }, 'no-watch': { type: 'boolean', default: false } },
@@ -36,6 +37,16 @@ const readyTimeoutMs = 180_000;
 // A process that has not drained its requests by then is killed.
 const stopTimeoutMs = 10_000;
 
+// Outside production, tokens from `npm run token` verify and subgraphs know the caller with nothing configured.
+const developmentAuthentication = ((): NodeJS.ProcessEnv => {
+  if (env.NODE_ENV === 'production') return {};
+  const secrets = developmentSecrets(process.env.DATA_DIR ?? '.data');
+  return {
+    ...(process.env.AUTH_JWKS_URL ? {} : { AUTH_JWT_SECRET: secrets.jwtSecret }),
+    INTERNAL_IDENTITY_SECRET: secrets.identitySecret,
+  };
+})();
+
 const children = new Map<string, ChildProcess>();
 /** Subgraphs being restarted by hot reload: whoever awaits their readiness reports a failed start. */
 const restarting = new Set<ChildProcess>();
@@ -46,7 +57,13 @@ function run(name: string, script: string, args: string[], env: NodeJS.ProcessEn
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: root,
     stdio: 'inherit',
-    env: { LOG_PRETTY: 'true', SEED_IF_EMPTY: flags.scale ? 'scale' : 'small', ...process.env, ...env },
+    env: {
+      LOG_PRETTY: 'true',
+      SEED_IF_EMPTY: flags.scale ? 'scale' : 'small',
+      ...developmentAuthentication,
+      ...process.env,
+      ...env,
+    },
   });
   children.set(name, child);
   child.on('exit', (code, signal) => {

@@ -7,7 +7,9 @@ import { seedId, seedReview, worldSizes } from '../seed/world.ts';
 import { subgraphs } from '../subgraphs/registry.ts';
 import { freePorts, runScript, type ServiceProcess } from './support/processes.ts';
 import { copyRepository, type RepositoryCopy } from './support/repository-copy.ts';
+import { developmentSecrets } from '../scripts/dev/secrets.ts';
 import { postGraphQL } from './support/shop-graph.ts';
+import { signTestToken } from './support/tokens.ts';
 
 /**
  * `npm start`'s hot reload, on real processes, in a copy of the repository
@@ -20,7 +22,7 @@ import { postGraphQL } from './support/shop-graph.ts';
 
 // Touches every subgraph but reviews; the response cache is off, so each one reaches them.
 const elsewhereQuery = /* GraphQL */ `
-  query ($userId: ID!) {
+  {
     products(first: 3) {
       edges {
         node {
@@ -30,7 +32,7 @@ const elsewhereQuery = /* GraphQL */ `
         }
       }
     }
-    user(id: $userId) {
+    viewer {
       name
       orders(first: 2) {
         totalCount
@@ -53,16 +55,24 @@ let graph: ServiceProcess;
 let routerUrl: string;
 
 /** Clients querying the rest of the graph until stopped; every failure is kept. */
-function startTraffic(clients: number) {
+async function startTraffic(clients: number) {
+  // Signed in as seed users, with the secret `npm start` made up, so orders are theirs to see.
+  const { jwtSecret } = developmentSecrets(dataDir);
+  const tokens = await Promise.all(
+    Array.from({ length: 10 }, (_, index) => signTestToken(jwtSecret, seedId('user', index))),
+  );
   let running = true;
   let requests = 0;
   const failures: string[] = [];
   const loops = Array.from({ length: clients }, async (_, client) => {
     for (let index = 0; running; index++) {
       try {
-        const response = await postGraphQL<any>(routerUrl, elsewhereQuery, {
-          userId: seedId('user', (client * 7 + index) % 10),
-        });
+        const response = await postGraphQL<any>(
+          routerUrl,
+          elsewhereQuery,
+          {},
+          { authorization: `Bearer ${tokens[(client * 7 + index) % tokens.length]}` },
+        );
         if (response.status !== 200 || response.body.errors)
           failures.push(`${response.status} ${JSON.stringify(response.body.errors)}`);
       } catch (error) {
@@ -80,7 +90,7 @@ function startTraffic(clients: number) {
     },
   };
 }
-let traffic: ReturnType<typeof startTraffic>;
+let traffic: Awaited<ReturnType<typeof startTraffic>>;
 
 /** Waits for `text` in what `npm start` prints after `mark` (an earlier output length). */
 async function printed(text: string, mark: number): Promise<string> {
@@ -104,7 +114,7 @@ beforeAll(async () => {
   });
   await graph.waitFor((output) => output.includes('Shop graph is up'), startTimeoutMs);
   expect(graph.output()).toContain('Watching the subgraphs');
-  traffic = startTraffic(2);
+  traffic = await startTraffic(2);
 }, startTimeoutMs + 30_000);
 
 afterAll(async () => {

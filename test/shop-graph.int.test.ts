@@ -12,6 +12,7 @@ import {
 } from '../seed/world.ts';
 import { estimateShipping } from '../subgraphs/inventory/src/shipping.ts';
 import { startShopGraph, type ShopGraph } from './support/shop-graph.ts';
+import { signTestToken, testJwtSecret } from './support/tokens.ts';
 
 /** The federated graph through the router, checked against the seed world it was built from. */
 
@@ -30,8 +31,12 @@ afterAll(async () => {
   await graph?.stop();
 });
 
-async function data<T = any>(query: string, variables?: Record<string, unknown>): Promise<T> {
-  const response = await graph.query<T>(query, variables);
+async function data<T = any>(
+  query: string,
+  variables?: Record<string, unknown>,
+  headers?: Record<string, string>,
+): Promise<T> {
+  const response = await graph.query<T>(query, variables, headers);
   expect(response.body.errors).toBeUndefined();
   expect(response.status).toBe(200);
   return response.body.data as T;
@@ -213,6 +218,8 @@ describe("a user's reviews and orders", () => {
     const { user: found } = await data(
       `query ($id: ID!) { user(id: $id) { username reviews(first: 100) { totalCount } orders(first: 100) { totalCount edges { node { id total { centAmount } items { quantity unitPrice { centAmount } subtotal { centAmount } product { id name } } } } } } }`,
       { id: user.id },
+      // Orders are their owner's alone.
+      { authorization: `Bearer ${await signTestToken(testJwtSecret, user.id)}` },
     );
     expect(found.username).toBe(user.username);
     expect(found.reviews.totalCount).toBe(theirReviews.length);
@@ -244,7 +251,7 @@ describe('bad arguments get BAD_USER_INPUT with a message that says what is wron
     },
     {
       case: 'negative first',
-      query: `{ users(first: -1) { totalCount } }`,
+      query: `{ products(first: -1) { totalCount } }`,
       message: /`first` must be between 0 and 100, got -1/,
     },
     {
@@ -254,7 +261,7 @@ describe('bad arguments get BAD_USER_INPUT with a message that says what is wron
     },
     {
       case: 'non-base64 cursor',
-      query: `{ users(after: "%%%") { totalCount } }`,
+      query: `{ products(after: "%%%") { totalCount } }`,
       message: /`after` is not a cursor of this list/,
     },
     {

@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Kind, parse, type DocumentNode, type StringValueNode } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIdentitySigner, identityHeader, type IdentitySigner } from '../platform/src/identity.ts';
 import { seedOrder, seedProduct, seedReview, seedUser, worldSizes } from '../seed/world.ts';
 import { schemaFileOf, subgraphs } from '../subgraphs/registry.ts';
 import { postGraphQL, startSubgraphs, type StartedSubgraphs } from './support/shop-graph.ts';
+import { testIdentitySecret } from './support/tokens.ts';
 
 /**
  * Checks every subgraph must pass, whatever its domain: it serves its own
@@ -20,6 +22,9 @@ const seededEntities: Record<string, object> = {
   Review: seedReview(0, worldSizes.small),
   Order: seedOrder(0, worldSizes.small),
 };
+
+/** Types only their owner may see: the seeded entity is resolved as that user (the router's signed identity). */
+const actingAs: Record<string, string> = { Order: seedOrder(0, worldSizes.small).userId };
 
 /** Where a type's rows live: there, and only there, an unknown key resolves to null. */
 const owners: Record<string, string> = { User: 'accounts', Product: 'products', Review: 'reviews', Order: 'orders' };
@@ -59,9 +64,11 @@ function fieldCoordinates(document: DocumentNode): string[] {
 }
 
 let started: StartedSubgraphs;
+let identity: IdentitySigner;
 
 beforeAll(async () => {
   started = await startSubgraphs('contract');
+  identity = await createIdentitySigner(testIdentitySecret);
 });
 
 afterAll(async () => {
@@ -96,6 +103,7 @@ describe.each(subgraphs.map(({ name }) => ({ name })))('subgraph $name', ({ name
         url(),
         `query ($representations: [_Any!]!) { _entities(representations: $representations) { __typename ... on ${type} { ${fields.join(' ')} } } }`,
         { representations: [representation, unknown, malformed] },
+        actingAs[type] ? { [identityHeader]: await identity.sign({ id: actingAs[type], scopes: [] }) } : {},
       );
       expect(response.body.errors).toBeUndefined();
       const [found, missing, bad] = response.body.data!._entities;

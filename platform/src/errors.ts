@@ -1,3 +1,4 @@
+import { HeaderMap, type HTTPGraphQLResponse } from '@apollo/server';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 
 /**
@@ -9,6 +10,20 @@ export enum ErrorCode {
   BadUserInput = 'BAD_USER_INPUT',
   DatabaseUnavailable = 'DATABASE_UNAVAILABLE',
   InternalServerError = 'INTERNAL_SERVER_ERROR',
+  /** No caller, or credentials that do not verify. */
+  Unauthenticated = 'UNAUTHENTICATED',
+  /** A known caller who may not see or do this. */
+  Forbidden = 'FORBIDDEN',
+}
+
+/** The field needs a signed-in caller. */
+export function unauthenticated(message = 'Sign in to see this.'): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: ErrorCode.Unauthenticated } });
+}
+
+/** The caller is known but may not see or do this. */
+export function forbidden(message = 'You may not see this.'): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: ErrorCode.Forbidden } });
 }
 
 /** An argument the client sent is wrong; the message says how to fix it. */
@@ -91,5 +106,23 @@ export function createErrorFormatter({ database, maskInternalErrors = true, onIn
       ...(formatted.path ? { path: formatted.path } : {}),
       extensions: { code: ErrorCode.InternalServerError },
     };
+  };
+}
+
+/**
+ * The answer to a request whose credentials are not acceptable, before any
+ * GraphQL runs: 401 with a coded error and the Bearer challenge (RFC 6750).
+ */
+export function unauthenticatedResponse(message: string): HTTPGraphQLResponse {
+  return {
+    status: 401,
+    headers: new HeaderMap([
+      ['content-type', 'application/json; charset=utf-8'],
+      ['www-authenticate', 'Bearer error="invalid_token"'],
+    ]),
+    body: {
+      kind: 'complete',
+      string: JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.Unauthenticated } }] }),
+    },
   };
 }

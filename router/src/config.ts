@@ -33,6 +33,11 @@ export interface RouterConfig {
   persistedQueryTtlSeconds: number;
   /** Verifies bearer tokens; null means every caller is anonymous. */
   authentication: AuthenticationOptions | null;
+  /**
+   * Signs the verified caller for the subgraphs (platform/src/identity.ts);
+   * they must share it. Null: subgraphs see every caller as anonymous.
+   */
+  identitySecret: string | null;
   responseCache: {
     enabled: boolean;
     /** Bearer token for the purge endpoint; null leaves the endpoint off. */
@@ -82,6 +87,7 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
         )
         .optional(),
       AUTH_JWKS_COOLDOWN_SECONDS: z.coerce.number().int().min(1).default(30),
+      INTERNAL_IDENTITY_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
       AUTH_JWT_ISSUER: z.string().min(1).optional(),
       AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
       RESPONSE_CACHE: booleanFromEnv.default(true),
@@ -114,6 +120,7 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
       redisUrl: vars.REDIS_URL ?? null,
       persistedQueryTtlSeconds: vars.APQ_TTL_SECONDS,
       authentication: authenticationFrom(vars),
+      identitySecret: vars.INTERNAL_IDENTITY_SECRET ?? null,
       responseCache: {
         enabled: vars.RESPONSE_CACHE,
         purgeToken: vars.RESPONSE_CACHE_PURGE_TOKEN ?? null,

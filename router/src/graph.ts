@@ -12,6 +12,8 @@ import { SubgraphFetch } from './subgraph-fetch/index.ts';
 export interface RouterContext {
   /** The verified caller, or null for an anonymous one. */
   viewer: Viewer | null;
+  /** The caller's signed identity, forwarded to subgraphs; null when anonymous or not configured. */
+  identity: string | null;
   /** This request's response-cache state, when the cache looked it up. */
   responseCache?: ResponseCacheRequest | undefined;
 }
@@ -68,7 +70,7 @@ export class GraphVersion {
   ): Promise<GraphVersion> {
     const subgraphs: SubgraphFetch[] = [];
     const gateway = new ApolloGateway({
-      supergraphSdl,
+      supergraphSdl: withSubgraphEnforcedSecurity(supergraphSdl),
       logger,
       buildService: ({ name, url }) => {
         const subgraph = new SubgraphFetch({ name, url: subgraphUrls[envPrefix(name)] ?? url! });
@@ -142,4 +144,28 @@ export class GraphVersion {
       );
     return this.stopped;
   }
+}
+
+/**
+ * Security features each subgraph enforces itself, on the identity the
+ * router signs (platform/src/subgraph/authorization.ts).
+ */
+const subgraphEnforcedFeatures = [
+  'https://specs.apollo.dev/authenticated/v0.1',
+  'https://specs.apollo.dev/requiresScopes/v0.1',
+];
+
+/**
+ * The JavaScript gateway refuses a supergraph that links a `for: SECURITY`
+ * feature it does not enforce itself. Ours are enforced one hop later, by
+ * the subgraph that owns each field, so they are handed to the gateway as
+ * plain metadata. Any other SECURITY feature (`@policy`, say) still makes
+ * the supergraph fail to load, because nothing here would enforce it.
+ */
+export function withSubgraphEnforcedSecurity(supergraphSdl: string): string {
+  let sdl = supergraphSdl;
+  for (const url of subgraphEnforcedFeatures) {
+    sdl = sdl.replace(`@link(url: "${url}", for: SECURITY)`, `@link(url: "${url}")`);
+  }
+  return sdl;
 }

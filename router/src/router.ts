@@ -2,8 +2,10 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { IncomingMessage } from 'node:http';
-import { HeaderMap, type HTTPGraphQLRequest, type HTTPGraphQLResponse } from '@apollo/server';
+import type { HTTPGraphQLRequest, HTTPGraphQLResponse } from '@apollo/server';
 import { close, createHttpService, listen, type BytesResponse } from '../../platform/src/http/server.ts';
+import { unauthenticatedResponse } from '../../platform/src/errors.ts';
+import { createIdentitySigner } from '../../platform/src/identity.ts';
 import type { Logger } from '../../platform/src/logger.ts';
 import type { RouterConfig } from './config.ts';
 import { createSharedCache } from './cache.ts';
@@ -46,7 +48,10 @@ export type RouterSettings = Pick<
   'host' | 'port' | 'supergraphPath' | 'watchSupergraph' | 'subgraphUrls' | 'nodeEnv'
 > &
   Partial<
-    Pick<RouterConfig, 'redisUrl' | 'persistedQueryTtlSeconds' | 'authentication' | 'trustedDocuments'> & {
+    Pick<
+      RouterConfig,
+      'redisUrl' | 'persistedQueryTtlSeconds' | 'authentication' | 'identitySecret' | 'trustedDocuments'
+    > & {
       responseCache: Partial<RouterConfig['responseCache']>;
     }
   > &
@@ -60,6 +65,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     ? await createAuthenticator(settings.authentication)
     : anonymousOnly;
   const trustedDocuments = await trustedDocumentsFrom(settings, logger);
+  const identitySigner = settings.identitySecret ? await createIdentitySigner(settings.identitySecret) : null;
   const shared = createSharedCache(settings.redisUrl ?? null, logger);
   const cacheSettings = settings.responseCache ?? {};
   const responseCache =
@@ -164,7 +170,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     try {
       viewer = await authenticator.authenticate(incomingRequest.headers.get('authorization'));
     } catch (error) {
-      if (error instanceof AuthenticationError) return unauthenticated(error.message);
+      if (error instanceof AuthenticationError) return unauthenticatedResponse(error.message);
       throw error;
     }
     const safelisted = trustedDocuments.check(incomingRequest);
@@ -188,7 +194,11 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     const response = await version.serve((apollo) =>
       apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: request,
-        context: async () => ({ viewer, responseCache: cached }),
+        context: async () => ({
+          viewer,
+          identity: viewer && identitySigner ? await identitySigner.sign(viewer) : null,
+          responseCache: cached,
+        }),
       }),
     );
     if (cached && responseCache) {
@@ -234,20 +244,6 @@ async function trustedDocumentsFrom(settings: RouterSettings, logger: Logger): P
   if (mode !== 'off')
     logger.info({ mode, documents: manifest.size, manifest: manifestPath }, 'trusted documents loaded');
   return new TrustedDocuments({ mode, manifest, logger });
-}
-
-function unauthenticated(message: string): HTTPGraphQLResponse {
-  return {
-    status: 401,
-    headers: new HeaderMap([
-      ['content-type', 'application/json; charset=utf-8'],
-      ['www-authenticate', 'Bearer error="invalid_token"'],
-    ]),
-    body: {
-      kind: 'complete',
-      string: JSON.stringify({ errors: [{ message, extensions: { code: 'UNAUTHENTICATED' } }] }),
-    },
-  };
 }
 
 const simpleContentTypes = new Set(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']);

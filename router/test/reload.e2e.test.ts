@@ -2,10 +2,11 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedProduct } from '../../seed/world.ts';
+import { seedProduct, seedUser } from '../../seed/world.ts';
 import { composeFor, postGraphQL, startSubgraphs, type StartedSubgraphs } from '../../test/support/shop-graph.ts';
 import { runScript, type ServiceProcess } from '../../test/support/processes.ts';
 import { createGate, startTimingSubgraph, timingSdl } from '../../test/support/timing-subgraph.ts';
+import { signTestToken, testIdentitySecret, testJwtSecret } from '../../test/support/tokens.ts';
 import { until } from '../../test/support/until.ts';
 
 /**
@@ -50,6 +51,8 @@ beforeAll(async () => {
   await writeFile(supergraphPath, supergraph('slow'));
   router = runScript('router/src/main.ts', ['--supergraph', supergraphPath, '--port', '0', '--host', '127.0.0.1'], {
     LOG_LEVEL: 'info',
+    AUTH_JWT_SECRET: testJwtSecret,
+    INTERNAL_IDENTITY_SECRET: testIdentitySecret,
   });
   await router.waitFor((output) => output.includes('"router ready"'));
   routerUrl = router.logs().find((line) => line.msg === 'router ready')!.url as string;
@@ -66,13 +69,16 @@ describe('router process', () => {
   it('serves the supergraph given with --supergraph, across all subgraphs, with no errors', async () => {
     const response = await postGraphQL<any>(
       routerUrl,
-      `query ($id: ID!) { slow(ms: 1) product(id: $id) { name quantity reviewCount reviews(first: 1) { edges { node { author { name orders(first: 1) { totalCount } } } } } } }`,
+      `query ($id: ID!) { slow(ms: 1) product(id: $id) { name quantity reviewCount reviews(first: 1) { edges { node { author { name } } } } } viewer { name orders(first: 1) { totalCount } } }`,
       { id: seedProduct(0).id },
+      // Orders are their owner's: the router verifies the token and signs the caller for the subgraphs.
+      { authorization: `Bearer ${await signTestToken(testJwtSecret, seedUser(0).id)}` },
     );
     expect(response.body.errors).toBeUndefined();
     expect(response.body.data.slow).toBe('done');
     expect(response.body.data.product.name).toBe(seedProduct(0).name);
-    expect(response.body.data.product.reviews.edges[0].node.author.orders.totalCount).toEqual(expect.any(Number));
+    expect(response.body.data.product.reviews.edges[0].node.author.name).toEqual(expect.any(String));
+    expect(response.body.data.viewer).toEqual({ name: seedUser(0).name, orders: { totalCount: expect.any(Number) } });
   });
 
   it('swaps to an edited supergraph without failing requests in flight', async () => {

@@ -131,44 +131,44 @@ describe('public data', () => {
 });
 
 describe('private data', () => {
-  const emailQuery = /* GraphQL */ `
-    query Email($id: ID!) {
-      user(id: $id) {
+  const viewerQuery = /* GraphQL */ `
+    query Me {
+      viewer {
         id
         email
       }
     }
   `;
-  const user = seedUser(5);
-  const setEmail = (email: string) =>
-    shop.byName.accounts.database.db.execute(sql`update users set email = ${email} where id = ${user.id}`);
+  const alice = seedUser(0);
+  const setEmail = (userId: string, email: string) =>
+    shop.byName.accounts.database.db.execute(sql`update users set email = ${email} where id = ${userId}`);
 
-  it('is never stored for an anonymous caller', async () => {
-    const first = await post(emailQuery, { id: user.id });
-    expect(first.cacheControl).toBe('max-age=300, private');
-    await setEmail('changed-1@example.com');
-    const second = await post(emailQuery, { id: user.id });
-    expect(second.cache).toBe('MISS');
-    expect(second.body.data.user.email).toBe('changed-1@example.com');
+  it('is never stored for an anonymous caller, who is refused it', async () => {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const response = await post(viewerQuery);
+      expect(response.body.data.viewer).toBeNull();
+      expect(response.body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+      expect(response.cache).toBe('MISS');
+      expect(response.cacheControl).toBe('no-store');
+    }
   });
 
   it("is stored per verified user, and one user never gets another's entry", async () => {
-    await setEmail('before@example.com');
-    const alice = await post(emailQuery, { id: user.id }, 'alice');
-    expect(alice.cache).toBe('MISS');
-    expect(alice.body.data.user.email).toBe('before@example.com');
+    await setEmail(alice.id, 'before@example.com');
+    const first = await post(viewerQuery, {}, 'alice');
+    expect(first.cache).toBe('MISS');
+    expect(first.body.data.viewer).toEqual({ id: alice.id, email: 'before@example.com' });
 
-    await setEmail('after@example.com');
-    const aliceAgain = await post(emailQuery, { id: user.id }, 'alice');
-    expect(aliceAgain.cache).toBe('HIT');
-    expect(aliceAgain.body.data.user.email).toBe('before@example.com');
-    expect(aliceAgain.cacheControl).toBe('max-age=300, private');
+    await setEmail(alice.id, 'after@example.com');
+    const again = await post(viewerQuery, {}, 'alice');
+    expect(again.cache).toBe('HIT');
+    expect(again.body.data.viewer.email).toBe('before@example.com');
+    expect(again.cacheControl).toBe('max-age=60, private');
 
-    const bob = await post(emailQuery, { id: user.id }, 'bob');
+    // The same document and variables, another user: their own answer, never Alice's entry.
+    const bob = await post(viewerQuery, {}, 'bob');
     expect(bob.cache).toBe('MISS');
-    expect(bob.body.data.user.email).toBe('after@example.com');
-    const anonymous = await post(emailQuery, { id: user.id });
-    expect(anonymous.body.data.user.email).toBe('after@example.com');
+    expect(bob.body.data.viewer).toEqual({ id: seedUser(1).id, email: seedUser(1).email });
   });
 });
 

@@ -10,6 +10,7 @@ import { startSubgraph, type RunningSubgraph } from '../../platform/src/subgraph
 import { startRouter, type RouterSettings, type RunningRouter } from '../../router/src/router.ts';
 import { loadSubgraph, schemaFileOf, subgraphs, type SubgraphName } from '../../subgraphs/registry.ts';
 import { createTestDatabase, type TestDatabase } from '../databases.ts';
+import { testIdentitySecret, testJwtSecret } from './tokens.ts';
 
 /** Test servers log nothing unless TEST_LOG_LEVEL asks for it. */
 export function testLogger(service: string): Logger {
@@ -30,10 +31,11 @@ export async function postGraphQL<TData = Record<string, unknown>>(
   url: string,
   query: string,
   variables?: Record<string, unknown>,
+  headers: Record<string, string> = {},
 ): Promise<GraphQLResponse<TData>> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ query, variables }),
   });
   return {
@@ -83,7 +85,15 @@ export async function startSubgraphs(label: string, seed: SeedSize | null = 'sma
 async function startOne(name: SubgraphName, database: DatabaseTarget, seed: SeedSize | null): Promise<RunningSubgraph> {
   return startSubgraph(
     await loadSubgraph(name),
-    { host: '127.0.0.1', port: 0, database, migrateOnStart: true, seedIfEmpty: seed, nodeEnv: 'test' },
+    {
+      host: '127.0.0.1',
+      port: 0,
+      database,
+      migrateOnStart: true,
+      seedIfEmpty: seed,
+      nodeEnv: 'test',
+      identitySecret: testIdentitySecret,
+    },
     testLogger(name),
   );
 }
@@ -118,6 +128,8 @@ export function startTestRouter(
       watchSupergraph: false,
       subgraphUrls: {},
       nodeEnv: 'test',
+      identitySecret: testIdentitySecret,
+      authentication: { keys: { kind: 'secret', secret: testJwtSecret } },
       ...settings,
     },
     logger,
@@ -131,6 +143,7 @@ export interface ShopGraph {
   query<TData = Record<string, unknown>>(
     query: string,
     variables?: Record<string, unknown>,
+    headers?: Record<string, string>,
   ): Promise<GraphQLResponse<TData>>;
   stop(): Promise<void>;
 }
@@ -146,7 +159,7 @@ export async function startShopGraph(label: string, routerSettings: Partial<Rout
     return {
       router,
       subgraphs: started.byName,
-      query: (query, variables) => postGraphQL(router.url, query, variables),
+      query: (query, variables, headers) => postGraphQL(router.url, query, variables, headers),
       async stop() {
         await router.stop();
         await started.stop();

@@ -33,7 +33,9 @@ export async function startTestSubgraph(
     logger: testLogger(name),
     graphql: (httpGraphQLRequest) => {
       requests.push(httpGraphQLRequest.body as TestSubgraph['requests'][number]);
-      return apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context: async () => ({}) });
+      // Resolvers see the request headers, for tests of what the router forwards.
+      const headers = Object.fromEntries(httpGraphQLRequest.headers);
+      return apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context: async () => ({ headers }) });
     },
     readiness: async () => ({}),
   });

@@ -1,4 +1,4 @@
-import { operationFromDocument, Supergraph } from '@apollo/federation-internals';
+import { operationFromDocument, ROUTER_SUPPORTED_SUPERGRAPH_FEATURES, Supergraph } from '@apollo/federation-internals';
 import { QueryPlanner, type PlanNode, type SubscriptionNode } from '@apollo/query-planner';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import {
@@ -63,7 +63,8 @@ export const assumedListSize = 10;
  * its fetches.
  */
 export function reportOperations({ supergraphSdl, subgraphs, documents }: OperationsReportInput): OperationReport[] {
-  const supergraph = Supergraph.build(supergraphSdl);
+  // The report plans, it does not serve: security features need no enforcer here.
+  const supergraph = Supergraph.build(supergraphSdl, { supportedFeatures: ROUTER_SUPPORTED_SUPERGRAPH_FEATURES });
   const planner = new QueryPlanner(supergraph);
   const apiSchema = supergraph.apiSchema().toGraphQLJSSchema();
   const subgraphSchemas = new Map(

@@ -22,6 +22,11 @@ export interface SubgraphConfig {
   migrateOnStart: boolean;
   /** Seed an empty database with this much data at start; `null` never seeds. */
   seedIfEmpty: SeedSize | null;
+  /**
+   * Verifies the caller identity the router signs (platform/src/identity.ts);
+   * null: any forwarded identity is refused and every caller is anonymous.
+   */
+  identitySecret: string | null;
   logLevel: z.infer<typeof logLevelFromEnv>;
   logPretty: boolean;
 }
@@ -48,6 +53,7 @@ export function subgraphConfigFromEnv(
       DB_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(10),
       MIGRATE_ON_START: booleanFromEnv.optional(),
       SEED_IF_EMPTY: z.enum(['small', 'scale', 'none']).optional(),
+      INTERNAL_IDENTITY_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
       LOG_LEVEL: logLevelFromEnv,
       LOG_PRETTY: booleanFromEnv.default(false),
     })
@@ -67,6 +73,7 @@ export function subgraphConfigFromEnv(
         database,
         migrateOnStart,
         seedIfEmpty: seed === 'none' ? null : seed,
+        identitySecret: vars.INTERNAL_IDENTITY_SECRET ?? null,
         logLevel: vars.LOG_LEVEL,
         logPretty: vars.LOG_PRETTY,
       };

@@ -1,12 +1,15 @@
 import { fileURLToPath } from 'node:url';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { Database, DrizzleSchema } from '../db/database.ts';
+import type { Viewer } from '../identity.ts';
 
 /** How much seed data to write: `small` for a quick start, `scale` for benchmarks. */
 export type SeedSize = 'small' | 'scale';
 
 /** What every resolver of a subgraph receives. */
 export interface SubgraphContext<TTables extends DrizzleSchema, TLoaders> {
+  /** The caller the router verified and signed for; null for an anonymous one. */
+  viewer: Viewer | null;
   db: Database<TTables>;
   /** Built fresh for each request, so batching and caching never cross callers. */
   loaders: TLoaders;

@@ -6,8 +6,10 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { sql } from 'drizzle-orm';
 import { parse } from 'graphql';
 import { isTableEmpty, openDatabase, type DatabaseHandle, type DrizzleSchema } from '../db/database.ts';
-import { createErrorFormatter } from '../errors.ts';
+import { createErrorFormatter, unauthenticatedResponse } from '../errors.ts';
+import { createIdentityVerifier, identityHeader, IdentityError, noIdentityVerifier, type Viewer } from '../identity.ts';
 import { DateTimeScalar } from '../graphql/scalars.ts';
+import { enforceAccessRules } from './authorization.ts';
 import { close, createHttpService, listen } from '../http/server.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import type { SubgraphConfig } from './config.ts';
@@ -34,7 +36,8 @@ export function loadTypeDefs(schemaFile: URL) {
  */
 export async function startSubgraph<TTables extends DrizzleSchema, TLoaders>(
   definition: SubgraphDefinition<TTables, TLoaders>,
-  config: Pick<SubgraphConfig, 'host' | 'port' | 'database' | 'migrateOnStart' | 'seedIfEmpty' | 'nodeEnv'>,
+  config: Pick<SubgraphConfig, 'host' | 'port' | 'database' | 'migrateOnStart' | 'seedIfEmpty' | 'nodeEnv'> &
+    Partial<Pick<SubgraphConfig, 'identitySecret'>>,
   logger: Logger = createLogger({ service: definition.name }),
 ): Promise<RunningSubgraph<TTables>> {
   const database = await openDatabase(config.database, definition.tables);
@@ -50,6 +53,7 @@ export async function startSubgraph<TTables extends DrizzleSchema, TLoaders>(
     }
     const { server, apollo } = await createSubgraphServer(definition, database, {
       production: config.nodeEnv === 'production',
+      identitySecret: config.identitySecret ?? null,
       logger,
     });
     const listening = await listen(server, config.port, config.host);
@@ -74,6 +78,8 @@ export async function startSubgraph<TTables extends DrizzleSchema, TLoaders>(
 export interface SubgraphServerOptions {
   /** Masks uncoded errors, hides stack traces and turns introspection off. */
   production: boolean;
+  /** Shared with the router, to verify the caller it forwards; null refuses any forwarded identity. */
+  identitySecret?: string | null;
   logger: Logger;
 }
 
@@ -81,13 +87,14 @@ export interface SubgraphServerOptions {
 export async function createSubgraphServer<TTables extends DrizzleSchema, TLoaders>(
   definition: SubgraphDefinition<TTables, TLoaders>,
   database: DatabaseHandle<TTables>,
-  { production, logger }: SubgraphServerOptions,
+  { production, identitySecret = null, logger }: SubgraphServerOptions,
 ): Promise<{ server: Server; apollo: ApolloServer<SubgraphContext<TTables, TLoaders>> }> {
   type Context = SubgraphContext<TTables, TLoaders>;
   const schema = buildSubgraphSchema({
     typeDefs: loadTypeDefs(subgraphFiles(definition).schemaFile),
     resolvers: { DateTime: DateTimeScalar, ...definition.resolvers } as never,
   });
+  enforceAccessRules(schema);
   const apollo = new ApolloServer<Context>({
     schema,
     // Subgraphs sit behind the router; the router decides what clients may introspect.
@@ -104,14 +111,24 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
     logger,
   });
   await apollo.start();
+  const identity = identitySecret ? await createIdentityVerifier(identitySecret) : noIdentityVerifier;
 
   const server = createHttpService({
     logger,
-    graphql: (httpGraphQLRequest) =>
-      apollo.executeHTTPGraphQLRequest({
+    graphql: async (httpGraphQLRequest) => {
+      let viewer: Viewer | null;
+      try {
+        viewer = await identity.verify(httpGraphQLRequest.headers.get(identityHeader));
+      } catch (error) {
+        if (!(error instanceof IdentityError)) throw error;
+        logger.warn({ reason: error.message }, 'refused a request with a forwarded identity that does not verify');
+        return unauthenticatedResponse('The forwarded identity is not accepted.');
+      }
+      return apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest,
-        context: async () => ({ db: database.db, loaders: definition.createLoaders(database.db) }),
-      }),
+        context: async () => ({ viewer, db: database.db, loaders: definition.createLoaders(database.db) }),
+      });
+    },
     readiness: async () => ({
       schema: { ok: true },
       database: await database.ping().then(

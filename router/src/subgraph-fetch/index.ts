@@ -3,6 +3,7 @@ import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { GraphQLError, Kind, parse, type DocumentNode } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { Pool } from 'undici';
+import { identityHeader } from '../../../platform/src/identity.ts';
 import { isMergeable, mergeQueries, type SubgraphQuery, type SubgraphResult } from './merge.ts';
 
 export interface SubgraphFetchOptions {
@@ -16,8 +17,12 @@ export interface SubgraphFetchOptions {
 
 /** The per-request fields the data source reads from the router's context. */
 export interface SubgraphFetchContext {
-  /** Who the request runs for; fetches for different callers are never shared. */
-  viewer?: { id: string } | null;
+  /**
+   * The signed identity of the caller (see platform/src/identity.ts), sent
+   * to the subgraph as the only caller-specific header; null for an
+   * anonymous caller. Fetches for different identities are never shared.
+   */
+  identity?: string | null;
 }
 
 interface RawResponse {
@@ -73,10 +78,10 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
     const { query, variables = {}, operationName } = options.request;
     if (!query) throw new Error('Missing query');
     if (options.kind !== 'incoming operation') {
-      return parseResult(await this.send(JSON.stringify({ query, variables, operationName })));
+      return parseResult(await this.send(JSON.stringify({ query, variables, operationName }), ''));
     }
     const document = options.document ?? parseOnce(query);
-    const caller = options.context.viewer?.id ?? '';
+    const caller = options.context.identity ?? '';
     let result: SubgraphResult & { cacheControl: string | undefined };
     if (isMergeable(document)) {
       result = await new Promise((resolve, reject) => {
@@ -91,7 +96,7 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
       const isMutation = document.definitions.some(
         (definition) => definition.kind === Kind.OPERATION_DEFINITION && definition.operation !== 'query',
       );
-      result = parseResult(isMutation ? await this.send(body) : await this.sendShared(body, caller));
+      result = parseResult(isMutation ? await this.send(body, caller) : await this.sendShared(body, caller));
     }
     restrictCachePolicy(options.incomingRequestContext.overallCachePolicy, result.cacheControl);
     const { cacheControl: _cacheControl, ...response } = result;
@@ -175,20 +180,26 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
     const key = `${caller}\u0000${body}`;
     let inFlight = this.inFlight.get(key);
     if (!inFlight) {
-      inFlight = this.send(body).finally(() => this.inFlight.delete(key));
+      inFlight = this.send(body, caller).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, inFlight);
     }
     return inFlight;
   }
 
-  private async send(body: string): Promise<RawResponse> {
+  /**
+   * Sends one request. Its headers are built here from nothing: no header of
+   * the client's (Authorization, Cookie, a forged identity) can reach a subgraph.
+   */
+  private async send(body: string, identity: string): Promise<RawResponse> {
     let response;
     let text: string;
     try {
       response = await this.pool.request({
         path: this.path,
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        headers: identity
+          ? { 'content-type': 'application/json', accept: 'application/json', [identityHeader]: identity }
+          : { 'content-type': 'application/json', accept: 'application/json' },
         body,
       });
       text = await response.body.text();

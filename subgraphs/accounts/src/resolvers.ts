@@ -1,6 +1,7 @@
 import { count } from 'drizzle-orm';
 import { selectPage, type Keyset } from '../../../platform/src/db/keyset.ts';
 import { parseIdArgument } from '../../../platform/src/graphql/ids.ts';
+import { requireOwner } from '../../../platform/src/subgraph/authorization.ts';
 import { newestFirstCursor, parsePage, toConnection } from '../../../platform/src/graphql/pagination.ts';
 import type { Resolvers } from './__generated__/resolvers.ts';
 import { users } from './db/schema.ts';
@@ -10,6 +11,7 @@ const userCursor = newestFirstCursor('users');
 
 export const resolvers: Resolvers = {
   Query: {
+    viewer: (_, __, { viewer, loaders }) => loaders.userById.load(viewer!.id),
     user: (_, { id }, { loaders }) => loaders.userById.load(parseIdArgument(id, 'id')),
     users: async (_, args, { db }) => {
       const page = parsePage(args, userCursor);
@@ -24,5 +26,9 @@ export const resolvers: Resolvers = {
   },
   User: {
     __resolveReference: (reference, { loaders }) => loaders.userById.load(reference.id),
+    email: (user, _, { viewer }) => {
+      requireOwner(viewer, user.id);
+      return user.email;
+    },
   },
 };

@@ -1,4 +1,5 @@
 import { childConnection } from '../../../platform/src/graphql/pagination.ts';
+import { requireOwner } from '../../../platform/src/subgraph/authorization.ts';
 import type { Resolvers } from './__generated__/resolvers.ts';
 import { orderCursor } from './loaders.ts';
 
@@ -6,7 +7,12 @@ const money = (centAmount: number, currencyCode: string) => ({ centAmount, curre
 
 export const resolvers: Resolvers = {
   Order: {
-    __resolveReference: (reference, { loaders }) => loaders.orderById.load(reference.id),
+    // Reached only from its owner's `orders` today; checked anyway, so a new path cannot leak one.
+    __resolveReference: async (reference, { viewer, loaders }) => {
+      const order = await loaders.orderById.load(reference.id);
+      if (order) requireOwner(viewer, order.userId);
+      return order;
+    },
     user: (order) => ({ id: order.userId }),
     items: (order, _, { loaders }) => loaders.itemsByOrder.load(order.id),
     total: (order) => money(order.totalCents, order.currencyCode),
@@ -18,12 +24,14 @@ export const resolvers: Resolvers = {
   },
   User: {
     __resolveReference: (reference) => ({ id: reference.id }),
-    orders: (user, args, { loaders }) =>
-      childConnection(user.id, args, {
+    orders: (user, args, { viewer, loaders }) => {
+      requireOwner(viewer, user.id);
+      return childConnection(user.id, args, {
         cursor: orderCursor,
         cursorOf: orderCursor.of,
         pages: loaders.ordersByUser,
         count: async (id) => (await loaders.orderCountByUser.load(id))?.count ?? 0,
-      }),
+      });
+    },
   },
 };

@@ -2,12 +2,9 @@ import type { webcrypto } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 
-/** The caller, as proven by a verified token. */
-export interface Viewer {
-  /** The token's `sub`. */
-  id: string;
-  scopes: readonly string[];
-}
+import type { Viewer } from '../../../../platform/src/identity.ts';
+
+export type { Viewer };
 
 /** Where signing keys come from: a shared secret, or an identity provider's JWKS. */
 export type TokenKeys =

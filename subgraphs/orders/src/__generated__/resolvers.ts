@@ -95,8 +95,8 @@ export type Product = {
 export type User = {
   __typename?: 'User';
   id: Scalars['ID']['output'];
-  /** This user's orders, newest first. */
-  orders: OrderConnection;
+  /** This user's orders, newest first. Only the user sees them; anyone else gets null and a FORBIDDEN error. */
+  orders?: Maybe<OrderConnection>;
 };
 
 
@@ -297,7 +297,7 @@ export type ProductResolvers<ContextType = Context, ParentType extends Resolvers
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  orders?: Resolver<ResolversTypes['OrderConnection'], ParentType, ContextType, RequireFields<UserOrdersArgs, 'first'>>;
+  orders?: Resolver<Maybe<ResolversTypes['OrderConnection']>, ParentType, ContextType, RequireFields<UserOrdersArgs, 'first'>>;
 }>;
 
 export type Resolvers<ContextType = Context> = ResolversObject<{
