@@ -10,7 +10,10 @@ import {
   portFromEnv,
   type NodeEnv,
 } from '../../platform/src/config.ts';
+import type { CorsOptions } from '../../platform/src/http/server.ts';
 import type { AuthenticationOptions, TokenKeys } from './plugins/authentication/index.ts';
+import { defaultQueryLimits, type QueryLimits } from './plugins/query-limits/index.ts';
+import type { RateLimitRule } from './plugins/rate-limit/index.ts';
 import { trustedDocumentsModes, type TrustedDocumentsMode } from './plugins/trusted-documents/index.ts';
 
 export interface RouterConfig {
@@ -46,6 +49,17 @@ export interface RouterConfig {
     maxTtlSeconds: number;
   };
   trustedDocuments: { mode: TrustedDocumentsMode; manifestPath: string | null };
+  limits: QueryLimits;
+  /** Accept several operations in one HTTP request. */
+  allowBatchedRequests: boolean;
+  /** Browser origins allowed to call the router; null: same-origin only. */
+  cors: CorsOptions | null;
+  /** Requests per caller (verified user, else client address); null: unlimited. */
+  rateLimit: {
+    perCaller: RateLimitRule;
+    operations: Record<string, RateLimitRule>;
+    trustedProxies: number;
+  } | null;
   logLevel: z.infer<typeof logLevelFromEnv>;
   logPretty: boolean;
 }
@@ -94,6 +108,32 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
       RESPONSE_CACHE_PURGE_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
       RESPONSE_CACHE_MAX_TTL_SECONDS: z.coerce.number().int().min(1).default(3600),
       TRUSTED_DOCUMENTS: z.enum(trustedDocumentsModes).default('off'),
+      QUERY_MAX_DEPTH: z.coerce.number().int().min(1).default(defaultQueryLimits.maxDepth),
+      QUERY_MAX_ALIASES: z.coerce.number().int().min(0).default(defaultQueryLimits.maxAliases),
+      QUERY_MAX_DIRECTIVES: z.coerce.number().int().min(0).default(defaultQueryLimits.maxDirectives),
+      QUERY_MAX_TOKENS: z.coerce.number().int().min(10).default(defaultQueryLimits.maxTokens),
+      QUERY_MAX_COST: z.coerce.number().int().min(1).default(defaultQueryLimits.maxCost),
+      QUERY_COST_EXEMPT_TRUSTED: booleanFromEnv.default(defaultQueryLimits.costExemptTrusted),
+      ALLOW_BATCHED_REQUESTS: booleanFromEnv.default(false),
+      CORS_ORIGINS: z
+        .string()
+        .regex(
+          /^https?:\/\/[^\s,/]+(,https?:\/\/[^\s,/]+)*$/,
+          'expected comma-separated origins such as https://shop.example.com',
+        )
+        .optional(),
+      CORS_ALLOW_CREDENTIALS: booleanFromEnv.default(false),
+      RATE_LIMIT: booleanFromEnv.optional(),
+      RATE_LIMIT_POINTS: z.coerce.number().int().min(1).default(600),
+      RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).default(60),
+      RATE_LIMIT_OPERATIONS: z
+        .string()
+        .regex(
+          /^\w+=\d+\/\d+(,\w+=\d+\/\d+)*$/,
+          'expected OperationName=points/seconds pairs, comma-separated, such as PlaceOrder=10/60',
+        )
+        .optional(),
+      TRUSTED_PROXIES: z.coerce.number().int().min(0).max(10).default(0),
       TRUSTED_DOCUMENTS_PATH: z.string().min(1).optional(),
       LOG_LEVEL: logLevelFromEnv,
       LOG_PRETTY: booleanFromEnv.default(false),
@@ -130,6 +170,33 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
         mode: vars.TRUSTED_DOCUMENTS,
         manifestPath: vars.TRUSTED_DOCUMENTS_PATH ? resolve(vars.TRUSTED_DOCUMENTS_PATH) : null,
       },
+      limits: {
+        maxDepth: vars.QUERY_MAX_DEPTH,
+        maxAliases: vars.QUERY_MAX_ALIASES,
+        maxDirectives: vars.QUERY_MAX_DIRECTIVES,
+        maxTokens: vars.QUERY_MAX_TOKENS,
+        maxCost: vars.QUERY_MAX_COST,
+        costExemptTrusted: vars.QUERY_COST_EXEMPT_TRUSTED,
+      },
+      allowBatchedRequests: vars.ALLOW_BATCHED_REQUESTS,
+      // On by default where it protects something: production.
+      rateLimit:
+        (vars.RATE_LIMIT ?? vars.NODE_ENV === 'production')
+          ? {
+              perCaller: { points: vars.RATE_LIMIT_POINTS, windowSeconds: vars.RATE_LIMIT_WINDOW_SECONDS },
+              operations: Object.fromEntries(
+                (vars.RATE_LIMIT_OPERATIONS?.split(',') ?? []).map((pair) => {
+                  const [name, rule] = pair.split('=') as [string, string];
+                  const [points, windowSeconds] = rule.split('/').map(Number) as [number, number];
+                  return [name, { points, windowSeconds }];
+                }),
+              ),
+              trustedProxies: vars.TRUSTED_PROXIES,
+            }
+          : null,
+      cors: vars.CORS_ORIGINS
+        ? { origins: vars.CORS_ORIGINS.split(','), credentials: vars.CORS_ALLOW_CREDENTIALS }
+        : null,
       logLevel: vars.LOG_LEVEL,
       logPretty: vars.LOG_PRETTY,
     }));

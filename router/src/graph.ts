@@ -3,9 +3,11 @@ import { ApolloServer } from '@apollo/server';
 import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { ApolloGateway } from '@apollo/gateway';
 import { envPrefix } from '../../platform/src/config.ts';
-import { createErrorFormatter } from '../../platform/src/errors.ts';
 import type { Logger } from '../../platform/src/logger.ts';
 import type { Viewer } from './plugins/authentication/index.ts';
+import { errorsPlugin, routerErrorFormatter } from './plugins/errors/index.ts';
+import { defaultQueryLimits, queryLimits, type QueryLimits } from './plugins/query-limits/index.ts';
+import type { RateLimit } from './plugins/rate-limit/index.ts';
 import type { ResponseCache, ResponseCacheRequest } from './plugins/response-cache/index.ts';
 import { SubgraphFetch } from './subgraph-fetch/index.ts';
 
@@ -14,6 +16,12 @@ export interface RouterContext {
   viewer: Viewer | null;
   /** The caller's signed identity, forwarded to subgraphs; null when anonymous or not configured. */
   identity: string | null;
+  /** Every operation of the request is in the trusted-documents manifest. */
+  trusted: boolean;
+  /** The request's id, as in its `x-request-id` response header. */
+  requestId: string;
+  /** Whose rate-limit allowance the request draws on, when rate limiting is on. */
+  rateLimitKey?: string | undefined;
   /** This request's response-cache state, when the cache looked it up. */
   responseCache?: ResponseCacheRequest | undefined;
 }
@@ -37,6 +45,12 @@ export interface GraphOptions {
   persistedQueries: { cache: KeyValueCache<string>; ttlSeconds: number };
   /** Whole-response cache; null turns it off. */
   responseCache: ResponseCache | null;
+  /** Operation size limits. Default: defaultQueryLimits. */
+  limits?: QueryLimits;
+  /** Accept arrays of operations in one HTTP request. Default: false. */
+  allowBatchedRequests?: boolean;
+  /** Per-operation rate limits; null: none. */
+  rateLimit?: RateLimit | null;
   logger: Logger;
 }
 
@@ -66,7 +80,17 @@ export class GraphVersion {
   /** Builds and starts a version; rejects, with the gateway's reason, if the supergraph is unusable. */
   static async build(
     supergraphSdl: string,
-    { production, subgraphUrls, persistedQueries, responseCache, logger, drainTimeoutMs = 30_000 }: GraphOptions,
+    {
+      production,
+      subgraphUrls,
+      persistedQueries,
+      responseCache,
+      limits = defaultQueryLimits,
+      allowBatchedRequests = false,
+      rateLimit = null,
+      logger,
+      drainTimeoutMs = 30_000,
+    }: GraphOptions,
   ): Promise<GraphVersion> {
     const subgraphs: SubgraphFetch[] = [];
     const gateway = new ApolloGateway({
@@ -78,19 +102,26 @@ export class GraphVersion {
         return subgraph;
       },
     });
+    const limitsProtection = queryLimits(limits, { production });
     const server = new ApolloServer<RouterContext>({
       gateway,
       introspection: !production,
       includeStacktraceInErrorResponses: !production,
+      // One operation per HTTP request unless configured: a batch multiplies every other limit.
+      allowBatchedHttpRequests: allowBatchedRequests,
+      validationRules: limitsProtection.validationRules,
+      parseOptions: limitsProtection.parseOptions,
       // The router handles SIGTERM itself, after draining.
       stopOnTerminationSignals: false,
       // Apollo verifies each query's sha256 and keys entries under `apq:`.
       persistedQueries: { cache: persistedQueries.cache, ttl: persistedQueries.ttlSeconds },
-      plugins: responseCache ? [responseCache.plugin()] : [],
-      formatError: createErrorFormatter({
-        maskInternalErrors: production,
-        onInternalError: (error) => logger.error({ err: error }, 'request failed'),
-      }),
+      plugins: [
+        errorsPlugin({ logger }),
+        ...limitsProtection.plugins,
+        ...(rateLimit ? [rateLimit.plugin()] : []),
+        ...(responseCache ? [responseCache.plugin()] : []),
+      ],
+      formatError: routerErrorFormatter({ production }),
       logger,
     });
     try {

@@ -3,13 +3,21 @@ import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import type { HTTPGraphQLRequest, HTTPGraphQLResponse } from '@apollo/server';
-import { close, createHttpService, listen, type BytesResponse } from '../../platform/src/http/server.ts';
+import {
+  close,
+  createHttpService,
+  listen,
+  requestIdHeader,
+  type BytesResponse,
+} from '../../platform/src/http/server.ts';
 import { unauthenticatedResponse } from '../../platform/src/errors.ts';
 import { createIdentitySigner } from '../../platform/src/identity.ts';
 import type { Logger } from '../../platform/src/logger.ts';
 import type { RouterConfig } from './config.ts';
 import { createSharedCache } from './cache.ts';
 import { GraphVersion, type GraphOptions } from './graph.ts';
+import { defaultQueryLimits, type QueryLimits } from './plugins/query-limits/index.ts';
+import { RateLimit, rateLimitedResponse } from './plugins/rate-limit/index.ts';
 import { readOperationRequest } from './operation-request.ts';
 import {
   anonymousOnly,
@@ -50,8 +58,16 @@ export type RouterSettings = Pick<
   Partial<
     Pick<
       RouterConfig,
-      'redisUrl' | 'persistedQueryTtlSeconds' | 'authentication' | 'identitySecret' | 'trustedDocuments'
+      | 'redisUrl'
+      | 'persistedQueryTtlSeconds'
+      | 'authentication'
+      | 'identitySecret'
+      | 'trustedDocuments'
+      | 'allowBatchedRequests'
+      | 'cors'
+      | 'rateLimit'
     > & {
+      limits: Partial<QueryLimits>;
       responseCache: Partial<RouterConfig['responseCache']>;
     }
   > &
@@ -67,6 +83,9 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
   const trustedDocuments = await trustedDocumentsFrom(settings, logger);
   const identitySigner = settings.identitySecret ? await createIdentitySigner(settings.identitySecret) : null;
   const shared = createSharedCache(settings.redisUrl ?? null, logger);
+  const rateLimit = settings.rateLimit
+    ? new RateLimit({ ...settings.rateLimit, redis: shared.redis?.connection ?? null, logger })
+    : null;
   const cacheSettings = settings.responseCache ?? {};
   const responseCache =
     cacheSettings.enabled === false
@@ -81,6 +100,9 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     subgraphUrls: settings.subgraphUrls,
     persistedQueries: { cache: shared.cache, ttlSeconds: settings.persistedQueryTtlSeconds ?? 86_400 },
     responseCache,
+    limits: { ...defaultQueryLimits, ...settings.limits },
+    rateLimit,
+    allowBatchedRequests: settings.allowBatchedRequests ?? false,
     logger,
     ...(settings.drainTimeoutMs !== undefined ? { drainTimeoutMs: settings.drainTimeoutMs } : {}),
   };
@@ -164,7 +186,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
    */
   async function handleGraphQL(
     incomingRequest: HTTPGraphQLRequest,
-    _incoming: IncomingMessage,
+    incoming: IncomingMessage,
   ): Promise<HTTPGraphQLResponse | BytesResponse> {
     let viewer;
     try {
@@ -173,6 +195,10 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
       if (error instanceof AuthenticationError) return unauthenticatedResponse(error.message);
       throw error;
     }
+    // Counted before anything costly runs, for every request the caller sends.
+    const rateLimitKey = rateLimit?.keyOf(viewer, incoming);
+    const limited = rateLimit && rateLimitKey ? await rateLimit.consume(rateLimitKey) : null;
+    if (limited) return rateLimitedResponse(limited);
     const safelisted = trustedDocuments.check(incomingRequest);
     if (safelisted.status === 'reject') return safelisted.response;
     const request = safelisted.request;
@@ -197,6 +223,9 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
         context: async () => ({
           viewer,
           identity: viewer && identitySigner ? await identitySigner.sign(viewer) : null,
+          trusted: safelisted.trusted,
+          rateLimitKey,
+          requestId: request.headers.get(requestIdHeader) ?? '',
           responseCache: cached,
         }),
       }),
@@ -211,6 +240,8 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
   const server = createHttpService({
     logger,
     graphql: handleGraphQL,
+    responseHeaders: securityHeaders({ production: graphOptions.production }),
+    cors: settings.cors ?? null,
     readiness: async () => ({ supergraph: { ok: true, detail: `serving ${current.id}` } }),
     routes:
       responseCache && cacheSettings.purgeToken
@@ -264,4 +295,24 @@ function isPreflighted(request: HTTPGraphQLRequest): boolean {
     request.headers.has('apollo-require-preflight') ||
     request.headers.has('x-apollo-operation-name')
   );
+}
+
+/**
+ * Headers for a JSON API that no browser should render, frame or sniff. In
+ * production the landing page is a static one and may be locked down too;
+ * in development Apollo's Sandbox needs its scripts.
+ */
+export function securityHeaders({ production }: { production: boolean }): Record<string, string> {
+  return {
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'cross-origin-resource-policy': 'same-site',
+    ...(production
+      ? {
+          'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+          'strict-transport-security': 'max-age=31536000; includeSubDomains',
+        }
+      : {}),
+  };
 }

@@ -51,6 +51,8 @@ describe('an unreachable subgraph', () => {
       expect(response.body).toEqual({
         data: null,
         errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
+        // What an operator needs to find the real error in the log.
+        extensions: { requestId: response.headers.get('x-request-id') },
       });
     });
   });

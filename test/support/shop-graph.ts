@@ -130,6 +130,9 @@ export function startTestRouter(
       nodeEnv: 'test',
       identitySecret: testIdentitySecret,
       authentication: { keys: { kind: 'secret', secret: testJwtSecret } },
+      // Tests query deeper and wider than any shipped operation, to check the data;
+      // the production limits have tests of their own (router/test/hostile-requests.test.ts).
+      limits: { maxDepth: 12, maxCost: 1_000_000 },
       ...settings,
     },
     logger,

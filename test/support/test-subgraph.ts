@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { composeSupergraph } from '../../platform/src/composition/compose.ts';
 import { close, createHttpService, listen } from '../../platform/src/http/server.ts';
+import type { Logger } from '../../platform/src/logger.ts';
 import type { RouterSettings, RunningRouter } from '../../router/src/router.ts';
 import { startTestRouter, testLogger } from './shop-graph.ts';
 
@@ -64,6 +65,7 @@ export async function startTestGraph(
   sdl: string,
   resolvers: GraphQLResolverMap<unknown>,
   routerSettings: Partial<RouterSettings> = {},
+  routerLogger?: Logger,
 ): Promise<TestGraph> {
   const subgraph = await startTestSubgraph(name, sdl, resolvers);
   const workdir = await mkdtemp(join(tmpdir(), `${name}-graph-`));
@@ -72,7 +74,7 @@ export async function startTestGraph(
     if (!outcome.ok) throw new Error(outcome.errors.join('\n'));
     const supergraphPath = join(workdir, 'supergraph.graphql');
     await writeFile(supergraphPath, outcome.supergraphSdl);
-    const router = await startTestRouter(supergraphPath, routerSettings);
+    const router = await startTestRouter(supergraphPath, routerSettings, routerLogger);
     return {
       subgraph,
       router,

@@ -60,6 +60,15 @@ export class RedisCache implements KeyValueCache<string> {
     this.client.connect().catch((error: unknown) => this.failed(error));
   }
 
+  /**
+   * The connection itself, for libraries that speak node-redis (the rate
+   * limiter). Calls made on it bypass `run`'s timeout and failure handling,
+   * so the caller must bring its own.
+   */
+  get connection(): RedisClient {
+    return this.client;
+  }
+
   /** Whether the client is connected and ready now; calls made while it is not are misses. */
   get connected(): boolean {
     return this.client.isReady;

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type HTTPGraphQLRequest, type HTTPGraphQLResponse } from '@apollo/server';
@@ -43,7 +44,28 @@ export interface HttpServiceOptions {
   graphqlPath?: string;
   /** Further endpoints by exact path. */
   routes?: Record<string, JsonRouteHandler>;
+  /** Set on every response, such as security headers. Default: none. */
+  responseHeaders?: Readonly<Record<string, string>>;
+  /** Browser origins allowed to call this service. Default: none (same-origin only). */
+  cors?: CorsOptions | null;
 }
+
+export interface CorsOptions {
+  /** Exact origins, such as `https://shop.example.com`. */
+  origins: readonly string[];
+  /** Let browsers send cookies and HTTP auth. Default: false. */
+  credentials?: boolean;
+  /** How long a browser may reuse a preflight answer, in seconds. Default: 600. */
+  maxAgeSeconds?: number;
+}
+
+/**
+ * Sent back on every response and put on the request for the handler: the
+ * caller's own id when it is a sane token (so a trace can cross systems),
+ * otherwise a fresh one.
+ */
+export const requestIdHeader = 'x-request-id';
+const acceptableRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
 
 class HttpError extends Error {
   constructor(
@@ -68,7 +90,10 @@ export function createHttpService({
   maxBodyBytes = 2 * 1024 * 1024,
   graphqlPath = '/graphql',
   routes = {},
+  responseHeaders = {},
+  cors = null,
 }: HttpServiceOptions): Server {
+  const corsOrigins = new Set(cors?.origins ?? []);
   const server = createServer((incoming, outgoing) => {
     handle(incoming, outgoing).catch((error: unknown) => {
       // Only a bug in this file lands here; the client still gets an answer.
@@ -83,6 +108,12 @@ export function createHttpService({
     // A stopping server answers on this connection, then closes it, so that
     // shutdown does not wait out the keep-alive timeout of every client.
     if (closing.has(server)) outgoing.shouldKeepAlive = false;
+    const given = incoming.headers[requestIdHeader];
+    const requestId = typeof given === 'string' && acceptableRequestId.test(given) ? given : randomUUID();
+    incoming.headers[requestIdHeader] = requestId;
+    outgoing.setHeader(requestIdHeader, requestId);
+    for (const [name, value] of Object.entries(responseHeaders)) outgoing.setHeader(name, value);
+    if (applyCors(incoming, outgoing)) return;
     const url = requestTarget(incoming.url);
     if (!url) return writeError(outgoing, new HttpError(400, 'The request target is not a valid URL.', 'BAD_REQUEST'));
     switch (url.pathname) {
@@ -124,6 +155,35 @@ export function createHttpService({
       incoming,
     );
     await writeGraphQLResponse(outgoing, response);
+  }
+
+  /**
+   * Allows a listed origin; answers a preflight itself (true: answered). An
+   * origin not listed gets no CORS headers, so the browser keeps the
+   * response from the page.
+   */
+  function applyCors(incoming: IncomingMessage, outgoing: ServerResponse): boolean {
+    const origin = incoming.headers.origin;
+    const allowed = origin !== undefined && corsOrigins.has(origin);
+    if (cors) outgoing.setHeader('vary', 'Origin');
+    if (allowed) {
+      outgoing.setHeader('access-control-allow-origin', origin);
+      if (cors?.credentials) outgoing.setHeader('access-control-allow-credentials', 'true');
+      outgoing.setHeader('access-control-expose-headers', 'x-request-id, x-cache, retry-after');
+    }
+    if (incoming.method !== 'OPTIONS') return false;
+    if (allowed && incoming.headers['access-control-request-method']) {
+      outgoing.setHeader('access-control-allow-methods', 'GET, POST');
+      outgoing.setHeader(
+        'access-control-allow-headers',
+        'content-type, authorization, apollo-require-preflight, x-apollo-operation-name, x-request-id',
+      );
+      outgoing.setHeader('access-control-max-age', String(cors?.maxAgeSeconds ?? 600));
+    }
+    outgoing.setHeader('allow', 'GET, POST, OPTIONS');
+    outgoing.statusCode = 204;
+    outgoing.end();
+    return true;
   }
 
   /** The parsed body, or `answered` once a 4xx has been written for an unreadable one. */

@@ -27,6 +27,8 @@ export type TrustedDocumentsOutcome =
   | {
       status: 'pass';
       request: HTTPGraphQLRequest;
+      /** Every operation of the request is in the manifest (never true in `off` mode). */
+      trusted: boolean;
       /** The single operation as read here (null: unreadable), so later stages need not read it again. */
       operation?: OperationRequest | null;
     }
@@ -77,15 +79,17 @@ export class TrustedDocuments {
   }
 
   check(request: HTTPGraphQLRequest): TrustedDocumentsOutcome {
-    if (this.mode === 'off') return { status: 'pass', request };
+    if (this.mode === 'off') return { status: 'pass', request, trusted: false };
     if (Array.isArray(request.body)) {
       const operations: unknown[] = [];
+      let trusted = true;
       for (const item of request.body as unknown[]) {
         const outcome = this.checkOne({ ...request, body: item });
         if (outcome.status === 'reject') return outcome;
         operations.push(outcome.request.body);
+        trusted &&= outcome.trusted;
       }
-      return { status: 'pass', request: { ...request, body: operations } };
+      return { status: 'pass', request: { ...request, body: operations }, trusted };
     }
     return this.checkOne(request);
   }
@@ -96,11 +100,16 @@ export class TrustedDocuments {
       // Unreadable requests are Apollo Server's to answer, unless nothing unlisted may pass.
       return this.mode === 'enforce'
         ? reject('PERSISTED_QUERY_NOT_IN_LIST', 'The request does not name a trusted operation.')
-        : { status: 'pass', request, operation };
+        : { status: 'pass', request, operation, trusted: false };
     }
     const document = operation.documentHash ? this.manifest.get(operation.documentHash) : undefined;
     if (document !== undefined)
-      return { status: 'pass', request: withDocument(request, document), operation: { ...operation, query: document } };
+      return {
+        status: 'pass',
+        request: withDocument(request, document),
+        operation: { ...operation, query: document },
+        trusted: true,
+      };
     if (this.mode === 'enforce') {
       return operation.query === undefined
         ? reject('PERSISTED_QUERY_NOT_IN_LIST', 'No trusted operation has this id.')
@@ -115,7 +124,7 @@ export class TrustedDocuments {
         );
       }
     }
-    return { status: 'pass', request, operation };
+    return { status: 'pass', request, operation, trusted: false };
   }
 }
 

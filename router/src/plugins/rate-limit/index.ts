@@ -1,0 +1,165 @@
+import type { IncomingMessage } from 'node:http';
+import { HeaderMap, type ApolloServerPlugin, type HTTPGraphQLResponse } from '@apollo/server';
+import { GraphQLError } from 'graphql';
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+  RLWrapperTimeouts,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
+import type { RedisClient } from '../../../../platform/src/cache/redis.ts';
+import type { Logger } from '../../../../platform/src/logger.ts';
+import type { Viewer } from '../authentication/index.ts';
+
+/** So many requests per window. */
+export interface RateLimitRule {
+  points: number;
+  windowSeconds: number;
+}
+
+export interface RateLimitOptions {
+  /** Every caller's allowance for any request. */
+  perCaller: RateLimitRule;
+  /** Stricter allowances by operation name, counted on top of the caller's. Default: none. */
+  operations?: Readonly<Record<string, RateLimitRule>>;
+  /**
+   * Shared counters, so the limit holds across router instances. Null keeps
+   * them in this process. While Redis fails or is slower than 200 ms, each
+   * instance counts in memory instead: limits loosen, requests never fail.
+   */
+  redis: RedisClient | null;
+  /**
+   * Proxies in front of the router that append to X-Forwarded-For; the
+   * client address is read that many hops from the right. Default: 0 (the
+   * socket's peer: nothing in a header is trusted).
+   */
+  trustedProxies?: number;
+  logger: Logger;
+}
+
+export interface RateLimitContext {
+  /** Whose allowance this request draws on: `user:<id>` or `ip:<address>`. */
+  rateLimitKey?: string;
+}
+
+/** A refused request: try again in this many seconds. */
+export interface RateLimited {
+  retryAfterSeconds: number;
+}
+
+/**
+ * Rate limiting with rate-limiter-flexible: per verified user, or per
+ * client address for anonymous callers, and optionally per operation. A
+ * caller over its allowance gets 429 with Retry-After and the code
+ * RATE_LIMITED, before anything else runs.
+ */
+export class RateLimit {
+  private readonly perCaller: RateLimiterAbstract;
+  private readonly perOperation: Map<string, RateLimiterAbstract>;
+  private readonly trustedProxies: number;
+  private readonly logger: Logger;
+
+  constructor({ perCaller, operations = {}, redis, trustedProxies = 0, logger }: RateLimitOptions) {
+    this.trustedProxies = trustedProxies;
+    this.logger = logger;
+    this.perCaller = limiter('rl:caller', perCaller, redis);
+    this.perOperation = new Map(
+      Object.entries(operations).map(([name, rule]) => [name, limiter(`rl:op:${name}`, rule, redis)]),
+    );
+  }
+
+  /** The allowance a request draws on. */
+  keyOf(viewer: Viewer | null, incoming: IncomingMessage): string {
+    return viewer ? `user:${viewer.id}` : `ip:${this.clientAddress(incoming)}`;
+  }
+
+  /** Draws one request from the caller's allowance; null when it may go ahead. */
+  consume(key: string): Promise<RateLimited | null> {
+    return this.draw(this.perCaller, key);
+  }
+
+  /** Draws on the operation's own allowance, once Apollo Server knows which operation runs. */
+  plugin(): ApolloServerPlugin<RateLimitContext> {
+    return {
+      requestDidStart: async () => ({
+        didResolveOperation: async ({ operationName, contextValue }) => {
+          const limiter = operationName ? this.perOperation.get(operationName) : undefined;
+          if (!limiter || !contextValue.rateLimitKey) return;
+          const limited = await this.draw(limiter, contextValue.rateLimitKey);
+          if (limited) throw rateLimitedError(limited);
+        },
+      }),
+    };
+  }
+
+  private async draw(limiter: RateLimiterAbstract, key: string): Promise<RateLimited | null> {
+    try {
+      await limiter.consume(key);
+      return null;
+    } catch (outcome) {
+      if (outcome instanceof RateLimiterRes)
+        return { retryAfterSeconds: Math.max(1, Math.ceil(outcome.msBeforeNext / 1000)) };
+      // Both the store and its in-memory insurance failed: never refuse a request for that.
+      this.logger.warn({ err: outcome }, 'rate limiter unavailable; request allowed');
+      return null;
+    }
+  }
+
+  private clientAddress(incoming: IncomingMessage): string {
+    const peer = incoming.socket.remoteAddress ?? 'unknown';
+    if (this.trustedProxies === 0) return peer;
+    const forwarded = String(incoming.headers['x-forwarded-for'] ?? '')
+      .split(',')
+      .map((hop) => hop.trim())
+      .filter(Boolean);
+    // Each trusted proxy appended the address it saw; the client's is the one before them.
+    return forwarded[forwarded.length - this.trustedProxies] ?? peer;
+  }
+}
+
+function limiter(keyPrefix: string, { points, windowSeconds }: RateLimitRule, redis: RedisClient | null) {
+  const memory = new RateLimiterMemory({ keyPrefix, points, duration: windowSeconds });
+  if (!redis) return memory;
+  return new RLWrapperTimeouts({
+    limiter: new RateLimiterRedis({
+      storeClient: redis,
+      useRedisPackage: true,
+      rejectIfRedisNotReady: true,
+      keyPrefix,
+      points,
+      duration: windowSeconds,
+      insuranceLimiter: memory,
+    }),
+    timeoutMs: 200,
+    insuranceLimiter: memory,
+  });
+}
+
+function rateLimitedError({ retryAfterSeconds }: RateLimited): GraphQLError {
+  return new GraphQLError(`Too many requests. Try again in ${retryAfterSeconds} s.`, {
+    extensions: {
+      code: 'RATE_LIMITED',
+      retryAfterSeconds,
+      http: { status: 429, headers: new HeaderMap([['retry-after', String(retryAfterSeconds)]]) },
+    },
+  });
+}
+
+/** The 429 a caller over its allowance gets, before any GraphQL runs. */
+export function rateLimitedResponse(limited: RateLimited): HTTPGraphQLResponse {
+  const { message, extensions } = rateLimitedError(limited);
+  return {
+    status: 429,
+    headers: new HeaderMap([
+      ['content-type', 'application/json; charset=utf-8'],
+      ['retry-after', String(limited.retryAfterSeconds)],
+    ]),
+    body: {
+      kind: 'complete',
+      string: JSON.stringify({
+        errors: [{ message, extensions: { code: extensions.code, retryAfterSeconds: limited.retryAfterSeconds } }],
+      }),
+    },
+  };
+}
