@@ -44,6 +44,13 @@ try {
   const report = renderReport(results, facts);
   process.stdout.write(`\n${report}\n`);
   log(`wrote ${await writeLatest(report)}`);
+  // A wrong answer or a failed cell fails the run, and keeps its figures out of the docs.
+  const problems = results.problems();
+  if (problems.length > 0) {
+    log(`bench failed: ${problems.length} problem(s)${options.writeDocs ? '; docs/benchmarks.md left as it was' : ''}`);
+    for (const problem of problems) log(`  ${problem}`);
+    process.exit(1);
+  }
   if (options.writeDocs) log(`wrote ${await writeDocs(report)}`);
   process.exit(0);
 } catch (error) {

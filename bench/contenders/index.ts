@@ -29,6 +29,19 @@ export interface LaunchContext {
   port: number;
   /** HS256 secret the tokens are signed with; only our router verifies them. */
   jwtSecret: string;
+  /**
+   * INTERNAL_IDENTITY_SECRET: our router signs each verified caller's
+   * identity with it, and the shop subgraphs verify it. The benchmark
+   * subgraphs read no caller, but our router signs for them all the same,
+   * as deployed: a caller's own identity is also what keeps it from sharing
+   * a subgraph fetch between two callers.
+   */
+  identitySecret: string;
+  /**
+   * A workload this process serves answers with the caller's own data
+   * (shop-orders), so the gateway must know who is calling.
+   */
+  signedIn: boolean;
 }
 
 export interface Launch {
@@ -79,16 +92,29 @@ function hive(config: string): (context: LaunchContext) => Launch {
  * gateways do (they forward the header unread): a hit makes no subgraph
  * fetch to share, and the row then measures the cache alone; the `ours` row
  * shows the same hits with a never-seen token verified on every request.
+ * Where the answer is the caller's own (`signedIn`), every variant verifies:
+ * an anonymous caller gets no orders.
+ *
+ * The router signs each verified caller's identity for the subgraphs
+ * (INTERNAL_IDENTITY_SECRET, see LaunchContext); it never passes on the
+ * `x-verified-identity` the load generator sends for the other gateways
+ * (see bench/lib/callers.ts).
  */
 function ours(responseCache: 'on' | 'off' | undefined, verifyTokens = true): (context: LaunchContext) => Launch {
-  return ({ supergraphPath, port, jwtSecret }) => ({
+  return ({ supergraphPath, port, jwtSecret, identitySecret, signedIn }) => ({
     command: [node, '--import', 'tsx', 'router/src/main.ts', '--supergraph', supergraphPath, '--port', String(port)],
     env: {
       HOST: '127.0.0.1',
       SUPERGRAPH_WATCH: 'false',
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
-      AUTH_JWT_SECRET: verifyTokens ? jwtSecret : undefined,
+      AUTH_JWT_SECRET: verifyTokens || signedIn ? jwtSecret : undefined,
+      INTERNAL_IDENTITY_SECRET: identitySecret,
+      // On by default in production, per caller or client address; the other gateways limit nothing, and all
+      // anonymous load comes from one address.
+      RATE_LIMIT: 'false',
+      // The public benchmark's heavy query nests 8 deep; the production default (7) fits the shop's own operations.
+      QUERY_MAX_DEPTH: '8',
       RESPONSE_CACHE: responseCache,
       // A Redis in the caller's environment would make runs depend on it.
       REDIS_URL: undefined,
@@ -99,7 +125,8 @@ function ours(responseCache: 'on' | 'off' | undefined, verifyTokens = true): (co
 export const contenders: Record<ContenderName, Contender> = {
   apollo: {
     name: 'apollo',
-    description: 'stock @apollo/gateway 2 + @apollo/server 5 standalone, Authorization propagated (baseline)',
+    description:
+      'stock @apollo/gateway 2 + @apollo/server 5 standalone, Authorization and x-verified-identity propagated (baseline)',
     persistedQueries: false,
     launch: ({ supergraphPath, port }) => ({
       command: [node, '--import', 'tsx', here('./apollo-gateway.ts'), supergraphPath, String(port)],
@@ -138,7 +165,8 @@ export const contenders: Record<ContenderName, Contender> = {
   },
   'ours-cache-hit': {
     name: 'ours-cache-hit',
-    description: 'our router, RESPONSE_CACHE=on, answered from the response cache after warm-up; tokens not verified',
+    description:
+      'our router, RESPONSE_CACHE=on, answered from the response cache after warm-up; tokens not verified (except on signed-in workloads)',
     persistedQueries: false,
     launch: ours('on', false),
   },

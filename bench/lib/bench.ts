@@ -4,13 +4,15 @@
  * workloads in turn, and is stopped. Contender order rotates by round, so
  * slow drift of the machine (thermal, noisy neighbours) spreads over all.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { contenders, type ContenderName } from '../contenders/index.ts';
+import { contenders, type ContenderName, type LaunchContext } from '../contenders/index.ts';
 import { startShopGraph, type RunningShop } from '../shop/graph.ts';
 import { startBenchGraph, type RunningGraph } from '../subgraphs/graph.ts';
 import { workloads, type ShopIds, type Workload, type WorkloadName } from '../workloads/index.ts';
+import { Callers } from './callers.ts';
 import { fetchForCheck, measureCell, type CellSettings } from './cell.ts';
 import { describeDifferences } from './compare.ts';
 import { waitForGraphQL } from './graphql.ts';
@@ -41,12 +43,16 @@ export async function runBench(options: BenchOptions, command: string): Promise<
   const graphsNeeded = new Set(selected.map((workload) => workload.graph));
 
   const tokens = new TokenPool();
-  const settings: CellSettings = {
+  // Shared by our router and the shop subgraphs (INTERNAL_IDENTITY_SECRET); see LaunchContext.
+  const identitySecret = randomBytes(48).toString('base64url');
+  const settings: Settings = {
     connections: options.connections,
     warmupSeconds: options.warmupSeconds,
     durationSeconds: options.durationSeconds,
-    tokens,
-    warmupAuthorizations: await tokens.take(2_000),
+    jwtSecret: tokens.secret,
+    identitySecret,
+    anyone: new Callers(tokens, null),
+    signedIn: null,
   };
 
   const graphs: Partial<Record<Workload['graph'], RunningGraph>> = {};
@@ -56,11 +62,18 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     log('benchmark subgraphs ready');
   }
   if (graphsNeeded.has('shop')) {
-    shop = await startShopGraph({ size: options.shopSize, core: placement.supportCore, workDir, log });
+    shop = await startShopGraph({ size: options.shopSize, core: placement.supportCore, workDir, identitySecret, log });
     graphs.shop = shop;
-    log(`shop graph ready (product ${shop.ids.productId}, user ${shop.ids.userId})`);
+    const { userIds } = shop.seededUsers;
+    log(`shop graph ready (product ${shop.ids.productId}; ${userIds.length} users with orders, first ${userIds[0]})`);
   }
   const shopIds: ShopIds | null = shop?.ids ?? null;
+  // Kept across rounds, so their warm-up tokens are minted once, like `anyone`'s.
+  const signedIn = new Map(
+    Object.values(graphs).flatMap((graph) =>
+      graph.seededUsers ? [[graph, new Callers(tokens, graph.seededUsers)] as const] : [],
+    ),
+  );
 
   const results = new Results();
   for (let round = 0; round < options.rounds; round++) {
@@ -69,9 +82,11 @@ export async function runBench(options: BenchOptions, command: string): Promise<
       const graphWorkloads = selected.filter((workload) => workload.graph === graphName);
       if (!graph || graphWorkloads.length === 0) continue;
       const names = options.contenders.filter((name) => graphWorkloads.some((w) => w.contenders.includes(name)));
+      const graphSettings = { ...settings, signedIn: signedIn.get(graph) ?? null };
+      const context = { placement, settings: graphSettings, results, shopIds, echo: options.echo };
       for (const name of rotate(names, round)) {
         const mine = graphWorkloads.filter((workload) => workload.contenders.includes(name));
-        await runContender(name, mine, graph, round, { placement, settings, results, shopIds, echo: options.echo });
+        for (const group of launchGroups(name, mine, graph)) await runContender(name, group, graph, round, context);
       }
     }
   }
@@ -82,14 +97,63 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     placement: placement.note,
     options,
     shopSeedSeconds: shop?.seedSeconds ?? null,
+    signedInUsers: selected.some((workload) => workload.signedIn) ? (shop?.seededUsers.userIds.length ?? null) : null,
     wallSeconds: (performance.now() - started) / 1000,
   };
   return { results, facts };
 }
 
+/** Settings for every cell on one graph, and who requests come from (see Callers). */
+interface Settings extends Omit<CellSettings, 'callers'> {
+  /** What the tokens are signed with. */
+  jwtSecret: string;
+  identitySecret: string;
+  /** A caller of its own for every request. */
+  anyone: Callers;
+  /** The graph's seeded users, for signed-in workloads; null where the graph has none. */
+  signedIn: Callers | null;
+}
+
+function callersFor(workload: Workload, settings: Settings): Callers {
+  if (!workload.signedIn) return settings.anyone;
+  if (!settings.signedIn) throw new Error(`${workload.name} needs a graph with seeded users`);
+  return settings.signedIn;
+}
+
+function launchContext(
+  graph: RunningGraph,
+  { jwtSecret, identitySecret }: Pick<Settings, 'jwtSecret' | 'identitySecret'>,
+  port: number,
+  workloads: Workload[],
+): LaunchContext {
+  return {
+    supergraphPath: graph.supergraphPath,
+    port,
+    jwtSecret,
+    identitySecret,
+    signedIn: workloads.some((workload) => workload.signedIn),
+  };
+}
+
+/**
+ * A contender is started once per round for all its workloads on a graph,
+ * unless some of them need it started differently (`ours-cache-hit`
+ * verifies tokens only where the answer is the caller's own): then once
+ * per distinct launch, in the workloads' order.
+ */
+function launchGroups(name: ContenderName, mine: Workload[], graph: RunningGraph): Workload[][] {
+  const groups = new Map<string, Workload[]>();
+  const placeholders = { jwtSecret: '', identitySecret: '' };
+  for (const workload of mine) {
+    const key = JSON.stringify(contenders[name].launch(launchContext(graph, placeholders, 0, [workload])));
+    groups.set(key, [...(groups.get(key) ?? []), workload]);
+  }
+  return [...groups.values()];
+}
+
 interface RunContext {
   placement: ReturnType<typeof choosePlacement>;
-  settings: CellSettings;
+  settings: Settings;
   results: Results;
   shopIds: ShopIds | null;
   echo: boolean;
@@ -104,11 +168,7 @@ async function runContender(
 ): Promise<void> {
   const contender = contenders[name];
   const [port] = await freePorts(1);
-  const launch = contender.launch({
-    supergraphPath: graph.supergraphPath,
-    port: port!,
-    jwtSecret: settings.tokens.secret,
-  });
+  const launch = contender.launch(launchContext(graph, settings, port!, mine));
   const url = `http://127.0.0.1:${port}/graphql`;
   const gateway = startProcess({
     name,
@@ -120,8 +180,8 @@ async function runContender(
   });
   try {
     const startedAt = performance.now();
-    const [probeToken] = await settings.tokens.take(1);
-    await waitForGraphQL(url, probeToken!, () => !gateway.hasExited(), 90_000);
+    const [probe] = await settings.anyone.take(1);
+    await waitForGraphQL(url, settings.anyone.headers(probe!), () => !gateway.hasExited(), 90_000);
     const argv = commandLine(gateway.pid);
     // The pid measured must be the gateway's Node process, not a wrapper around it.
     if (argv[0] !== process.execPath) throw new Error(`pid ${gateway.pid} runs ${argv[0]}, not node`);
@@ -131,7 +191,12 @@ async function runContender(
 
     for (const [index, workload] of mine.entries()) {
       // A fresh process has cold JIT and empty connection pools; its first workload warms up twice as long.
-      const cellSettings = index === 0 ? { ...settings, warmupSeconds: settings.warmupSeconds * 2 } : settings;
+      const cellSettings: CellSettings = {
+        connections: settings.connections,
+        warmupSeconds: index === 0 ? settings.warmupSeconds * 2 : settings.warmupSeconds,
+        durationSeconds: settings.durationSeconds,
+        callers: callersFor(workload, settings),
+      };
       await runWorkload(workload, {
         url,
         pid: gateway.pid,
@@ -172,7 +237,7 @@ async function runWorkload(
   await graph.setDelay(workload.subgraphDelayMs);
   const started = performance.now();
   try {
-    if (round === 0) check(workload.name, name, await fetchForCheck(target, settings.tokens), results);
+    if (round === 0) check(workload.name, name, await fetchForCheck(target, settings.callers), results);
     const measurement = await measureCell(target, settings, round);
     results.add(workload.name, name, measurement);
     log(

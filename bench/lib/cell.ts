@@ -7,11 +7,11 @@ import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Contender } from '../contenders/index.ts';
 import type { RunningGraph } from '../subgraphs/graph.ts';
+import type { Callers } from './callers.ts';
 import { canonicalResponse } from './compare.ts';
 import { fullBody, jsonHeaders, persistedBody, post, registrationBody, type Operation } from './graphql.ts';
 import { runLoad, type LoadResult } from './load.ts';
 import { sampleProcess } from './proc-stats.ts';
-import type { TokenPool } from './tokens.ts';
 
 export interface CellMeasurement extends LoadResult {
   round: number;
@@ -46,71 +46,90 @@ export interface CellSettings {
   connections: number;
   warmupSeconds: number;
   durationSeconds: number;
-  tokens: TokenPool;
-  /** Reused across warm-ups: warm-up requests are never measured. */
-  warmupAuthorizations: string[];
+  /** Who this workload's requests come from. */
+  callers: Callers;
 }
 
 /**
  * Fetches the workload's answer as a client would, twice: the second answer
- * is the one a cache would serve, so it must match too. For APQ the hash
- * alone is sent, registered in between, so the answer proves the
- * hash-only request works.
+ * is the one a cache would serve, so it must match too. Both come from the
+ * same user, where the answer is the caller's own. For APQ the hash alone
+ * is sent, registered in between, so the answer proves the hash-only
+ * request works.
  */
-export async function fetchForCheck(target: CellTarget, tokens: TokenPool): Promise<FetchedResponse[]> {
-  const [first, second] = await tokens.take(2);
+export async function fetchForCheck(target: CellTarget, callers: Callers): Promise<FetchedResponse[]> {
+  const [first, second] = await callers.takeOneUser(2);
   const requests = target.contender.persistedQueries
     ? [
-        { body: registrationBody(target.operation), authorization: first! },
-        { body: persistedBody(target.operation), authorization: second! },
+        { body: registrationBody(target.operation), caller: first! },
+        { body: persistedBody(target.operation), caller: second! },
       ]
     : [
-        { body: fullBody(target.operation), authorization: first! },
-        { body: fullBody(target.operation), authorization: second! },
+        { body: fullBody(target.operation), caller: first! },
+        { body: fullBody(target.operation), caller: second! },
       ];
-  const answers: FetchedResponse[] = [];
-  for (const { body, authorization } of requests) {
-    const { status, json, bytes } = await post(target.url, body, authorization);
-    answers.push({ canonical: canonicalResponse(json), status, bytes });
-  }
-  return answers;
+  return callers.withIdentities(async () => {
+    const answers: FetchedResponse[] = [];
+    for (const { body, caller } of requests) {
+      const { status, json, bytes } = await post(target.url, body, callers.headers(caller));
+      answers.push({ canonical: canonicalResponse(json), status, bytes });
+    }
+    return answers;
+  });
 }
 
 export async function measureCell(target: CellTarget, settings: CellSettings, round: number): Promise<CellMeasurement> {
   const { contender, operation, url, pid, graph } = target;
+  const { callers } = settings;
+  const headersOf = callers.headers.bind(callers);
   if (contender.persistedQueries) {
     // A freshly started router knows no hashes: register once, as an APQ client does on its first miss.
-    const [authorization] = await settings.tokens.take(1);
-    await post(url, registrationBody(operation), authorization!);
+    const [caller] = await callers.take(1);
+    await callers.withIdentities(() => post(url, registrationBody(operation), headersOf(caller!)));
   }
   const body = contender.persistedQueries ? persistedBody(operation) : fullBody(operation);
   const request = { url, body, headers: jsonHeaders };
 
-  const warmup = await runLoad({
-    request,
-    connections: settings.connections,
-    stopAfter: { seconds: settings.warmupSeconds },
-    authorizations: settings.warmupAuthorizations,
-    deadlineMs: settings.warmupSeconds * 1000 + 30_000,
-  });
+  const warmupCallers = await callers.warmupCallers();
+  const warmup = await callers.withIdentities(() =>
+    runLoad({
+      request,
+      connections: settings.connections,
+      stopAfter: { seconds: settings.warmupSeconds },
+      callers: warmupCallers,
+      headersOf,
+      deadlineMs: settings.warmupSeconds * 1000 + 30_000,
+    }),
+  );
+  // Figures for answers that are wrong are worth nothing: stop here, and the row says why.
+  if (warmup.non2xx + warmup.graphqlErrors > 0) {
+    throw new Error(
+      `warm-up: ${warmup.non2xx} non-2xx and ${warmup.graphqlErrors} answers with GraphQL errors ` +
+        `of ${warmup.completed} (first: ${warmup.firstFailure})`,
+    );
+  }
   // A warm-up stopped by the clock leaves requests in flight; let the gateway finish them outside the window.
-  await waitUntilIdle(pid);
+  await waitUntilIdle(pid, graph);
 
   // At least one request per connection, so every connection's latency is in the histogram.
   const amount = Math.max(settings.connections, Math.round(warmup.requestsPerSecond * settings.durationSeconds));
-  const authorizations = await settings.tokens.take(amount + settings.connections);
-  resetPeakRss(pid);
-  const subgraphsBefore = await graph.requestCount();
-  const before = sampleProcess(pid);
-  const load = await runLoad({
-    request,
-    connections: settings.connections,
-    stopAfter: { requests: amount },
-    authorizations,
-    deadlineMs: Math.max(60_000, settings.durationSeconds * 4_000 + 30_000),
+  const measuredCallers = await callers.take(amount + settings.connections);
+  const { load, before, after, subgraphsBefore, subgraphsAfter } = await callers.withIdentities(async () => {
+    resetPeakRss(pid);
+    const subgraphsBefore = await graph.requestCount();
+    const before = sampleProcess(pid);
+    const load = await runLoad({
+      request,
+      connections: settings.connections,
+      stopAfter: { requests: amount },
+      callers: measuredCallers,
+      headersOf,
+      deadlineMs: Math.max(60_000, settings.durationSeconds * 4_000 + 30_000),
+    });
+    const after = sampleProcess(pid);
+    const subgraphsAfter = await graph.requestCount();
+    return { load, before, after, subgraphsBefore, subgraphsAfter };
   });
-  const after = sampleProcess(pid);
-  const subgraphsAfter = await graph.requestCount();
 
   return {
     ...load,
@@ -124,14 +143,21 @@ export async function measureCell(target: CellTarget, settings: CellSettings, ro
   };
 }
 
-/** Waits (up to 15 s) until the process uses under 5 % of a core over 100 ms. */
-async function waitUntilIdle(pid: number): Promise<void> {
+/**
+ * Waits (up to 15 s) until, over three samples 100 ms apart, the process
+ * uses under 5 % of a core and the subgraphs receive no request. CPU alone
+ * is not enough: a gateway waiting on a busy subgraph (the shop's Postgres)
+ * uses almost none, yet the warm-up's requests it still holds would send
+ * their fetches inside the measured window.
+ */
+async function waitUntilIdle(pid: number, graph: RunningGraph): Promise<void> {
   const deadline = Date.now() + 15_000;
-  let previous = sampleProcess(pid).cpuMs;
-  while (Date.now() < deadline) {
+  let previous = { cpuMs: sampleProcess(pid).cpuMs, requests: await graph.requestCount() };
+  let quiet = 0;
+  while (Date.now() < deadline && quiet < 3) {
     await sleep(100);
-    const current = sampleProcess(pid).cpuMs;
-    if (current - previous <= 5) return;
+    const current = { cpuMs: sampleProcess(pid).cpuMs, requests: await graph.requestCount() };
+    quiet = current.cpuMs - previous.cpuMs <= 5 && current.requests === previous.requests ? quiet + 1 : 0;
     previous = current;
   }
 }

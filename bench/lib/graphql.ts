@@ -33,14 +33,15 @@ export function registrationBody({ query, variables }: Operation): string {
 
 export const jsonHeaders = { 'content-type': 'application/json', accept: 'application/json' };
 
+/** `callerHeaders`: the Authorization and whatever else the caller sends (see Callers.headers). */
 export async function post(
   url: string,
   body: string,
-  authorization: string,
+  callerHeaders: Record<string, string>,
 ): Promise<{ status: number; json: unknown; bytes: number }> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { ...jsonHeaders, authorization },
+    headers: { ...jsonHeaders, ...callerHeaders },
     body,
     signal: AbortSignal.timeout(30_000),
   });
@@ -60,7 +61,7 @@ export async function post(
  */
 export async function waitForGraphQL(
   url: string,
-  authorization: string,
+  callerHeaders: Record<string, string>,
   alive: () => boolean,
   timeoutMs: number,
 ): Promise<void> {
@@ -69,7 +70,7 @@ export async function waitForGraphQL(
   while (Date.now() < deadline) {
     if (!alive()) throw new Error('exited during start');
     try {
-      const { status, json } = await post(url, JSON.stringify({ query: '{ __typename }' }), authorization);
+      const { status, json } = await post(url, JSON.stringify({ query: '{ __typename }' }), callerHeaders);
       if (status === 200) return;
       last = `HTTP ${status}: ${JSON.stringify(json).slice(0, 200)}`;
     } catch (error) {

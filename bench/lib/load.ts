@@ -6,6 +6,7 @@
  * in flight. Warm-ups run for a duration instead.
  */
 import autocannon from 'autocannon';
+import type { Caller } from './tokens.ts';
 
 export interface LoadRequest {
   url: string;
@@ -26,6 +27,8 @@ export interface LoadResult {
   errors: number;
   /** 2xx answers whose body carries GraphQL `errors`. */
   graphqlErrors: number;
+  /** The start of the first answer counted in `non2xx` or `graphqlErrors`, to say what went wrong. */
+  firstFailure: string | null;
   /** Requests that had to reuse an Authorization because the pool ran out (should be 0). */
   reusedTokens: number;
 }
@@ -35,8 +38,10 @@ export interface LoadOptions {
   connections: number;
   /** Either so many requests, waiting for every answer, or so long. */
   stopAfter: { requests: number } | { seconds: number };
-  /** One `Bearer …` value per request; see TokenPool. */
-  authorizations: string[];
+  /** One per request; see TokenPool. */
+  callers: Caller[];
+  /** The caller-specific headers of a request (see Callers.headers). */
+  headersOf(caller: Caller): Record<string, string>;
   /** Gives up (and reports what completed) after this long, so a stuck contender cannot hang the run. */
   deadlineMs: number;
 }
@@ -45,12 +50,14 @@ export async function runLoad({
   request,
   connections,
   stopAfter,
-  authorizations,
+  callers,
+  headersOf,
   deadlineMs,
 }: LoadOptions): Promise<LoadResult> {
   let next = 0;
   let reusedTokens = 0;
   let graphqlErrors = 0;
+  let firstFailure: string | null = null;
   const started = performance.now();
   const options: autocannon.Options = {
     url: request.url,
@@ -65,13 +72,16 @@ export async function runLoad({
         body: request.body,
         headers: request.headers,
         setupRequest: (built) => {
-          if (next >= authorizations.length) reusedTokens++;
-          const authorization = authorizations[next++ % authorizations.length]!;
-          return { ...built, headers: { ...built.headers, authorization } };
+          if (next >= callers.length) reusedTokens++;
+          const caller = callers[next++ % callers.length]!;
+          return { ...built, headers: { ...built.headers, ...headersOf(caller) } };
         },
         onResponse: (status, body) => {
           // Partial failures come back as 200 with `errors`; count them, they are not successes.
-          if (status < 300 && body.includes('"errors":[')) graphqlErrors++;
+          const graphqlError = status < 300 && body.includes('"errors":[');
+          if (graphqlError) graphqlErrors++;
+          if ((graphqlError || status >= 300) && firstFailure === null)
+            firstFailure = `HTTP ${status}: ${body.slice(0, 300)}`;
         },
       },
     ],
@@ -92,6 +102,7 @@ export async function runLoad({
     non2xx: result.non2xx,
     errors: result.errors,
     graphqlErrors,
+    firstFailure,
     reusedTokens,
   };
 }

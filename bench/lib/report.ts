@@ -28,7 +28,8 @@ export function renderReport(results: Results, facts: RunFacts): string {
       `${options.rounds} ${options.rounds === 1 ? 'round' : 'rounds'} of ${options.warmupSeconds} s warm-up + ~${options.durationSeconds} s measured per cell, contenders interleaved.`,
     ...(facts.shopSeedSeconds !== null
       ? [
-          `- Shop graph: Postgres seeded at \`${options.shopSize}\` in ${facts.shopSeedSeconds.toFixed(0)} s (not measured).`,
+          `- Shop graph: Postgres seeded at \`${options.shopSize}\` in ${facts.shopSeedSeconds.toFixed(0)} s (not measured)` +
+            (facts.signedInUsers === null ? '.' : `; ${signedInNote(facts.signedInUsers, options.connections)}.`),
         ]
       : []),
     '',
@@ -49,6 +50,19 @@ export function renderReport(results: Results, facts: RunFacts): string {
   lines.push('### Targets', '', ...targets(results), '');
   if (notes.length > 0) lines.push('### Notes', '', ...notes.map((note) => `- ${note}`), '');
   return lines.join('\n');
+}
+
+/**
+ * Signed-in requests cycle through the users; with fewer users than about
+ * twice the connections, one user's requests overlap, and our router may
+ * serve identical fetches of one caller once (it never shares between
+ * callers), which the other gateways do not.
+ */
+function signedInNote(users: number, connections: number): string {
+  const note = `signed-in requests come from ${users} seeded users in turn`;
+  return users >= 2 * connections
+    ? note
+    : `${note}, fewer than twice the ${connections} connections: one user's requests overlap, and our router may share their subgraph fetches (see subgraph req/op)`;
 }
 
 function table(rows: CellFigures[]): string[] {

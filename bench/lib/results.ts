@@ -11,6 +11,8 @@ export interface RunFacts {
   placement: string;
   options: BenchOptions;
   shopSeedSeconds: number | null;
+  /** How many seeded users the signed-in workloads' requests come from; null when none ran. */
+  signedInUsers: number | null;
   wallSeconds: number;
 }
 
@@ -73,6 +75,17 @@ export class Results {
   setCheck(workload: WorkloadName, contender: ContenderName, differences: string[], bytes: number): void {
     this.cell(workload, contender).check =
       differences.length === 0 ? { status: 'ok', bytes } : { status: 'mismatch', bytes, differences };
+  }
+
+  /** One line per cell that failed or answered wrongly; empty when every figure can be trusted. */
+  problems(): string[] {
+    return [...this.cells.entries()].flatMap(([cellKey, cell]) => {
+      const where = cellKey.replace('\u0000', ' / ');
+      return [
+        ...cell.failures.map((failure) => `${where} failed in ${failure}`),
+        ...(cell.check?.status === 'mismatch' ? [`${where}: answer differs from the reference`] : []),
+      ];
+    });
   }
 
   /** Rows for one workload, in the order contenders were given. */

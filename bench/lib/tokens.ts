@@ -1,11 +1,19 @@
 /**
  * The workload's rule: every request carries its own Authorization, so no
  * gateway can share work between requests (request dedup, a JWT cache keyed
- * by token). Tokens are HS256 JWTs with a unique `sub`, minted ahead of each
- * run because signing (~30 µs) must not compete with the load generator.
+ * by token). Tokens are HS256 JWTs, minted ahead of each run because signing
+ * (~30 µs) must not compete with the load generator.
  */
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
+
+/** One request's credentials. */
+export interface Caller {
+  /** `Bearer <JWT>`, never handed out before. */
+  authorization: string;
+  /** The token's `sub`. */
+  subject: string;
+}
 
 export class TokenPool {
   /** Passed to our router as AUTH_JWT_SECRET; 48 random bytes, base64url. */
@@ -24,25 +32,35 @@ export class TokenPool {
     );
   }
 
-  /** `count` fresh `Bearer …` header values, never handed out before. */
-  async take(count: number): Promise<string[]> {
+  /**
+   * `count` fresh tokens. Without `subjects`, each is for a caller of its
+   * own (`bench-user-<n>`). With them, subjects go through the list in
+   * order, from its start on every call, so every contender meets the same
+   * callers in the same order; a unique `jti` still makes every token new.
+   */
+  async take(count: number, subjects?: readonly string[]): Promise<Caller[]> {
+    if (subjects?.length === 0) throw new Error('no subjects to mint tokens for');
     const key = await this.key;
-    const headers: string[] = [];
+    const callers: Caller[] = [];
     const batch = 1_000;
     for (let start = 0; start < count; start += batch) {
       const size = Math.min(batch, count - start);
       const signed = await Promise.all(
-        Array.from({ length: size }, () =>
-          new SignJWT({})
+        Array.from({ length: size }, async (_, offset) => {
+          const serial = this.minted++;
+          const subject = subjects ? subjects[(start + offset) % subjects.length]! : `bench-user-${serial}`;
+          const token = await new SignJWT({})
             .setProtectedHeader({ alg: 'HS256' })
-            .setSubject(`bench-user-${this.minted++}`)
+            .setSubject(subject)
+            .setJti(String(serial))
             .setIssuedAt()
             .setExpirationTime('2h')
-            .sign(key),
-        ),
+            .sign(key);
+          return { authorization: `Bearer ${token}`, subject };
+        }),
       );
-      for (const token of signed) headers.push(`Bearer ${token}`);
+      callers.push(...signed);
     }
-    return headers;
+    return callers;
   }
 }

@@ -2,7 +2,8 @@
  * Our own shop graph for the realistic workloads: a throwaway Postgres with
  * one database per subgraph, migrated and seeded with the deterministic
  * seed world, and every subgraph as its own process (`subgraphs/serve.ts`),
- * exactly as deployed.
+ * exactly as deployed, with the INTERNAL_IDENTITY_SECRET they verify the
+ * forwarded caller with.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import type { SeedSize } from '../../platform/src/subgraph/definition.ts';
 import { schemaFileOf, subgraphs } from '../../subgraphs/registry.ts';
 import { startPostgres } from '../../test/services.ts';
 import { freePorts } from '../../test/support/processes.ts';
+import type { SeededUsers } from '../lib/callers.ts';
 import { ControlChannel } from '../lib/control.ts';
 import { onCleanup, startProcess, type ManagedProcess } from '../lib/processes.ts';
 import type { RunningGraph } from '../subgraphs/graph.ts';
@@ -20,6 +22,7 @@ import type { ShopIds } from '../workloads/index.ts';
 
 export interface RunningShop extends RunningGraph {
   ids: ShopIds;
+  seededUsers: SeededUsers;
   /** How long migrating and seeding took, for the report. */
   seedSeconds: number;
 }
@@ -28,6 +31,8 @@ export async function startShopGraph(options: {
   size: SeedSize;
   core: number | null;
   workDir: string;
+  /** INTERNAL_IDENTITY_SECRET, shared with our router and used to pre-sign identities for the other gateways. */
+  identitySecret: string;
   log: (line: string) => void;
 }): Promise<RunningShop> {
   const server = await startPostgres();
@@ -80,6 +85,7 @@ export async function startShopGraph(options: {
         NODE_ENV: 'production',
         HOST: '127.0.0.1',
         LOG_LEVEL: 'warn',
+        INTERNAL_IDENTITY_SECRET: options.identitySecret,
       },
       core: options.core,
       ipc: true,
@@ -99,9 +105,11 @@ export async function startShopGraph(options: {
   const supergraphPath = join(options.workDir, 'shop-supergraph.graphql');
   writeFileSync(supergraphPath, outcome.supergraphSdl);
 
+  const { ids, userIds } = await pickIds(urls);
   return {
     supergraphPath,
-    ids: await pickIds(urls),
+    ids,
+    seededUsers: { userIds, identitySecret: options.identitySecret },
     seedSeconds,
     async requestCount() {
       const counts = await Promise.all(running.map(({ control }) => control.counts()));
@@ -113,16 +121,29 @@ export async function startShopGraph(options: {
   };
 }
 
-/** The most reviewed product and the user with the most orders: pages with something on them. */
-async function pickIds(urls: Record<string, string>): Promise<ShopIds> {
+/**
+ * How many users a signed-in workload's requests come from, at most. Far
+ * more than the connections, so that concurrent requests are almost never
+ * from one user (our router shares identical in-flight fetches of one
+ * caller, and the other gateways do not).
+ */
+const maxSignedInUsers = 1_000;
+
+/**
+ * The most reviewed product, for a page with something on it, and the
+ * users with the most orders (the first one is the one the correctness
+ * check asks for), for order histories with orders in them.
+ */
+async function pickIds(urls: Record<string, string>): Promise<{ ids: ShopIds; userIds: string[] }> {
   const reviews = postgres(urls.reviews!, { max: 1 });
   const orders = postgres(urls.orders!, { max: 1 });
   try {
     const [product] =
       await reviews`select product_id from reviews group by product_id order by count(*) desc, product_id limit 1`;
-    const [user] = await orders`select user_id from orders group by user_id order by count(*) desc, user_id limit 1`;
-    if (!product || !user) throw new Error('the seeded shop has no reviews or no orders');
-    return { productId: product.product_id as string, userId: user.user_id as string };
+    const users =
+      await orders`select user_id from orders group by user_id order by count(*) desc, user_id limit ${maxSignedInUsers}`;
+    if (!product || users.length === 0) throw new Error('the seeded shop has no reviews or no orders');
+    return { ids: { productId: product.product_id as string }, userIds: users.map((user) => user.user_id as string) };
   } finally {
     await Promise.all([reviews.end(), orders.end()]);
   }

@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { composeSupergraph } from '../../platform/src/composition/compose.ts';
+import type { SeededUsers } from '../lib/callers.ts';
 import { ControlChannel, waitForReady } from '../lib/control.ts';
 import { startProcess } from '../lib/processes.ts';
 import { benchSubgraphNames } from './resolvers.ts';
@@ -12,6 +13,8 @@ export interface RunningGraph {
   requestCount(): Promise<number>;
   /** Artificial latency per subgraph request; only the benchmark subgraphs support it. */
   setDelay(ms: number): Promise<void>;
+  /** Real users to sign requests in as, and the secret the subgraphs verify them with; null where there are none. */
+  seededUsers: SeededUsers | null;
 }
 
 export async function startBenchGraph(options: { core: number | null; workDir: string }): Promise<RunningGraph> {
@@ -42,5 +45,7 @@ export async function startBenchGraph(options: { core: number | null; workDir: s
     supergraphPath,
     requestCount: async () => Object.values(await control.counts()).reduce((sum, count) => sum + count, 0),
     setDelay: (ms) => control.delay(ms),
+    // The public benchmark's subgraphs know no users and read no caller.
+    seededUsers: null,
   };
 }

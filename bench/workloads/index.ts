@@ -18,7 +18,6 @@ export function isWorkloadName(name: string): name is WorkloadName {
 /** Real ids picked from the seeded shop databases. */
 export interface ShopIds {
   productId: string;
-  userId: string;
 }
 
 export interface Workload {
@@ -29,6 +28,12 @@ export interface Workload {
   subgraphDelayMs: number;
   /** Who runs it by default; `--only` narrows this further. */
   contenders: readonly ContenderName[];
+  /**
+   * The answer is the caller's own data: requests come from the seeded
+   * users, each with their signed identity (see bench/lib/callers.ts), and
+   * a gateway must pass the caller on to get it.
+   */
+  signedIn: boolean;
   operation(ids: ShopIds | null): Operation;
 }
 
@@ -60,6 +65,7 @@ export const workloads: Record<WorkloadName, Workload> = {
     graph: 'bench',
     subgraphDelayMs: 0,
     contenders: everyone,
+    signedIn: false,
     operation: () => ({ query: heavyQuery }),
   },
   tiny: {
@@ -68,6 +74,7 @@ export const workloads: Record<WorkloadName, Workload> = {
     graph: 'bench',
     subgraphDelayMs: 0,
     contenders: everyone,
+    signedIn: false,
     operation: () => ({ query: '{ topProducts(first: 1) { upc name } }' }),
   },
   'heavy-delay': {
@@ -76,6 +83,7 @@ export const workloads: Record<WorkloadName, Workload> = {
     graph: 'bench',
     subgraphDelayMs: 4,
     contenders: gateways,
+    signedIn: false,
     operation: () => ({ query: heavyQuery }),
   },
   'shop-product': {
@@ -84,6 +92,7 @@ export const workloads: Record<WorkloadName, Workload> = {
     graph: 'shop',
     subgraphDelayMs: 0,
     contenders: shop,
+    signedIn: false,
     operation: (ids) => ({ query: queryFile('shop-product'), variables: { id: shopIds(ids).productId } }),
   },
   'shop-catalog': {
@@ -92,6 +101,7 @@ export const workloads: Record<WorkloadName, Workload> = {
     graph: 'shop',
     subgraphDelayMs: 0,
     contenders: shop,
+    signedIn: false,
     operation: () => ({
       query: queryFile('shop-catalog'),
       variables: { filter: { category: 'audio', minPrice: 5_000, maxPrice: 50_000 } },
@@ -99,10 +109,12 @@ export const workloads: Record<WorkloadName, Workload> = {
   },
   'shop-orders': {
     name: 'shop-orders',
-    description: "Shop graph: a user's order history, 10 orders with their lines and products",
+    description:
+      "Shop graph: the signed-in user's order history (`viewer`), 10 orders with their lines and products; each request from a seeded user",
     graph: 'shop',
     subgraphDelayMs: 0,
     contenders: shop,
-    operation: (ids) => ({ query: queryFile('shop-orders'), variables: { id: shopIds(ids).userId } }),
+    signedIn: true,
+    operation: () => ({ query: queryFile('shop-orders') }),
   },
 };
