@@ -34,6 +34,8 @@ const sdl = /* GraphQL */ `
 `;
 
 const trustedQuery = '{ hello }';
+/** Over the cost limit, but reviewed: in the manifest, so exempt from it. */
+const costlyQuery = `{ node { ${'children { children { children { children { children { id } } } } } '.repeat(50)}} }`;
 
 let subgraph: TestSubgraph;
 let open: RunningRouter;
@@ -52,7 +54,10 @@ beforeAll(async () => {
   const supergraphPath = join(workdir, 'supergraph.graphql');
   const manifestPath = join(workdir, 'manifest.json');
   await writeFile(supergraphPath, outcome.supergraphSdl);
-  await writeFile(manifestPath, JSON.stringify({ [sha256(trustedQuery)]: trustedQuery }));
+  await writeFile(
+    manifestPath,
+    JSON.stringify({ [sha256(trustedQuery)]: trustedQuery, [sha256(costlyQuery)]: costlyQuery }),
+  );
   // Production defaults: no test-only relaxations.
   const production = { nodeEnv: 'production' as const, limits: defaultQueryLimits };
   open = await startTestRouter(supergraphPath, production);
@@ -117,9 +122,7 @@ const corpus: Hostile[] = [
     query: '{ node { ...A } } fragment A on Node { ... on Node { child { ...A } } }',
   }),
   // Cost: wide and nested within the depth limit.
-  post('lists of lists, repeated without aliases', {
-    query: `{ node { ${'children { children { children { children { children { id } } } } } '.repeat(50)}} }`,
-  }),
+  post('lists of lists, repeated without aliases', { query: costlyQuery }),
   // Batches are off.
   post('a batch of 2', [{ query: '{ hello }' }, { query: '{ hello }' }]),
   post(
@@ -261,5 +264,12 @@ describe('the limits still admit honest requests', () => {
   it('a trusted operation', async () => {
     const response = await send(post('trusted', { documentId: sha256(trustedQuery) }, { enforcing: true }));
     expect(response.body).toEqual({ data: { hello: 'hi' } });
+  });
+
+  it('a trusted operation over the cost limit, which reviewed operations are exempt from', async () => {
+    const response = await send(post('trusted and costly', { documentId: sha256(costlyQuery) }, { enforcing: true }));
+    expect(response.status, response.text).toBe(200);
+    expect(response.body.errors).toBeUndefined();
+    expect(response.body.data.node.children).toEqual([]);
   });
 });
