@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperationReport } from '../platform/src/composition/operations-report.ts';
-import { seedProduct, seedUser } from '../seed/world.ts';
+import { seedOrder, seedProduct, seedUser, worldSizes } from '../seed/world.ts';
 import { postPersisted } from './support/persisted-queries.ts';
 import { startShopGraph, type ShopGraph } from './support/shop-graph.ts';
 import { signTestToken, testJwtSecret } from './support/tokens.ts';
@@ -23,10 +23,22 @@ const variablesByOperation: Record<string, Record<string, unknown>> = {
   ProductPage: { id: seedProduct(0).id },
   ProductReviews: { id: seedProduct(0).id, first: 5 },
   OrderHistory: {},
+  PlaceOrder: { items: [{ productId: seedProduct(4).id, quantity: 2 }], idempotencyKey: 'operations-test-checkout' },
+  CancelOrder: { id: cancellableOrderOf(seedUser(0).id).id },
 };
 
+/** One of the user's seeded orders that can still be cancelled. */
+function cancellableOrderOf(userId: string) {
+  const world = worldSizes.small;
+  for (let index = 0; index < world.orders; index++) {
+    const order = seedOrder(index, world);
+    if (order.userId === userId && (order.status === 'PENDING' || order.status === 'CONFIRMED')) return order;
+  }
+  throw new Error(`the seed gives user ${userId} no cancellable order`);
+}
+
 /** Operations of the signed-in shopper, run with their token. */
-const signedInOperations = new Set(['OrderHistory']);
+const signedInOperations = new Set(['OrderHistory', 'PlaceOrder', 'CancelOrder']);
 
 let graph: ShopGraph;
 

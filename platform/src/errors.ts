@@ -14,6 +14,35 @@ export enum ErrorCode {
   Unauthenticated = 'UNAUTHENTICATED',
   /** A known caller who may not see or do this. */
   Forbidden = 'FORBIDDEN',
+  /** Nothing by that id, or nothing this caller may know of. */
+  NotFound = 'NOT_FOUND',
+  /** The thing exists but is not in a state that allows this (an order already shipped, say). */
+  Conflict = 'CONFLICT',
+  /** An idempotency key sent again with a different request. */
+  IdempotencyKeyReused = 'IDEMPOTENCY_KEY_REUSED',
+  /** The first request with this idempotency key is still running; retry shortly. */
+  IdempotencyKeyInProgress = 'IDEMPOTENCY_KEY_IN_PROGRESS',
+}
+
+/**
+ * Codes written for clients: their message says what the client did or
+ * can do, so the router passes them from subgraphs as they are. Any other
+ * code from a subgraph is treated as internal.
+ */
+export const clientErrorCodes: ReadonlySet<string> = new Set([
+  ErrorCode.BadUserInput,
+  ErrorCode.DatabaseUnavailable,
+  ErrorCode.Unauthenticated,
+  ErrorCode.Forbidden,
+  ErrorCode.NotFound,
+  ErrorCode.Conflict,
+  ErrorCode.IdempotencyKeyReused,
+  ErrorCode.IdempotencyKeyInProgress,
+]);
+
+/** A coded error for the client, with a message that says what to do. */
+export function clientError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, ...extensions } });
 }
 
 /** The field needs a signed-in caller. */

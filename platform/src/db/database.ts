@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT, PgTable } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
@@ -143,4 +143,13 @@ export async function isTableEmpty(db: Database<DrizzleSchema>, table: PgTable):
     .from(table)
     .limit(1);
   return rows.length === 0;
+}
+
+/**
+ * Rows of a raw SQL query, whichever driver runs it: postgres.js answers
+ * with the rows themselves, PGlite with an object holding them.
+ */
+export async function selectRows<TRow>(db: { execute(query: SQL): PromiseLike<unknown> }, query: SQL): Promise<TRow[]> {
+  const result = (await db.execute(query)) as unknown;
+  return (Array.isArray(result) ? result : (result as { rows: TRow[] }).rows) as TRow[];
 }

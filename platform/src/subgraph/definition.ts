@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { Database, DrizzleSchema } from '../db/database.ts';
 import type { Viewer } from '../identity.ts';
+import type { Logger } from '../logger.ts';
 
 /** How much seed data to write: `small` for a quick start, `scale` for benchmarks. */
 export type SeedSize = 'small' | 'scale';
@@ -37,6 +38,31 @@ export interface SubgraphDefinition<TTables extends DrizzleSchema, TLoaders> {
   seed: (db: Database<TTables>, size: SeedSize) => Promise<void>;
   /** A table the seed fills: while it has no rows, the database counts as unseeded. */
   seedTable: PgTable;
+  /**
+   * Work the subgraph does beside answering queries (housekeeping, event
+   * relays and consumers), started once it serves and stopped before its
+   * database closes.
+   */
+  background?: (context: { db: Database<TTables>; logger: Logger }) => BackgroundWork;
+}
+
+export interface BackgroundWork {
+  stop(): Promise<void>;
+}
+
+/** Runs `task` every `intervalMs` until stopped; a failure is logged and tried again next time. */
+export function every(intervalMs: number, name: string, logger: Logger, task: () => Promise<unknown>): BackgroundWork {
+  let running: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = running.then(task).catch((error: unknown) => logger.error({ err: error, task: name }, 'task failed'));
+  }, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }
 
 /** Identity function that lets TypeScript infer a definition's table and loader types. */

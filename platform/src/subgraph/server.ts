@@ -57,6 +57,7 @@ export async function startSubgraph<TTables extends DrizzleSchema, TLoaders>(
       logger,
     });
     const listening = await listen(server, config.port, config.host);
+    const background = definition.background?.({ db: database.db, logger });
     logger.info({ url: `${listening.url}/graphql`, database: database.kind }, 'subgraph ready');
     return {
       name: definition.name,
@@ -66,6 +67,7 @@ export async function startSubgraph<TTables extends DrizzleSchema, TLoaders>(
       async stop() {
         await close(server);
         await apollo.stop();
+        await background?.stop();
         await database.close();
       },
     };

@@ -1,6 +1,7 @@
-import { defineSubgraph } from '../../../platform/src/subgraph/definition.ts';
+import { defineSubgraph, every } from '../../../platform/src/subgraph/definition.ts';
 import * as tables from './db/schema.ts';
 import { createLoaders } from './loaders.ts';
+import { deleteExpiredIdempotencyKeys } from './place-order.ts';
 import { resolvers } from './resolvers.ts';
 import { seed } from './seed.ts';
 
@@ -11,5 +12,8 @@ export const subgraph = defineSubgraph({
   resolvers,
   createLoaders,
   seed,
-  seedTable: tables.orders,
+  // The table filled last, so a database seeded before it existed is completed (every insert skips what is there).
+  seedTable: tables.productPrices,
+  background: ({ db, logger }) =>
+    every(10 * 60_000, 'delete expired idempotency keys', logger, () => deleteExpiredIdempotencyKeys(db)),
 });

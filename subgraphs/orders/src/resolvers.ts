@@ -2,10 +2,16 @@ import { childConnection } from '../../../platform/src/graphql/pagination.ts';
 import { requireOwner } from '../../../platform/src/subgraph/authorization.ts';
 import type { Resolvers } from './__generated__/resolvers.ts';
 import { orderCursor } from './loaders.ts';
+import { cancelOrder, placeOrder } from './place-order.ts';
 
 const money = (centAmount: number, currencyCode: string) => ({ centAmount, currencyCode });
 
 export const resolvers: Resolvers = {
+  Mutation: {
+    // @authenticated: the viewer is there by the time these run.
+    placeOrder: (_, { input }, { viewer, db }) => placeOrder(db, viewer!, input),
+    cancelOrder: async (_, { id }, { viewer, db }) => ({ order: await cancelOrder(db, viewer!, id) }),
+  },
   Order: {
     // Reached only from its owner's `orders` today; checked anyway, so a new path cannot leak one.
     __resolveReference: async (reference, { viewer, loaders }) => {

@@ -1,6 +1,6 @@
 import type { Database } from '../../../platform/src/db/database.ts';
 import type { SeedSize } from '../../../platform/src/subgraph/definition.ts';
-import { insertInBatches, seedOrder, worldSizes } from '../../../seed/world.ts';
+import { insertInBatches, seedOrder, seedProduct, worldSizes } from '../../../seed/world.ts';
 import * as tables from './db/schema.ts';
 
 export async function seed(db: Database<typeof tables>, size: SeedSize): Promise<void> {
@@ -25,6 +25,27 @@ export async function seed(db: Database<typeof tables>, size: SeedSize): Promise
             batch.flatMap((order) =>
               order.items.map((item, line) => ({ ...item, orderId: order.id, lineNumber: line + 1 })),
             ),
+          )
+          .onConflictDoNothing();
+      },
+    ),
+  );
+  // The price read model starts from the catalog the products subgraph seeds; from then on its
+  // ProductPriceChanged events keep it current.
+  await db.transaction((tx) =>
+    insertInBatches(
+      world.products,
+      (index) => seedProduct(index),
+      async (batch) => {
+        await tx
+          .insert(tables.productPrices)
+          .values(
+            batch.map((product) => ({
+              productId: product.id,
+              unitPriceCents: product.priceCents,
+              currencyCode: product.currencyCode,
+              changedAt: product.createdAt,
+            })),
           )
           .onConflictDoNothing();
       },

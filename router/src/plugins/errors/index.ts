@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLError, GraphQLFormattedError } from 'graphql';
-import { createErrorFormatter, ErrorCode } from '../../../../platform/src/errors.ts';
+import { clientErrorCodes, createErrorFormatter, ErrorCode } from '../../../../platform/src/errors.ts';
 import type { Logger } from '../../../../platform/src/logger.ts';
 import { describeLimitError } from '../query-limits/index.ts';
 
@@ -10,20 +10,9 @@ export interface ErrorsContext {
 }
 
 /**
- * Codes a subgraph's error may reach the client with, message and all: the
- * subgraph wrote them for clients. Any other subgraph error is treated as
- * internal, masked in production like the router's own.
- */
-export const clientSafeCodes: ReadonlySet<string> = new Set([
-  ErrorCode.BadUserInput,
-  ErrorCode.Unauthenticated,
-  ErrorCode.Forbidden,
-  ErrorCode.DatabaseUnavailable,
-]);
-
-/**
  * The router's `formatError`: coded errors of its own pass, errors from
- * subgraphs pass only with a client-safe code, and everything else becomes
+ * subgraphs pass only with a code written for clients (`clientErrorCodes`),
+ * and everything else becomes
  * INTERNAL_SERVER_ERROR with no message or stack outside development.
  */
 export function routerErrorFormatter({ production }: { production: boolean }) {
@@ -32,7 +21,7 @@ export function routerErrorFormatter({ production }: { production: boolean }) {
     const formatted = { ...raw, message: describeLimitError(raw.message, raw.extensions?.code, production) };
     const fromSubgraph = typeof formatted.extensions?.serviceName === 'string';
     const code = formatted.extensions?.code;
-    if (fromSubgraph && !(typeof code === 'string' && clientSafeCodes.has(code))) {
+    if (fromSubgraph && !(typeof code === 'string' && clientErrorCodes.has(code))) {
       if (!production) return formatted;
       return {
         message: 'Internal server error',
@@ -101,5 +90,5 @@ function isClientError(error: GraphQLError): boolean {
   const code = error.extensions?.code;
   if (typeof code !== 'string' || code === ErrorCode.InternalServerError) return false;
   // A subgraph's uncoded failure arrives with the gateway's code: not the client's doing.
-  return code !== 'DOWNSTREAM_SERVICE_ERROR' && !(error.extensions?.serviceName && !clientSafeCodes.has(code));
+  return code !== 'DOWNSTREAM_SERVICE_ERROR' && !(error.extensions?.serviceName && !clientErrorCodes.has(code));
 }

@@ -23,6 +23,11 @@ export type CacheControlScope =
   | 'PRIVATE'
   | 'PUBLIC';
 
+export type CancelOrderPayload = {
+  __typename?: 'CancelOrderPayload';
+  order: Order;
+};
+
 /** An amount of money in a currency's minor unit (cents for USD). */
 export type Money = {
   __typename?: 'Money';
@@ -30,6 +35,27 @@ export type Money = {
   centAmount: Scalars['Int']['output'];
   /** ISO-4217 currency code, such as USD. */
   currencyCode: Scalars['String']['output'];
+};
+
+export type Mutation = {
+  __typename?: 'Mutation';
+  /** Cancels one of the shopper's orders that has not shipped. Cancelling twice is not an error. */
+  cancelOrder: CancelOrderPayload;
+  /**
+   * Places an order for the signed-in shopper, PENDING until stock is
+   * reserved. Retries with the same idempotency key are safe.
+   */
+  placeOrder: PlaceOrderPayload;
+};
+
+
+export type MutationCancelOrderArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationPlaceOrderArgs = {
+  input: PlaceOrderInput;
 };
 
 /** A purchase: what was bought, at which prices, and where it stands. */
@@ -68,6 +94,13 @@ export type OrderItem = {
   unitPrice: Money;
 };
 
+/** A line of a new order. */
+export type OrderLineInput = {
+  productId: Scalars['ID']['input'];
+  /** From 1 to 100. */
+  quantity: Scalars['Int']['input'];
+};
+
 export type OrderStatus =
   | 'CANCELLED'
   /** Stock reserved; awaiting shipment. */
@@ -85,6 +118,26 @@ export type PageInfo = {
   hasNextPage: Scalars['Boolean']['output'];
   hasPreviousPage: Scalars['Boolean']['output'];
   startCursor?: Maybe<Scalars['String']['output']>;
+};
+
+export type PlaceOrderInput = {
+  /**
+   * Chosen by the client for one checkout (1 to 128 letters, digits, `-`, `_`
+   * or `:`) and sent again with every retry of it. The same key with the same
+   * items returns the order it placed instead of placing another; with other
+   * items it is refused with IDEMPOTENCY_KEY_REUSED. Keys are the caller's
+   * own and are forgotten after 24 hours.
+   */
+  idempotencyKey: Scalars['String']['input'];
+  /** From 1 to 50 lines, one per product. Prices are the catalog's, never the client's. */
+  items: Array<OrderLineInput>;
+};
+
+export type PlaceOrderPayload = {
+  __typename?: 'PlaceOrderPayload';
+  /** False when this idempotency key had already placed the order, which is returned again. */
+  created: Scalars['Boolean']['output'];
+  order: Order;
 };
 
 export type Product = {
@@ -205,16 +258,21 @@ export type FederationReferenceTypes = ResolversObject<{
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
   CacheControlScope: CacheControlScope;
+  CancelOrderPayload: ResolverTypeWrapper<Omit<CancelOrderPayload, 'order'> & { order: ResolversTypes['Order'] }>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Money: ResolverTypeWrapper<Money>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
-  Order: ResolverTypeWrapper<OrderRow>;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  Order: ResolverTypeWrapper<OrderRow>;
   OrderConnection: ResolverTypeWrapper<Connection<OrderRow>>;
   OrderEdge: ResolverTypeWrapper<Omit<OrderEdge, 'node'> & { node: ResolversTypes['Order'] }>;
   OrderItem: ResolverTypeWrapper<OrderItemRow>;
+  OrderLineInput: OrderLineInput;
   OrderStatus: OrderStatus;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  PlaceOrderInput: PlaceOrderInput;
+  PlaceOrderPayload: ResolverTypeWrapper<Omit<PlaceOrderPayload, 'order'> & { order: ResolversTypes['Order'] }>;
   Product: ResolverTypeWrapper<ProductReference>;
   User: ResolverTypeWrapper<Customer>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
@@ -223,15 +281,20 @@ export type ResolversTypes = ResolversObject<{
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
+  CancelOrderPayload: Omit<CancelOrderPayload, 'order'> & { order: ResolversParentTypes['Order'] };
   DateTime: Scalars['DateTime']['output'];
   Money: Money;
   String: Scalars['String']['output'];
-  Order: OrderRow;
+  Mutation: Record<PropertyKey, never>;
   ID: Scalars['ID']['output'];
+  Order: OrderRow;
   OrderConnection: Connection<OrderRow>;
   OrderEdge: Omit<OrderEdge, 'node'> & { node: ResolversParentTypes['Order'] };
   OrderItem: OrderItemRow;
+  OrderLineInput: OrderLineInput;
   PageInfo: PageInfo;
+  PlaceOrderInput: PlaceOrderInput;
+  PlaceOrderPayload: Omit<PlaceOrderPayload, 'order'> & { order: ResolversParentTypes['Order'] };
   Product: ProductReference;
   User: Customer;
   Boolean: Scalars['Boolean']['output'];
@@ -246,6 +309,10 @@ export type CacheControlDirectiveArgs = {
 
 export type CacheControlDirectiveResolver<Result, Parent, ContextType = Context, Args = CacheControlDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
+export type CancelOrderPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['CancelOrderPayload'] = ResolversParentTypes['CancelOrderPayload']> = ResolversObject<{
+  order?: Resolver<ResolversTypes['Order'], ParentType, ContextType>;
+}>;
+
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
@@ -253,6 +320,11 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 export type MoneyResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Money'] = ResolversParentTypes['Money']> = ResolversObject<{
   centAmount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   currencyCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  cancelOrder?: Resolver<ResolversTypes['CancelOrderPayload'], ParentType, ContextType, RequireFields<MutationCancelOrderArgs, 'id'>>;
+  placeOrder?: Resolver<ResolversTypes['PlaceOrderPayload'], ParentType, ContextType, RequireFields<MutationPlaceOrderArgs, 'input'>>;
 }>;
 
 export type OrderResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Order'] = ResolversParentTypes['Order'], FederationReferenceType extends FederationReferenceTypes['Order'] = FederationReferenceTypes['Order']> = ResolversObject<{
@@ -290,6 +362,11 @@ export type PageInfoResolvers<ContextType = Context, ParentType extends Resolver
   startCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
+export type PlaceOrderPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PlaceOrderPayload'] = ResolversParentTypes['PlaceOrderPayload']> = ResolversObject<{
+  created?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  order?: Resolver<ResolversTypes['Order'], ParentType, ContextType>;
+}>;
+
 export type ProductResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Product'] = ResolversParentTypes['Product']> = ResolversObject<{
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 }>;
@@ -301,13 +378,16 @@ export type UserResolvers<ContextType = Context, ParentType extends ResolversPar
 }>;
 
 export type Resolvers<ContextType = Context> = ResolversObject<{
+  CancelOrderPayload?: CancelOrderPayloadResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Money?: MoneyResolvers<ContextType>;
+  Mutation?: MutationResolvers<ContextType>;
   Order?: OrderResolvers<ContextType>;
   OrderConnection?: OrderConnectionResolvers<ContextType>;
   OrderEdge?: OrderEdgeResolvers<ContextType>;
   OrderItem?: OrderItemResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
+  PlaceOrderPayload?: PlaceOrderPayloadResolvers<ContextType>;
   Product?: ProductResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 }>;

@@ -8,6 +8,7 @@ import {
   pgTable,
   primaryKey,
   smallint,
+  text,
   timestamp,
   uuid,
 } from 'drizzle-orm/pg-core';
@@ -55,6 +56,48 @@ export const orderItems = pgTable(
     primaryKey({ name: 'order_items_pkey', columns: [table.orderId, table.lineNumber] }),
     check('order_items_quantity_positive', sql`${table.quantity} > 0`),
     check('order_items_unit_price_non_negative', sql`${table.unitPriceCents} >= 0`),
+  ],
+);
+
+/**
+ * What this subgraph knows of product prices: a read model fed by the
+ * products subgraph's ProductPriceChanged events (event-carried state
+ * transfer), so an order is priced from data owned here, never from a
+ * client and never by reading another subgraph's database.
+ */
+export const productPrices = pgTable(
+  'product_prices',
+  {
+    productId: uuid('product_id').primaryKey(),
+    unitPriceCents: integer('unit_price_cents').notNull(),
+    currencyCode: char('currency_code', { length: 3 }).notNull(),
+    // When the price was set at the source: an older event never overwrites a newer price.
+    changedAt: timestamp('changed_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (table) => [check('product_prices_unit_price_non_negative', sql`${table.unitPriceCents} >= 0`)],
+);
+
+/**
+ * One row per (user, idempotency key): the request it first came with (as
+ * a hash) and the order it produced. Written in the same transaction as
+ * the order, so a key never exists without its order, nor an order
+ * without its key. Rows expire after a day.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    userId: uuid('user_id').notNull(),
+    key: text('key').notNull(),
+    requestHash: char('request_hash', { length: 64 }).notNull(),
+    orderId: uuid('order_id')
+      .notNull()
+      .references(() => orders.id, { onDelete: 'cascade' }),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (table) => [
+    primaryKey({ name: 'idempotency_keys_pkey', columns: [table.userId, table.key] }),
+    index('idempotency_keys_expires_at_idx').on(table.expiresAt),
   ],
 );
 
