@@ -1,7 +1,11 @@
 import type { Resolvers } from './__generated__/resolvers.ts';
+import { restock } from './restock.ts';
 import { estimateShipping } from './shipping.ts';
 
 export const resolvers: Resolvers = {
+  Mutation: {
+    restock: async (_, { productId, quantity }, { db }) => ({ product: await restock(db, productId, quantity) }),
+  },
   Product: {
     // Every product has a stock level; one with no row yet has none on hand.
     __resolveReference: async (reference, { loaders }) => {

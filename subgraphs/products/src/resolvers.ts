@@ -5,8 +5,14 @@ import { asc } from 'drizzle-orm';
 import type { Resolvers } from './__generated__/resolvers.ts';
 import { listProducts } from './catalog.ts';
 import { categories } from './db/schema.ts';
+import { updateProductPrice } from './update-price.ts';
 
 export const resolvers: Resolvers = {
+  Mutation: {
+    updateProductPrice: async (_, { productId, price }, { db }) => ({
+      product: await updateProductPrice(db, productId, price),
+    }),
+  },
   Query: {
     product: (_, { id, sku }, { loaders }) => {
       if ((id == null) === (sku == null)) {

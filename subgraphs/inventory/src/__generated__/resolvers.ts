@@ -3,6 +3,8 @@ import type { InventoryProduct } from '../model.ts';
 import type { Context } from '../context.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
+export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
+export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
 /** All built-in and custom scalars, mapped to their actual values */
 export type Scalars = {
   ID: { input: string; output: string; }
@@ -26,6 +28,18 @@ export type Money = {
   currencyCode: Scalars['String']['output'];
 };
 
+export type Mutation = {
+  __typename?: 'Mutation';
+  /** Adds units to a product's stock (1 to 100,000 at a time). Needs the `admin` scope. */
+  restock: RestockPayload;
+};
+
+
+export type MutationRestockArgs = {
+  productId: Scalars['ID']['input'];
+  quantity: Scalars['Int']['input'];
+};
+
 export type Product = {
   __typename?: 'Product';
   id: Scalars['ID']['output'];
@@ -36,6 +50,11 @@ export type Product = {
   /** What standard shipping costs for one unit, from its price and weight. */
   shippingEstimate?: Maybe<Money>;
   weightGrams: Scalars['Int']['output'];
+};
+
+export type RestockPayload = {
+  __typename?: 'RestockPayload';
+  product: Product;
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -138,8 +157,10 @@ export type ResolversTypes = ResolversObject<{
   CacheControlScope: CacheControlScope;
   Money: ResolverTypeWrapper<Money>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
-  Product: ResolverTypeWrapper<InventoryProduct>;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  Product: ResolverTypeWrapper<InventoryProduct>;
+  RestockPayload: ResolverTypeWrapper<Omit<RestockPayload, 'product'> & { product: ResolversTypes['Product'] }>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
 }>;
@@ -148,8 +169,10 @@ export type ResolversTypes = ResolversObject<{
 export type ResolversParentTypes = ResolversObject<{
   Money: Money;
   String: Scalars['String']['output'];
-  Product: InventoryProduct;
+  Mutation: Record<PropertyKey, never>;
   ID: Scalars['ID']['output'];
+  Product: InventoryProduct;
+  RestockPayload: Omit<RestockPayload, 'product'> & { product: ResolversParentTypes['Product'] };
   Boolean: Scalars['Boolean']['output'];
   Int: Scalars['Int']['output'];
 }>;
@@ -167,6 +190,10 @@ export type MoneyResolvers<ContextType = Context, ParentType extends ResolversPa
   currencyCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  restock?: Resolver<ResolversTypes['RestockPayload'], ParentType, ContextType, RequireFields<MutationRestockArgs, 'productId' | 'quantity'>>;
+}>;
+
 export type ProductResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Product'] = ResolversParentTypes['Product'], FederationReferenceType extends FederationReferenceTypes['Product'] = FederationReferenceTypes['Product']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Product']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -175,9 +202,15 @@ export type ProductResolvers<ContextType = Context, ParentType extends Resolvers
   shippingEstimate?: Resolver<Maybe<ResolversTypes['Money']>, ParentType, ContextType>;
 }>;
 
+export type RestockPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RestockPayload'] = ResolversParentTypes['RestockPayload']> = ResolversObject<{
+  product?: Resolver<ResolversTypes['Product'], ParentType, ContextType>;
+}>;
+
 export type Resolvers<ContextType = Context> = ResolversObject<{
   Money?: MoneyResolvers<ContextType>;
+  Mutation?: MutationResolvers<ContextType>;
   Product?: ProductResolvers<ContextType>;
+  RestockPayload?: RestockPayloadResolvers<ContextType>;
 }>;
 
 export type DirectiveResolvers<ContextType = Context> = ResolversObject<{

@@ -39,6 +39,25 @@ export type Money = {
   currencyCode: Scalars['String']['output'];
 };
 
+export type MoneyInput = {
+  /** The amount in minor units: 1999 is $19.99. */
+  centAmount: Scalars['Int']['input'];
+  /** ISO-4217 currency code; the catalog sells in USD. */
+  currencyCode: Scalars['String']['input'];
+};
+
+export type Mutation = {
+  __typename?: 'Mutation';
+  /** Sets a product's price. Orders placed from now on pay it; orders already placed keep theirs. Needs the `admin` scope. */
+  updateProductPrice: UpdateProductPricePayload;
+};
+
+
+export type MutationUpdateProductPriceArgs = {
+  price: MoneyInput;
+  productId: Scalars['ID']['input'];
+};
+
 export type PageInfo = {
   __typename?: 'PageInfo';
   endCursor?: Maybe<Scalars['String']['output']>;
@@ -130,6 +149,11 @@ export type QueryProductsArgs = {
 
 export type QueryProductsByIdArgs = {
   ids: Array<Scalars['ID']['input']>;
+};
+
+export type UpdateProductPricePayload = {
+  __typename?: 'UpdateProductPricePayload';
+  product: Product;
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -234,6 +258,8 @@ export type ResolversTypes = ResolversObject<{
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Money: ResolverTypeWrapper<Money>;
+  MoneyInput: MoneyInput;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Product: ResolverTypeWrapper<ProductRow>;
   ProductConnection: ResolverTypeWrapper<Connection<ProductRow>>;
@@ -241,6 +267,7 @@ export type ResolversTypes = ResolversObject<{
   ProductFilter: ProductFilter;
   ProductOrder: ProductOrder;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  UpdateProductPricePayload: ResolverTypeWrapper<Omit<UpdateProductPricePayload, 'product'> & { product: ResolversTypes['Product'] }>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
 }>;
@@ -252,12 +279,15 @@ export type ResolversParentTypes = ResolversObject<{
   String: Scalars['String']['output'];
   DateTime: Scalars['DateTime']['output'];
   Money: Money;
+  MoneyInput: MoneyInput;
+  Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
   Product: ProductRow;
   ProductConnection: Connection<ProductRow>;
   ProductEdge: Omit<ProductEdge, 'node'> & { node: ResolversParentTypes['Product'] };
   ProductFilter: ProductFilter;
   Query: Record<PropertyKey, never>;
+  UpdateProductPricePayload: Omit<UpdateProductPricePayload, 'product'> & { product: ResolversParentTypes['Product'] };
   Boolean: Scalars['Boolean']['output'];
   Int: Scalars['Int']['output'];
 }>;
@@ -283,6 +313,10 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 export type MoneyResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Money'] = ResolversParentTypes['Money']> = ResolversObject<{
   centAmount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   currencyCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  updateProductPrice?: Resolver<ResolversTypes['UpdateProductPricePayload'], ParentType, ContextType, RequireFields<MutationUpdateProductPriceArgs, 'price' | 'productId'>>;
 }>;
 
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = ResolversObject<{
@@ -322,15 +356,21 @@ export type QueryResolvers<ContextType = Context, ParentType extends ResolversPa
   productsById?: Resolver<Array<Maybe<ResolversTypes['Product']>>, ParentType, ContextType, RequireFields<QueryProductsByIdArgs, 'ids'>>;
 }>;
 
+export type UpdateProductPricePayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['UpdateProductPricePayload'] = ResolversParentTypes['UpdateProductPricePayload']> = ResolversObject<{
+  product?: Resolver<ResolversTypes['Product'], ParentType, ContextType>;
+}>;
+
 export type Resolvers<ContextType = Context> = ResolversObject<{
   Category?: CategoryResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Money?: MoneyResolvers<ContextType>;
+  Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Product?: ProductResolvers<ContextType>;
   ProductConnection?: ProductConnectionResolvers<ContextType>;
   ProductEdge?: ProductEdgeResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  UpdateProductPricePayload?: UpdateProductPricePayloadResolvers<ContextType>;
 }>;
 
 export type DirectiveResolvers<ContextType = Context> = ResolversObject<{
