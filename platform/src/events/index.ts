@@ -1,0 +1,42 @@
+import type { RedisClient } from '../cache/redis.ts';
+import type { Logger } from '../logger.ts';
+import { MemoryBus } from './memory-bus.ts';
+import { RedisStreamsBus } from './redis-streams.ts';
+import type { EventBus } from './types.ts';
+
+export type {
+  DeadLetter,
+  DomainEvent,
+  EventBus,
+  EventBusStats,
+  EventHandlerContext,
+  SubscribeOptions,
+  Subscription,
+} from './types.ts';
+export { deadLetterStream } from './types.ts';
+export { MemoryBus, type MemoryBusOptions } from './memory-bus.ts';
+export { RedisStreamsBus, type RedisStreamsBusOptions } from './redis-streams.ts';
+export {
+  outbox,
+  OutboxRelay,
+  recordEvents,
+  type DatabaseTransaction,
+  type OutboxRelayOptions,
+  type OutboxRow,
+} from './outbox.ts';
+export { handleOnce, processedEvents } from './inbox.ts';
+
+export interface CreateEventBusOptions {
+  /** A connected (or connecting) client: Redis Streams. `null`: the in-process bus. */
+  redis: RedisClient | null;
+  logger: Logger;
+}
+
+/**
+ * The bus for this deployment: Redis Streams when there is a Redis, else the
+ * in-process bus of the embedded default. The Redis client stays the
+ * caller's to close.
+ */
+export function createEventBus({ redis, logger }: CreateEventBusOptions): EventBus {
+  return redis ? new RedisStreamsBus({ redis, logger }) : new MemoryBus({ logger });
+}

@@ -1,0 +1,369 @@
+import { once } from 'node:events';
+import type { RedisClient } from '../cache/redis.ts';
+import type { Logger } from '../logger.ts';
+import { decodeDeadLetter, decodeEvent, encodeDeadLetter, encodeEvent, type EntryFields } from './codec.ts';
+import { runSubscription, type Delivery, type GroupReader } from './consumer.ts';
+import {
+  deadLetterStream,
+  type DeadLetter,
+  type DomainEvent,
+  type EventBus,
+  type EventBusStats,
+  type SubscribeOptions,
+  type Subscription,
+} from './types.ts';
+
+export interface RedisStreamsBusOptions {
+  /**
+   * Publishes and reads stats. It stays the caller's: `close()` leaves it
+   * open. Each subscription reads on a connection of its own, duplicated from
+   * it, because a blocking XREADGROUP holds its connection until it returns.
+   */
+  redis: RedisClient;
+  logger: Logger;
+  /**
+   * Approximate cap on each stream's length (`XADD ... MAXLEN ~`), so a
+   * stream nobody reads cannot fill Redis. Trimming drops the oldest entries
+   * whether or not every group has read them, so it must stay well above the
+   * largest lag you tolerate; `stats().lag` is there to alert before that.
+   * Default: 100,000.
+   */
+  maxLen?: number;
+  /** The same cap for `<stream>.dead`. Default: 10,000. */
+  deadLetterMaxLen?: number;
+  /**
+   * An entry delivered and not acknowledged for this long is taken over
+   * (XAUTOCLAIM) by whichever consumer of the group looks next: that is how
+   * the events of a consumer that died are not stranded. It must exceed the
+   * slowest handler, or a slow handler's event is handled twice. Default: 30,000 ms.
+   */
+  claimIdleMs?: number;
+  /** How often each consumer looks for entries to take over. Default: 1,000 ms. */
+  claimIntervalMs?: number;
+  /** Redelivery delay after a handler's first failure, doubling with each further one, at most `claimIdleMs`. Default: 500 ms. */
+  retryDelayMs?: number;
+  /** Longest wait for publish and stats. Default: 2,000 ms. */
+  commandTimeoutMs?: number;
+}
+
+/**
+ * An `EventBus` on Redis Streams. Each stream is one Redis stream; each group
+ * a consumer group (created on first subscribe, reading from the start of
+ * what the stream holds); delivery is at least once:
+ *
+ * - an event is acknowledged (XACK) only after its handler resolves;
+ * - a failed event stays pending and is made claimable again after a backoff
+ *   (XCLAIM ... IDLE), so any consumer of the group retries it, and the retry
+ *   survives this process dying;
+ * - entries idle longer than `claimIdleMs` are taken over (XAUTOCLAIM),
+ *   which rescues the events of a consumer that died mid-batch;
+ * - Redis's own delivery counter is the attempt number, so after
+ *   `maxAttempts` the entry moves to `<stream>.dead` with the reason, in one
+ *   MULTI with its XACK.
+ *
+ * Redis being down or restarting never throws out of a subscription: reads
+ * back off and resume, and a group lost with Redis's data is created again.
+ * `publish` and `stats` do reject, within `commandTimeoutMs`.
+ */
+export class RedisStreamsBus implements EventBus {
+  private readonly redis: RedisClient;
+  private readonly logger: Logger;
+  private readonly settings: Required<Omit<RedisStreamsBusOptions, 'redis' | 'logger'>>;
+  private readonly subscriptions = new Set<Subscription>();
+
+  constructor({
+    redis,
+    logger,
+    maxLen = 100_000,
+    deadLetterMaxLen = 10_000,
+    claimIdleMs = 30_000,
+    claimIntervalMs = 1_000,
+    retryDelayMs = 500,
+    commandTimeoutMs = 2_000,
+  }: RedisStreamsBusOptions) {
+    this.redis = redis;
+    this.logger = logger.child({ component: 'events', bus: 'redis' });
+    this.settings = { maxLen, deadLetterMaxLen, claimIdleMs, claimIntervalMs, retryDelayMs, commandTimeoutMs };
+  }
+
+  async publish(stream: string, events: readonly DomainEvent[]): Promise<void> {
+    const entries = events.map(encodeEvent);
+    if (entries.length === 0) return;
+    // MULTI: a batch lands whole or not at all, so a retry after a failure never splits it.
+    const multi = this.redis.multi();
+    for (const fields of entries) multi.xAdd(stream, '*', fields, trimTo(this.settings.maxLen));
+    await this.command(() => multi.exec());
+  }
+
+  subscribe(options: SubscribeOptions): Subscription {
+    const log = this.logger.child({ stream: options.stream, group: options.group, consumer: options.consumer });
+    const reader = new RedisGroupReader(this.redis, options, this.settings, log);
+    const running = runSubscription(
+      reader,
+      options,
+      { retryDelayMs: this.settings.retryDelayMs, maxRetryDelayMs: this.settings.claimIdleMs },
+      this.logger,
+    );
+    const subscription: Subscription = {
+      stop: async () => {
+        await running.stop();
+        this.subscriptions.delete(subscription);
+      },
+    };
+    this.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  /**
+   * `pending`: delivered to the group, not yet acknowledged. `lag`: not yet
+   * delivered to the group (XINFO GROUPS; `null` when Redis cannot tell,
+   * after entries were deleted from the middle of the stream); for a group
+   * that does not exist yet, everything the stream holds.
+   */
+  async stats(stream: string, group: string): Promise<EventBusStats> {
+    return this.command(async () => {
+      const [length, deadLetters, groups] = await Promise.all([
+        this.redis.xLen(stream),
+        this.redis.xLen(deadLetterStream(stream)),
+        this.redis.xInfoGroups(stream).catch((error: unknown) => {
+          if (isReplyError(error, 'ERR no such key')) return [];
+          throw error;
+        }),
+      ]);
+      const info = groups.find((candidate) => String(candidate.name) === group);
+      if (!info) return { length, pending: 0, lag: length, deadLetters };
+      const lag = info.lag as number | null | undefined;
+      return {
+        length,
+        pending: Number(info.pending),
+        lag: lag === null || lag === undefined ? null : Number(lag),
+        deadLetters,
+      };
+    });
+  }
+
+  /** The newest `count` dead letters of `stream`, oldest first. */
+  async readDeadLetters(stream: string, count = 100): Promise<DeadLetter[]> {
+    const entries = await this.command(() =>
+      this.redis.xRevRange(deadLetterStream(stream), '+', '-', { COUNT: count }),
+    );
+    return entries.reverse().map((entry) => decodeDeadLetter(entry.message as EntryFields));
+  }
+
+  /** Stops every subscription and closes their connections; the client passed in stays open. */
+  async close(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((subscription) => subscription.stop()));
+  }
+
+  /** Fails at once when Redis is not connected, and after `commandTimeoutMs` when it does not answer. */
+  private async command<T>(run: () => Promise<T>): Promise<T> {
+    if (!this.redis.isReady) throw new Error('redis is not connected');
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        run(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`redis did not answer within ${this.settings.commandTimeoutMs} ms`)),
+            this.settings.commandTimeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+type Settings = Required<Omit<RedisStreamsBusOptions, 'redis' | 'logger'>>;
+
+class RedisGroupReader implements GroupReader {
+  /** This subscription's own connection: its reads block it. */
+  private readonly connection: RedisClient;
+  private readonly stream: string;
+  private readonly group: string;
+  private readonly consumer: string;
+  private groupExists = false;
+  /** Where the next XAUTOCLAIM scan of the group's pending entries starts. */
+  private claimCursor = '0-0';
+  private nextClaimAt = 0;
+  /** The connection's CLIENT ID, so `stop` can end a blocked read from the other connection. */
+  private connectionId: number | null = null;
+  private blocked = false;
+
+  constructor(
+    /** The bus's shared connection, never blocked: it sends CLIENT UNBLOCK. */
+    private readonly control: RedisClient,
+    options: SubscribeOptions,
+    private readonly settings: Settings,
+    private readonly logger: Logger,
+  ) {
+    ({ stream: this.stream, group: this.group, consumer: this.consumer } = options);
+    // No offline queue: while Redis is away a command fails at once and the loop backs off,
+    // instead of commands piling up to run against whatever Redis comes back.
+    this.connection = control.duplicate({ disableOfflineQueue: true });
+    // Without an 'error' listener node-redis crashes the process on a socket error.
+    // The consumer loop reports the failures that matter, once per streak.
+    this.connection.on('error', (error: Error) => this.logger.debug({ err: error }, 'event consumer: redis error'));
+    // A reconnect is a new client on the server, with a new id.
+    this.connection.on('ready', () => {
+      this.connectionId = null;
+    });
+  }
+
+  async read(batchSize: number, blockMs: number, signal: AbortSignal): Promise<Delivery[]> {
+    await this.connected(blockMs, signal);
+    if (signal.aborted) return [];
+    try {
+      if (!this.groupExists) await this.createGroup();
+      if (Date.now() >= this.nextClaimAt) {
+        const claimed = await this.claim(batchSize);
+        if (claimed.length > 0 || signal.aborted) return claimed;
+      }
+      this.connectionId ??= await this.connection.clientId();
+      // Wake up in time for the next scan for entries to take over (redeliveries among them).
+      const block = Math.max(1, Math.min(blockMs, this.nextClaimAt - Date.now()));
+      const unblock = () => this.unblock();
+      signal.addEventListener('abort', unblock, { once: true });
+      this.blocked = true;
+      try {
+        // The reply type is loose because RESP3 would shape it differently; this client speaks RESP2.
+        const reply = (await this.connection.xReadGroup(
+          this.group,
+          this.consumer,
+          { key: this.stream, id: '>' },
+          { COUNT: batchSize, BLOCK: block },
+        )) as StreamsReply;
+        return (reply ?? []).flatMap((stream) =>
+          stream.messages.map((message) => delivery(message.id, message.message as EntryFields, 1)),
+        );
+      } finally {
+        this.blocked = false;
+        signal.removeEventListener('abort', unblock);
+      }
+    } catch (error) {
+      // Redis may have restarted without its data: recreate the group, rescan from the start.
+      if (isReplyError(error, 'NOGROUP') || !this.connection.isReady) this.groupExists = false;
+      this.claimCursor = '0-0';
+      throw error;
+    }
+  }
+
+  async ack(entry: Delivery): Promise<void> {
+    await this.connection.xAck(this.stream, this.group, entry.entryId);
+  }
+
+  async retryLater(entry: Delivery, delayMs: number): Promise<void> {
+    // Backdating its last delivery makes the entry claimable in `delayMs` rather than
+    // `claimIdleMs`, by any consumer of the group, even if this process dies meanwhile.
+    // RETRYCOUNT with JUSTID keeps the delivery counter where it is.
+    await this.connection.xClaimJustId(this.stream, this.group, this.consumer, 0, entry.entryId, {
+      IDLE: Math.max(0, this.settings.claimIdleMs - delayMs),
+      RETRYCOUNT: entry.attempt,
+    });
+    this.claimCursor = '0-0';
+    this.nextClaimAt = Math.min(this.nextClaimAt, Date.now() + delayMs);
+  }
+
+  async deadLetter(entry: Delivery, reason: string): Promise<void> {
+    const fields = encodeDeadLetter(entry.fields, {
+      reason,
+      attempts: entry.attempt,
+      group: this.group,
+      consumer: this.consumer,
+    });
+    await this.connection
+      .multi()
+      .xAdd(deadLetterStream(this.stream), '*', fields, trimTo(this.settings.deadLetterMaxLen))
+      .xAck(this.stream, this.group, entry.entryId)
+      .exec();
+  }
+
+  async release(entries: readonly Delivery[]): Promise<void> {
+    // Claimable at once, and the delivery that never reached a handler is not counted.
+    await Promise.all(
+      entries.map((entry) =>
+        this.connection.xClaimJustId(this.stream, this.group, this.consumer, 0, entry.entryId, {
+          IDLE: this.settings.claimIdleMs,
+          RETRYCOUNT: entry.attempt - 1,
+        }),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.connection.isReady) await this.connection.close().catch(() => this.connection.destroy());
+    else if (this.connection.isOpen) this.connection.destroy();
+  }
+
+  /** Resolves once the connection is ready; rejects when it is not within `waitMs`. */
+  private async connected(waitMs: number, signal: AbortSignal): Promise<void> {
+    if (this.connection.isReady) return;
+    // connect() retries by itself (the client's reconnect strategy) and resolves when ready.
+    if (!this.connection.isOpen) this.connection.connect().catch(() => {});
+    await once(this.connection, 'ready', { signal: AbortSignal.any([signal, AbortSignal.timeout(waitMs)]) }).catch(
+      () => {},
+    );
+    if (!this.connection.isReady && !signal.aborted) throw new Error('redis is not reachable');
+  }
+
+  private async createGroup(): Promise<void> {
+    try {
+      // From 0: a new group reads whatever the stream still holds, so events published
+      // before its first consumer started are not missed.
+      await this.connection.xGroupCreate(this.stream, this.group, '0', { MKSTREAM: true });
+    } catch (error) {
+      if (!isReplyError(error, 'BUSYGROUP')) throw error;
+    }
+    this.groupExists = true;
+  }
+
+  /** Takes over entries of the group idle for `claimIdleMs`: a dead consumer's, or failed ones now due. */
+  private async claim(count: number): Promise<Delivery[]> {
+    const { nextId, messages } = await this.connection.xAutoClaim(
+      this.stream,
+      this.group,
+      this.consumer,
+      this.settings.claimIdleMs,
+      this.claimCursor,
+      { COUNT: count },
+    );
+    this.claimCursor = nextId;
+    // A cursor back at 0-0 means the scan is complete; otherwise keep scanning next time.
+    this.nextClaimAt = nextId === '0-0' ? Date.now() + this.settings.claimIntervalMs : Date.now();
+    const claimed = messages.filter((message) => message !== null);
+    if (claimed.length === 0) return [];
+    // XAUTOCLAIM counts the delivery but does not say the count; XPENDING does. The
+    // commands go out in one round trip (node-redis pipelines what is sent in one tick).
+    const counts = await Promise.all(
+      claimed.map((message) =>
+        this.connection.xPendingRange(this.stream, this.group, message.id, message.id, 1, { consumer: this.consumer }),
+      ),
+    );
+    return claimed.map((message, index) =>
+      delivery(message.id, message.message as EntryFields, counts[index]?.[0]?.deliveriesCounter ?? 1),
+    );
+  }
+
+  private unblock(): void {
+    if (!this.blocked || this.connectionId === null || !this.control.isReady) return;
+    // The blocked XREADGROUP returns as if it had timed out. Best effort: if it fails,
+    // the read ends by itself within blockMs.
+    this.control.sendCommand(['CLIENT', 'UNBLOCK', String(this.connectionId)]).catch(() => {});
+  }
+}
+
+type StreamsReply = Array<{ name: string; messages: Array<{ id: string; message: unknown }> }> | null;
+
+function delivery(entryId: string, fields: EntryFields, attempt: number): Delivery {
+  return { entryId, fields, event: decodeEvent(fields), attempt };
+}
+
+function trimTo(threshold: number) {
+  // `~` lets Redis trim whole macro nodes, which costs next to nothing; exact trimming does not.
+  return { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold } } as const;
+}
+
+function isReplyError(error: unknown, prefix: string): boolean {
+  return error instanceof Error && error.message.startsWith(prefix);
+}

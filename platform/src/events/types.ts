@@ -1,0 +1,88 @@
+/**
+ * The event plumbing's contract. Subgraphs publish domain events through the
+ * transactional outbox (outbox.ts) and consume them through an `EventBus`:
+ * Redis Streams in production (redis-streams.ts), an in-process bus in the
+ * embedded default (memory-bus.ts). Both deliver at least once, so consumers
+ * deduplicate by event id (inbox.ts).
+ */
+
+export interface DomainEvent<TPayload = unknown> {
+  /** uuid, unique per event, the dedup key. */
+  id: string;
+  /** 'OrderPlaced', 'StockReserved', ... */
+  type: string;
+  /** The entity the event is about (order id, product id). */
+  aggregateId: string;
+  /** ISO-8601. */
+  occurredAt: string;
+  /** Travels as JSON: what JSON cannot carry (Dates, undefined, bigint) does not arrive as sent. */
+  payload: TPayload;
+}
+
+export interface EventHandlerContext {
+  /** 1 on the first delivery; counts every delivery of this event to the group, whichever consumer got it. */
+  attempt: number;
+  stream: string;
+}
+
+export interface SubscribeOptions {
+  stream: string;
+  /** Consumers in one group share the work; every group gets every event. */
+  group: string;
+  /** Unique within the group, e.g. `${hostname}-${pid}`. */
+  consumer: string;
+  /**
+   * Resolving acknowledges the event; throwing schedules a redelivery (to any
+   * consumer of the group) after a backoff. Events reach a consumer in stream
+   * order, except that a redelivered event comes after the ones that overtook it.
+   */
+  handle(event: DomainEvent, context: EventHandlerContext): Promise<void>;
+  /** After this many failed deliveries the event goes to `<stream>.dead` with the reason. Default 5. */
+  maxAttempts?: number;
+  /** Events fetched per read. Default 10. */
+  batchSize?: number;
+  /** Longest wait for new events in one read; also bounds how late a due redelivery is noticed. Default 1000 ms. */
+  blockMs?: number;
+}
+
+export interface Subscription {
+  /**
+   * Finishes the handler in flight, hands the rest of the fetched batch back
+   * to the group unprocessed, and resolves once nothing more will be handled.
+   */
+  stop(): Promise<void>;
+}
+
+export interface EventBus {
+  /** Appends `events` to `stream`, in order, all or none. Rejects when they may not have been stored. */
+  publish(stream: string, events: readonly DomainEvent[]): Promise<void>;
+  subscribe(options: SubscribeOptions): Subscription;
+  /** Stream length, pending per group (lag), dead-letter length: for metrics. */
+  stats(
+    stream: string,
+    group: string,
+  ): Promise<{ length: number; pending: number; lag: number | null; deadLetters: number }>;
+  /** Stops every subscription and releases the bus's own resources. */
+  close(): Promise<void>;
+}
+
+export type EventBusStats = Awaited<ReturnType<EventBus['stats']>>;
+
+/** An event that exhausted its attempts, as kept in `<stream>.dead`. */
+export interface DeadLetter {
+  /** The event as published; `null` when the entry could not be read as an event. */
+  event: DomainEvent | null;
+  /** The last handler error's message, or why the event was never handled. */
+  reason: string;
+  /** Deliveries to the group when it gave up. */
+  attempts: number;
+  group: string;
+  consumer: string;
+  /** ISO-8601. */
+  failedAt: string;
+}
+
+/** The dead-letter stream of `stream`. */
+export function deadLetterStream(stream: string): string {
+  return `${stream}.dead`;
+}
