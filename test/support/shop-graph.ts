@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { composeSupergraph } from '../../platform/src/composition/compose.ts';
 import type { DatabaseTarget } from '../../platform/src/db/database.ts';
+import type { EventBus } from '../../platform/src/events/index.ts';
 import { createLogger, type Logger } from '../../platform/src/logger.ts';
 import type { SeedSize } from '../../platform/src/subgraph/definition.ts';
 import { startSubgraph, type RunningSubgraph } from '../../platform/src/subgraph/server.ts';
@@ -54,7 +55,11 @@ export interface StartedSubgraphs {
  * Starts every subgraph in this process, each on its own throwaway database
  * (real Postgres, or in-memory PGlite outside CI), migrated and seeded.
  */
-export async function startSubgraphs(label: string, seed: SeedSize | null = 'small'): Promise<StartedSubgraphs> {
+export async function startSubgraphs(
+  label: string,
+  seed: SeedSize | null = 'small',
+  bus: EventBus | null = null,
+): Promise<StartedSubgraphs> {
   const databases: TestDatabase[] = [];
   const running: RunningSubgraph[] = [];
   const stop = async () => {
@@ -67,7 +72,7 @@ export async function startSubgraphs(label: string, seed: SeedSize | null = 'sma
     subgraphs.map(async ({ name }) => {
       const database = await createTestDatabase(`${label}_${name}`);
       databases.push(database);
-      running.push(await startOne(name, database.target, seed));
+      running.push(await startOne(name, database.target, seed, bus));
     }),
   );
   const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
@@ -82,7 +87,12 @@ export async function startSubgraphs(label: string, seed: SeedSize | null = 'sma
   return { byName, stop };
 }
 
-async function startOne(name: SubgraphName, database: DatabaseTarget, seed: SeedSize | null): Promise<RunningSubgraph> {
+async function startOne(
+  name: SubgraphName,
+  database: DatabaseTarget,
+  seed: SeedSize | null,
+  bus: EventBus | null,
+): Promise<RunningSubgraph> {
   return startSubgraph(
     await loadSubgraph(name),
     {
@@ -93,6 +103,7 @@ async function startOne(name: SubgraphName, database: DatabaseTarget, seed: Seed
       seedIfEmpty: seed,
       nodeEnv: 'test',
       identitySecret: testIdentitySecret,
+      bus,
     },
     testLogger(name),
   );
@@ -151,9 +162,16 @@ export interface ShopGraph {
   stop(): Promise<void>;
 }
 
-/** The whole graph in-process: every subgraph plus a router, all talking real HTTP on loopback. */
-export async function startShopGraph(label: string, routerSettings: Partial<RouterSettings> = {}): Promise<ShopGraph> {
-  const started = await startSubgraphs(label);
+/**
+ * The whole graph in-process: every subgraph plus a router, all talking real HTTP on loopback.
+ * With `bus`, subgraphs relay their outboxes and consume each other's events on it.
+ */
+export async function startShopGraph(
+  label: string,
+  routerSettings: Partial<RouterSettings> = {},
+  { bus = null }: { bus?: EventBus | null } = {},
+): Promise<ShopGraph> {
+  const started = await startSubgraphs(label, 'small', bus);
   const workdir = await mkdtemp(join(tmpdir(), 'shop-graph-'));
   try {
     const supergraphPath = join(workdir, 'supergraph.graphql');

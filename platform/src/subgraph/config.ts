@@ -27,6 +27,11 @@ export interface SubgraphConfig {
    * null: any forwarded identity is refused and every caller is anonymous.
    */
   identitySecret: string | null;
+  /**
+   * The Redis whose streams carry events between subgraphs. Null: events
+   * wait in the outbox (nothing is lost) and nothing is consumed.
+   */
+  redisUrl: string | null;
   logLevel: z.infer<typeof logLevelFromEnv>;
   logPretty: boolean;
 }
@@ -54,6 +59,10 @@ export function subgraphConfigFromEnv(
       MIGRATE_ON_START: booleanFromEnv.optional(),
       SEED_IF_EMPTY: z.enum(['small', 'scale', 'none']).optional(),
       INTERNAL_IDENTITY_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+      REDIS_URL: z
+        .string()
+        .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL')
+        .optional(),
       LOG_LEVEL: logLevelFromEnv,
       LOG_PRETTY: booleanFromEnv.default(false),
     })
@@ -74,6 +83,7 @@ export function subgraphConfigFromEnv(
         migrateOnStart,
         seedIfEmpty: seed === 'none' ? null : seed,
         identitySecret: vars.INTERNAL_IDENTITY_SECRET ?? null,
+        redisUrl: vars.REDIS_URL ?? null,
         logLevel: vars.LOG_LEVEL,
         logPretty: vars.LOG_PRETTY,
       };

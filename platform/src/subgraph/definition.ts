@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { Database, DrizzleSchema } from '../db/database.ts';
+import type { DomainEvent } from '../events/index.ts';
 import type { Viewer } from '../identity.ts';
 import type { Logger } from '../logger.ts';
 
@@ -44,6 +45,26 @@ export interface SubgraphDefinition<TTables extends DrizzleSchema, TLoaders> {
    * database closes.
    */
   background?: (context: { db: Database<TTables>; logger: Logger }) => BackgroundWork;
+  /** How the subgraph takes part in the event flow between subgraphs (platform/src/events). */
+  events?: SubgraphEvents<TTables>;
+}
+
+export interface SubgraphEvents<TTables extends DrizzleSchema> {
+  /**
+   * The subgraph records events in its `outbox` table (exported from its
+   * `src/db/schema.ts`; by convention on the stream named after the
+   * subgraph), and a relay publishes them.
+   */
+  publishes: boolean;
+  /**
+   * Streams it consumes, as the consumer group named after the subgraph, so
+   * several instances share the work. Handlers apply each event once with
+   * `handleOnce` and may record events of their own in the same transaction.
+   */
+  consumes?: ReadonlyArray<{
+    stream: string;
+    handle(event: DomainEvent, db: Database<TTables>): Promise<void>;
+  }>;
 }
 
 export interface BackgroundWork {

@@ -1,19 +1,22 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { sql } from 'drizzle-orm';
 import { parse } from 'graphql';
-import { isTableEmpty, openDatabase, type DatabaseHandle, type DrizzleSchema } from '../db/database.ts';
+import { isTableEmpty, openDatabase, type Database, type DatabaseHandle, type DrizzleSchema } from '../db/database.ts';
 import { createErrorFormatter, unauthenticatedResponse } from '../errors.ts';
 import { createIdentityVerifier, identityHeader, IdentityError, noIdentityVerifier, type Viewer } from '../identity.ts';
 import { DateTimeScalar } from '../graphql/scalars.ts';
 import { enforceAccessRules } from './authorization.ts';
+import { RedisCache } from '../cache/redis.ts';
+import { createEventBus, OutboxRelay, type EventBus } from '../events/index.ts';
 import { close, createHttpService, listen } from '../http/server.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import type { SubgraphConfig } from './config.ts';
-import { subgraphFiles, type SubgraphContext, type SubgraphDefinition } from './definition.ts';
+import { subgraphFiles, type BackgroundWork, type SubgraphContext, type SubgraphDefinition } from './definition.ts';
 
 export interface RunningSubgraph<TTables extends DrizzleSchema = DrizzleSchema> {
   name: string;
@@ -37,7 +40,13 @@ export function loadTypeDefs(schemaFile: URL) {
 export async function startSubgraph<TTables extends DrizzleSchema, TLoaders>(
   definition: SubgraphDefinition<TTables, TLoaders>,
   config: Pick<SubgraphConfig, 'host' | 'port' | 'database' | 'migrateOnStart' | 'seedIfEmpty' | 'nodeEnv'> &
-    Partial<Pick<SubgraphConfig, 'identitySecret'>>,
+    Partial<Pick<SubgraphConfig, 'identitySecret' | 'redisUrl'>> & {
+      /**
+       * Carries events between subgraphs. Default: Redis Streams on
+       * `redisUrl`, or none, in which case events wait in the outbox.
+       */
+      bus?: EventBus | null;
+    },
   logger: Logger = createLogger({ service: definition.name }),
 ): Promise<RunningSubgraph<TTables>> {
   const database = await openDatabase(config.database, definition.tables);
@@ -58,6 +67,7 @@ export async function startSubgraph<TTables extends DrizzleSchema, TLoaders>(
     });
     const listening = await listen(server, config.port, config.host);
     const background = definition.background?.({ db: database.db, logger });
+    const events = definition.events ? startEvents(definition, database.db, config, logger) : null;
     logger.info({ url: `${listening.url}/graphql`, database: database.kind }, 'subgraph ready');
     return {
       name: definition.name,
@@ -67,6 +77,7 @@ export async function startSubgraph<TTables extends DrizzleSchema, TLoaders>(
       async stop() {
         await close(server);
         await apollo.stop();
+        await events?.stop();
         await background?.stop();
         await database.close();
       },
@@ -140,4 +151,42 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
     }),
   });
   return { server, apollo };
+}
+
+/**
+ * The outbox relay and the consumers a subgraph declares, on the bus it is
+ * given or on Redis Streams. Without either, nothing is relayed: events wait
+ * in the outbox, never lost, until the subgraph runs with a bus.
+ */
+function startEvents<TTables extends DrizzleSchema, TLoaders>(
+  definition: SubgraphDefinition<TTables, TLoaders>,
+  db: Database<TTables>,
+  config: { bus?: EventBus | null; redisUrl?: string | null },
+  logger: Logger,
+): BackgroundWork | null {
+  const redis = config.bus === undefined && config.redisUrl ? new RedisCache({ url: config.redisUrl, logger }) : null;
+  const bus = config.bus ?? (redis ? createEventBus({ redis: redis.connection, logger }) : null);
+  if (!bus) {
+    logger.warn('no event bus (REDIS_URL unset): events wait in the outbox and none are consumed');
+    return null;
+  }
+  const relay = definition.events?.publishes
+    ? new OutboxRelay({ db: db as Database<DrizzleSchema>, bus, logger })
+    : null;
+  relay?.start();
+  const consumer = `${definition.name}-${hostname()}-${process.pid}`;
+  const subscriptions = (definition.events?.consumes ?? []).map(({ stream, handle }) =>
+    bus.subscribe({ stream, group: definition.name, consumer, handle: (event) => handle(event, db) }),
+  );
+  return {
+    async stop() {
+      await Promise.all(subscriptions.map((subscription) => subscription.stop()));
+      await relay?.stop();
+      // A bus made here is this subgraph's to close; one passed in is the caller's.
+      if (redis) {
+        await bus.close();
+        await redis.close();
+      }
+    },
+  };
 }

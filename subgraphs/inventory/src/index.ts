@@ -1,5 +1,6 @@
 import { defineSubgraph } from '../../../platform/src/subgraph/definition.ts';
 import * as tables from './db/schema.ts';
+import { inventoryEvents } from './events.ts';
 import { createLoaders } from './loaders.ts';
 import { resolvers } from './resolvers.ts';
 import { seed } from './seed.ts';
@@ -12,4 +13,5 @@ export const subgraph = defineSubgraph({
   createLoaders,
   seed,
   seedTable: tables.stockLevels,
+  events: inventoryEvents,
 });

@@ -1,6 +1,7 @@
 import { defineSubgraph, every } from '../../../platform/src/subgraph/definition.ts';
 import * as tables from './db/schema.ts';
 import { createLoaders } from './loaders.ts';
+import { ordersEvents } from './events.ts';
 import { deleteExpiredIdempotencyKeys } from './place-order.ts';
 import { resolvers } from './resolvers.ts';
 import { seed } from './seed.ts';
@@ -14,6 +15,7 @@ export const subgraph = defineSubgraph({
   seed,
   // The table filled last, so a database seeded before it existed is completed (every insert skips what is there).
   seedTable: tables.productPrices,
+  events: ordersEvents,
   background: ({ db, logger }) =>
     every(10 * 60_000, 'delete expired idempotency keys', logger, () => deleteExpiredIdempotencyKeys(db)),
 });

@@ -5,7 +5,9 @@ import { selectRows } from '../../../platform/src/db/database.ts';
 import { badUserInput, clientError, ErrorCode } from '../../../platform/src/errors.ts';
 import { parseIdArgument } from '../../../platform/src/graphql/ids.ts';
 import type { Viewer } from '../../../platform/src/identity.ts';
+import { recordEvents } from '../../../platform/src/events/index.ts';
 import * as tables from './db/schema.ts';
+import { event, ordersStream, type OrderCancelled, type OrderPlaced } from './events.ts';
 
 const { idempotencyKeys, orderItems, orders, productPrices } = tables;
 
@@ -27,8 +29,8 @@ interface OrderLine {
 /**
  * Places an order, once per idempotency key. Everything happens in one
  * transaction: the key, the order, its items (priced from this subgraph's
- * price read model) and, later, its outbox event, so a retry after any
- * failure finds either all of them or none.
+ * price read model) and its OrderPlaced event in the outbox, so a retry
+ * after any failure finds either all of them or none.
  *
  * While the first request with a key runs, it holds a transaction-scoped
  * advisory lock on (user, key); a concurrent retry cannot take it and is
@@ -113,6 +115,15 @@ export async function placeOrder(
       })
       .returning();
     await tx.insert(orderItems).values(priced.map((line) => ({ ...line, orderId: order!.id })));
+    await recordEvents(tx, ordersStream, [
+      event<OrderPlaced>('OrderPlaced', order!.id, {
+        orderId: order!.id,
+        userId: viewer.id,
+        items: priced.map(({ productId, quantity, unitPriceCents }) => ({ productId, quantity, unitPriceCents })),
+        totalCents: order!.totalCents,
+        currencyCode: order!.currencyCode,
+      }),
+    ]);
     await tx.insert(idempotencyKeys).values({
       userId: viewer.id,
       key,
@@ -182,6 +193,9 @@ export async function cancelOrder(
         `The order is ${order.status.toLowerCase()} and can no longer be cancelled.`,
       );
     const [cancelled] = await tx.update(orders).set({ status: 'CANCELLED' }).where(eq(orders.id, id)).returning();
+    await recordEvents(tx, ordersStream, [
+      event<OrderCancelled>('OrderCancelled', id, { orderId: id, userId: viewer.id }),
+    ]);
     return cancelled!;
   });
 }

@@ -11,5 +11,6 @@ export const subgraph = defineSubgraph({
   resolvers,
   createLoaders,
   seed,
+  events: { publishes: true },
   seedTable: tables.products,
 });

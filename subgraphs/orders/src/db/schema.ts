@@ -110,3 +110,6 @@ export const orderItemsRelations = relations(orderItems, ({ one }) => ({
 export type OrderRow = typeof orders.$inferSelect;
 /** An item carries its order's currency, which the row itself does not repeat. */
 export type OrderItemRow = typeof orderItems.$inferSelect & { currencyCode: string };
+
+// Events this subgraph publishes (OrderPlaced, OrderCancelled), and those of others it has applied.
+export { outbox, processedEvents } from '../../../../platform/src/events/index.ts';

@@ -40,3 +40,6 @@ export const productsRelations = relations(products, ({ one }) => ({
 
 export type CategoryRow = typeof categories.$inferSelect;
 export type ProductRow = typeof products.$inferSelect;
+
+// Events this subgraph publishes (ProductPriceChanged).
+export { outbox } from '../../../../platform/src/events/index.ts';

@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import { and, eq, lt } from 'drizzle-orm';
+import type { Database } from '../../../platform/src/db/database.ts';
+import { handleOnce, type DomainEvent } from '../../../platform/src/events/index.ts';
+import type { SubgraphEvents } from '../../../platform/src/subgraph/definition.ts';
+import * as tables from './db/schema.ts';
+
+/** The stream this subgraph publishes to. */
+export const ordersStream = 'orders';
+
+export interface OrderPlaced {
+  orderId: string;
+  userId: string;
+  items: Array<{ productId: string; quantity: number; unitPriceCents: number }>;
+  totalCents: number;
+  currencyCode: string;
+}
+
+export interface OrderCancelled {
+  orderId: string;
+  userId: string;
+}
+
+/** What inventory answers an OrderPlaced with. */
+interface StockDecision {
+  orderId: string;
+}
+
+/** What products says when a price changes: the whole new state, so the read model needs nothing else. */
+interface ProductPriceChanged {
+  productId: string;
+  unitPriceCents: number;
+  currencyCode: string;
+  changedAt: string;
+}
+
+export function event<TPayload>(type: string, aggregateId: string, payload: TPayload): DomainEvent<TPayload> {
+  return { id: randomUUID(), type, aggregateId, occurredAt: new Date().toISOString(), payload };
+}
+
+type OrdersDatabase = Database<typeof tables>;
+
+/**
+ * What the orders subgraph does with other subgraphs' events: an order
+ * becomes CONFIRMED or REJECTED once inventory has decided (only while it is
+ * still PENDING: a cancelled order stays cancelled), and the price read
+ * model follows the catalog, never going back to an older price.
+ */
+export const ordersEvents: SubgraphEvents<typeof tables> = {
+  publishes: true,
+  consumes: [
+    {
+      stream: 'inventory',
+      handle: (event, db: OrdersDatabase) =>
+        handleOnce(db, 'orders', event, async (tx) => {
+          const status =
+            event.type === 'StockReserved' ? 'CONFIRMED' : event.type === 'StockRejected' ? 'REJECTED' : null;
+          if (!status) return;
+          const { orderId } = event.payload as StockDecision;
+          await tx
+            .update(tables.orders)
+            .set({ status })
+            .where(and(eq(tables.orders.id, orderId), eq(tables.orders.status, 'PENDING')));
+        }).then(() => undefined),
+    },
+    {
+      stream: 'products',
+      handle: (event, db: OrdersDatabase) =>
+        handleOnce(db, 'orders', event, async (tx) => {
+          if (event.type !== 'ProductPriceChanged') return;
+          const price = event.payload as ProductPriceChanged;
+          const changedAt = new Date(price.changedAt);
+          await tx
+            .insert(tables.productPrices)
+            .values({ ...price, changedAt })
+            .onConflictDoUpdate({
+              target: tables.productPrices.productId,
+              set: { unitPriceCents: price.unitPriceCents, currencyCode: price.currencyCode, changedAt },
+              // Events can arrive out of order across relays: only a newer price wins.
+              setWhere: lt(tables.productPrices.changedAt, changedAt),
+            });
+        }).then(() => undefined),
+    },
+  ],
+};
