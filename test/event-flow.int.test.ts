@@ -4,6 +4,7 @@ import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { selectRows, type Database } from '../platform/src/db/database.ts';
 import { createEventBus, type EventBus } from '../platform/src/events/index.ts';
+import { withStreamPrefix } from '../platform/src/events/stream-prefix.ts';
 import { seedProduct, seedUser } from '../seed/world.ts';
 import * as inventoryTables from '../subgraphs/inventory/src/db/schema.ts';
 import * as orderTables from '../subgraphs/orders/src/db/schema.ts';
@@ -49,7 +50,8 @@ describe.each(['memory', 'redis streams'] as const)('the order flow on the %s bu
       redis = createClient({ url: redisUrl });
       await redis.connect();
     }
-    bus = createEventBus({ redis, logger: testLogger('bus') });
+    // Its own streams: other test files share this Redis.
+    bus = withStreamPrefix(createEventBus({ redis, logger: testLogger('bus') }), `test-${randomUUID()}`);
     graph = await startShopGraph(`event_flow_${kind === 'memory' ? 'memory' : 'redis'}`, {}, { bus });
   });
 
@@ -166,10 +168,16 @@ describe.each(['memory', 'redis streams'] as const)('the order flow on the %s bu
 
   it('publishes every recorded event, and applies each once', async () => {
     if (!ready()) return;
-    await until(async () => (await unpublished(ordersDb())) === 0 && (await unpublished(inventoryDb())) === 0, {
-      timeoutMs: 15_000,
-      what: 'the outboxes drained',
-    });
+    const pendingNow = () =>
+      countRows(
+        ordersDb(),
+        sql`select count(*)::int as n from orders where status = 'PENDING' and created_at > now() - interval '10 minutes'`,
+      );
+    await until(
+      async () =>
+        (await unpublished(ordersDb())) === 0 && (await unpublished(inventoryDb())) === 0 && (await pendingNow()) === 0,
+      { timeoutMs: 15_000, what: 'the outboxes drained and every order decided' },
+    );
     // Every OrderPlaced this file recorded was applied by inventory exactly once.
     const placedEvents = await countRows(
       ordersDb(),

@@ -54,6 +54,8 @@ export interface RouterConfig {
   allowBatchedRequests: boolean;
   /** Browser origins allowed to call the router; null: same-origin only. */
   cors: CorsOptions | null;
+  /** Prefix of the event stream names, as the subgraphs use it (EVENT_STREAM_PREFIX); '' for none. */
+  eventStreamPrefix: string;
   /** Requests per caller (verified user, else client address); null: unlimited. */
   rateLimit: {
     perCaller: RateLimitRule;
@@ -134,6 +136,10 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
         )
         .optional(),
       TRUSTED_PROXIES: z.coerce.number().int().min(0).max(10).default(0),
+      EVENT_STREAM_PREFIX: z
+        .string()
+        .regex(/^[\w.-]*$/, 'expected letters, digits, `.`, `_` or `-`')
+        .default(''),
       TRUSTED_DOCUMENTS_PATH: z.string().min(1).optional(),
       LOG_LEVEL: logLevelFromEnv,
       LOG_PRETTY: booleanFromEnv.default(false),
@@ -179,6 +185,7 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
         costExemptTrusted: vars.QUERY_COST_EXEMPT_TRUSTED,
       },
       allowBatchedRequests: vars.ALLOW_BATCHED_REQUESTS,
+      eventStreamPrefix: vars.EVENT_STREAM_PREFIX,
       // On by default where it protects something: production.
       rateLimit:
         (vars.RATE_LIMIT ?? vars.NODE_ENV === 'production')

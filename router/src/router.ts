@@ -11,6 +11,8 @@ import {
   type BytesResponse,
 } from '../../platform/src/http/server.ts';
 import { unauthenticatedResponse } from '../../platform/src/errors.ts';
+import { createEventBus } from '../../platform/src/events/index.ts';
+import { withStreamPrefix } from '../../platform/src/events/stream-prefix.ts';
 import { createIdentitySigner } from '../../platform/src/identity.ts';
 import type { Logger } from '../../platform/src/logger.ts';
 import type { RouterConfig } from './config.ts';
@@ -31,6 +33,7 @@ import {
   ResponseCache,
   type ResponseCacheRequest,
 } from './plugins/response-cache/index.ts';
+import { purgeOnEvents } from './plugins/response-cache/event-purge.ts';
 import { purgeEndpoint } from './plugins/response-cache/purge-endpoint.ts';
 import { loadTrustedDocuments, TrustedDocuments } from './plugins/trusted-documents/index.ts';
 
@@ -66,6 +69,7 @@ export type RouterSettings = Pick<
       | 'allowBatchedRequests'
       | 'cors'
       | 'rateLimit'
+      | 'eventStreamPrefix'
     > & {
       limits: Partial<QueryLimits>;
       responseCache: Partial<RouterConfig['responseCache']>;
@@ -95,6 +99,12 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
           logger,
           ...(cacheSettings.maxTtlSeconds !== undefined ? { maxTtlSeconds: cacheSettings.maxTtlSeconds } : {}),
         });
+  // With the cache and the event streams in Redis, what changes behind the router is purged too.
+  const eventBus =
+    responseCache && shared.redis
+      ? withStreamPrefix(createEventBus({ redis: shared.redis.connection, logger }), settings.eventStreamPrefix ?? '')
+      : null;
+  const purging = eventBus && responseCache ? purgeOnEvents({ bus: eventBus, cache: responseCache, logger }) : [];
   const graphOptions: GraphOptions = {
     production: settings.nodeEnv === 'production',
     subgraphUrls: settings.subgraphUrls,
@@ -110,6 +120,8 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
   try {
     current = await GraphVersion.build(await readFile(settings.supergraphPath, 'utf8'), graphOptions);
   } catch (error) {
+    await Promise.all(purging.map((subscription) => subscription.stop()));
+    await eventBus?.close();
     await shared.close();
     throw error;
   }
@@ -263,6 +275,8 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
       await close(server);
       await reloading;
       await current.stop();
+      await Promise.all(purging.map((subscription) => subscription.stop()));
+      await eventBus?.close();
       await shared.close();
     },
   };

@@ -32,6 +32,8 @@ export interface SubgraphConfig {
    * wait in the outbox (nothing is lost) and nothing is consumed.
    */
   redisUrl: string | null;
+  /** Prefix of every event stream name, so graphs sharing a Redis stay apart (`staging`). Default: none. */
+  eventStreamPrefix: string;
   logLevel: z.infer<typeof logLevelFromEnv>;
   logPretty: boolean;
 }
@@ -63,6 +65,10 @@ export function subgraphConfigFromEnv(
         .string()
         .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL')
         .optional(),
+      EVENT_STREAM_PREFIX: z
+        .string()
+        .regex(/^[\w.-]*$/, 'expected letters, digits, `.`, `_` or `-`')
+        .default(''),
       LOG_LEVEL: logLevelFromEnv,
       LOG_PRETTY: booleanFromEnv.default(false),
     })
@@ -84,6 +90,7 @@ export function subgraphConfigFromEnv(
         seedIfEmpty: seed === 'none' ? null : seed,
         identitySecret: vars.INTERNAL_IDENTITY_SECRET ?? null,
         redisUrl: vars.REDIS_URL ?? null,
+        eventStreamPrefix: vars.EVENT_STREAM_PREFIX,
         logLevel: vars.LOG_LEVEL,
         logPretty: vars.LOG_PRETTY,
       };

@@ -13,6 +13,7 @@ import { DateTimeScalar } from '../graphql/scalars.ts';
 import { enforceAccessRules } from './authorization.ts';
 import { RedisCache } from '../cache/redis.ts';
 import { createEventBus, OutboxRelay, type EventBus } from '../events/index.ts';
+import { withStreamPrefix } from '../events/stream-prefix.ts';
 import { close, createHttpService, listen } from '../http/server.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import type { SubgraphConfig } from './config.ts';
@@ -40,7 +41,7 @@ export function loadTypeDefs(schemaFile: URL) {
 export async function startSubgraph<TTables extends DrizzleSchema, TLoaders>(
   definition: SubgraphDefinition<TTables, TLoaders>,
   config: Pick<SubgraphConfig, 'host' | 'port' | 'database' | 'migrateOnStart' | 'seedIfEmpty' | 'nodeEnv'> &
-    Partial<Pick<SubgraphConfig, 'identitySecret' | 'redisUrl'>> & {
+    Partial<Pick<SubgraphConfig, 'identitySecret' | 'redisUrl' | 'eventStreamPrefix'>> & {
       /**
        * Carries events between subgraphs. Default: Redis Streams on
        * `redisUrl`, or none, in which case events wait in the outbox.
@@ -161,11 +162,15 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
 function startEvents<TTables extends DrizzleSchema, TLoaders>(
   definition: SubgraphDefinition<TTables, TLoaders>,
   db: Database<TTables>,
-  config: { bus?: EventBus | null; redisUrl?: string | null },
+  config: { bus?: EventBus | null; redisUrl?: string | null; eventStreamPrefix?: string },
   logger: Logger,
 ): BackgroundWork | null {
   const redis = config.bus === undefined && config.redisUrl ? new RedisCache({ url: config.redisUrl, logger }) : null;
-  const bus = config.bus ?? (redis ? createEventBus({ redis: redis.connection, logger }) : null);
+  const bus =
+    config.bus ??
+    (redis
+      ? withStreamPrefix(createEventBus({ redis: redis.connection, logger }), config.eventStreamPrefix ?? '')
+      : null);
   if (!bus) {
     logger.warn('no event bus (REDIS_URL unset): events wait in the outbox and none are consumed');
     return null;

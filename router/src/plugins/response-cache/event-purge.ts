@@ -1,0 +1,66 @@
+import { hostname } from 'node:os';
+import type { DomainEvent, EventBus, Subscription } from '../../../../platform/src/events/index.ts';
+import type { Logger } from '../../../../platform/src/logger.ts';
+import type { ResponseCache } from './index.ts';
+
+type Entity = { type: string; id: string };
+
+/**
+ * The entities a domain event changed, as the response cache tags them.
+ * Mutations through the router purge what they return already; this covers
+ * what changes behind it: stock taken by a reservation, a price set by an
+ * admin tool, anything another instance or a consumer did.
+ */
+export function entitiesChangedBy(event: DomainEvent): Entity[] {
+  const payload = event.payload as Record<string, unknown>;
+  const products = (items: unknown): Entity[] =>
+    Array.isArray(items)
+      ? items.flatMap((item) =>
+          typeof item?.productId === 'string' ? [{ type: 'Product', id: item.productId as string }] : [],
+        )
+      : [];
+  switch (event.type) {
+    case 'ProductPriceChanged':
+      return typeof payload.productId === 'string' ? [{ type: 'Product', id: payload.productId }] : [];
+    case 'StockReserved':
+    case 'StockReleased':
+      return products(payload.items);
+    case 'OrderPlaced':
+    case 'OrderCancelled':
+      return typeof payload.orderId === 'string' ? [{ type: 'Order', id: payload.orderId }] : [];
+    default:
+      return [];
+  }
+}
+
+/** The streams whose events can change what the router has cached. */
+export const purgedStreams = ['products', 'inventory', 'orders'] as const;
+
+/**
+ * Purges cached responses as events arrive, as one consumer group shared by
+ * every router instance: with the cache in Redis, one purge serves all.
+ */
+export function purgeOnEvents({
+  bus,
+  cache,
+  logger,
+}: {
+  bus: EventBus;
+  cache: ResponseCache;
+  logger: Logger;
+}): Subscription[] {
+  const consumer = `router-${hostname()}-${process.pid}`;
+  return purgedStreams.map((stream) =>
+    bus.subscribe({
+      stream,
+      group: 'router-response-cache',
+      consumer,
+      handle: async (event) => {
+        const entities = entitiesChangedBy(event);
+        if (entities.length === 0) return;
+        const purged = await cache.purge({ entities });
+        logger.debug({ event: event.type, entities: entities.length, purged }, 'purged cached responses');
+      },
+    }),
+  );
+}
