@@ -84,13 +84,21 @@ describe('handleOnce', () => {
 
   it('lets a duplicate that raced a failing first delivery apply the event', async () => {
     const event = domainEvent('OrderPlaced');
+    let claimed!: () => void;
+    const firstHoldsTheRow = new Promise<void>((resolve) => (claimed = resolve));
+    let fail!: () => void;
+    const failNow = new Promise<void>((resolve) => (fail = resolve));
     const first = handleOnce(handle.db, 'race', event, async (tx) => {
       await bump('raced')(tx);
+      claimed();
+      await failNow;
       throw new Error('first delivery fails after its insert');
     });
-    // Starts while the first holds the inbox row; proceeds once that rolls back.
-    await sleep(10);
+    // Starts while the first holds the inbox row (its effect runs after the insert); proceeds once that rolls back.
+    await firstHoldsTheRow;
     const second = handleOnce(handle.db, 'race', event, bump('raced'));
+    await sleep(20);
+    fail();
 
     await expect(first).rejects.toThrow('first delivery fails');
     expect(await second).toBe(true);
