@@ -9,6 +9,11 @@
  * reloads the router, and a subgraph that exits is started again on the
  * next save instead of stopping the graph.
  *
+ * Without `REDIS_URL`, events between subgraphs travel through this process:
+ * it holds one in-memory bus and serves it to each subgraph over the IPC
+ * channel it spawns it with (platform/src/events/ipc-bus.ts). Events in it
+ * not yet consumed are lost when `npm start` stops; Redis keeps them.
+ *
  *   npm start                 small seed, quick to start
  *   npm start -- --scale      benchmark-sized seed on first run
  *   npm start -- --no-watch   no hot reload (also SCHEMA_WATCH=false)
@@ -18,7 +23,9 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { booleanFromEnv, envPrefix, nodeEnvFromEnv, parseEnv } from '../platform/src/config.ts';
+import { booleanFromEnv, envPrefix, logLevelFromEnv, nodeEnvFromEnv, parseEnv } from '../platform/src/config.ts';
+import { MemoryBus, parentEventBusEnv, serveEventBusOverIpc } from '../platform/src/events/index.ts';
+import { createLogger } from '../platform/src/logger.ts';
 import { configOrExit } from '../platform/src/process.ts';
 import { schemaFileOf, subgraphs } from '../subgraphs/registry.ts';
 import { describeHotReload, watchSubgraphs, type HotReload } from './dev/hot-reload.ts';
@@ -28,7 +35,15 @@ const { values: flags } = parseArgs({
   options: { scale: { type: 'boolean', default: false }, 'no-watch': { type: 'boolean', default: false } },
 });
 const env = configOrExit(() =>
-  parseEnv(z.object({ NODE_ENV: nodeEnvFromEnv, SCHEMA_WATCH: booleanFromEnv.default(true) })),
+  parseEnv(
+    z.object({
+      NODE_ENV: nodeEnvFromEnv,
+      SCHEMA_WATCH: booleanFromEnv.default(true),
+      REDIS_URL: z.string().optional(),
+      LOG_LEVEL: logLevelFromEnv,
+      LOG_PRETTY: booleanFromEnv.default(true),
+    }),
+  ),
 );
 const watchSchemas = env.NODE_ENV !== 'production' && env.SCHEMA_WATCH && !flags['no-watch'];
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -47,16 +62,24 @@ const developmentAuthentication = ((): NodeJS.ProcessEnv => {
   };
 })();
 
+// The bus this process serves its subgraphs when there is no Redis to share (see above).
+const events = env.REDIS_URL
+  ? null
+  : (() => {
+      const logger = createLogger({ service: 'event-bus', level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
+      return { bus: new MemoryBus({ logger }), logger };
+    })();
+
 const children = new Map<string, ChildProcess>();
 /** Subgraphs being restarted by hot reload: whoever awaits their readiness reports a failed start. */
 const restarting = new Set<ChildProcess>();
 let hotReload: HotReload | null = null;
 let stopping = false;
 
-function run(name: string, script: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+function run(name: string, script: string, args: string[], env: NodeJS.ProcessEnv, { ipc = false } = {}): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: root,
-    stdio: 'inherit',
+    stdio: ipc ? ['inherit', 'inherit', 'inherit', 'ipc'] : 'inherit',
     env: {
       LOG_PRETTY: 'true',
       SEED_IF_EMPTY: flags.scale ? 'scale' : 'small',
@@ -91,7 +114,12 @@ const services = subgraphs.map(({ name, port }) => ({
 
 function runSubgraph(name: string): ChildProcess {
   const { port } = services.find((service) => service.name === name)!;
-  return run(name, 'subgraphs/serve.ts', [name], { [`${envPrefix(name)}_PORT`]: String(port) });
+  const portEnv = { [`${envPrefix(name)}_PORT`]: String(port) };
+  if (!events) return run(name, 'subgraphs/serve.ts', [name], portEnv);
+  const child = run(name, 'subgraphs/serve.ts', [name], { ...portEnv, ...parentEventBusEnv }, { ipc: true });
+  // Detaches by itself when the child exits; a restart by hot reload is served again here.
+  serveEventBusOverIpc(events.bus, child, events.logger);
+  return child;
 }
 
 /** Resolves once the service answers /health/ready; rejects on timeout, or if `child` exits first. */

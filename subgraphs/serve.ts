@@ -2,7 +2,11 @@
  * Runs one subgraph: `npm run start:subgraph -- <name>`. Configured by the
  * environment (see platform/src/subgraph/config.ts); SIGTERM and SIGINT stop
  * it after in-flight requests.
+ *
+ * Started by `npm start` without Redis, it carries its events on the bus
+ * `npm start` serves it over IPC (platform/src/events/ipc-bus.ts).
  */
+import { hasParentEventBus, IpcEventBus } from '../platform/src/events/index.ts';
 import { createLogger } from '../platform/src/logger.ts';
 import { configOrExit, startOrExit, stopOnSignals } from '../platform/src/process.ts';
 import { subgraphConfigFromEnv } from '../platform/src/subgraph/config.ts';
@@ -17,6 +21,13 @@ if (!entry) {
 
 const config = configOrExit(() => subgraphConfigFromEnv(entry.name, entry.port));
 const logger = createLogger({ service: entry.name, level: config.logLevel, pretty: config.logPretty });
-const running = await startOrExit(logger, async () => startSubgraph(await loadSubgraph(entry.name), config, logger));
+// Passed in, so the bus is this file's to close, after the subgraph has stopped consuming.
+const bus = hasParentEventBus() ? new IpcEventBus({ logger }) : null;
+const running = await startOrExit(logger, async () =>
+  startSubgraph(await loadSubgraph(entry.name), bus ? { ...config, bus } : config, logger),
+);
 
-stopOnSignals(logger, running.stop);
+stopOnSignals(logger, async () => {
+  await running.stop();
+  await bus?.close();
+});

@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envPrefix } from '../platform/src/config.ts';
-import { seedProduct, seedUser } from '../seed/world.ts';
+import { seedProduct, seedStockLevel, seedUser } from '../seed/world.ts';
 import { subgraphs } from '../subgraphs/registry.ts';
 import { freePorts, runScript, type ServiceProcess } from './support/processes.ts';
 import { postGraphQL } from './support/shop-graph.ts';
@@ -14,7 +16,8 @@ import { postGraphQL } from './support/shop-graph.ts';
  * `npm start` as a newcomer runs it: no database URLs, so every subgraph
  * uses its embedded PGlite database in DATA_DIR. It must migrate and seed
  * on the first run, serve a query that crosses all five subgraphs, and find
- * the same data after a restart without seeding again.
+ * the same data after a restart without seeding again. With no Redis either,
+ * its subgraphs must still exchange events: an order placed is confirmed.
  */
 
 const execFileAsync = promisify(execFile);
@@ -60,6 +63,34 @@ const crossGraphQuery = /* GraphQL */ `
                 name
               }
             }
+          }
+        }
+      }
+    }
+  }
+`;
+
+const placeOrder = /* GraphQL */ `
+  mutation ($input: PlaceOrderInput!) {
+    placeOrder(input: $input) {
+      order {
+        id
+        status
+      }
+    }
+  }
+`;
+
+// The router caches the viewer's orders for 30 s, and a confirmation arrives by event, not by a
+// mutation through the router that would purge them: each poll is a new operation, so never a hit.
+const latestOrderQuery = (poll: number) => /* GraphQL */ `
+  query LatestOrder${poll} {
+    viewer {
+      orders(first: 1) {
+        edges {
+          node {
+            id
+            status
           }
         }
       }
@@ -158,5 +189,41 @@ describe('npm start on embedded databases', () => {
       }
     },
     startTimeoutMs + 30_000,
+  );
+
+  it(
+    'confirms an order once inventory has reserved its stock, over the bus it serves its subgraphs',
+    async () => {
+      const graph = await startGraph();
+      try {
+        const inStock = Array.from({ length: 50 }, (_, index) => seedStockLevel(index)).find(
+          (level) => level.quantity > 0,
+        )!;
+        const headers = await signedInAsFirstUser();
+        const placed = await postGraphQL<any>(
+          routerUrl,
+          placeOrder,
+          { input: { items: [{ productId: inStock.productId, quantity: 1 }], idempotencyKey: randomUUID() } },
+          headers,
+        );
+        expect(placed.body.errors).toBeUndefined();
+        const order = placed.body.data.placeOrder.order as { id: string; status: string };
+        expect(order.status).toBe('PENDING');
+
+        // orders → OrderPlaced → inventory → StockReserved → orders, each hop through `npm start`'s process.
+        let latest: { id: string; status: string } | undefined;
+        const deadline = Date.now() + 30_000;
+        for (let poll = 1; latest?.status !== 'CONFIRMED' && Date.now() < deadline; poll++) {
+          await sleep(250);
+          const response = await postGraphQL<any>(routerUrl, latestOrderQuery(poll), {}, headers);
+          expect(response.body.errors).toBeUndefined();
+          latest = response.body.data.viewer.orders.edges[0]?.node;
+        }
+        expect(latest).toEqual({ id: order.id, status: 'CONFIRMED' });
+      } finally {
+        expect(await graph.stop('SIGINT')).toBe(0);
+      }
+    },
+    startTimeoutMs + 60_000,
   );
 });
