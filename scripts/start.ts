@@ -205,15 +205,17 @@ process.once('SIGTERM', () => void stop(0));
 for (const { name } of services) runSubgraph(name);
 try {
   await Promise.all(services.map(({ name, port }) => waitUntilReady(name, port)));
-  run(
-    'router',
-    'router/src/main.ts',
-    [],
-    Object.fromEntries([
-      ['ROUTER_PORT', String(routerPort)],
-      ...services.map(({ name, port }) => [`${envPrefix(name)}_SUBGRAPH_URL`, `http://127.0.0.1:${port}/graphql`]),
-    ]),
-  );
+  const routerEnv = Object.fromEntries([
+    ['ROUTER_PORT', String(routerPort)],
+    ...services.map(({ name, port }) => [`${envPrefix(name)}_SUBGRAPH_URL`, `http://127.0.0.1:${port}/graphql`]),
+  ]);
+  if (events) {
+    // The router consumes events too: they purge its response cache.
+    const router = run('router', 'router/src/main.ts', [], { ...routerEnv, ...parentEventBusEnv }, { ipc: true });
+    serveEventBusOverIpc(events.bus, router, events.logger);
+  } else {
+    run('router', 'router/src/main.ts', [], routerEnv);
+  }
   await waitUntilReady('router', routerPort);
   if (watchSchemas && !stopping) {
     hotReload = await watchSubgraphs({

@@ -2,6 +2,7 @@
  * Runs the router alone: `npm run start:router -- --supergraph file --port n`.
  * SIGHUP re-reads the supergraph; SIGTERM and SIGINT stop after in-flight requests.
  */
+import { hasParentEventBus, IpcEventBus } from '../../platform/src/events/index.ts';
 import { createLogger } from '../../platform/src/logger.ts';
 import { configOrExit, startOrExit, stopOnSignals } from '../../platform/src/process.ts';
 import { routerConfigFrom } from './config.ts';
@@ -9,7 +10,12 @@ import { startRouter } from './router.ts';
 
 const config = configOrExit(() => routerConfigFrom(process.argv.slice(2)));
 const logger = createLogger({ service: 'router', level: config.logLevel, pretty: config.logPretty });
-const router = await startOrExit(logger, () => startRouter(config, logger));
+// Started by `npm start` without Redis: the events that purge the response cache come over IPC.
+const eventBus = hasParentEventBus() ? new IpcEventBus({ logger }) : null;
+const router = await startOrExit(logger, () => startRouter({ ...config, eventBus }, logger));
 
 process.on('SIGHUP', () => void router.reload());
-stopOnSignals(logger, router.stop);
+stopOnSignals(logger, async () => {
+  await router.stop();
+  await eventBus?.close();
+});

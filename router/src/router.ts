@@ -11,7 +11,7 @@ import {
   type BytesResponse,
 } from '../../platform/src/http/server.ts';
 import { unauthenticatedResponse } from '../../platform/src/errors.ts';
-import { createEventBus } from '../../platform/src/events/index.ts';
+import { createEventBus, type EventBus } from '../../platform/src/events/index.ts';
 import { withStreamPrefix } from '../../platform/src/events/stream-prefix.ts';
 import { createIdentitySigner } from '../../platform/src/identity.ts';
 import type { Logger } from '../../platform/src/logger.ts';
@@ -75,7 +75,10 @@ export type RouterSettings = Pick<
       responseCache: Partial<RouterConfig['responseCache']>;
     }
   > &
-  Pick<GraphOptions, 'drainTimeoutMs'>;
+  Pick<GraphOptions, 'drainTimeoutMs'> & {
+    /** The bus whose events purge the response cache. Default: Redis Streams when `redisUrl` is set, else none. */
+    eventBus?: EventBus | null;
+  };
 
 // Editors save in bursts (truncate, write, rename); wait for the file to settle.
 const watchDebounceMs = 150;
@@ -100,10 +103,12 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
           ...(cacheSettings.maxTtlSeconds !== undefined ? { maxTtlSeconds: cacheSettings.maxTtlSeconds } : {}),
         });
   // With the cache and the event streams in Redis, what changes behind the router is purged too.
-  const eventBus =
-    responseCache && shared.redis
-      ? withStreamPrefix(createEventBus({ redis: shared.redis.connection, logger }), settings.eventStreamPrefix ?? '')
-      : null;
+  const eventBus = !responseCache
+    ? null
+    : (settings.eventBus ??
+      (shared.redis
+        ? withStreamPrefix(createEventBus({ redis: shared.redis.connection, logger }), settings.eventStreamPrefix ?? '')
+        : null));
   const purging = eventBus && responseCache ? purgeOnEvents({ bus: eventBus, cache: responseCache, logger }) : [];
   const graphOptions: GraphOptions = {
     production: settings.nodeEnv === 'production',
@@ -121,7 +126,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     current = await GraphVersion.build(await readFile(settings.supergraphPath, 'utf8'), graphOptions);
   } catch (error) {
     await Promise.all(purging.map((subscription) => subscription.stop()));
-    await eventBus?.close();
+    if (!settings.eventBus) await eventBus?.close();
     await shared.close();
     throw error;
   }
@@ -276,7 +281,8 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
       await reloading;
       await current.stop();
       await Promise.all(purging.map((subscription) => subscription.stop()));
-      await eventBus?.close();
+      // A bus passed in is the caller's to close.
+      if (!settings.eventBus) await eventBus?.close();
       await shared.close();
     },
   };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, lt } from 'drizzle-orm';
 import type { Database } from '../../../platform/src/db/database.ts';
-import { handleOnce, type DomainEvent } from '../../../platform/src/events/index.ts';
+import { handleOnce, recordEvents, type DomainEvent } from '../../../platform/src/events/index.ts';
 import type { SubgraphEvents } from '../../../platform/src/subgraph/definition.ts';
 import * as tables from './db/schema.ts';
 
@@ -34,7 +34,7 @@ interface ProductPriceChanged {
   changedAt: string;
 }
 
-export function event<TPayload>(type: string, aggregateId: string, payload: TPayload): DomainEvent<TPayload> {
+export function domainEvent<TPayload>(type: string, aggregateId: string, payload: TPayload): DomainEvent<TPayload> {
   return { id: randomUUID(), type, aggregateId, occurredAt: new Date().toISOString(), payload };
 }
 
@@ -43,7 +43,8 @@ type OrdersDatabase = Database<typeof tables>;
 /**
  * What the orders subgraph does with other subgraphs' events: an order
  * becomes CONFIRMED or REJECTED once inventory has decided (only while it is
- * still PENDING: a cancelled order stays cancelled), and the price read
+ * still PENDING: a cancelled order stays cancelled), announced as
+ * OrderConfirmed or OrderRejected, and the price read
  * model follows the catalog, never going back to an older price.
  */
 export const ordersEvents: SubgraphEvents<typeof tables> = {
@@ -57,10 +58,19 @@ export const ordersEvents: SubgraphEvents<typeof tables> = {
             event.type === 'StockReserved' ? 'CONFIRMED' : event.type === 'StockRejected' ? 'REJECTED' : null;
           if (!status) return;
           const { orderId } = event.payload as StockDecision;
-          await tx
+          const [decided] = await tx
             .update(tables.orders)
             .set({ status })
-            .where(and(eq(tables.orders.id, orderId), eq(tables.orders.status, 'PENDING')));
+            .where(and(eq(tables.orders.id, orderId), eq(tables.orders.status, 'PENDING')))
+            .returning();
+          // Said once the status has changed, so whoever caches orders drops them after, not before.
+          if (decided)
+            await recordEvents(tx, ordersStream, [
+              domainEvent(status === 'CONFIRMED' ? 'OrderConfirmed' : 'OrderRejected', orderId, {
+                orderId,
+                userId: decided.userId,
+              }),
+            ]);
         }).then(() => undefined),
     },
     {

@@ -7,7 +7,7 @@ import { parseIdArgument } from '../../../platform/src/graphql/ids.ts';
 import type { Viewer } from '../../../platform/src/identity.ts';
 import { recordEvents } from '../../../platform/src/events/index.ts';
 import * as tables from './db/schema.ts';
-import { event, ordersStream, type OrderCancelled, type OrderPlaced } from './events.ts';
+import { domainEvent, ordersStream, type OrderCancelled, type OrderPlaced } from './events.ts';
 
 const { idempotencyKeys, orderItems, orders, productPrices } = tables;
 
@@ -116,7 +116,7 @@ export async function placeOrder(
       .returning();
     await tx.insert(orderItems).values(priced.map((line) => ({ ...line, orderId: order!.id })));
     await recordEvents(tx, ordersStream, [
-      event<OrderPlaced>('OrderPlaced', order!.id, {
+      domainEvent<OrderPlaced>('OrderPlaced', order!.id, {
         orderId: order!.id,
         userId: viewer.id,
         items: priced.map(({ productId, quantity, unitPriceCents }) => ({ productId, quantity, unitPriceCents })),
@@ -194,7 +194,7 @@ export async function cancelOrder(
       );
     const [cancelled] = await tx.update(orders).set({ status: 'CANCELLED' }).where(eq(orders.id, id)).returning();
     await recordEvents(tx, ordersStream, [
-      event<OrderCancelled>('OrderCancelled', id, { orderId: id, userId: viewer.id }),
+      domainEvent<OrderCancelled>('OrderCancelled', id, { orderId: id, userId: viewer.id }),
     ]);
     return cancelled!;
   });

@@ -19,15 +19,20 @@ export function entitiesChangedBy(event: DomainEvent): Entity[] {
           typeof item?.productId === 'string' ? [{ type: 'Product', id: item.productId as string }] : [],
         )
       : [];
+  const order = (id: unknown): Entity[] => (typeof id === 'string' ? [{ type: 'Order', id }] : []);
   switch (event.type) {
     case 'ProductPriceChanged':
       return typeof payload.productId === 'string' ? [{ type: 'Product', id: payload.productId }] : [];
-    case 'StockReserved':
     case 'StockReleased':
       return products(payload.items);
+    case 'StockReserved':
+      return products(payload.items);
+    // Sent by orders once the order's status has changed, so a purge never precedes the change.
     case 'OrderPlaced':
+    case 'OrderConfirmed':
+    case 'OrderRejected':
     case 'OrderCancelled':
-      return typeof payload.orderId === 'string' ? [{ type: 'Order', id: payload.orderId }] : [];
+      return order(payload.orderId);
     default:
       return [];
   }
