@@ -84,11 +84,27 @@ function knownOperations(): KnownOperation[] {
   };
   if (existsSync('operations')) walk(join(root, 'operations'));
   const manifest = 'operations/__generated__/persisted-documents.json';
-  if (existsSync(manifest)) {
-    for (const [id, document] of Object.entries(JSON.parse(readFileSync(manifest, 'utf8')) as Record<string, string>))
-      operations.push({ source: `${manifest}#${id.replace(/^sha256:/, '').slice(0, 12)}`, document });
+  const current = existsSync(manifest) ? (JSON.parse(readFileSync(manifest, 'utf8')) as Record<string, string>) : {};
+  for (const [id, document] of Object.entries(current))
+    operations.push({ source: `${manifest}#${id.replace(/^sha256:/, '').slice(0, 12)}`, document });
+  // The clients already deployed were built from the base's manifest: an operation this change
+  // rewrites is still sent, in its old form, by every client that has not updated.
+  for (const [id, document] of Object.entries(baseManifest(manifest))) {
+    if (Object.hasOwn(current, id)) continue;
+    operations.push({
+      source: `${base.slice(0, 12)}:${manifest}#${id.replace(/^sha256:/, '').slice(0, 12)}`,
+      document,
+    });
   }
   return operations;
+}
+
+function baseManifest(path: string): Record<string, string> {
+  try {
+    return JSON.parse(git('show', `${base}:${path}`)) as Record<string, string>;
+  } catch {
+    return {}; // the base has no manifest yet
+  }
 }
 
 function verdict(report: SchemaCheckReport): string {

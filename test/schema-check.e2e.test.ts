@@ -146,6 +146,22 @@ describe('npm run schema:check on a branch', () => {
     expect((await repo.npm('codegen:check')).exitCode).toBe(0);
   });
 
+  it('counts the operations deployed clients still send: the base manifest, even when the branch rewrites them', async () => {
+    // The branch stops asking for the description and removes it in the same change.
+    repo.edit('operations/product/product-page.graphql', /\n    description/, '');
+    expect((await repo.npm('codegen')).exitCode).toBe(0);
+    repo.edit(products, /\n  description: String!/, '');
+
+    const { exitCode, report } = await schemaCheck();
+    expect(exitCode).toBe(1);
+    expect(report.brokenOperations).toEqual([
+      expect.objectContaining({
+        source: expect.stringMatching(/^[0-9a-f]{12}:operations\/__generated__\/persisted-documents\.json#/),
+        operations: ['ProductPage'],
+      }),
+    ]);
+  });
+
   it('checks against the base it is given', async () => {
     repo.edit(products, '\n  createdAt: DateTime!\n}', '\n}');
     await repo.git('commit', '-qam', 'drop Product.createdAt');
