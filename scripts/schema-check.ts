@@ -17,6 +17,7 @@ import {
 } from '../platform/src/composition/schema-check.ts';
 import type { SubgraphSource } from '../platform/src/composition/compose.ts';
 import { localRoutingUrl, schemaFileOf, subgraphs } from '../subgraphs/registry.ts';
+import { readSubgraphSources } from './supergraph-files.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -53,12 +54,9 @@ const baseSources: SubgraphSource[] = subgraphs.flatMap(({ name, port }) => {
     return []; // a subgraph the base does not have yet
   }
 });
-const proposedSources: SubgraphSource[] = subgraphs.map(({ name, port }) => ({
-  name,
-  url: localRoutingUrl(port),
-  sdl: readFileSync(schemaFileOf(name), 'utf8'),
-  path: relative(root, schemaFileOf(name).pathname),
-}));
+const proposedSources = await readSubgraphSources(
+  subgraphs.map(({ name, port }) => ({ name, port, schemaFile: schemaFileOf(name) })),
+);
 
 const report = await checkSchemaChange({
   base: baseSources,

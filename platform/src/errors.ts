@@ -139,19 +139,24 @@ export function createErrorFormatter({ database, maskInternalErrors = true, onIn
 }
 
 /**
- * The answer to a request whose credentials are not acceptable, before any
- * GraphQL runs: 401 with a coded error and the Bearer challenge (RFC 6750).
+ * A request refused before any GraphQL runs: the HTTP status, and one coded
+ * error in the GraphQL response shape clients already read.
  */
-export function unauthenticatedResponse(message: string): HTTPGraphQLResponse {
+export function errorResponse(
+  status: number,
+  error: { message: string; extensions: { code: string } & Record<string, unknown> },
+  headers: ReadonlyArray<[string, string]> = [],
+): HTTPGraphQLResponse {
   return {
-    status: 401,
-    headers: new HeaderMap([
-      ['content-type', 'application/json; charset=utf-8'],
-      ['www-authenticate', 'Bearer error="invalid_token"'],
-    ]),
-    body: {
-      kind: 'complete',
-      string: JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.Unauthenticated } }] }),
-    },
+    status,
+    headers: new HeaderMap([['content-type', 'application/json; charset=utf-8'], ...headers]),
+    body: { kind: 'complete', string: JSON.stringify({ errors: [error] }) },
   };
+}
+
+/** Credentials that are not acceptable: 401 with the Bearer challenge (RFC 6750). */
+export function unauthenticatedResponse(message: string): HTTPGraphQLResponse {
+  return errorResponse(401, { message, extensions: { code: ErrorCode.Unauthenticated } }, [
+    ['www-authenticate', 'Bearer error="invalid_token"'],
+  ]);
 }

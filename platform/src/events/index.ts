@@ -13,7 +13,7 @@ export type {
   SubscribeOptions,
   Subscription,
 } from './types.ts';
-export { deadLetterStream } from './types.ts';
+export { deadLetterStream, newEvent } from './types.ts';
 export { MemoryBus, type MemoryBusOptions } from './memory-bus.ts';
 export { RedisStreamsBus, type RedisStreamsBusOptions } from './redis-streams.ts';
 export {

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 /**
  * The event plumbing's contract. Subgraphs publish domain events through the
  * transactional outbox (outbox.ts) and consume them through an `EventBus`:
@@ -85,4 +87,9 @@ export interface DeadLetter {
 /** The dead-letter stream of `stream`. */
 export function deadLetterStream(stream: string): string {
   return `${stream}.dead`;
+}
+
+/** A new event about `aggregateId`, with a fresh id (the dedup key) and the time it happened: now. */
+export function newEvent<TPayload>(type: string, aggregateId: string, payload: TPayload): DomainEvent<TPayload> {
+  return { id: randomUUID(), type, aggregateId, occurredAt: new Date().toISOString(), payload };
 }

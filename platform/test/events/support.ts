@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { generateDrizzleJson, generateMigration } from 'drizzle-kit/api';
 import type { Database, DrizzleSchema } from '../../src/db/database.ts';
 import { createLogger } from '../../src/logger.ts';
-import type { DomainEvent, EventHandlerContext } from '../../src/events/index.ts';
+import { newEvent, type DomainEvent, type EventHandlerContext } from '../../src/events/index.ts';
 
 export const logger = createLogger({ service: 'events-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -17,7 +17,7 @@ export function domainEvent(
   payload: Record<string, unknown> = {},
   aggregateId = randomUUID(),
 ): DomainEvent {
-  return { id: randomUUID(), type, aggregateId, occurredAt: new Date().toISOString(), payload };
+  return newEvent(type, aggregateId, payload);
 }
 
 export function events(count: number, type = 'Tested'): DomainEvent[] {

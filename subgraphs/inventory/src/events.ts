@@ -1,12 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../../../platform/src/db/database.ts';
-import {
-  handleOnce,
-  recordEvents,
-  type DatabaseTransaction,
-  type DomainEvent,
-} from '../../../platform/src/events/index.ts';
+import { handleOnce, newEvent, recordEvents, type DatabaseTransaction } from '../../../platform/src/events/index.ts';
 import type { SubgraphEvents } from '../../../platform/src/subgraph/definition.ts';
 import * as tables from './db/schema.ts';
 
@@ -29,14 +23,6 @@ export interface StockRejected {
 }
 
 type Transaction = DatabaseTransaction<typeof tables>;
-
-const decision = <TPayload>(type: string, orderId: string, payload: TPayload): DomainEvent<TPayload> => ({
-  id: randomUUID(),
-  type,
-  aggregateId: orderId,
-  occurredAt: new Date().toISOString(),
-  payload,
-});
 
 /**
  * Reserves an order's stock, all lines or none. The stock rows are locked
@@ -65,7 +51,7 @@ async function reserve(tx: Transaction, order: OrderPlaced): Promise<void> {
     .filter((line) => line.available < line.requested);
   if (shortfalls.length > 0) {
     await recordEvents(tx, inventoryStream, [
-      decision<StockRejected>('StockRejected', order.orderId, { orderId: order.orderId, shortfalls }),
+      newEvent<StockRejected>('StockRejected', order.orderId, { orderId: order.orderId, shortfalls }),
     ]);
     return;
   }
@@ -77,7 +63,7 @@ async function reserve(tx: Transaction, order: OrderPlaced): Promise<void> {
   }
   await tx.insert(tables.reservations).values({ orderId: order.orderId, items: order.items });
   await recordEvents(tx, inventoryStream, [
-    decision('StockReserved', order.orderId, { orderId: order.orderId, items: order.items }),
+    newEvent('StockReserved', order.orderId, { orderId: order.orderId, items: order.items }),
   ]);
 }
 

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { and, eq, lt } from 'drizzle-orm';
 import type { Database } from '../../../platform/src/db/database.ts';
-import { handleOnce, recordEvents, type DomainEvent } from '../../../platform/src/events/index.ts';
+import { handleOnce, newEvent, recordEvents } from '../../../platform/src/events/index.ts';
 import type { SubgraphEvents } from '../../../platform/src/subgraph/definition.ts';
 import * as tables from './db/schema.ts';
 
@@ -34,10 +33,6 @@ interface ProductPriceChanged {
   changedAt: string;
 }
 
-export function domainEvent<TPayload>(type: string, aggregateId: string, payload: TPayload): DomainEvent<TPayload> {
-  return { id: randomUUID(), type, aggregateId, occurredAt: new Date().toISOString(), payload };
-}
-
 type OrdersDatabase = Database<typeof tables>;
 
 /**
@@ -66,7 +61,7 @@ export const ordersEvents: SubgraphEvents<typeof tables> = {
           // Said once the status has changed, so whoever caches orders drops them after, not before.
           if (decided)
             await recordEvents(tx, ordersStream, [
-              domainEvent(status === 'CONFIRMED' ? 'OrderConfirmed' : 'OrderRejected', orderId, {
+              newEvent(status === 'CONFIRMED' ? 'OrderConfirmed' : 'OrderRejected', orderId, {
                 orderId,
                 userId: decided.userId,
               }),

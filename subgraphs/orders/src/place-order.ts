@@ -5,9 +5,9 @@ import { selectRows } from '../../../platform/src/db/database.ts';
 import { badUserInput, clientError, ErrorCode } from '../../../platform/src/errors.ts';
 import { parseIdArgument } from '../../../platform/src/graphql/ids.ts';
 import type { Viewer } from '../../../platform/src/identity.ts';
-import { recordEvents } from '../../../platform/src/events/index.ts';
+import { newEvent, recordEvents } from '../../../platform/src/events/index.ts';
 import * as tables from './db/schema.ts';
-import { domainEvent, ordersStream, type OrderCancelled, type OrderPlaced } from './events.ts';
+import { ordersStream, type OrderCancelled, type OrderPlaced } from './events.ts';
 
 const { idempotencyKeys, orderItems, orders, productPrices } = tables;
 
@@ -116,7 +116,7 @@ export async function placeOrder(
       .returning();
     await tx.insert(orderItems).values(priced.map((line) => ({ ...line, orderId: order!.id })));
     await recordEvents(tx, ordersStream, [
-      domainEvent<OrderPlaced>('OrderPlaced', order!.id, {
+      newEvent<OrderPlaced>('OrderPlaced', order!.id, {
         orderId: order!.id,
         userId: viewer.id,
         items: priced.map(({ productId, quantity, unitPriceCents }) => ({ productId, quantity, unitPriceCents })),
@@ -194,7 +194,7 @@ export async function cancelOrder(
       );
     const [cancelled] = await tx.update(orders).set({ status: 'CANCELLED' }).where(eq(orders.id, id)).returning();
     await recordEvents(tx, ordersStream, [
-      domainEvent<OrderCancelled>('OrderCancelled', id, { orderId: id, userId: viewer.id }),
+      newEvent<OrderCancelled>('OrderCancelled', id, { orderId: id, userId: viewer.id }),
     ]);
     return cancelled!;
   });

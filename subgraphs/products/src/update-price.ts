@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
-import { recordEvents } from '../../../platform/src/events/index.ts';
+import { newEvent, recordEvents } from '../../../platform/src/events/index.ts';
 import type { Database } from '../../../platform/src/db/database.ts';
 import { badUserInput, clientError, ErrorCode } from '../../../platform/src/errors.ts';
 import { parseIdArgument } from '../../../platform/src/graphql/ids.ts';
@@ -34,15 +33,13 @@ export async function updateProductPrice(
       .where(eq(tables.products.id, id))
       .returning();
     // The whole new state travels with the event, so the orders subgraph prices from it alone.
-    const changedAt = new Date().toISOString();
     await recordEvents(tx, 'products', [
-      {
-        id: randomUUID(),
-        type: 'ProductPriceChanged',
-        aggregateId: id,
-        occurredAt: changedAt,
-        payload: { productId: id, unitPriceCents: price.centAmount, currencyCode: product.currencyCode, changedAt },
-      },
+      newEvent('ProductPriceChanged', id, {
+        productId: id,
+        unitPriceCents: price.centAmount,
+        currencyCode: product.currencyCode,
+        changedAt: new Date().toISOString(),
+      }),
     ]);
     return updated!;
   });

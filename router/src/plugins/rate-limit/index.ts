@@ -9,6 +9,7 @@ import {
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
 import type { RedisClient } from '../../../../platform/src/cache/redis.ts';
+import { errorResponse } from '../../../../platform/src/errors.ts';
 import type { Logger } from '../../../../platform/src/logger.ts';
 import type { Viewer } from '../authentication/index.ts';
 
@@ -148,18 +149,10 @@ function rateLimitedError({ retryAfterSeconds }: RateLimited): GraphQLError {
 
 /** The 429 a caller over its allowance gets, before any GraphQL runs. */
 export function rateLimitedResponse(limited: RateLimited): HTTPGraphQLResponse {
-  const { message, extensions } = rateLimitedError(limited);
-  return {
-    status: 429,
-    headers: new HeaderMap([
-      ['content-type', 'application/json; charset=utf-8'],
-      ['retry-after', String(limited.retryAfterSeconds)],
-    ]),
-    body: {
-      kind: 'complete',
-      string: JSON.stringify({
-        errors: [{ message, extensions: { code: extensions.code, retryAfterSeconds: limited.retryAfterSeconds } }],
-      }),
-    },
-  };
+  const { message } = rateLimitedError(limited);
+  return errorResponse(
+    429,
+    { message, extensions: { code: 'RATE_LIMITED', retryAfterSeconds: limited.retryAfterSeconds } },
+    [['retry-after', String(limited.retryAfterSeconds)]],
+  );
 }

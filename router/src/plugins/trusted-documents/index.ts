@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { HeaderMap, type HTTPGraphQLRequest, type HTTPGraphQLResponse } from '@apollo/server';
+import type { HTTPGraphQLRequest, HTTPGraphQLResponse } from '@apollo/server';
+import { errorResponse } from '../../../../platform/src/errors.ts';
 import type { Logger } from '../../../../platform/src/logger.ts';
 import { readOperationRequest, sha256, type OperationRequest } from '../../operation-request.ts';
 
@@ -141,12 +142,5 @@ function withDocument(request: HTTPGraphQLRequest, document: string): HTTPGraphQ
 }
 
 function reject(code: string, message: string): TrustedDocumentsOutcome {
-  return {
-    status: 'reject',
-    response: {
-      status: 400,
-      headers: new HeaderMap([['content-type', 'application/json; charset=utf-8']]),
-      body: { kind: 'complete', string: JSON.stringify({ errors: [{ message, extensions: { code } }] }) },
-    },
-  };
+  return { status: 'reject', response: errorResponse(400, { message, extensions: { code } }) };
 }
