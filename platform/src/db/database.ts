@@ -8,7 +8,9 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { assertNever } from '../assert.ts';
+import type { Metrics } from '../metrics.ts';
 import { lockDirectory, type DirectoryLock } from './directory-lock.ts';
+import { DatabaseMetrics } from './metrics.ts';
 
 export type DrizzleSchema = Record<string, unknown>;
 
@@ -44,18 +46,35 @@ export interface DatabaseHandle<TSchema extends DrizzleSchema> {
   close(): Promise<void>;
 }
 
+export interface OpenDatabaseOptions {
+  /** Where statement durations and pool use are recorded (db/metrics.ts). Default: nowhere. */
+  metrics?: Metrics | null;
+}
+
 /** Connect timeout: an unreachable database becomes an error in seconds, not a hung request. */
 const connectTimeoutSeconds = 5;
+
+/**
+ * Seconds before a pooled connection reconnects after its `attempt`-th
+ * failure. postgres.js's default grows to 20 s, and a query waiting for that
+ * connection waits as long: after a database restart, requests would stall
+ * long after the database is back. Capped at 1 s, jittered so a pool does not
+ * reconnect in lockstep.
+ */
+export function reconnectBackoffSeconds(attempt: number): number {
+  return Math.min(0.05 * 2 ** attempt, 1) * (0.5 + Math.random() / 2);
+}
 
 export async function openDatabase<TSchema extends DrizzleSchema>(
   target: DatabaseTarget,
   schema: TSchema,
+  { metrics = null }: OpenDatabaseOptions = {},
 ): Promise<DatabaseHandle<TSchema>> {
   switch (target.kind) {
     case 'postgres':
-      return openPostgres(target, schema);
+      return openPostgres(target, schema, metrics);
     case 'pglite':
-      return openPglite(target, schema);
+      return openPglite(target, schema, metrics);
     default:
       return assertNever(target, 'database target');
   }
@@ -64,11 +83,14 @@ export async function openDatabase<TSchema extends DrizzleSchema>(
 function openPostgres<TSchema extends DrizzleSchema>(
   target: Extract<DatabaseTarget, { kind: 'postgres' }>,
   schema: TSchema,
+  metrics: Metrics | null,
 ): DatabaseHandle<TSchema> {
   let statements = 0;
+  const poolMax = target.poolMax ?? 10;
   const client = postgres(target.url, {
-    max: target.poolMax ?? 10,
+    max: poolMax,
     connect_timeout: connectTimeoutSeconds,
+    backoff: reconnectBackoffSeconds,
     idle_timeout: 60,
     // Migrations print NOTICEs ("schema already exists"); they are not news.
     onnotice: () => {},
@@ -79,7 +101,10 @@ function openPostgres<TSchema extends DrizzleSchema>(
       statements++;
     },
   });
-  const db = drizzlePostgres({ client, schema });
+  const db = drizzlePostgres({
+    client: metrics ? observedPostgres(client, new DatabaseMetrics(metrics, poolMax)) : client,
+    schema,
+  });
   return {
     db,
     kind: 'postgres',
@@ -95,6 +120,7 @@ function openPostgres<TSchema extends DrizzleSchema>(
 async function openPglite<TSchema extends DrizzleSchema>(
   target: Extract<DatabaseTarget, { kind: 'pglite' }>,
   schema: TSchema,
+  metrics: Metrics | null,
 ): Promise<DatabaseHandle<TSchema>> {
   let lock: DirectoryLock | null = null;
   if (target.dataDir) {
@@ -109,17 +135,27 @@ async function openPglite<TSchema extends DrizzleSchema>(
     throw error;
   }
   let statements = 0;
+  // PGlite runs one statement at a time: a pool of one.
+  const observer = metrics ? new DatabaseMetrics(metrics, 1) : null;
   // PGlite has no debug hook; count where drizzle hands statements to it.
   const query = client.query.bind(client);
   const exec = client.exec.bind(client);
+  const transaction = client.transaction.bind(client);
   client.query = ((...args: Parameters<PGlite['query']>) => {
     statements++;
-    return query(...args);
+    return observer ? observer.statement(false, () => query(...args)) : query(...args);
   }) as PGlite['query'];
   client.exec = ((...args: Parameters<PGlite['exec']>) => {
     statements++;
-    return exec(...args);
+    return observer ? observer.statement(false, () => exec(...args)) : exec(...args);
   }) as PGlite['exec'];
+  if (observer) {
+    // A transaction's statements go through the object it hands its callback, not `client.query`.
+    client.transaction = ((callback: Parameters<PGlite['transaction']>[0]) =>
+      observer.transaction(() =>
+        transaction((tx) => callback(observedStatements(tx, ['query', 'sql', 'exec'], observer, true))),
+      )) as PGlite['transaction'];
+  }
   const db = drizzlePglite({ client, schema });
   return {
     db,
@@ -134,6 +170,86 @@ async function openPglite<TSchema extends DrizzleSchema>(
       await lock?.release();
     },
   };
+}
+
+/**
+ * The postgres.js client as drizzle sees it, with every statement and
+ * transaction counted and timed. Drizzle sends statements with `unsafe`,
+ * and runs transactions with `begin` (nested ones with `savepoint`), whose
+ * callback gets a client bound to the transaction's connection: that one is
+ * wrapped too, its statements counted as running inside the transaction.
+ */
+function observedPostgres(sql: postgres.Sql, metrics: DatabaseMetrics, inTransaction = false): postgres.Sql {
+  return new Proxy(sql, {
+    get(target, property, receiver) {
+      if (property === 'unsafe') {
+        return (...args: Parameters<postgres.Sql['unsafe']>) =>
+          timedWhenAwaited(target.unsafe(...args), (run) => metrics.statement(inTransaction, run));
+      }
+      if (property === 'begin' || property === 'savepoint') {
+        const open = Reflect.get(target, property, target) as (...args: unknown[]) => Promise<unknown>;
+        return (...args: unknown[]) => {
+          const callback = args.at(-1) as (transactionSql: postgres.Sql) => unknown;
+          const observedArgs = [
+            ...args.slice(0, -1),
+            (transactionSql: postgres.Sql) => callback(observedPostgres(transactionSql, metrics, true)),
+          ];
+          // A savepoint runs on the connection its transaction already holds.
+          return property === 'begin'
+            ? metrics.transaction(() => open.apply(target, observedArgs))
+            : open.apply(target, observedArgs);
+        };
+      }
+      return Reflect.get(target, property, receiver);
+    },
+  });
+}
+
+/**
+ * A postgres.js query is sent when first awaited, not when made, and
+ * drizzle calls `.values()` on it in between; this times it from that first
+ * `then` to its answer. Every other member is the query's own, and chained
+ * calls that return the query (`.values()`) return the wrapper instead.
+ */
+function timedWhenAwaited<T extends PromiseLike<unknown>>(
+  query: T,
+  time: (run: () => PromiseLike<unknown>) => Promise<unknown>,
+): T {
+  let answer: Promise<unknown> | undefined;
+  const wrapper: T = new Proxy(query, {
+    get(target, property) {
+      if (property === 'then') {
+        return (onFulfilled?: (value: unknown) => unknown, onRejected?: (reason: unknown) => unknown) => {
+          answer ??= time(() => target.then((value) => value));
+          return answer.then(onFulfilled, onRejected);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const result: unknown = value.apply(target, args);
+        return result === target ? wrapper : result;
+      };
+    },
+  });
+  return wrapper;
+}
+
+/** `target` with the named statement methods counted and timed. */
+function observedStatements<T extends object>(
+  target: T,
+  methods: ReadonlyArray<keyof T & string>,
+  metrics: DatabaseMetrics,
+  inTransaction: boolean,
+): T {
+  return new Proxy(target, {
+    get(object, property, receiver) {
+      const value: unknown = Reflect.get(object, property, receiver);
+      if (typeof value !== 'function' || !methods.includes(property as keyof T & string)) return value;
+      return (...args: unknown[]) =>
+        metrics.statement(inTransaction, () => value.apply(object, args) as PromiseLike<unknown>);
+    },
+  });
 }
 
 /** Whether `table` has no rows, without counting them all. */

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type HTTPGraphQLRequest, type HTTPGraphQLResponse } from '@apollo/server';
 import type { Logger } from '../logger.ts';
+import { observeRequest, type Metrics, type ObservedRequest } from '../metrics.ts';
 
 /** A response whose body is bytes already, such as a cached one: written as they are. */
 export interface BytesResponse {
@@ -12,10 +13,16 @@ export interface BytesResponse {
   body: { kind: 'bytes'; bytes: Buffer };
 }
 
-/** Executes one GraphQL-over-HTTP request; the router and subgraphs each supply their own. */
+/**
+ * Executes one GraphQL-over-HTTP request; the router and subgraphs each
+ * supply their own. What it learns about the operation it records in
+ * `observed` (through the request's context and `Metrics.plugin()`), for
+ * the request duration metric.
+ */
 export type GraphQLHttpHandler = (
   request: HTTPGraphQLRequest,
   incoming: IncomingMessage,
+  observed: ObservedRequest,
 ) => Promise<HTTPGraphQLResponse | BytesResponse>;
 
 /** A JSON endpoint beside GraphQL, such as an admin action; it gets the parsed JSON body. */
@@ -48,6 +55,11 @@ export interface HttpServiceOptions {
   responseHeaders?: Readonly<Record<string, string>>;
   /** Browser origins allowed to call this service. Default: none (same-origin only). */
   cors?: CorsOptions | null;
+  /**
+   * Served at `GET /metrics` in Prometheus's text format; every GraphQL
+   * request is timed into it. Default: none (no `/metrics`, nothing timed).
+   */
+  metrics?: Metrics | null;
 }
 
 export interface CorsOptions {
@@ -66,6 +78,9 @@ export interface CorsOptions {
  */
 export const requestIdHeader = 'x-request-id';
 const acceptableRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Where Prometheus scrapes, on the service's own port (docker/prometheus/prometheus.yml). */
+export const metricsPath = '/metrics';
 
 class HttpError extends Error {
   constructor(
@@ -92,6 +107,7 @@ export function createHttpService({
   routes = {},
   responseHeaders = {},
   cors = null,
+  metrics = null,
 }: HttpServiceOptions): Server {
   const corsOrigins = new Set(cors?.origins ?? []);
   const server = createServer((incoming, outgoing) => {
@@ -128,8 +144,9 @@ export function createHttpService({
         return writeJson(outgoing, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
       }
       case graphqlPath:
-        break;
+        return serveGraphQL(incoming, outgoing, url.search);
       default: {
+        if (metrics && url.pathname === metricsPath) return serveMetrics(metrics, incoming, outgoing);
         const route = Object.hasOwn(routes, url.pathname) ? routes[url.pathname] : undefined;
         if (!route)
           return writeError(
@@ -142,19 +159,32 @@ export function createHttpService({
         return writeJson(outgoing, status, payload);
       }
     }
+  }
 
-    const body = await readBodyOrAnswer(incoming, outgoing);
-    if (body === answered) return;
-
-    const headers = new HeaderMap();
-    for (const [name, value] of Object.entries(incoming.headers)) {
-      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  /** One GraphQL request, timed from here to the last byte written, whatever answers it. */
+  async function serveGraphQL(incoming: IncomingMessage, outgoing: ServerResponse, search: string) {
+    const started = performance.now();
+    const observed = observeRequest();
+    // Unset when the handler throws: the caller then answers 500.
+    let status: number | undefined;
+    try {
+      const body = await readBodyOrAnswer(incoming, outgoing);
+      if (body !== answered) {
+        const headers = new HeaderMap();
+        for (const [name, value] of Object.entries(incoming.headers)) {
+          if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+        }
+        const response = await graphql(
+          { method: (incoming.method ?? 'GET').toUpperCase(), headers, search, body },
+          incoming,
+          observed,
+        );
+        await writeGraphQLResponse(outgoing, response);
+      }
+      status = outgoing.statusCode;
+    } finally {
+      metrics?.observeGraphQLRequest(observed, status ?? 500, (performance.now() - started) / 1000);
     }
-    const response = await graphql(
-      { method: (incoming.method ?? 'GET').toUpperCase(), headers, search: url.search, body },
-      incoming,
-    );
-    await writeGraphQLResponse(outgoing, response);
   }
 
   /**
@@ -264,6 +294,17 @@ async function writeGraphQLResponse(outgoing: ServerResponse, response: HTTPGrap
   }
   for await (const chunk of response.body.asyncIterator) outgoing.write(chunk);
   outgoing.end();
+}
+
+/** The scrape answer; only GET and HEAD, as for any read-only resource. */
+async function serveMetrics(metrics: Metrics, incoming: IncomingMessage, outgoing: ServerResponse) {
+  if (incoming.method !== 'GET' && incoming.method !== 'HEAD') {
+    outgoing.setHeader('allow', 'GET, HEAD');
+    return writeError(outgoing, new HttpError(405, 'Metrics are read with GET.', 'METHOD_NOT_ALLOWED'));
+  }
+  const text = await metrics.scrape();
+  outgoing.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
+  outgoing.end(incoming.method === 'HEAD' ? undefined : text);
 }
 
 function writeJson(outgoing: ServerResponse, status: number, payload: unknown) {

@@ -13,9 +13,11 @@ import { DateTimeScalar } from '../graphql/scalars.ts';
 import { enforceAccessRules } from './authorization.ts';
 import { RedisCache } from '../cache/redis.ts';
 import { createEventBus, OutboxRelay, type EventBus } from '../events/index.ts';
+import { registerEventMetrics } from '../events/metrics.ts';
 import { withStreamPrefix } from '../events/stream-prefix.ts';
 import { close, createHttpService, listen } from '../http/server.ts';
 import { createLogger, type Logger } from '../logger.ts';
+import { Metrics, type MetricsContext } from '../metrics.ts';
 import type { SubgraphConfig } from './config.ts';
 import { subgraphFiles, type BackgroundWork, type SubgraphContext, type SubgraphDefinition } from './definition.ts';
 
@@ -50,7 +52,8 @@ export async function startSubgraph<TTables extends DrizzleSchema, TLoaders>(
     },
   logger: Logger = createLogger({ service: definition.name }),
 ): Promise<RunningSubgraph<TTables>> {
-  const database = await openDatabase(config.database, definition.tables);
+  const metrics = new Metrics();
+  const database = await openDatabase(config.database, definition.tables, { metrics });
   try {
     if (config.migrateOnStart) {
       await database.migrate(subgraphFiles(definition).migrationsFolder);
@@ -65,10 +68,11 @@ export async function startSubgraph<TTables extends DrizzleSchema, TLoaders>(
       production: config.nodeEnv === 'production',
       identitySecret: config.identitySecret ?? null,
       logger,
+      metrics,
     });
     const listening = await listen(server, config.port, config.host);
     const background = definition.background?.({ db: database.db, logger });
-    const events = definition.events ? startEvents(definition, database.db, config, logger) : null;
+    const events = definition.events ? startEvents(definition, database.db, config, logger, metrics) : null;
     logger.info({ url: `${listening.url}/graphql`, database: database.kind }, 'subgraph ready');
     return {
       name: definition.name,
@@ -95,15 +99,17 @@ export interface SubgraphServerOptions {
   /** Shared with the router, to verify the caller it forwards; null refuses any forwarded identity. */
   identitySecret?: string | null;
   logger: Logger;
+  /** Served at `/metrics`, with every request timed into it. Default: a registry of its own. */
+  metrics?: Metrics;
 }
 
 /** Builds the Apollo Server and its HTTP front without listening, for in-process tests. */
 export async function createSubgraphServer<TTables extends DrizzleSchema, TLoaders>(
   definition: SubgraphDefinition<TTables, TLoaders>,
   database: DatabaseHandle<TTables>,
-  { production, identitySecret = null, logger }: SubgraphServerOptions,
-): Promise<{ server: Server; apollo: ApolloServer<SubgraphContext<TTables, TLoaders>> }> {
-  type Context = SubgraphContext<TTables, TLoaders>;
+  { production, identitySecret = null, logger, metrics = new Metrics() }: SubgraphServerOptions,
+): Promise<{ server: Server; apollo: ApolloServer<SubgraphContext<TTables, TLoaders> & MetricsContext> }> {
+  type Context = SubgraphContext<TTables, TLoaders> & MetricsContext;
   const schema = buildSubgraphSchema({
     typeDefs: loadTypeDefs(subgraphFiles(definition).schemaFile),
     resolvers: { DateTime: DateTimeScalar, ...definition.resolvers } as never,
@@ -119,7 +125,7 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
       maskInternalErrors: production,
       onInternalError: (error) => logger.error({ err: error }, 'resolver failed'),
     }),
-    plugins: [ApolloServerPluginInlineTraceDisabled()],
+    plugins: [ApolloServerPluginInlineTraceDisabled(), metrics.plugin()],
     // Signals are the entry point's to handle (platform/src/process.ts), after draining HTTP.
     stopOnTerminationSignals: false,
     logger,
@@ -129,7 +135,8 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
 
   const server = createHttpService({
     logger,
-    graphql: async (httpGraphQLRequest) => {
+    metrics,
+    graphql: async (httpGraphQLRequest, _incoming, observed) => {
       let viewer: Viewer | null;
       try {
         viewer = await identity.verify(httpGraphQLRequest.headers.get(identityHeader));
@@ -140,7 +147,7 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
       }
       return apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest,
-        context: async () => ({ viewer, db: database.db, loaders: definition.createLoaders(database.db) }),
+        context: async () => ({ viewer, db: database.db, loaders: definition.createLoaders(database.db), observed }),
       });
     },
     readiness: async () => ({
@@ -164,6 +171,7 @@ function startEvents<TTables extends DrizzleSchema, TLoaders>(
   db: Database<TTables>,
   config: { bus?: EventBus | null; redisUrl?: string | null; eventStreamPrefix?: string },
   logger: Logger,
+  metrics: Metrics,
 ): BackgroundWork | null {
   const redis = config.bus === undefined && config.redisUrl ? new RedisCache({ url: config.redisUrl, logger }) : null;
   const bus =
@@ -180,9 +188,16 @@ function startEvents<TTables extends DrizzleSchema, TLoaders>(
     : null;
   relay?.start();
   const consumer = `${definition.name}-${hostname()}-${process.pid}`;
-  const subscriptions = (definition.events?.consumes ?? []).map(({ stream, handle }) =>
+  const consumes = definition.events?.consumes ?? [];
+  const subscriptions = consumes.map(({ stream, handle }) =>
     bus.subscribe({ stream, group: definition.name, consumer, handle: (event) => handle(event, db) }),
   );
+  registerEventMetrics({
+    metrics,
+    bus,
+    consumed: consumes.map(({ stream }) => ({ stream, group: definition.name })),
+    relay,
+  });
   return {
     async stop() {
       await Promise.all(subscriptions.map((subscription) => subscription.stop()));
