@@ -4,6 +4,8 @@ import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { ApolloGateway } from '@apollo/gateway';
 import { envPrefix } from '../../platform/src/config.ts';
 import type { Logger } from '../../platform/src/logger.ts';
+import type { MetricsContext } from '../../platform/src/metrics.ts';
+import type { RouterMetrics } from './metrics.ts';
 import type { Viewer } from './plugins/authentication/index.ts';
 import { errorsPlugin, routerErrorFormatter } from './plugins/errors/index.ts';
 import { defaultQueryLimits, queryLimits, type QueryLimits } from './plugins/query-limits/index.ts';
@@ -11,7 +13,7 @@ import type { RateLimit } from './plugins/rate-limit/index.ts';
 import type { ResponseCache, ResponseCacheRequest } from './plugins/response-cache/index.ts';
 import { SubgraphFetch } from './subgraph-fetch/index.ts';
 
-export interface RouterContext {
+export interface RouterContext extends MetricsContext {
   /** The verified caller, or null for an anonymous one. */
   viewer: Viewer | null;
   /** The caller's signed identity, forwarded to subgraphs; null when anonymous or not configured. */
@@ -51,6 +53,8 @@ export interface GraphOptions {
   allowBatchedRequests?: boolean;
   /** Per-operation rate limits; null: none. */
   rateLimit?: RateLimit | null;
+  /** Where operations, APQ lookups and subgraph fetches are counted; null: nowhere. */
+  metrics?: RouterMetrics | null;
   logger: Logger;
 }
 
@@ -88,6 +92,7 @@ export class GraphVersion {
       limits = defaultQueryLimits,
       allowBatchedRequests = false,
       rateLimit = null,
+      metrics = null,
       logger,
       drainTimeoutMs = 30_000,
     }: GraphOptions,
@@ -97,7 +102,7 @@ export class GraphVersion {
       supergraphSdl: withSubgraphEnforcedSecurity(supergraphSdl),
       logger,
       buildService: ({ name, url }) => {
-        const subgraph = new SubgraphFetch({ name, url: subgraphUrls[envPrefix(name)] ?? url! });
+        const subgraph = new SubgraphFetch({ name, url: subgraphUrls[envPrefix(name)] ?? url!, observer: metrics });
         subgraphs.push(subgraph);
         return subgraph;
       },
@@ -120,6 +125,7 @@ export class GraphVersion {
         ...limitsProtection.plugins,
         ...(rateLimit ? [rateLimit.plugin()] : []),
         ...(responseCache ? [responseCache.plugin()] : []),
+        ...(metrics ? metrics.plugins() : []),
       ],
       formatError: routerErrorFormatter({ production }),
       logger,

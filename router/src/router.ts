@@ -15,9 +15,11 @@ import { createEventBus, type EventBus } from '../../platform/src/events/index.t
 import { withStreamPrefix } from '../../platform/src/events/stream-prefix.ts';
 import { createIdentitySigner } from '../../platform/src/identity.ts';
 import type { Logger } from '../../platform/src/logger.ts';
+import { Metrics, type ObservedRequest } from '../../platform/src/metrics.ts';
 import type { RouterConfig } from './config.ts';
 import { createSharedCache } from './cache.ts';
 import { GraphVersion, type GraphOptions } from './graph.ts';
+import { RouterMetrics } from './metrics.ts';
 import { defaultQueryLimits, type QueryLimits } from './plugins/query-limits/index.ts';
 import { RateLimit, rateLimitedResponse } from './plugins/rate-limit/index.ts';
 import { readOperationRequest } from './operation-request.ts';
@@ -89,9 +91,15 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     : anonymousOnly;
   const trustedDocuments = await trustedDocumentsFrom(settings, logger);
   const identitySigner = settings.identitySecret ? await createIdentitySigner(settings.identitySecret) : null;
+  const metrics = new RouterMetrics(new Metrics());
   const shared = createSharedCache(settings.redisUrl ?? null, logger);
   const rateLimit = settings.rateLimit
-    ? new RateLimit({ ...settings.rateLimit, redis: shared.redis?.connection ?? null, logger })
+    ? new RateLimit({
+        ...settings.rateLimit,
+        redis: shared.redis?.connection ?? null,
+        logger,
+        onRejected: (limit) => metrics.rateLimited(limit),
+      })
     : null;
   const cacheSettings = settings.responseCache ?? {};
   const responseCache =
@@ -117,6 +125,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     responseCache,
     limits: { ...defaultQueryLimits, ...settings.limits },
     rateLimit,
+    metrics,
     allowBatchedRequests: settings.allowBatchedRequests ?? false,
     logger,
     ...(settings.drainTimeoutMs !== undefined ? { drainTimeoutMs: settings.drainTimeoutMs } : {}),
@@ -204,6 +213,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
   async function handleGraphQL(
     incomingRequest: HTTPGraphQLRequest,
     incoming: IncomingMessage,
+    observed: ObservedRequest,
   ): Promise<HTTPGraphQLResponse | BytesResponse> {
     let viewer;
     try {
@@ -230,7 +240,15 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
           { ...operation, documentHash: operation.documentHash },
           { graphId: version.id, accept: request.headers.get('accept') ?? '', viewer },
         );
-        if (lookup.hit) return lookup.hit;
+        metrics.cacheLookup('response', lookup.hit !== null);
+        if (lookup.hit) {
+          // Served without parsing, so the name is the one the request gives: it is
+          // part of the entry's key, and an entry is stored only once Apollo Server
+          // has run that operation of that document. A request that names no
+          // operation counts as anonymous, even when its one operation has a name.
+          observed.operationName = operation.operationName ?? null;
+          return lookup.hit;
+        }
         cached = lookup.request;
       }
     }
@@ -244,6 +262,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
           rateLimitKey,
           requestId: request.headers.get(requestIdHeader) ?? '',
           responseCache: cached,
+          observed,
         }),
       }),
     );
@@ -256,6 +275,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
 
   const server = createHttpService({
     logger,
+    metrics: metrics.metrics,
     graphql: handleGraphQL,
     responseHeaders: securityHeaders({ production: graphOptions.production }),
     cors: settings.cors ?? null,

@@ -13,6 +13,16 @@ export interface SubgraphFetchOptions {
   connections?: number;
   /** Longest wait for a response's headers, and between body chunks, in ms. Default: 30 s, as Apollo Router. */
   timeoutMs?: number;
+  /** Told of every request sent to the subgraph, for metrics. Default: none. */
+  observer?: SubgraphFetchObserver | null;
+}
+
+/** Why a request to a subgraph got no usable answer. */
+export type SubgraphFetchFailure = 'timeout' | 'network' | 'status';
+
+export interface SubgraphFetchObserver {
+  /** One HTTP request to `subgraph` ended after `seconds`; `failure` says why it failed, if it did. */
+  fetched(subgraph: string, seconds: number, failure: SubgraphFetchFailure | null): void;
 }
 
 /** The per-request fields the data source reads from the router's context. */
@@ -60,10 +70,12 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
   /** Queries waiting for the end of the tick, grouped by the client request they belong to. */
   private batches = new Map<object, { caller: string; pending: Pending[] }>();
   private flushScheduled = false;
+  private readonly observer: SubgraphFetchObserver | null;
 
-  constructor({ name, url, connections = 64, timeoutMs = 30_000 }: SubgraphFetchOptions) {
+  constructor({ name, url, connections = 64, timeoutMs = 30_000, observer = null }: SubgraphFetchOptions) {
     this.name = name;
     this.url = url;
+    this.observer = observer;
     const target = new URL(url);
     this.path = `${target.pathname}${target.search}`;
     this.pool = new Pool(target.origin, {
@@ -191,6 +203,9 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
    * the client's (Authorization, Cookie, a forged identity) can reach a subgraph.
    */
   private async send(body: string, identity: string): Promise<RawResponse> {
+    const started = performance.now();
+    const observe = (failure: SubgraphFetchFailure | null) =>
+      this.observer?.fetched(this.name, (performance.now() - started) / 1000, failure);
     let response;
     let text: string;
     try {
@@ -204,11 +219,14 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
       });
       text = await response.body.text();
     } catch (error) {
+      observe(isTimeout(error) ? 'timeout' : 'network');
       throw new Error(`request to subgraph "${this.name}" at ${this.url} failed: ${(error as Error).message}`, {
         cause: error,
       });
     }
-    if (response.statusCode < 200 || response.statusCode >= 300) {
+    const ok = response.statusCode >= 200 && response.statusCode < 300;
+    observe(ok ? null : 'status');
+    if (!ok) {
       throw new GraphQLError(`${response.statusCode}: subgraph "${this.name}" answered with an HTTP error`, {
         extensions: { response: { status: response.statusCode, body: text.slice(0, 1000) } },
       });
@@ -216,6 +234,12 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
     const cacheControl = response.headers['cache-control'];
     return { text, cacheControl: Array.isArray(cacheControl) ? cacheControl.join(', ') : cacheControl };
   }
+}
+
+/** undici's timeouts: no headers, or no body chunk, within `timeoutMs`. */
+function isTimeout(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
 }
 
 function parseOnce(query: string): DocumentNode {

@@ -37,6 +37,8 @@ export interface RateLimitOptions {
    */
   trustedProxies?: number;
   logger: Logger;
+  /** Told of every refused request and which allowance refused it, for metrics. Default: none. */
+  onRejected?: ((limit: 'caller' | 'operation') => void) | null;
 }
 
 export interface RateLimitContext {
@@ -60,10 +62,12 @@ export class RateLimit {
   private readonly perOperation: Map<string, RateLimiterAbstract>;
   private readonly trustedProxies: number;
   private readonly logger: Logger;
+  private readonly onRejected: ((limit: 'caller' | 'operation') => void) | null;
 
-  constructor({ perCaller, operations = {}, redis, trustedProxies = 0, logger }: RateLimitOptions) {
+  constructor({ perCaller, operations = {}, redis, trustedProxies = 0, logger, onRejected = null }: RateLimitOptions) {
     this.trustedProxies = trustedProxies;
     this.logger = logger;
+    this.onRejected = onRejected;
     this.perCaller = limiter('rl:caller', perCaller, redis);
     this.perOperation = new Map(
       Object.entries(operations).map(([name, rule]) => [name, limiter(`rl:op:${name}`, rule, redis)]),
@@ -77,7 +81,7 @@ export class RateLimit {
 
   /** Draws one request from the caller's allowance; null when it may go ahead. */
   consume(key: string): Promise<RateLimited | null> {
-    return this.draw(this.perCaller, key);
+    return this.draw('caller', this.perCaller, key);
   }
 
   /** Draws on the operation's own allowance, once Apollo Server knows which operation runs. */
@@ -87,20 +91,26 @@ export class RateLimit {
         didResolveOperation: async ({ operationName, contextValue }) => {
           const limiter = operationName ? this.perOperation.get(operationName) : undefined;
           if (!limiter || !contextValue.rateLimitKey) return;
-          const limited = await this.draw(limiter, contextValue.rateLimitKey);
+          const limited = await this.draw('operation', limiter, contextValue.rateLimitKey);
           if (limited) throw rateLimitedError(limited);
         },
       }),
     };
   }
 
-  private async draw(limiter: RateLimiterAbstract, key: string): Promise<RateLimited | null> {
+  private async draw(
+    which: 'caller' | 'operation',
+    limiter: RateLimiterAbstract,
+    key: string,
+  ): Promise<RateLimited | null> {
     try {
       await limiter.consume(key);
       return null;
     } catch (outcome) {
-      if (outcome instanceof RateLimiterRes)
+      if (outcome instanceof RateLimiterRes) {
+        this.onRejected?.(which);
         return { retryAfterSeconds: Math.max(1, Math.ceil(outcome.msBeforeNext / 1000)) };
+      }
       // Both the store and its in-memory insurance failed: never refuse a request for that.
       this.logger.warn({ err: outcome }, 'rate limiter unavailable; request allowed');
       return null;
