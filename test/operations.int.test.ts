@@ -25,6 +25,7 @@ const variablesByOperation: Record<string, Record<string, unknown>> = {
   OrderHistory: {},
   PlaceOrder: { items: [{ productId: seedProduct(4).id, quantity: 2 }], idempotencyKey: 'operations-test-checkout' },
   CancelOrder: { id: cancellableOrderOf(seedUser(0).id).id },
+  UpdateProfile: { name: 'Ada L.' },
 };
 
 /** One of the user's seeded orders that can still be cancelled. */
@@ -38,7 +39,7 @@ function cancellableOrderOf(userId: string) {
 }
 
 /** Operations of the signed-in shopper, run with their token. */
-const signedInOperations = new Set(['OrderHistory', 'PlaceOrder', 'CancelOrder']);
+const signedInOperations = new Set(['OrderHistory', 'PlaceOrder', 'CancelOrder', 'UpdateProfile']);
 
 let graph: ShopGraph;
 

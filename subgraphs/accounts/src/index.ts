@@ -12,4 +12,6 @@ export const subgraph = defineSubgraph({
   createLoaders,
   seed,
   seedTable: tables.users,
+  // UserProfileChanged, on the `accounts` stream; accounts consumes nothing.
+  events: { publishes: true },
 });

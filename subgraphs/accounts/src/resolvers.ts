@@ -5,11 +5,16 @@ import { requireOwner } from '../../../platform/src/subgraph/authorization.ts';
 import { newestFirstCursor, parsePage, toConnection } from '../../../platform/src/graphql/pagination.ts';
 import type { Resolvers } from './__generated__/resolvers.ts';
 import { users } from './db/schema.ts';
+import { updateProfile } from './update-profile.ts';
 
 const newestFirst: Keyset = { sort: users.createdAt, id: users.id, direction: 'desc' };
 const userCursor = newestFirstCursor('users');
 
 export const resolvers: Resolvers = {
+  Mutation: {
+    // @authenticated: the viewer is there by the time this runs.
+    updateProfile: async (_, { input }, { viewer, db }) => ({ user: await updateProfile(db, viewer!, input) }),
+  },
   Query: {
     viewer: (_, __, { viewer, loaders }) => loaders.userById.load(viewer!.id),
     user: (_, { id }, { loaders }) => loaders.userById.load(parseIdArgument(id, 'id')),

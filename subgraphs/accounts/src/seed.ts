@@ -5,8 +5,14 @@ import * as tables from './db/schema.ts';
 
 export async function seed(db: Database<typeof tables>, size: SeedSize): Promise<void> {
   await db.transaction((tx) =>
-    insertInBatches(worldSizes[size].users, seedUser, (rows) =>
-      tx.insert(tables.users).values(rows).onConflictDoNothing(),
+    insertInBatches(
+      worldSizes[size].users,
+      (index) => {
+        const user = seedUser(index);
+        // Seeded profiles never changed; the reviews subgraph dates its copy the same way.
+        return { ...user, profileChangedAt: user.createdAt };
+      },
+      (rows) => tx.insert(tables.users).values(rows).onConflictDoNothing(),
     ),
   );
 }
