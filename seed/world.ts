@@ -314,6 +314,23 @@ export function seedReview(index: number, size: WorldSize): SeedReview {
   };
 }
 
+/**
+ * The reviews the seed writes: `seedReview` for every index in order, except
+ * that a review whose author already reviewed that product (at a lower
+ * index) is left out, as a shopper reviews a product once. Deterministic,
+ * so every subgraph and test that reads the seed world agrees on it.
+ */
+export function* seedReviews(size: WorldSize): Generator<SeedReview> {
+  const reviewed = new Set<string>();
+  for (let index = 0; index < size.reviews; index++) {
+    const review = seedReview(index, size);
+    const pair = `${review.authorId}/${review.productId}`;
+    if (reviewed.has(pair)) continue;
+    reviewed.add(pair);
+    yield review;
+  }
+}
+
 export const orderStatuses = ['PENDING', 'CONFIRMED', 'SHIPPED', 'DELIVERED', 'CANCELLED'] as const;
 
 export interface SeedOrder {
@@ -356,4 +373,21 @@ export async function insertInBatches<T>(
     for (let index = start; index < Math.min(count, start + batchSize); index++) rows.push(generate(index));
     await insert(rows);
   }
+}
+
+/** Runs `insert` over the rows `rows` yields, in batches: for seed data that is not one row per index. */
+export async function insertEachInBatches<T>(
+  rows: Iterable<T>,
+  insert: (rows: T[]) => Promise<unknown>,
+  batchSize = 1_000,
+): Promise<void> {
+  let batch: T[] = [];
+  for (const row of rows) {
+    batch.push(row);
+    if (batch.length === batchSize) {
+      await insert(batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) await insert(batch);
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperationReport } from '../platform/src/composition/operations-report.ts';
-import { seedOrder, seedProduct, seedUser, worldSizes } from '../seed/world.ts';
+import { seedOrder, seedProduct, seedReviews, seedUser, worldSizes } from '../seed/world.ts';
 import { postPersisted } from './support/persisted-queries.ts';
 import { startShopGraph, type ShopGraph } from './support/shop-graph.ts';
 import { signTestToken, testJwtSecret } from './support/tokens.ts';
@@ -25,8 +25,20 @@ const variablesByOperation: Record<string, Record<string, unknown>> = {
   OrderHistory: {},
   PlaceOrder: { items: [{ productId: seedProduct(4).id, quantity: 2 }], idempotencyKey: 'operations-test-checkout' },
   CancelOrder: { id: cancellableOrderOf(seedUser(0).id).id },
+  AddReview: { productId: productNotReviewedBy(seedUser(0).id).id, rating: 5, body: 'Does what it says.' },
   UpdateProfile: { name: 'Ada L.' },
 };
+
+/** A seeded product the user has not reviewed, so their review of it is accepted. */
+function productNotReviewedBy(userId: string) {
+  const reviewed = new Set(
+    [...seedReviews(worldSizes.small)].filter((review) => review.authorId === userId).map((review) => review.productId),
+  );
+  for (let index = worldSizes.small.products - 1; index >= 0; index--) {
+    if (!reviewed.has(seedProduct(index).id)) return seedProduct(index);
+  }
+  throw new Error(`user ${userId} reviewed every seeded product`);
+}
 
 /** One of the user's seeded orders that can still be cancelled. */
 function cancellableOrderOf(userId: string) {
@@ -39,7 +51,7 @@ function cancellableOrderOf(userId: string) {
 }
 
 /** Operations of the signed-in shopper, run with their token. */
-const signedInOperations = new Set(['OrderHistory', 'PlaceOrder', 'CancelOrder', 'UpdateProfile']);
+const signedInOperations = new Set(['OrderHistory', 'PlaceOrder', 'CancelOrder', 'AddReview', 'UpdateProfile']);
 
 let graph: ShopGraph;
 

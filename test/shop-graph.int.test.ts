@@ -4,7 +4,7 @@ import {
   seedCategories,
   seedOrder,
   seedProduct,
-  seedReview,
+  seedReviews,
   seedStockLevel,
   seedUser,
   worldSizes,
@@ -18,7 +18,7 @@ import { signTestToken, testJwtSecret } from './support/tokens.ts';
 
 const world = worldSizes.small;
 const products = Array.from({ length: world.products }, (_, index) => seedProduct(index));
-const reviews = Array.from({ length: world.reviews }, (_, index) => seedReview(index, world));
+const reviews = [...seedReviews(world)];
 const orders = Array.from({ length: world.orders }, (_, index) => seedOrder(index, world));
 
 let graph: ShopGraph;

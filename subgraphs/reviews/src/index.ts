@@ -1,5 +1,6 @@
 import { defineSubgraph } from '../../../platform/src/subgraph/definition.ts';
 import * as tables from './db/schema.ts';
+import { reviewsEvents } from './events.ts';
 import { createLoaders } from './loaders.ts';
 import { resolvers } from './resolvers.ts';
 import { seed } from './seed.ts';
@@ -11,5 +12,7 @@ export const subgraph = defineSubgraph({
   resolvers,
   createLoaders,
   seed,
-  seedTable: tables.reviews,
+  // The table filled last, so a database seeded before it existed is completed (every insert skips what is there).
+  seedTable: tables.productRatings,
+  events: reviewsEvents,
 });

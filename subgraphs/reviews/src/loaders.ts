@@ -1,4 +1,4 @@
-import { avg, count, inArray } from 'drizzle-orm';
+import { count, inArray } from 'drizzle-orm';
 import type { Database } from '../../../platform/src/db/database.ts';
 import { selectPagePerParent, type Keyset } from '../../../platform/src/db/keyset.ts';
 import { uuidKeys } from '../../../platform/src/graphql/ids.ts';
@@ -7,7 +7,7 @@ import { newestFirstCursor, type Page } from '../../../platform/src/graphql/pagi
 import * as tables from './db/schema.ts';
 import type { ReviewRow } from './db/schema.ts';
 
-const { reviews } = tables;
+const { productRatings, reviews } = tables;
 
 export const newestFirst: Keyset = { sort: reviews.createdAt, id: reviews.id, direction: 'desc' };
 
@@ -16,14 +16,11 @@ export const reviewCursor = newestFirstCursor('reviews');
 export type ReviewPage = Page<[Date, string]>;
 
 export function createLoaders(db: Database<typeof tables>) {
-  const ratingSummary = (parent: typeof reviews.productId | typeof reviews.authorId) =>
+  // Live counts, for the connections' `totalCount` (why not the projection: see `reviewsOf`).
+  const reviewCount = (parent: typeof reviews.productId | typeof reviews.authorId) =>
     createRowLoader({
       fetch: (ids: string[]) =>
-        db
-          .select({ parentId: parent, count: count(), average: avg(reviews.rating) })
-          .from(reviews)
-          .where(inArray(parent, ids))
-          .groupBy(parent),
+        db.select({ parentId: parent, count: count() }).from(reviews).where(inArray(parent, ids)).groupBy(parent),
       keyOf: (row) => row.parentId,
       ...uuidKeys,
     });
@@ -53,8 +50,14 @@ export function createLoaders(db: Database<typeof tables>) {
     }),
     reviewsByProduct: pageOfReviews(reviews.productId, (row) => row.productId),
     reviewsByAuthor: pageOfReviews(reviews.authorId, (row) => row.authorId),
-    productRatings: ratingSummary(reviews.productId),
-    authorRatings: ratingSummary(reviews.authorId),
+    reviewCountByProduct: reviewCount(reviews.productId),
+    reviewCountByAuthor: reviewCount(reviews.authorId),
+    /** The rating projection's row; null for a product it does not know. */
+    productRating: createRowLoader({
+      fetch: (ids: string[]) => db.select().from(productRatings).where(inArray(productRatings.productId, ids)),
+      keyOf: (row) => row.productId,
+      ...uuidKeys,
+    }),
   };
 }
 

@@ -19,9 +19,39 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+export type AddReviewInput = {
+  /** What the shopper thinks: 1 to 2,000 characters; surrounding spaces are dropped. */
+  body: Scalars['String']['input'];
+  /** A product of the catalog. */
+  productId: Scalars['ID']['input'];
+  /** From 1 (poor) to 5 (excellent). */
+  rating: Scalars['Int']['input'];
+};
+
+export type AddReviewPayload = {
+  __typename?: 'AddReviewPayload';
+  review: Review;
+};
+
 export type CacheControlScope =
   | 'PRIVATE'
   | 'PUBLIC';
+
+export type Mutation = {
+  __typename?: 'Mutation';
+  /**
+   * Adds the signed-in shopper's review of a product, signed with their
+   * username; one per product (a second is refused with CONFLICT). The
+   * product's rating and review count include it a moment later. A shopper
+   * whose username has not reached reviews yet is refused with FORBIDDEN.
+   */
+  addReview: AddReviewPayload;
+};
+
+
+export type MutationAddReviewArgs = {
+  input: AddReviewInput;
+};
 
 export type PageInfo = {
   __typename?: 'PageInfo';
@@ -33,9 +63,10 @@ export type PageInfo = {
 
 export type Product = {
   __typename?: 'Product';
-  /** Mean rating, or null before the first review. */
+  /** Mean rating, rounded to two decimals, or null before the first review. Follows a new review within moments. */
   averageRating?: Maybe<Scalars['Float']['output']>;
   id: Scalars['ID']['output'];
+  /** How many reviews the product has. Follows a new review within moments. */
   reviewCount: Scalars['Int']['output'];
   /** Reviews of this product, newest first. */
   reviews: ReviewConnection;
@@ -200,13 +231,16 @@ export type FederationReferenceTypes = ResolversObject<{
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
+  AddReviewInput: AddReviewInput;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
+  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  AddReviewPayload: ResolverTypeWrapper<Omit<AddReviewPayload, 'review'> & { review: ResolversTypes['Review'] }>;
   CacheControlScope: CacheControlScope;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
   Product: ResolverTypeWrapper<ReviewedProduct>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
-  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Review: ResolverTypeWrapper<ReviewRow>;
   ReviewConnection: ResolverTypeWrapper<Connection<ReviewRow>>;
@@ -218,12 +252,15 @@ export type ResolversTypes = ResolversObject<{
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
-  DateTime: Scalars['DateTime']['output'];
-  PageInfo: PageInfo;
+  AddReviewInput: AddReviewInput;
   String: Scalars['String']['output'];
+  ID: Scalars['ID']['output'];
+  AddReviewPayload: Omit<AddReviewPayload, 'review'> & { review: ResolversParentTypes['Review'] };
+  DateTime: Scalars['DateTime']['output'];
+  Mutation: Record<PropertyKey, never>;
+  PageInfo: PageInfo;
   Product: ReviewedProduct;
   Float: Scalars['Float']['output'];
-  ID: Scalars['ID']['output'];
   Query: Record<PropertyKey, never>;
   Review: ReviewRow;
   ReviewConnection: Connection<ReviewRow>;
@@ -241,9 +278,17 @@ export type CacheControlDirectiveArgs = {
 
 export type CacheControlDirectiveResolver<Result, Parent, ContextType = Context, Args = CacheControlDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
+export type AddReviewPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['AddReviewPayload'] = ResolversParentTypes['AddReviewPayload']> = ResolversObject<{
+  review?: Resolver<ResolversTypes['Review'], ParentType, ContextType>;
+}>;
+
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
+
+export type MutationResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  addReview?: Resolver<ResolversTypes['AddReviewPayload'], ParentType, ContextType, RequireFields<MutationAddReviewArgs, 'input'>>;
+}>;
 
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = ResolversObject<{
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -293,7 +338,9 @@ export type UserResolvers<ContextType = Context, ParentType extends ResolversPar
 }>;
 
 export type Resolvers<ContextType = Context> = ResolversObject<{
+  AddReviewPayload?: AddReviewPayloadResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
+  Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Product?: ProductResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
