@@ -12,17 +12,18 @@ type Entity = { type: string; id: string };
  * admin tool, anything another instance or a consumer did.
  */
 export function entitiesChangedBy(event: DomainEvent): Entity[] {
-  const payload = event.payload as Record<string, unknown>;
+  // A payload may be JSON null; such an event names nothing to purge.
+  const payload = (event.payload ?? {}) as Record<string, unknown>;
   const products = (items: unknown): Entity[] =>
     Array.isArray(items)
       ? items.flatMap((item) =>
           typeof item?.productId === 'string' ? [{ type: 'Product', id: item.productId as string }] : [],
         )
       : [];
-  const order = (id: unknown): Entity[] => (typeof id === 'string' ? [{ type: 'Order', id }] : []);
+  const entity = (type: string, id: unknown): Entity[] => (typeof id === 'string' ? [{ type, id }] : []);
   switch (event.type) {
     case 'ProductPriceChanged':
-      return typeof payload.productId === 'string' ? [{ type: 'Product', id: payload.productId }] : [];
+      return entity('Product', payload.productId);
     case 'StockReleased':
       return products(payload.items);
     case 'StockReserved':
@@ -32,14 +33,27 @@ export function entitiesChangedBy(event: DomainEvent): Entity[] {
     case 'OrderConfirmed':
     case 'OrderRejected':
     case 'OrderCancelled':
-      return order(payload.orderId);
+      return entity('Order', payload.orderId);
+    // The author's review list has it once it is committed. The product's page is purged by
+    // the ProductRatingChanged that follows every ReviewAdded, once its rating includes it.
+    case 'ReviewAdded':
+      return entity('User', payload.authorId);
+    // Sent by reviews once the rating projection has changed: averageRating and reviewCount.
+    case 'ProductRatingChanged':
+      return entity('Product', payload.productId);
+    // The name and username accounts serves.
+    case 'UserProfileChanged':
+      return entity('User', payload.userId);
+    // Sent by reviews once the username kept on the author's reviews has changed too.
+    case 'ReviewAuthorRenamed':
+      return entity('User', payload.userId);
     default:
       return [];
   }
 }
 
 /** The streams whose events can change what the router has cached. */
-export const purgedStreams = ['products', 'inventory', 'orders'] as const;
+export const purgedStreams = ['products', 'inventory', 'orders', 'reviews', 'accounts'] as const;
 
 /**
  * Purges cached responses as events arrive, as one consumer group shared by
