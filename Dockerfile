@@ -11,7 +11,9 @@ ENV NODE_ENV=production \
 WORKDIR /app
 
 # Dependencies first, so this layer is rebuilt only when the lockfile changes.
+# patches/ holds fixes to dependencies that npm's postinstall applies (patch-package).
 COPY package.json package-lock.json ./
+COPY patches ./patches
 RUN npm ci --omit=dev && npm cache clean --force
 
 COPY . .

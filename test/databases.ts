@@ -16,10 +16,13 @@ const maxLabelLength = 63 - 11;
 /**
  * A fresh, empty database for one test file, so files run in parallel without
  * seeing each other's rows. Without a real Postgres (only outside CI, see
- * global-setup.ts) it is an in-memory PGlite database instead.
+ * global-setup.ts) it is an in-memory PGlite database instead. `adminUrl`
+ * picks another server than the suite's, such as one a test restarts.
  */
-export async function createTestDatabase(label: string): Promise<TestDatabase> {
-  const adminUrl = inject('postgresAdminUrl');
+export async function createTestDatabase(
+  label: string,
+  adminUrl: string | null = inject('postgresAdminUrl'),
+): Promise<TestDatabase> {
   if (adminUrl === null) {
     return { target: { kind: 'pglite', dataDir: null }, drop: async () => {} };
   }

@@ -24,6 +24,12 @@ const stopTimeoutMs = 5_000;
 export interface PostgresServer {
   /** Superuser URL for the `postgres` database, e.g. `postgres://postgres@127.0.0.1:54321/postgres`. */
   readonly adminUrl: string;
+  /**
+   * Stops the server with a fast shutdown (sessions are terminated, open
+   * transactions roll back), then starts it again on the same port and data.
+   * Resolves with when the server was accepting connections again.
+   */
+  restart(): Promise<{ stoppedAt: number; acceptingAt: number }>;
   /** Stops the server and deletes its data. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -35,7 +41,16 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+export interface PostgresOptions {
+  /**
+   * Keeps Postgres's crash safety (fsync, synchronous commit) for tests that
+   * check what survives a restart. By default it is traded for speed, since
+   * the data is thrown away after the run.
+   */
+  durable?: boolean;
+}
+
+export async function startPostgres({ durable = false }: PostgresOptions = {}): Promise<PostgresServer> {
   const binDir = await findPostgresBinDir();
   const owner = await postgresOwner();
   const dir = await mkdtemp(join(tmpdir(), 'test-postgres-'));
@@ -71,25 +86,32 @@ export async function startPostgres(): Promise<PostgresServer> {
         "listen_addresses = '127.0.0.1'",
         `port = ${port}`,
         `unix_socket_directories = '${dir}'`,
-        'fsync = off',
-        'full_page_writes = off',
-        'synchronous_commit = off',
+        ...(durable ? [] : ['fsync = off', 'full_page_writes = off', 'synchronous_commit = off']),
         'max_connections = 300',
         '',
       ].join('\n'),
     );
     // -w waits until the postmaster reports it accepts connections; -t bounds that wait.
-    await asOwner(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', String(startTimeoutMs / 1000), 'start']).catch(
-      async (error: unknown) => {
-        throw new Error(`pg_ctl start failed: ${describeError(error)}\n${await tail(logFile)}`, { cause: error });
-      },
-    );
+    const pgStart = async () => {
+      await asOwner(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', String(startTimeoutMs / 1000), 'start']).catch(
+        async (error: unknown) => {
+          throw new Error(`pg_ctl start failed: ${describeError(error)}\n${await tail(logFile)}`, { cause: error });
+        },
+      );
+      await waitUntil(() => tcpConnect('127.0.0.1', port), { what: `postgres on 127.0.0.1:${port}` });
+    };
+    await pgStart();
     started = true;
-    await waitUntil(() => tcpConnect('127.0.0.1', port), { what: `postgres on 127.0.0.1:${port}` });
 
     let stopped = false;
     return {
       adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
+      async restart() {
+        await asOwner(pgCtl, ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
+        const stoppedAt = Date.now();
+        await pgStart();
+        return { stoppedAt, acceptingAt: Date.now() };
+      },
       async stop() {
         if (stopped) return;
         stopped = true;

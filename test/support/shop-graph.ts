@@ -59,6 +59,7 @@ export async function startSubgraphs(
   label: string,
   seed: SeedSize | null = 'small',
   bus: EventBus | null = null,
+  postgresAdminUrl?: string,
 ): Promise<StartedSubgraphs> {
   const databases: TestDatabase[] = [];
   const running: RunningSubgraph[] = [];
@@ -70,7 +71,7 @@ export async function startSubgraphs(
   // so no subgraph comes up after cleanup and outlives the test.
   const results = await Promise.allSettled(
     subgraphs.map(async ({ name }) => {
-      const database = await createTestDatabase(`${label}_${name}`);
+      const database = await createTestDatabase(`${label}_${name}`, postgresAdminUrl);
       databases.push(database);
       running.push(await startOne(name, database.target, seed, bus));
     }),
@@ -164,14 +165,15 @@ export interface ShopGraph {
 
 /**
  * The whole graph in-process: every subgraph plus a router, all talking real HTTP on loopback.
- * With `bus`, subgraphs relay their outboxes and consume each other's events on it.
+ * With `bus`, subgraphs relay their outboxes and consume each other's events on it;
+ * with `postgresAdminUrl`, their databases live on that server instead of the suite's.
  */
 export async function startShopGraph(
   label: string,
   routerSettings: Partial<RouterSettings> = {},
-  { bus = null }: { bus?: EventBus | null } = {},
+  { bus = null, postgresAdminUrl }: { bus?: EventBus | null; postgresAdminUrl?: string } = {},
 ): Promise<ShopGraph> {
-  const started = await startSubgraphs(label, 'small', bus);
+  const started = await startSubgraphs(label, 'small', bus, postgresAdminUrl);
   const workdir = await mkdtemp(join(tmpdir(), 'shop-graph-'));
   try {
     const supergraphPath = join(workdir, 'supergraph.graphql');
