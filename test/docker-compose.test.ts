@@ -11,6 +11,9 @@ import { subgraphs } from '../subgraphs/registry.ts';
  */
 
 interface Service {
+  image?: string;
+  profiles?: string[];
+  volumes?: string[];
   command?: string[];
   environment?: Record<string, string | number>;
   healthcheck?: { test: string[] };
@@ -27,11 +30,51 @@ const createdDatabases = [
   ),
 ].map((match) => match[1]);
 
+/** The services Prometheus scrapes, as `host:port`, by job. */
+const prometheus = parse(readFileSync(new URL('../docker/prometheus/prometheus.yml', import.meta.url), 'utf8'), {
+  merge: true,
+}) as {
+  rule_files: string[];
+  scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
+};
+const scrapeTargets = (job: string) =>
+  prometheus.scrape_configs
+    .find((config) => config.job_name === job)
+    ?.static_configs.flatMap((config) => config.targets) ?? [];
+
 describe('docker-compose.yml', () => {
   it('has Postgres, Redis, the migrate step and the router', () => {
     expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['postgres', 'redis', 'migrate', 'router']));
     expect(compose.services.router!.ports).toEqual(['4000:4000']);
     expect(compose.services.router!.environment?.REDIS_URL).toBe('redis://redis:6379');
+  });
+
+  it('has Prometheus and Grafana in the observability profile only, published on localhost only', () => {
+    for (const name of ['prometheus', 'grafana']) {
+      expect(compose.services[name]!.profiles, name).toEqual(['observability']);
+      for (const port of compose.services[name]!.ports ?? []) expect(port, name).toMatch(/^127\.0\.0\.1:/);
+    }
+    const withProfiles = Object.entries(compose.services).filter(([, service]) => service.profiles);
+    expect(withProfiles.map(([name]) => name).sort()).toEqual(['grafana', 'prometheus']);
+    expect(compose.services.prometheus!.volumes).toContain('./docker/prometheus:/etc/prometheus:ro');
+    for (const rules of prometheus.rule_files)
+      expect(() => readFileSync(new URL(`../docker/prometheus/${rules}`, import.meta.url))).not.toThrow();
+  });
+
+  it('has Prometheus scrape the router, and Grafana read Prometheus under the uid its dashboards use', () => {
+    expect(scrapeTargets('router')).toEqual(['router:4000']);
+    const datasources = parse(
+      readFileSync(new URL('../docker/grafana/provisioning/datasources/prometheus.yml', import.meta.url), 'utf8'),
+    ) as { datasources: Array<{ uid: string; url: string }> };
+    expect(datasources.datasources).toEqual([
+      expect.objectContaining({ uid: 'prometheus', url: 'http://prometheus:9090' }),
+    ]);
+    const dashboard = JSON.parse(
+      readFileSync(new URL('../docker/grafana/dashboards/shop-graph.json', import.meta.url), 'utf8'),
+    ) as { panels: Array<{ datasource?: { uid: string }; targets?: Array<{ expr: string }> }> };
+    const queried = dashboard.panels.filter((panel) => panel.targets);
+    expect(queried.length).toBeGreaterThan(0);
+    for (const panel of queried) expect(panel.datasource?.uid).toBe('prometheus');
   });
 
   describe.each(subgraphs.map((subgraph) => ({ ...subgraph, prefix: envPrefix(subgraph.name) })))(
@@ -57,6 +100,10 @@ describe('docker-compose.yml', () => {
         expect(service().healthcheck?.test.join(' ')).toContain(`http://127.0.0.1:${port}/health/ready`);
         expect(compose.services.router!.depends_on?.[name]).toEqual({ condition: 'service_healthy' });
         expect(compose.services.router!.environment?.[`${prefix}_SUBGRAPH_URL`]).toBe(`http://${name}:${port}/graphql`);
+      });
+
+      it('is scraped by Prometheus on its port', () => {
+        expect(scrapeTargets('subgraphs')).toContain(`${name}:${port}`);
       });
     },
   );

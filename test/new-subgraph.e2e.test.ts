@@ -94,6 +94,7 @@ describe('npm run new:subgraph -- wishlists', () => {
         'M codegen.ts',
         'M docker-compose.yml',
         'M docker/postgres/create-databases.sql',
+        'M docker/prometheus/prometheus.yml',
         'M schema/api.graphql',
         'M schema/api.introspection.json',
         'M schema/supergraph.graphql',

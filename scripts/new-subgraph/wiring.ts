@@ -1,5 +1,5 @@
 import ts from 'typescript';
-import { isMap, isScalar, parseDocument, visit, type Pair, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument, visit, type Pair, type YAMLMap } from 'yaml';
 import type { SubgraphNames } from './names.ts';
 
 /**
@@ -96,6 +96,11 @@ export function fileEdits(names: SubgraphNames, port: number, registered: readon
           port,
           registered.map((entry) => entry.name),
         ),
+    },
+    {
+      path: prometheusPath,
+      adds: `${name}:${port} to the subgraphs Prometheus scrapes`,
+      apply: (text) => addScrapeTarget(text, name, port),
     },
     {
       path: 'docker/postgres/create-databases.sql',
@@ -314,6 +319,30 @@ function endOf(text: string, pair: Pair): number {
 
 function column(text: string, offset: number): number {
   return offset - (text.lastIndexOf('\n', offset - 1) + 1);
+}
+
+// Prometheus: the subgraph's address joins the targets of the `subgraphs` scrape job.
+
+const prometheusPath = 'docker/prometheus/prometheus.yml';
+
+function addScrapeTarget(text: string, name: string, port: number): string {
+  const targetsOf = (document: ReturnType<typeof parseDocument>) => {
+    const jobs = document.get('scrape_configs');
+    const job = isSeq(jobs) ? jobs.items.find((item) => isMap(item) && item.get('job_name') === 'subgraphs') : null;
+    const targets = isMap(job) ? job.getIn(['static_configs', 0, 'targets'], true) : null;
+    return isSeq(targets) ? targets : null;
+  };
+  const document = parseDocument(text, { merge: true });
+  const last = targetsOf(document)?.items.at(-1);
+  if (document.errors.length > 0 || !isScalar(last) || !last.range)
+    throw new WiringError(prometheusPath, 'has no `subgraphs` scrape job with a list of targets to follow');
+  // On the line after the last target, indented as it is (its dash stands two columns before its value).
+  const lineAfter = text.indexOf('\n', last.range[1]) + 1 || text.length;
+  const edited = insertAt(text, lineAfter, `${' '.repeat(column(text, last.range[0]) - 2)}- ${name}:${port}\n`);
+  const targets = targetsOf(parseDocument(edited, { merge: true }))?.toJSON() as unknown[] | undefined;
+  if (!targets?.includes(`${name}:${port}`))
+    throw new WiringError(prometheusPath, `the edit did not add ${name}:${port} to the subgraphs job`);
+  return edited;
 }
 
 // README: the subgraph table, the architecture diagram and the documented port range.
