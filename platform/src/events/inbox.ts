@@ -1,4 +1,5 @@
-import { pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { and, inArray, lt } from 'drizzle-orm';
+import { index, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 import type { Database, DrizzleSchema } from '../db/database.ts';
 import type { DatabaseTransaction } from './outbox.ts';
 import type { DomainEvent } from './types.ts';
@@ -18,8 +19,45 @@ export const processedEvents = pgTable(
     consumer: text('consumer').notNull(),
     processedAt: timestamp('processed_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
   },
-  (table) => [primaryKey({ name: 'processed_events_pkey', columns: [table.eventId, table.consumer] })],
+  (table) => [
+    primaryKey({ name: 'processed_events_pkey', columns: [table.eventId, table.consumer] }),
+    // Forgetting old records (forgetProcessedEvents) finds them without scanning the rest.
+    index('processed_events_processed_at_idx').on(table.processedAt),
+  ],
 );
+
+/**
+ * How long an applied event is remembered. A duplicate arrives within
+ * minutes (a redelivery, a relay republishing after a crash); a week is the
+ * outbox's own retention of published rows, so no event still relayable is
+ * forgotten.
+ */
+export const processedEventsRetentionMs = 7 * 24 * 60 * 60 * 1_000;
+
+/**
+ * Deletes the records of events applied before `before`, a batch at a time
+ * so no single statement holds locks for long. Resolves with how many went.
+ */
+export async function forgetProcessedEvents<TSchema extends DrizzleSchema>(
+  db: Database<TSchema>,
+  before: Date,
+  batchSize = 1_000,
+): Promise<number> {
+  let forgotten = 0;
+  for (;;) {
+    const old = (db as Database<DrizzleSchema>)
+      .select({ eventId: processedEvents.eventId })
+      .from(processedEvents)
+      .where(lt(processedEvents.processedAt, before))
+      .limit(batchSize);
+    const deleted = await (db as Database<DrizzleSchema>)
+      .delete(processedEvents)
+      .where(and(inArray(processedEvents.eventId, old), lt(processedEvents.processedAt, before)))
+      .returning({ eventId: processedEvents.eventId });
+    forgotten += deleted.length;
+    if (deleted.length < batchSize) return forgotten;
+  }
+}
 
 /**
  * Runs `effect` and records `event` as processed by `consumer`, in one

@@ -33,7 +33,7 @@ export {
   type OutboxRelayOptions,
   type OutboxRow,
 } from './outbox.ts';
-export { handleOnce, processedEvents } from './inbox.ts';
+export { forgetProcessedEvents, handleOnce, processedEvents, processedEventsRetentionMs } from './inbox.ts';
 
 export interface CreateEventBusOptions {
   /** A connected (or connecting) client: Redis Streams. `null`: the in-process bus. */

@@ -12,14 +12,26 @@ import { createIdentityVerifier, identityHeader, IdentityError, noIdentityVerifi
 import { DateTimeScalar } from '../graphql/scalars.ts';
 import { enforceAccessRules } from './authorization.ts';
 import { RedisCache } from '../cache/redis.ts';
-import { createEventBus, OutboxRelay, type EventBus } from '../events/index.ts';
+import {
+  createEventBus,
+  forgetProcessedEvents,
+  OutboxRelay,
+  processedEventsRetentionMs,
+  type EventBus,
+} from '../events/index.ts';
 import { registerEventMetrics } from '../events/metrics.ts';
 import { withStreamPrefix } from '../events/stream-prefix.ts';
 import { close, createHttpService, listen } from '../http/server.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { Metrics, type MetricsContext } from '../metrics.ts';
 import type { SubgraphConfig } from './config.ts';
-import { subgraphFiles, type BackgroundWork, type SubgraphContext, type SubgraphDefinition } from './definition.ts';
+import {
+  every,
+  subgraphFiles,
+  type BackgroundWork,
+  type SubgraphContext,
+  type SubgraphDefinition,
+} from './definition.ts';
 
 export interface RunningSubgraph<TTables extends DrizzleSchema = DrizzleSchema> {
   name: string;
@@ -192,6 +204,13 @@ function startEvents<TTables extends DrizzleSchema, TLoaders>(
   const subscriptions = consumes.map(({ stream, handle }) =>
     bus.subscribe({ stream, group: definition.name, consumer, handle: (event) => handle(event, db) }),
   );
+  // The inbox only has to remember events that could still be delivered again.
+  const forgetting =
+    consumes.length > 0
+      ? every(10 * 60_000, 'forget processed events', logger, () =>
+          forgetProcessedEvents(db, new Date(Date.now() - processedEventsRetentionMs)),
+        )
+      : null;
   registerEventMetrics({
     metrics,
     bus,
@@ -201,6 +220,7 @@ function startEvents<TTables extends DrizzleSchema, TLoaders>(
   return {
     async stop() {
       await Promise.all(subscriptions.map((subscription) => subscription.stop()));
+      await forgetting?.stop();
       await relay?.stop();
       // A bus made here is this subgraph's to close; one passed in is the caller's.
       if (redis) {

@@ -1,9 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { count, eq, sql } from 'drizzle-orm';
+import { count, eq, inArray, sql } from 'drizzle-orm';
 import { integer, pgTable, text } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../src/db/database.ts';
-import { handleOnce, processedEvents, type DatabaseTransaction } from '../../src/events/index.ts';
+import {
+  forgetProcessedEvents,
+  handleOnce,
+  processedEvents,
+  type DatabaseTransaction,
+} from '../../src/events/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../../test/databases.ts';
 import { createTables, domainEvent } from './support.ts';
 
@@ -120,5 +125,41 @@ describe('handleOnce', () => {
       .from(processedEvents)
       .where(eq(processedEvents.eventId, event.id));
     expect(recorded!.n).toBe(2);
+  });
+});
+
+describe('forgetProcessedEvents', () => {
+  it('forgets only records older than the cut-off, across batches, for every consumer', async () => {
+    const old = Array.from({ length: 25 }, () => domainEvent('OrderPlaced'));
+    const recent = Array.from({ length: 5 }, () => domainEvent('OrderPlaced'));
+    for (const event of [...old, ...recent]) {
+      await handleOnce(handle.db, 'forget-a', event, async () => {});
+      await handleOnce(handle.db, 'forget-b', event, async () => {});
+    }
+    await handle.db
+      .update(processedEvents)
+      .set({ processedAt: new Date(Date.now() - 8 * 24 * 60 * 60 * 1_000) })
+      .where(
+        inArray(
+          processedEvents.eventId,
+          old.map((event) => event.id),
+        ),
+      );
+
+    // A batch of 4 takes several rounds: the loop must not stop after the first.
+    const forgotten = await forgetProcessedEvents(handle.db, new Date(Date.now() - 7 * 24 * 60 * 60 * 1_000), 4);
+
+    expect(forgotten).toBe(old.length * 2);
+    const left = await handle.db
+      .select({ eventId: processedEvents.eventId })
+      .from(processedEvents)
+      .where(
+        inArray(
+          processedEvents.eventId,
+          [...old, ...recent].map((event) => event.id),
+        ),
+      );
+    expect(new Set(left.map((row) => row.eventId))).toEqual(new Set(recent.map((event) => event.id)));
+    expect(left).toHaveLength(recent.length * 2);
   });
 });
