@@ -5,6 +5,7 @@
  *   npm run db:check    [-- <name>...]   fail if a schema change has no committed migration
  *   npm run db:migrate  [-- <name>...]   apply pending migrations
  *   npm run db:seed     [-- <name>...] [--scale] [--if-empty] [--reset]
+ *   npm run db:republish [-- <name>...]  record the current state as events, for read models elsewhere to catch up
  *
  * Each subgraph's database comes from its `<NAME>_DATABASE_URL`, or the
  * embedded PGlite folder under DATA_DIR when that is unset.
@@ -130,9 +131,25 @@ async function main(): Promise<number> {
         }
       }
       return 0;
+    case 'republish':
+      for (const { name, port } of selected) {
+        const definition = await loadSubgraph(name);
+        if (!definition.events?.republish) {
+          if (names.length > 0) console.log(`${name}: announces no state to republish`);
+          continue;
+        }
+        const database = await openDatabase(subgraphConfigFromEnv(name, port).database, definition.tables);
+        try {
+          const recorded = await definition.events.republish(database.db);
+          console.log(`${name}: recorded ${recorded} events in the outbox; the running subgraph publishes them`);
+        } finally {
+          await database.close();
+        }
+      }
+      return 0;
     default:
       console.error(
-        'Usage: tsx scripts/db.ts <generate|check|migrate|seed> [subgraph...] [--scale] [--if-empty] [--reset]',
+        'Usage: tsx scripts/db.ts <generate|check|migrate|seed|republish> [subgraph...] [--scale] [--if-empty] [--reset]',
       );
       return 2;
   }

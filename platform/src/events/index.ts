@@ -33,6 +33,7 @@ export {
   type OutboxRelayOptions,
   type OutboxRow,
 } from './outbox.ts';
+export { republishState, type RepublishOptions } from './republish.ts';
 export { forgetProcessedEvents, handleOnce, processedEvents, processedEventsRetentionMs } from './inbox.ts';
 
 export interface CreateEventBusOptions {

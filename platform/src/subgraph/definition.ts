@@ -65,6 +65,13 @@ export interface SubgraphEvents<TTables extends DrizzleSchema> {
     stream: string;
     handle(event: DomainEvent, db: Database<TTables>): Promise<void>;
   }>;
+  /**
+   * Records the current state of what the subgraph announces as events
+   * (`republishState`), so read models elsewhere catch up: one deployed
+   * after the events were published, or rebuilt. `npm run db:republish`.
+   * Resolves with how many events were recorded.
+   */
+  republish?: (db: Database<TTables>) => Promise<number>;
 }
 
 export interface BackgroundWork {

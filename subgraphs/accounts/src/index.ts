@@ -3,6 +3,7 @@ import * as tables from './db/schema.ts';
 import { createLoaders } from './loaders.ts';
 import { resolvers } from './resolvers.ts';
 import { seed } from './seed.ts';
+import { republishProfiles } from './update-profile.ts';
 
 export const subgraph = defineSubgraph({
   name: 'accounts',
@@ -13,5 +14,5 @@ export const subgraph = defineSubgraph({
   seed,
   seedTable: tables.users,
   // UserProfileChanged, on the `accounts` stream; accounts consumes nothing.
-  events: { publishes: true },
+  events: { publishes: true, republish: republishProfiles },
 });

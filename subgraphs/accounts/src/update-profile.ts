@@ -1,7 +1,7 @@
 import { and, eq, ne, sql } from 'drizzle-orm';
 import type { Database } from '../../../platform/src/db/database.ts';
 import { badUserInput, clientError, ErrorCode } from '../../../platform/src/errors.ts';
-import { newEvent, recordEvents } from '../../../platform/src/events/index.ts';
+import { newEvent, recordEvents, republishState } from '../../../platform/src/events/index.ts';
 import type { Viewer } from '../../../platform/src/identity.ts';
 import * as tables from './db/schema.ts';
 
@@ -73,16 +73,24 @@ export async function updateProfile(
       .set({ name, username, profileChangedAt: changedAt })
       .where(eq(users.id, viewer.id))
       .returning();
-    await recordEvents(tx, accountsStream, [
-      newEvent<UserProfileChanged>('UserProfileChanged', viewer.id, {
-        userId: viewer.id,
-        username,
-        name,
-        changedAt: changedAt.toISOString(),
-      }),
-    ]);
+    await recordEvents(tx, accountsStream, [profileChanged(updated!)]);
     return updated!;
   });
+}
+
+/** The user's whole profile, dated by its last change, so read models keep only the newest. */
+function profileChanged(user: typeof users.$inferSelect) {
+  return newEvent<UserProfileChanged>('UserProfileChanged', user.id, {
+    userId: user.id,
+    username: user.username,
+    name: user.name,
+    changedAt: user.profileChangedAt.toISOString(),
+  });
+}
+
+/** Every user's profile, for a read model that starts empty (`npm run db:republish -- accounts`). */
+export function republishProfiles(db: Database<typeof tables>): Promise<number> {
+  return republishState(db, { stream: accountsStream, table: users, id: users.id, eventOf: profileChanged });
 }
 
 /** Checks the input before anything is read or written; the name is kept trimmed. */

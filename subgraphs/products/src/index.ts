@@ -3,6 +3,7 @@ import * as tables from './db/schema.ts';
 import { createLoaders } from './loaders.ts';
 import { resolvers } from './resolvers.ts';
 import { seed } from './seed.ts';
+import { republishPrices } from './update-price.ts';
 
 export const subgraph = defineSubgraph({
   name: 'products',
@@ -11,6 +12,7 @@ export const subgraph = defineSubgraph({
   resolvers,
   createLoaders,
   seed,
-  events: { publishes: true },
+  // ProductPriceChanged, on the `products` stream.
+  events: { publishes: true, republish: republishPrices },
   seedTable: tables.products,
 });

@@ -1,9 +1,31 @@
 import { eq } from 'drizzle-orm';
-import { newEvent, recordEvents } from '../../../platform/src/events/index.ts';
+import { newEvent, recordEvents, republishState } from '../../../platform/src/events/index.ts';
 import type { Database } from '../../../platform/src/db/database.ts';
 import { badUserInput, clientError, ErrorCode } from '../../../platform/src/errors.ts';
 import { parseIdArgument } from '../../../platform/src/graphql/ids.ts';
 import * as tables from './db/schema.ts';
+
+export const productsStream = 'products';
+
+/** The product's price as of now: the whole state, so the orders subgraph prices from it alone. */
+function priceChanged(product: typeof tables.products.$inferSelect) {
+  return newEvent('ProductPriceChanged', product.id, {
+    productId: product.id,
+    unitPriceCents: product.priceCents,
+    currencyCode: product.currencyCode,
+    changedAt: new Date().toISOString(),
+  });
+}
+
+/** Every product's current price, for a price read model that starts empty (`npm run db:republish -- products`). */
+export function republishPrices(db: Database<typeof tables>): Promise<number> {
+  return republishState(db, {
+    stream: productsStream,
+    table: tables.products,
+    id: tables.products.id,
+    eventOf: priceChanged,
+  });
+}
 
 /** A price anyone would type by mistake is refused: over $1,000,000. */
 const maxPriceCents = 100_000_000;
@@ -32,15 +54,7 @@ export async function updateProductPrice(
       .set({ priceCents: price.centAmount })
       .where(eq(tables.products.id, id))
       .returning();
-    // The whole new state travels with the event, so the orders subgraph prices from it alone.
-    await recordEvents(tx, 'products', [
-      newEvent('ProductPriceChanged', id, {
-        productId: id,
-        unitPriceCents: price.centAmount,
-        currencyCode: product.currencyCode,
-        changedAt: new Date().toISOString(),
-      }),
-    ]);
+    await recordEvents(tx, productsStream, [priceChanged(updated!)]);
     return updated!;
   });
 }
