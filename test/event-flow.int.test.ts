@@ -3,7 +3,7 @@ import { eq, sql, type SQL } from 'drizzle-orm';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { selectRows, type Database } from '../platform/src/db/database.ts';
-import { createEventBus, type EventBus } from '../platform/src/events/index.ts';
+import { createEventBus, newEvent, type DeadLetter, type EventBus } from '../platform/src/events/index.ts';
 import { withStreamPrefix } from '../platform/src/events/stream-prefix.ts';
 import { seedProduct, seedUser } from '../seed/world.ts';
 import * as inventoryTables from '../subgraphs/inventory/src/db/schema.ts';
@@ -38,6 +38,9 @@ const placeOrder = /* GraphQL */ `
 describe.each(['memory', 'redis streams'] as const)('the order flow on the %s bus', (kind) => {
   let graph: ShopGraph;
   let bus: EventBus;
+  /** The bus under the prefix, for what only operators read: dead letters. */
+  let rawBus: EventBus;
+  const prefix = `test-${randomUUID()}`;
   let redis: ReturnType<typeof createClient> | null = null;
   const tokens = new Map<string, string>();
 
@@ -51,7 +54,8 @@ describe.each(['memory', 'redis streams'] as const)('the order flow on the %s bu
       await redis.connect();
     }
     // Its own streams: other test files share this Redis.
-    bus = withStreamPrefix(createEventBus({ redis, logger: testLogger('bus') }), `test-${randomUUID()}`);
+    rawBus = createEventBus({ redis, logger: testLogger('bus') });
+    bus = withStreamPrefix(rawBus, prefix);
     graph = await startShopGraph(`event_flow_${kind === 'memory' ? 'memory' : 'redis'}`, {}, { bus });
   });
 
@@ -164,6 +168,39 @@ describe.each(['memory', 'redis streams'] as const)('the order flow on the %s bu
     );
     const order = await place(2, [{ productId: product.id, quantity: 2 }]);
     expect(order.total.centAmount).toBe(2 * newPrice);
+  });
+
+  it('sets a malformed event aside with its reason after its attempts, without holding up the orders behind it', async () => {
+    if (!ready()) return;
+    const product = seedProduct(24);
+    await setStock(product.id, 10);
+    // As a producer with a bug would send it: items that are not a list.
+    const poison = newEvent('OrderPlaced', randomUUID(), { orderId: randomUUID(), items: 'three apples' });
+    await bus.publish('orders', [poison]);
+    const order = await place(3, [{ productId: product.id, quantity: 1 }]);
+    await until(async () => (await statusOf(order.id)) === 'CONFIRMED', { timeoutMs: 15_000, what: 'confirmed' });
+
+    const deadLetters = () =>
+      (rawBus as unknown as { readDeadLetters(stream: string): Promise<DeadLetter[]> }).readDeadLetters(
+        `${prefix}:orders`,
+      );
+    // Five attempts, with backoff between them: a few seconds.
+    await until(async () => (await deadLetters()).some((letter) => letter.event?.id === poison.id), {
+      timeoutMs: 30_000,
+      what: 'the malformed event dead-lettered',
+    });
+    const letter = (await deadLetters()).find((candidate) => candidate.event?.id === poison.id)!;
+    expect(letter).toMatchObject({ group: 'inventory', attempts: 5, event: { payload: poison.payload } });
+    expect(letter.reason).toMatch(/items/);
+    expect((await bus.stats('orders', 'inventory')).deadLetters).toBeGreaterThanOrEqual(1);
+    // Nothing of it was applied.
+    expect(
+      await countRows(
+        inventoryDb(),
+        sql`select count(*)::int as n from processed_events where event_id = ${poison.id}`,
+      ),
+    ).toBe(0);
+    expect(await stockOf(product.id)).toBe(9);
   });
 
   it('publishes every recorded event, and applies each once', async () => {
