@@ -302,7 +302,9 @@ describe.each(['memory', 'redis streams'] as const)('reviews on the %s bus', (ki
         [{ username: 'ab' }, 'username'],
         [{ username: 'a'.repeat(31) }, 'username'],
         [{ username: 'Has_Capitals' }, 'username'],
-        [{ username: 'dotted.name' }, 'username'],
+        [{ username: '.dotted' }, 'username'],
+        [{ username: 'dotted.' }, 'username'],
+        [{ username: 'dotted..name' }, 'username'],
         [{ name: '   ' }, 'name'],
         [{ name: 'n'.repeat(101) }, 'name'],
       ];
@@ -315,6 +317,9 @@ describe.each(['memory', 'redis streams'] as const)('reviews on the %s bus', (ki
         });
       }
       expect(codeOf(await update(null, { name: 'Nobody' }))).toBe('UNAUTHENTICATED');
+      // A handle as the seed world has them (`ada.lovelace0`) is valid: sending it unchanged changes nothing.
+      expect(renamed.username).toContain('.');
+      expect(codeOf(await update(renamed.id, { username: renamed.username }))).toBeUndefined();
       expect(await profileWrites()).toBe(before);
     });
 

@@ -24,8 +24,10 @@ export interface UserProfileChanged {
 }
 
 export const profileRules = {
-  username: /^[a-z0-9_]{3,30}$/,
-  usernameRule: '3 to 30 characters, each a lowercase letter (a-z), a digit or `_`',
+  // Dots only between other characters, as in the handles people already have (`ada.lovelace`).
+  username: /^(?!\.)(?!.*\.\.)[a-z0-9_.]{3,30}(?<!\.)$/,
+  usernameRule:
+    '3 to 30 characters, each a lowercase letter (a-z), a digit, `_` or `.`, with no `.` first, last or twice in a row',
   nameLength: { min: 1, max: 100 },
 } as const;
 

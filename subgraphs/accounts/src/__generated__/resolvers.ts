@@ -68,8 +68,9 @@ export type UpdateProfileInput = {
   /** Display name, 1 to 100 characters; surrounding spaces are dropped. */
   name?: InputMaybe<Scalars['String']['input']>;
   /**
-   * Unique handle: 3 to 30 characters, each a lowercase letter (a-z), a digit
-   * or `_`. One already taken is refused with CONFLICT.
+   * Unique handle: 3 to 30 characters, each a lowercase letter (a-z), a digit,
+   * `_` or `.`, with no `.` first, last or twice in a row. One already taken is
+   * refused with CONFLICT.
    */
   username?: InputMaybe<Scalars['String']['input']>;
 };
