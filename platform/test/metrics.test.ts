@@ -189,7 +189,7 @@ describe('database metrics', () => {
 });
 
 describe('event metrics', () => {
-  it('read stream length, lag, pending and dead letters from the bus, and the outbox age from the relay', async () => {
+  it('read stream length, lag, pending and dead letters from the bus, and the outbox age from the database', async () => {
     const metrics = new Metrics();
     const bus = new MemoryBus({ logger });
     try {
@@ -198,7 +198,7 @@ describe('event metrics', () => {
         metrics,
         bus,
         consumed: [{ stream: 'orders', group: 'inventory' }],
-        relay: { oldestUnpublishedAgeSeconds: async () => 12.5 },
+        outboxAge: async () => 12.5,
       });
       const scraped = new Scrape(await metrics.scrape());
       expect(scraped.sum('events_stream_length', { stream: 'orders' })).toBe(2);
@@ -212,6 +212,14 @@ describe('event metrics', () => {
     }
   });
 
+  it('measure the outbox without a bus: how long its events have waited', async () => {
+    const metrics = new Metrics();
+    registerEventMetrics({ metrics, bus: null, consumed: [], outboxAge: async () => 90 });
+    const scraped = new Scrape(await metrics.scrape());
+    expect(scraped.sum('events_outbox_oldest_unpublished_age_seconds')).toBe(90);
+    expect(scraped.has('events_bus_up')).toBe(false);
+  });
+
   it('leave out what does not answer in time, and the scrape still answers', async () => {
     const metrics = new Metrics();
     const never = new Promise<never>(() => {});
@@ -220,7 +228,7 @@ describe('event metrics', () => {
       metrics,
       bus: hangingBus,
       consumed: [{ stream: 'orders', group: 'inventory' }],
-      relay: { oldestUnpublishedAgeSeconds: () => never },
+      outboxAge: () => never,
       timeoutMs: 20,
     });
     const scraped = new Scrape(await metrics.scrape());

@@ -26,6 +26,7 @@ export {
   type ServeEventBusOptions,
 } from './ipc-bus.ts';
 export {
+  oldestUnpublishedAgeSeconds,
   outbox,
   OutboxRelay,
   recordEvents,

@@ -1,15 +1,15 @@
 import { Gauge } from 'prom-client';
 import { within, type Metrics } from '../metrics.ts';
-import type { OutboxRelay } from './outbox.ts';
 import type { EventBus, EventBusStats } from './types.ts';
 
 export interface EventMetricsOptions {
   metrics: Metrics;
-  bus: Pick<EventBus, 'stats'>;
+  /** Null when the service runs without a bus: then only the outbox is measured. */
+  bus: Pick<EventBus, 'stats'> | null;
   /** The streams this service consumes, each with the consumer group it reads them as. */
   consumed: ReadonlyArray<{ stream: string; group: string }>;
-  /** The relay of this service's outbox; null when it publishes nothing. */
-  relay: Pick<OutboxRelay, 'oldestUnpublishedAgeSeconds'> | null;
+  /** Reads the age of this service's oldest unpublished event; null when it publishes nothing. */
+  outboxAge: (() => Promise<number>) | null;
   /** Longest a scrape waits for the bus or the database before leaving these values out. Default: 1,000 ms. */
   timeoutMs?: number;
 }
@@ -22,7 +22,13 @@ export interface EventMetricsOptions {
  * `events_bus_up` at 0), a database that slow makes the outbox age NaN,
  * rather than either holding the scrape up.
  */
-export function registerEventMetrics({ metrics, bus, consumed, relay, timeoutMs = 1_000 }: EventMetricsOptions): void {
+export function registerEventMetrics({
+  metrics,
+  bus,
+  consumed,
+  outboxAge,
+  timeoutMs = 1_000,
+}: EventMetricsOptions): void {
   const registers = [metrics.registry];
 
   // prom-client collects every gauge of a scrape at once; the first to ask
@@ -33,7 +39,7 @@ export function registerEventMetrics({ metrics, bus, consumed, relay, timeoutMs 
       timeoutMs,
       'event bus stats',
       Promise.all(
-        consumed.map(async ({ stream, group }) => ({ stream, group, stats: await bus.stats(stream, group) })),
+        consumed.map(async ({ stream, group }) => ({ stream, group, stats: await bus!.stats(stream, group) })),
       ),
     )
       .catch(() => null)
@@ -41,7 +47,7 @@ export function registerEventMetrics({ metrics, bus, consumed, relay, timeoutMs 
         round = null;
       }));
 
-  if (consumed.length > 0) {
+  if (bus && consumed.length > 0) {
     /** A gauge set, at each scrape, from that scrape's stats; left empty when the bus did not answer. */
     const statsGauge = (
       name: string,
@@ -93,14 +99,14 @@ export function registerEventMetrics({ metrics, bus, consumed, relay, timeoutMs 
     });
   }
 
-  if (relay) {
+  if (outboxAge) {
     new Gauge({
       name: 'events_outbox_oldest_unpublished_age_seconds',
       help: 'Age of the oldest event recorded in the outbox and not yet published; 0 when all are published, NaN when the database did not answer in time.',
       registers,
       async collect() {
         // NaN, not 0: a gauge without labels always has a value, and 0 would say all is published.
-        const age = await within(timeoutMs, 'outbox age', relay.oldestUnpublishedAgeSeconds()).catch(() => Number.NaN);
+        const age = await within(timeoutMs, 'outbox age', outboxAge()).catch(() => Number.NaN);
         this.set(age);
       },
     });

@@ -196,13 +196,8 @@ export class OutboxRelay {
   }
 
   /** Age of the oldest unpublished row, in seconds; 0 when everything is published. */
-  async oldestUnpublishedAgeSeconds(): Promise<number> {
-    const [row] = await this.db
-      .select({ age: sql<number | null>`extract(epoch from now() - min(${outbox.occurredAt}))::float8` })
-      .from(outbox)
-      .where(isNull(outbox.publishedAt));
-    // An event stamped by a clock ahead of the database's would have a negative age.
-    return Math.max(0, Number(row?.age ?? 0));
+  oldestUnpublishedAgeSeconds(): Promise<number> {
+    return oldestUnpublishedAgeSeconds(this.db);
   }
 
   /** Deletes up to a batch of rows published longer than `retainPublishedMs` ago; resolves with how many. */
@@ -282,4 +277,18 @@ function byStream(rows: readonly OutboxRow[]): Map<string, DomainEvent[]> {
     streams.set(row.stream, events);
   }
   return streams;
+}
+
+/**
+ * Seconds since the oldest event still unpublished in `db`'s outbox was
+ * recorded; 0 when every event is published. Read with or without a relay
+ * running: without one, this is how long events have waited.
+ */
+export async function oldestUnpublishedAgeSeconds(db: Database<DrizzleSchema>): Promise<number> {
+  const [row] = await db
+    .select({ age: sql<number | null>`extract(epoch from now() - min(${outbox.occurredAt}))::float8` })
+    .from(outbox)
+    .where(isNull(outbox.publishedAt));
+  // An event stamped by a clock ahead of the database's would have a negative age.
+  return Math.max(0, Number(row?.age ?? 0));
 }

@@ -15,6 +15,7 @@ import { RedisCache } from '../cache/redis.ts';
 import {
   createEventBus,
   forgetProcessedEvents,
+  oldestUnpublishedAgeSeconds,
   OutboxRelay,
   processedEventsRetentionMs,
   type EventBus,
@@ -191,8 +192,13 @@ function startEvents<TTables extends DrizzleSchema, TLoaders>(
     (redis
       ? withStreamPrefix(createEventBus({ redis: redis.connection, logger }), config.eventStreamPrefix ?? '')
       : null);
+  const outboxAge = definition.events?.publishes
+    ? () => oldestUnpublishedAgeSeconds(db as Database<DrizzleSchema>)
+    : null;
   if (!bus) {
     logger.warn('no event bus (REDIS_URL unset): events wait in the outbox and none are consumed');
+    // Waiting is exactly when their age matters.
+    registerEventMetrics({ metrics, bus: null, consumed: [], outboxAge });
     return null;
   }
   const relay = definition.events?.publishes
@@ -215,7 +221,7 @@ function startEvents<TTables extends DrizzleSchema, TLoaders>(
     metrics,
     bus,
     consumed: consumes.map(({ stream }) => ({ stream, group: definition.name })),
-    relay,
+    outboxAge,
   });
   return {
     async stop() {
