@@ -7,7 +7,8 @@ import { pino } from 'pino';
 import { sha256 } from '../../test/support/persisted-queries.ts';
 import { startTestRouter } from '../../test/support/shop-graph.ts';
 import { startTestSubgraph, type TestSubgraph } from '../../test/support/test-subgraph.ts';
-import { loadTrustedDocuments } from '../src/plugins/trusted-documents/index.ts';
+import { HeaderMap, type HTTPGraphQLRequest } from '@apollo/server';
+import { loadTrustedDocuments, TrustedDocuments } from '../src/plugins/trusted-documents/index.ts';
 import type { RunningRouter } from '../src/router.ts';
 import type { TrustedDocumentsMode } from '../src/plugins/trusted-documents/index.ts';
 
@@ -159,5 +160,49 @@ describe('a manifest', () => {
     const path = join(workdir, 'bad.json');
     await writeFile(path, JSON.stringify(content));
     await expect(loadTrustedDocuments(path)).rejects.toThrow(error);
+  });
+});
+
+describe('a trusted operation sent by its hash', () => {
+  const documents = () =>
+    new TrustedDocuments({
+      mode: 'allow',
+      manifest: new Map([[trustedHash, trusted]]),
+      logger: pino({ level: 'silent' }),
+    });
+  const request = (fields: Partial<HTTPGraphQLRequest>): HTTPGraphQLRequest => ({
+    method: 'POST',
+    headers: new HeaderMap([['content-type', 'application/json']]),
+    search: '',
+    body: {},
+    ...fields,
+  });
+
+  // With both the text and its hash, Apollo Server would take each request for an APQ
+  // registration and write the document to the persisted-query store every time.
+  it('reaches Apollo Server as its text alone, other extensions kept', () => {
+    const outcome = documents().check(
+      request({
+        body: {
+          ...byHash(trustedHash),
+          variables: { name: 'Ada' },
+          extensions: { ...byHash(trustedHash).extensions, tag: 'x' },
+        },
+      }),
+    );
+    expect(outcome).toMatchObject({ status: 'pass', trusted: true });
+    expect((outcome as { request: HTTPGraphQLRequest }).request.body).toEqual({
+      query: trusted,
+      variables: { name: 'Ada' },
+      extensions: { tag: 'x' },
+    });
+  });
+
+  it('by GET too', () => {
+    const search = `?${new URLSearchParams({ extensions: JSON.stringify(byHash(trustedHash).extensions) })}`;
+    const outcome = documents().check(request({ method: 'GET', search, body: undefined }));
+    const params = new URLSearchParams((outcome as { request: HTTPGraphQLRequest }).request.search);
+    expect(params.get('query')).toBe(trusted);
+    expect(params.has('extensions')).toBe(false);
   });
 });

@@ -129,16 +129,42 @@ export class TrustedDocuments {
   }
 }
 
-/** The request with its document text filled in and the id fields Apollo Server does not know removed. */
+/**
+ * The request with its document text filled in and the id fields removed:
+ * `documentId`, which Apollo Server does not know, and the persisted-query
+ * hash, since a request carrying both a query and its hash is, to Apollo, a
+ * registration, which would write the trusted document to the APQ store on
+ * every request.
+ */
 function withDocument(request: HTTPGraphQLRequest, document: string): HTTPGraphQLRequest {
   if (request.method === 'GET') {
     const search = new URLSearchParams(request.search);
     search.set('query', document);
     search.delete('documentId');
+    const extensions = withoutPersistedQuery(parseJsonObject(search.get('extensions')));
+    if (extensions) search.set('extensions', JSON.stringify(extensions));
+    else search.delete('extensions');
     return { ...request, search: `?${search.toString()}` };
   }
-  const { documentId: _documentId, ...body } = request.body as Record<string, unknown>;
-  return { ...request, body: { ...body, query: document } };
+  const { documentId: _documentId, extensions, ...body } = request.body as Record<string, unknown>;
+  const kept = withoutPersistedQuery(extensions);
+  return { ...request, body: { ...body, ...(kept ? { extensions: kept } : {}), query: document } };
+}
+
+/** `extensions` without `persistedQuery`; undefined when nothing else is left. */
+function withoutPersistedQuery(extensions: unknown): Record<string, unknown> | undefined {
+  if (typeof extensions !== 'object' || extensions === null || Array.isArray(extensions)) return undefined;
+  const { persistedQuery: _persistedQuery, ...rest } = extensions as Record<string, unknown>;
+  return Object.keys(rest).length > 0 ? rest : undefined;
+}
+
+function parseJsonObject(text: string | null): unknown {
+  if (text === null) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function reject(code: string, message: string): TrustedDocumentsOutcome {
