@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import postgres from 'postgres';
-import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createEventBus, newEvent, type EventBus } from '../platform/src/events/index.ts';
-import { withStreamPrefix } from '../platform/src/events/stream-prefix.ts';
+import { newEvent, type EventBus } from '../platform/src/events/index.ts';
 import { seedProduct, seedUser } from '../seed/world.ts';
 import { createTestDatabase, type TestDatabase } from './databases.ts';
 import { freePorts, runScript, type ServiceProcess } from './support/processes.ts';
-import { testLogger } from './support/shop-graph.ts';
+import { openTestStreams, type TestStreams } from './support/event-streams.ts';
 import { until } from './support/until.ts';
 
 /**
@@ -30,7 +28,8 @@ const initialStock = 1_000_000;
 describe('an inventory consumer killed in the middle of a batch', () => {
   let database: TestDatabase;
   let sql: ReturnType<typeof postgres>;
-  let redis: ReturnType<typeof createClient>;
+  let streams: TestStreams;
+  let redis: TestStreams['redis'];
   let bus: EventBus;
   let prefix: string;
   let inventory: ServiceProcess | null = null;
@@ -57,21 +56,14 @@ describe('an inventory consumer killed in the middle of a batch', () => {
     }
     database = await createTestDatabase('consumer_crash_inventory');
     sql = postgres((database.target as { url: string }).url, { max: 2, onnotice: () => {} });
-    redis = createClient({ url: redisUrl });
-    await redis.connect();
-    prefix = `test-${randomUUID()}`;
-    bus = withStreamPrefix(createEventBus({ redis, logger: testLogger('bus') }), prefix);
+    streams = await openTestStreams(redisUrl);
+    ({ redis, bus, prefix } = streams);
     port = (await freePorts(1))[0]!;
   });
 
   afterAll(async () => {
     await inventory?.stop();
-    await bus?.close();
-    if (redis) {
-      const streams = await redis.keys(`${prefix}:*`);
-      if (streams.length > 0) await redis.del(streams);
-      await redis.quit();
-    }
+    await streams?.close();
     await sql?.end({ timeout: 5 });
     await database?.drop();
   });

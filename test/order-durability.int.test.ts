@@ -1,18 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
-import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { selectRows, type Database } from '../platform/src/db/database.ts';
-import { createEventBus, type EventBus } from '../platform/src/events/index.ts';
-import { withStreamPrefix } from '../platform/src/events/stream-prefix.ts';
+import type { EventBus } from '../platform/src/events/index.ts';
 import { seedProduct, seedUser } from '../seed/world.ts';
 import * as inventoryTables from '../subgraphs/inventory/src/db/schema.ts';
 import * as orderTables from '../subgraphs/orders/src/db/schema.ts';
 import { startPostgres, type PostgresServer } from './services.ts';
-import { startShopGraph, testLogger, type ShopGraph } from './support/shop-graph.ts';
+import { startShopGraph, type ShopGraph } from './support/shop-graph.ts';
 import { signTestToken, testJwtSecret } from './support/tokens.ts';
+import { openTestStreams, type TestStreams } from './support/event-streams.ts';
 import { until } from './support/until.ts';
 
 /**
@@ -79,7 +77,8 @@ describe('placing 5,000 orders through a Postgres restart and terminated connect
   let pg: PostgresServer;
   let graph: ShopGraph;
   let bus: EventBus;
-  let redis: ReturnType<typeof createClient>;
+  let streams: TestStreams;
+  let redis: TestStreams['redis'];
   let prefix: string;
   const tokens: string[] = [];
 
@@ -89,10 +88,8 @@ describe('placing 5,000 orders through a Postgres restart and terminated connect
       return;
     }
     pg = await startPostgres({ durable: true });
-    redis = createClient({ url: redisUrl });
-    await redis.connect();
-    prefix = `test-${randomUUID()}`;
-    bus = withStreamPrefix(createEventBus({ redis, logger: testLogger('bus') }), prefix);
+    streams = await openTestStreams(redisUrl);
+    ({ redis, bus, prefix } = streams);
     graph = await startShopGraph('durability', {}, { bus, postgresAdminUrl: pg.adminUrl });
     for (let user = 0; user < clientCount; user++)
       tokens.push(await signTestToken(testJwtSecret, seedUser(user).id, []));
@@ -101,12 +98,7 @@ describe('placing 5,000 orders through a Postgres restart and terminated connect
 
   afterAll(async () => {
     await graph?.stop();
-    await bus?.close();
-    if (redis) {
-      const streams = await redis.keys(`${prefix}:*`);
-      if (streams.length > 0) await redis.del(streams);
-      await redis.quit();
-    }
+    await streams?.close();
     await pg?.stop();
   });
 

@@ -96,7 +96,8 @@ function documentHashOf(params: Record<string, unknown>): string | undefined | t
   return sha256Hex.test(hash) ? hash : invalid;
 }
 
-function parseJsonParam(value: string | null): unknown {
+/** A JSON-encoded GET parameter; unreadable JSON is `invalid`, a missing one undefined. */
+export function parseJsonParam(value: string | null): unknown {
   if (value === null) return undefined;
   try {
     return JSON.parse(value);
@@ -105,6 +106,6 @@ function parseJsonParam(value: string | null): unknown {
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -2,7 +2,13 @@ import { readFile } from 'node:fs/promises';
 import type { HTTPGraphQLRequest, HTTPGraphQLResponse } from '@apollo/server';
 import { errorResponse } from '../../../../platform/src/errors.ts';
 import type { Logger } from '../../../../platform/src/logger.ts';
-import { readOperationRequest, sha256, type OperationRequest } from '../../operation-request.ts';
+import {
+  isRecord,
+  parseJsonParam,
+  readOperationRequest,
+  sha256,
+  type OperationRequest,
+} from '../../operation-request.ts';
 
 /**
  * - `off`: the manifest is not consulted.
@@ -141,7 +147,7 @@ function withDocument(request: HTTPGraphQLRequest, document: string): HTTPGraphQ
     const search = new URLSearchParams(request.search);
     search.set('query', document);
     search.delete('documentId');
-    const extensions = withoutPersistedQuery(parseJsonObject(search.get('extensions')));
+    const extensions = withoutPersistedQuery(parseJsonParam(search.get('extensions')));
     if (extensions) search.set('extensions', JSON.stringify(extensions));
     else search.delete('extensions');
     return { ...request, search: `?${search.toString()}` };
@@ -153,18 +159,9 @@ function withDocument(request: HTTPGraphQLRequest, document: string): HTTPGraphQ
 
 /** `extensions` without `persistedQuery`; undefined when nothing else is left. */
 function withoutPersistedQuery(extensions: unknown): Record<string, unknown> | undefined {
-  if (typeof extensions !== 'object' || extensions === null || Array.isArray(extensions)) return undefined;
-  const { persistedQuery: _persistedQuery, ...rest } = extensions as Record<string, unknown>;
+  if (!isRecord(extensions)) return undefined;
+  const { persistedQuery: _persistedQuery, ...rest } = extensions;
   return Object.keys(rest).length > 0 ? rest : undefined;
-}
-
-function parseJsonObject(text: string | null): unknown {
-  if (text === null) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 function reject(code: string, message: string): TrustedDocumentsOutcome {
