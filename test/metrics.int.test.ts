@@ -230,9 +230,12 @@ describe('metrics', () => {
       });
       expect(((await response.json()) as any).errors).toBeDefined();
       const metrics = await scrape(router.url);
-      expect(metrics.sum('router_subgraph_fetch_errors_total', { subgraph: 'reviews', reason: 'network' })).toBe(1);
+      // A refused query is sent three times: once, and the two retries of the default policy.
+      expect(metrics.sum('router_subgraph_fetch_errors_total', { subgraph: 'reviews', reason: 'network' })).toBe(3);
       expect(metrics.sum('router_subgraph_fetch_errors_total', { subgraph: 'products' })).toBe(0);
-      expect(metrics.sum('router_subgraph_fetch_duration_seconds_count', { subgraph: 'reviews' })).toBe(1);
+      expect(metrics.sum('router_subgraph_fetch_duration_seconds_count', { subgraph: 'reviews' })).toBe(3);
+      // Too few requests to open the breaker.
+      expect(metrics.sum('router_subgraph_circuit_open', { subgraph: 'reviews' })).toBe(0);
     } finally {
       await router.stop();
       await rm(workdir, { recursive: true, force: true });

@@ -22,6 +22,10 @@ export enum ErrorCode {
   IdempotencyKeyReused = 'IDEMPOTENCY_KEY_REUSED',
   /** The first request with this idempotency key is still running; retry shortly. */
   IdempotencyKeyInProgress = 'IDEMPOTENCY_KEY_IN_PROGRESS',
+  /** The router gave up waiting for a subgraph; that subgraph's fields are null, the rest is served. */
+  SubgraphTimeout = 'SUBGRAPH_TIMEOUT',
+  /** The router could not use a subgraph (refused, reset, 5xx, or its circuit is open); the rest is served. */
+  SubgraphUnavailable = 'SUBGRAPH_UNAVAILABLE',
 }
 
 /**
@@ -38,6 +42,8 @@ export const clientErrorCodes: ReadonlySet<string> = new Set([
   ErrorCode.Conflict,
   ErrorCode.IdempotencyKeyReused,
   ErrorCode.IdempotencyKeyInProgress,
+  ErrorCode.SubgraphTimeout,
+  ErrorCode.SubgraphUnavailable,
 ]);
 
 /** A coded error for the client, with a message that says what to do. */

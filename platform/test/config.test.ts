@@ -86,6 +86,38 @@ describe('router configuration', () => {
     expect(() => routerConfigFrom([], { ORDERS_SUBGRAPH_URL: 'file:///etc/passwd' })).toThrow(ConfigError);
   });
 
+  it('gives every subgraph a timeout, retries and a breaker, each overridable for one subgraph', () => {
+    expect(routerConfigFrom([], {}).subgraphPolicy).toEqual({
+      all: {
+        timeoutMs: 5_000,
+        retries: 2,
+        retryDelayMs: 50,
+        breakerErrorPercent: 50,
+        breakerMinRequests: 10,
+        breakerWindowMs: 10_000,
+        breakerResetMs: 3_000,
+      },
+      bySubgraph: {},
+    });
+    const config = routerConfigFrom([], {
+      SUBGRAPH_TIMEOUT_MS: '2000',
+      SUBGRAPH_BREAKER_RESET_MS: '1000',
+      INVENTORY_SUBGRAPH_TIMEOUT_MS: '800',
+      GIFT_CARDS_SUBGRAPH_RETRIES: '0',
+      ACCOUNTS_SUBGRAPH_URL: 'http://accounts:4001/graphql',
+    });
+    expect(config.subgraphPolicy.all).toMatchObject({ timeoutMs: 2_000, breakerResetMs: 1_000, retries: 2 });
+    expect(config.subgraphPolicy.bySubgraph).toEqual({ INVENTORY: { timeoutMs: 800 }, GIFT_CARDS: { retries: 0 } });
+  });
+
+  it('names the subgraph setting that is wrong, global or per subgraph', () => {
+    expect(() => routerConfigFrom([], { SUBGRAPH_TIMEOUT_MS: 'soon' })).toThrow(/SUBGRAPH_TIMEOUT_MS:/);
+    expect(() => routerConfigFrom([], { REVIEWS_SUBGRAPH_BREAKER_ERROR_PERCENT: '150' })).toThrow(
+      /REVIEWS_SUBGRAPH_BREAKER_ERROR_PERCENT:/,
+    );
+    expect(() => routerConfigFrom([], { ORDERS_SUBGRAPH_RETRIES: '-1' })).toThrow(ConfigError);
+  });
+
   it('shares its cache through Redis only when given a redis URL', () => {
     expect(routerConfigFrom([], {})).toMatchObject({ redisUrl: null, persistedQueryTtlSeconds: 86_400 });
     expect(routerConfigFrom([], { REDIS_URL: 'rediss://cache:6380/0', APQ_TTL_SECONDS: '600' })).toMatchObject({

@@ -15,6 +15,7 @@ import type { AuthenticationOptions, TokenKeys } from './plugins/authentication/
 import { defaultQueryLimits, type QueryLimits } from './plugins/query-limits/index.ts';
 import type { RateLimitRule } from './plugins/rate-limit/index.ts';
 import { trustedDocumentsModes, type TrustedDocumentsMode } from './plugins/trusted-documents/index.ts';
+import { defaultSubgraphPolicy, type SubgraphPolicy } from './subgraph-fetch/resilience.ts';
 
 export interface RouterConfig {
   nodeEnv: NodeEnv;
@@ -30,6 +31,12 @@ export interface RouterConfig {
    * localhost can then serve in a cluster unchanged.
    */
   subgraphUrls: Record<string, string>;
+  /**
+   * Timeouts, retries and circuit breaking of subgraph fetches: `all` from
+   * the SUBGRAPH_* variables, and overrides from <NAME>_SUBGRAPH_* keyed by
+   * the subgraph's env prefix, like `subgraphUrls`.
+   */
+  subgraphPolicy: { all: SubgraphPolicy; bySubgraph: Record<string, Partial<SubgraphPolicy>> };
   /** Shared cache for every router instance; unset keeps the cache in this process. */
   redisUrl: string | null;
   /** How long an automatic persisted query stays registered, in seconds. */
@@ -67,6 +74,22 @@ export interface RouterConfig {
 }
 
 const subgraphUrlVariable = /^([A-Z0-9_]+)_SUBGRAPH_URL$/;
+
+/** The SUBGRAPH_* settings; each can also be set for one subgraph, as <NAME>_SUBGRAPH_*. */
+const subgraphPolicyVariables = {
+  TIMEOUT_MS: { key: 'timeoutMs', schema: z.coerce.number().int().min(1).max(600_000) },
+  RETRIES: { key: 'retries', schema: z.coerce.number().int().min(0).max(10) },
+  RETRY_DELAY_MS: { key: 'retryDelayMs', schema: z.coerce.number().int().min(0).max(60_000) },
+  BREAKER_ERROR_PERCENT: { key: 'breakerErrorPercent', schema: z.coerce.number().int().min(1).max(100) },
+  BREAKER_MIN_REQUESTS: { key: 'breakerMinRequests', schema: z.coerce.number().int().min(1) },
+  // opossum counts in ten buckets: a shorter window would rotate them faster than every 100 ms.
+  BREAKER_WINDOW_MS: { key: 'breakerWindowMs', schema: z.coerce.number().int().min(1_000) },
+  BREAKER_RESET_MS: { key: 'breakerResetMs', schema: z.coerce.number().int().min(100) },
+} as const satisfies Record<string, { key: keyof SubgraphPolicy; schema: z.ZodType<number, unknown> }>;
+
+const subgraphPolicyVariable = new RegExp(
+  `^([A-Z0-9_]+)_SUBGRAPH_(${Object.keys(subgraphPolicyVariables).join('|')})$`,
+);
 
 /**
  * Reads flags first, then the environment, like Apollo Router's
@@ -136,6 +159,23 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
         )
         .optional(),
       TRUSTED_PROXIES: z.coerce.number().int().min(0).max(10).default(0),
+      SUBGRAPH_TIMEOUT_MS: subgraphPolicyVariables.TIMEOUT_MS.schema.default(defaultSubgraphPolicy.timeoutMs),
+      SUBGRAPH_RETRIES: subgraphPolicyVariables.RETRIES.schema.default(defaultSubgraphPolicy.retries),
+      SUBGRAPH_RETRY_DELAY_MS: subgraphPolicyVariables.RETRY_DELAY_MS.schema.default(
+        defaultSubgraphPolicy.retryDelayMs,
+      ),
+      SUBGRAPH_BREAKER_ERROR_PERCENT: subgraphPolicyVariables.BREAKER_ERROR_PERCENT.schema.default(
+        defaultSubgraphPolicy.breakerErrorPercent,
+      ),
+      SUBGRAPH_BREAKER_MIN_REQUESTS: subgraphPolicyVariables.BREAKER_MIN_REQUESTS.schema.default(
+        defaultSubgraphPolicy.breakerMinRequests,
+      ),
+      SUBGRAPH_BREAKER_WINDOW_MS: subgraphPolicyVariables.BREAKER_WINDOW_MS.schema.default(
+        defaultSubgraphPolicy.breakerWindowMs,
+      ),
+      SUBGRAPH_BREAKER_RESET_MS: subgraphPolicyVariables.BREAKER_RESET_MS.schema.default(
+        defaultSubgraphPolicy.breakerResetMs,
+      ),
       EVENT_STREAM_PREFIX: z
         .string()
         .regex(/^[\w.-]*$/, 'expected letters, digits, `.`, `_` or `-`')
@@ -163,6 +203,18 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
       supergraphPath: resolve(vars.SUPERGRAPH_PATH),
       watchSupergraph: vars.SUPERGRAPH_WATCH,
       subgraphUrls: subgraphUrlsFrom(env),
+      subgraphPolicy: {
+        all: {
+          timeoutMs: vars.SUBGRAPH_TIMEOUT_MS,
+          retries: vars.SUBGRAPH_RETRIES,
+          retryDelayMs: vars.SUBGRAPH_RETRY_DELAY_MS,
+          breakerErrorPercent: vars.SUBGRAPH_BREAKER_ERROR_PERCENT,
+          breakerMinRequests: vars.SUBGRAPH_BREAKER_MIN_REQUESTS,
+          breakerWindowMs: vars.SUBGRAPH_BREAKER_WINDOW_MS,
+          breakerResetMs: vars.SUBGRAPH_BREAKER_RESET_MS,
+        },
+        bySubgraph: subgraphPoliciesFrom(env),
+      },
       redisUrl: vars.REDIS_URL ?? null,
       persistedQueryTtlSeconds: vars.APQ_TTL_SECONDS,
       authentication: authenticationFrom(vars),
@@ -225,6 +277,22 @@ function subgraphUrlsFrom(env: NodeJS.ProcessEnv): Record<string, string> {
     urls[match[1]!] = url.data;
   }
   return urls;
+}
+
+/** The <NAME>_SUBGRAPH_* overrides, keyed by env prefix, checked as their SUBGRAPH_* counterparts are. */
+function subgraphPoliciesFrom(env: NodeJS.ProcessEnv): Record<string, Partial<SubgraphPolicy>> {
+  const policies: Record<string, Partial<SubgraphPolicy>> = {};
+  const problems: string[] = [];
+  for (const [variable, value] of Object.entries(env)) {
+    const match = subgraphPolicyVariable.exec(variable);
+    if (!match || !value) continue;
+    const { key, schema } = subgraphPolicyVariables[match[2] as keyof typeof subgraphPolicyVariables];
+    const parsed = schema.safeParse(value);
+    if (parsed.success) (policies[match[1]!] ??= {})[key] = parsed.data;
+    else problems.push(`  ${variable}: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid environment:\n${problems.join('\n')}`);
+  return policies;
 }
 
 function authenticationFrom(vars: {

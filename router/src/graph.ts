@@ -12,6 +12,7 @@ import { defaultQueryLimits, queryLimits, type QueryLimits } from './plugins/que
 import type { RateLimit } from './plugins/rate-limit/index.ts';
 import type { ResponseCache, ResponseCacheRequest } from './plugins/response-cache/index.ts';
 import { SubgraphFetch } from './subgraph-fetch/index.ts';
+import type { SubgraphPolicies } from './subgraph-fetch/resilience.ts';
 
 export interface RouterContext extends MetricsContext {
   /** The verified caller, or null for an anonymous one. */
@@ -39,6 +40,12 @@ export interface GraphOptions {
   drainTimeoutMs?: number;
   /** Routing URL overrides keyed by subgraph env prefix (see RouterConfig). */
   subgraphUrls: Record<string, string>;
+  /**
+   * Timeouts, retries and circuit breakers of subgraph fetches. Each version
+   * has breakers of its own, so a reload starts them closed. Default:
+   * defaultSubgraphPolicy for every subgraph.
+   */
+  subgraphPolicy?: SubgraphPolicies;
   /**
    * Where automatic persisted queries are registered. The router shares one
    * cache across all its versions, so a reload forgets no query, and with
@@ -87,6 +94,7 @@ export class GraphVersion {
     {
       production,
       subgraphUrls,
+      subgraphPolicy = {},
       persistedQueries,
       responseCache,
       limits = defaultQueryLimits,
@@ -102,7 +110,14 @@ export class GraphVersion {
       supergraphSdl: withSubgraphEnforcedSecurity(supergraphSdl),
       logger,
       buildService: ({ name, url }) => {
-        const subgraph = new SubgraphFetch({ name, url: subgraphUrls[envPrefix(name)] ?? url!, observer: metrics });
+        const prefix = envPrefix(name);
+        const subgraph = new SubgraphFetch({
+          name,
+          url: subgraphUrls[prefix] ?? url!,
+          policy: { ...subgraphPolicy.all, ...subgraphPolicy.bySubgraph?.[prefix] },
+          observer: metrics,
+          logger,
+        });
         subgraphs.push(subgraph);
         return subgraph;
       },

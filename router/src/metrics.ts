@@ -1,7 +1,8 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import { requestDurationBuckets, type Metrics, type MetricsContext } from '../../platform/src/metrics.ts';
 import type { SubgraphFetchFailure, SubgraphFetchObserver } from './subgraph-fetch/index.ts';
+import type { CircuitState } from './subgraph-fetch/resilience.ts';
 
 /** The router's caches a hit ratio is worth watching for. */
 export type RouterCache = 'apq' | 'response';
@@ -15,6 +16,7 @@ export type RouterCache = 'apq' | 'response';
 export class RouterMetrics implements SubgraphFetchObserver {
   private readonly fetchDurations: Histogram<'subgraph'>;
   private readonly fetchErrors: Counter<'subgraph' | 'reason'>;
+  private readonly circuitOpen: Gauge<'subgraph'>;
   private readonly cacheLookups: Counter<'cache' | 'result'>;
   private readonly rateLimitRejections: Counter<'limit'>;
 
@@ -29,8 +31,14 @@ export class RouterMetrics implements SubgraphFetchObserver {
     });
     this.fetchErrors = new Counter({
       name: 'router_subgraph_fetch_errors_total',
-      help: 'Requests to a subgraph that got no usable answer, by reason: timeout, network (refused, reset) or status (not 2xx).',
+      help: 'Requests to a subgraph that got no usable answer, by reason: timeout, network (refused, reset), status (not 2xx), or circuit_open (refused by the router without sending).',
       labelNames: ['subgraph', 'reason'],
+      registers,
+    });
+    this.circuitOpen = new Gauge({
+      name: 'router_subgraph_circuit_open',
+      help: "1 while a subgraph's circuit breaker refuses requests (open, or half-open with one trial request), 0 when closed.",
+      labelNames: ['subgraph'],
       registers,
     });
     this.cacheLookups = new Counter({
@@ -50,6 +58,14 @@ export class RouterMetrics implements SubgraphFetchObserver {
   fetched(subgraph: string, seconds: number, failure: SubgraphFetchFailure | null): void {
     this.fetchDurations.observe({ subgraph }, seconds);
     if (failure) this.fetchErrors.inc({ subgraph, reason: failure });
+  }
+
+  rejected(subgraph: string): void {
+    this.fetchErrors.inc({ subgraph, reason: 'circuit_open' });
+  }
+
+  circuitChanged(subgraph: string, state: CircuitState): void {
+    this.circuitOpen.set({ subgraph }, state === 'closed' ? 0 : 1);
   }
 
   cacheLookup(cache: RouterCache, hit: boolean): void {

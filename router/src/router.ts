@@ -38,6 +38,7 @@ import {
 import { purgeOnEvents } from './plugins/response-cache/event-purge.ts';
 import { purgeEndpoint } from './plugins/response-cache/purge-endpoint.ts';
 import { loadTrustedDocuments, TrustedDocuments } from './plugins/trusted-documents/index.ts';
+import type { SubgraphPolicies } from './subgraph-fetch/resilience.ts';
 
 export type ReloadOutcome =
   | { status: 'reloaded'; id: string; previousId: string }
@@ -73,6 +74,7 @@ export type RouterSettings = Pick<
       | 'rateLimit'
       | 'eventStreamPrefix'
     > & {
+      subgraphPolicy: SubgraphPolicies;
       limits: Partial<QueryLimits>;
       responseCache: Partial<RouterConfig['responseCache']>;
     }
@@ -121,6 +123,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
   const graphOptions: GraphOptions = {
     production: settings.nodeEnv === 'production',
     subgraphUrls: settings.subgraphUrls,
+    ...(settings.subgraphPolicy ? { subgraphPolicy: settings.subgraphPolicy } : {}),
     persistedQueries: { cache: shared.cache, ttlSeconds: settings.persistedQueryTtlSeconds ?? 86_400 },
     responseCache,
     limits: { ...defaultQueryLimits, ...settings.limits },

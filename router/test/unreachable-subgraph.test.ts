@@ -9,7 +9,10 @@ import { postGraphQL, testLogger } from '../../test/support/shop-graph.ts';
 import { freePorts } from '../../test/support/processes.ts';
 import { startRouter, type RunningRouter } from '../src/router.ts';
 
-/** A subgraph nobody listens for: the router must answer, and in production say nothing of its network. */
+/**
+ * A subgraph nobody listens for: the router must answer with a coded error
+ * naming the subgraph, and say nothing of its network outside development.
+ */
 
 let workdir: string;
 let supergraphPath: string;
@@ -44,23 +47,30 @@ async function withRouter(nodeEnv: 'production' | 'development', run: (router: R
 }
 
 describe('an unreachable subgraph', () => {
-  it('is masked in production: a coded error, no address, no stack', async () => {
+  it('is SUBGRAPH_UNAVAILABLE in production, naming the subgraph: no address, no stack', async () => {
     await withRouter('production', async (router) => {
       const response = await postGraphQL(router.url, '{ products(first: 1) { totalCount } }');
       expect(response.status).toBe(200);
       expect(response.body).toEqual({
         data: null,
-        errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
+        errors: [
+          {
+            message: 'The products subgraph is unavailable. Try again shortly.',
+            extensions: { code: 'SUBGRAPH_UNAVAILABLE', subgraph: 'products' },
+          },
+        ],
         // What an operator needs to find the real error in the log.
         extensions: { requestId: response.headers.get('x-request-id') },
       });
     });
   });
 
-  it('is explained in development', async () => {
+  it('is explained in development by the stack trace, never by the message', async () => {
     await withRouter('development', async (router) => {
       const response = await postGraphQL(router.url, '{ products(first: 1) { totalCount } }');
-      expect(response.body.errors?.[0]?.message).toContain(deadUrl);
+      const [error] = response.body.errors ?? [];
+      expect(error?.message).toBe('The products subgraph is unavailable. Try again shortly.');
+      expect((error?.extensions?.stacktrace as string[]).join('\n')).toContain(deadUrl);
     });
   });
 });

@@ -4,23 +4,33 @@ import { GraphQLError, Kind, parse, type DocumentNode } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { Pool } from 'undici';
 import { identityHeader } from '../../../platform/src/identity.ts';
+import type { Logger } from '../../../platform/src/logger.ts';
 import { isMergeable, mergeQueries, type SubgraphQuery, type SubgraphResult } from './merge.ts';
+import {
+  defaultSubgraphPolicy,
+  Resilience,
+  SubgraphRequestError,
+  type ResilienceObserver,
+  type SubgraphPolicy,
+} from './resilience.ts';
 
 export interface SubgraphFetchOptions {
   name: string;
   url: string;
   /** Keep-alive connections held open to the subgraph. Default: 64. */
   connections?: number;
-  /** Longest wait for a response's headers, and between body chunks, in ms. Default: 30 s, as Apollo Router. */
-  timeoutMs?: number;
-  /** Told of every request sent to the subgraph, for metrics. Default: none. */
+  /** Timeout, retries and circuit breaker (see SubgraphPolicy). Default: defaultSubgraphPolicy. */
+  policy?: Partial<SubgraphPolicy>;
+  /** Told of every request sent to the subgraph, and of its breaker, for metrics. Default: none. */
   observer?: SubgraphFetchObserver | null;
+  /** Where the breaker's state changes are logged. Default: nowhere. */
+  logger?: Logger | null;
 }
 
 /** Why a request to a subgraph got no usable answer. */
 export type SubgraphFetchFailure = 'timeout' | 'network' | 'status';
 
-export interface SubgraphFetchObserver {
+export interface SubgraphFetchObserver extends ResilienceObserver {
   /** One HTTP request to `subgraph` ended after `seconds`; `failure` says why it failed, if it did. */
   fetched(subgraph: string, seconds: number, failure: SubgraphFetchFailure | null): void;
 }
@@ -54,6 +64,9 @@ const parsedQueries = new LRUCache<string, DocumentNode>({ max: 5_000 });
  * How the router talks to one subgraph, in place of the gateway's
  * RemoteGraphQLDataSource:
  * - undici keep-alive pools instead of node-fetch;
+ * - a deadline on every fetch, retries for queries, and a circuit breaker
+ *   (./resilience.ts), so a failing subgraph costs a request its fields
+ *   and nothing else: SUBGRAPH_TIMEOUT or SUBGRAPH_UNAVAILABLE;
  * - the queries one client request sends to this subgraph in the same tick
  *   (the parallel fetches of one query-plan step) go as one merged request;
  * - identical queries in flight at once (same body, same caller) are sent
@@ -71,26 +84,30 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
   private batches = new Map<object, { caller: string; pending: Pending[] }>();
   private flushScheduled = false;
   private readonly observer: SubgraphFetchObserver | null;
+  private readonly resilience: Resilience;
 
-  constructor({ name, url, connections = 64, timeoutMs = 30_000, observer = null }: SubgraphFetchOptions) {
+  constructor({ name, url, connections = 64, policy = {}, observer = null, logger = null }: SubgraphFetchOptions) {
     this.name = name;
     this.url = url;
     this.observer = observer;
     const target = new URL(url);
     this.path = `${target.pathname}${target.search}`;
+    const resolved = { ...defaultSubgraphPolicy, ...policy };
     this.pool = new Pool(target.origin, {
       connections,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
+      // The fetch's own deadline (Resilience) comes first; these only keep a connection from outliving it.
+      headersTimeout: resolved.timeoutMs,
+      bodyTimeout: resolved.timeoutMs,
       keepAliveTimeout: 30_000,
     });
+    this.resilience = new Resilience(name, resolved, { logger, observer });
   }
 
   async process(options: GraphQLDataSourceProcessOptions<SubgraphFetchContext>): Promise<GatewayGraphQLResponse> {
     const { query, variables = {}, operationName } = options.request;
     if (!query) throw new Error('Missing query');
     if (options.kind !== 'incoming operation') {
-      return parseResult(await this.send(JSON.stringify({ query, variables, operationName }), ''));
+      return parseResult(await this.request(JSON.stringify({ query, variables, operationName }), '', true));
     }
     const document = options.document ?? parseOnce(query);
     const caller = options.context.identity ?? '';
@@ -108,7 +125,7 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
       const isMutation = document.definitions.some(
         (definition) => definition.kind === Kind.OPERATION_DEFINITION && definition.operation !== 'query',
       );
-      result = parseResult(isMutation ? await this.send(body, caller) : await this.sendShared(body, caller));
+      result = parseResult(isMutation ? await this.request(body, caller, false) : await this.sendShared(body, caller));
     }
     restrictCachePolicy(options.incomingRequestContext.overallCachePolicy, result.cacheControl);
     const { cacheControl: _cacheControl, ...response } = result;
@@ -116,6 +133,7 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
   }
 
   async close(): Promise<void> {
+    this.resilience.close();
     await this.pool.close();
   }
 
@@ -192,17 +210,22 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
     const key = `${caller}\u0000${body}`;
     let inFlight = this.inFlight.get(key);
     if (!inFlight) {
-      inFlight = this.send(body, caller).finally(() => this.inFlight.delete(key));
+      inFlight = this.request(body, caller, true).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, inFlight);
     }
     return inFlight;
+  }
+
+  /** Sends a body under the subgraph's deadline and breaker; only queries (`retry`) are sent again. */
+  private request(body: string, identity: string, retry: boolean): Promise<RawResponse> {
+    return this.resilience.run((signal) => this.send(body, identity, signal), { retry });
   }
 
   /**
    * Sends one request. Its headers are built here from nothing: no header of
    * the client's (Authorization, Cookie, a forged identity) can reach a subgraph.
    */
-  private async send(body: string, identity: string): Promise<RawResponse> {
+  private async send(body: string, identity: string, signal: AbortSignal): Promise<RawResponse> {
     const started = performance.now();
     const observe = (failure: SubgraphFetchFailure | null) =>
       this.observer?.fetched(this.name, (performance.now() - started) / 1000, failure);
@@ -216,16 +239,29 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
           ? { 'content-type': 'application/json', accept: 'application/json', [identityHeader]: identity }
           : { 'content-type': 'application/json', accept: 'application/json' },
         body,
+        signal,
       });
       text = await response.body.text();
     } catch (error) {
-      observe(isTimeout(error) ? 'timeout' : 'network');
-      throw new Error(`request to subgraph "${this.name}" at ${this.url} failed: ${(error as Error).message}`, {
-        cause: error,
-      });
+      const failure = signal.aborted || isTimeout(error) ? 'timeout' : 'network';
+      observe(failure);
+      throw new SubgraphRequestError(
+        failure,
+        `request to subgraph "${this.name}" at ${this.url} failed: ${(error as Error).message}`,
+        null,
+        { cause: error },
+      );
     }
     const ok = response.statusCode >= 200 && response.statusCode < 300;
     observe(ok ? null : 'status');
+    if (response.statusCode >= 500) {
+      throw new SubgraphRequestError(
+        'status',
+        `subgraph "${this.name}" at ${this.url} answered ${response.statusCode}: ${text.slice(0, 200)}`,
+        response.statusCode,
+      );
+    }
+    // Anything else unexpected (a 4xx) is a disagreement between router and subgraph, not an outage.
     if (!ok) {
       throw new GraphQLError(`${response.statusCode}: subgraph "${this.name}" answered with an HTTP error`, {
         extensions: { response: { status: response.statusCode, body: text.slice(0, 1000) } },

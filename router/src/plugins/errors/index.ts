@@ -86,9 +86,13 @@ export function errorsPlugin({ logger }: { logger: Logger }): ApolloServerPlugin
 /** Errors in the GraphQL request itself: its document, or its variables. */
 const requestErrorCodes = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', ErrorCode.BadUserInput]);
 
+/** The router's own word that it could not use a subgraph: told to the client, and an outage to log. */
+const subgraphFailureCodes: ReadonlySet<string> = new Set([ErrorCode.SubgraphTimeout, ErrorCode.SubgraphUnavailable]);
+
 function isClientError(error: GraphQLError): boolean {
   const code = error.extensions?.code;
-  if (typeof code !== 'string' || code === ErrorCode.InternalServerError) return false;
+  if (typeof code !== 'string' || code === ErrorCode.InternalServerError || subgraphFailureCodes.has(code))
+    return false;
   // A subgraph's uncoded failure arrives with the gateway's code: not the client's doing.
   return code !== 'DOWNSTREAM_SERVICE_ERROR' && !(error.extensions?.serviceName && !clientErrorCodes.has(code));
 }
