@@ -45,7 +45,8 @@ export function errorsPlugin({ logger }: { logger: Logger }): ApolloServerPlugin
       const requestId = contextValue.requestId;
       return {
         async didEncounterErrors({ errors, operationName }) {
-          for (const error of errors) {
+          // A failed merged fetch is one error, reported once for each of its parts.
+          for (const error of new Set(errors)) {
             if (isClientError(error)) continue;
             logger.error(
               { err: error.originalError ?? error, requestId, operationName, path: error.path },
@@ -57,7 +58,8 @@ export function errorsPlugin({ logger }: { logger: Logger }): ApolloServerPlugin
           if (response.body.kind !== 'single') return;
           const { singleResult } = response.body;
           if (!singleResult.errors) return;
-          const errors = singleResult.errors;
+          const errors = withoutRepeatedSubgraphFailures(singleResult.errors);
+          singleResult.errors = errors;
           // The gateway reports an operation name missing from the document
           // as INVALID_GRAPHQL while executing, which Apollo Server answers
           // with 500; it is the request that is wrong.
@@ -81,6 +83,22 @@ export function errorsPlugin({ logger }: { logger: Logger }): ApolloServerPlugin
       };
     },
   };
+}
+
+/**
+ * The parts of a merged fetch fail together, and the gateway reports the
+ * failure once for each: the client hears once per subgraph and code.
+ */
+function withoutRepeatedSubgraphFailures(errors: readonly GraphQLFormattedError[]): GraphQLFormattedError[] {
+  const seen = new Set<string>();
+  return errors.filter((error) => {
+    const code = String(error.extensions?.code);
+    if (!subgraphFailureCodes.has(code) || error.path) return true;
+    const key = `${code}\u0000${String(error.extensions?.subgraph)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** Errors in the GraphQL request itself: its document, or its variables. */
