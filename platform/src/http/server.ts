@@ -3,8 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type HTTPGraphQLRequest, type HTTPGraphQLResponse } from '@apollo/server';
-import type { Logger } from '../logger.ts';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { withRequestLogFields, type Logger } from '../logger.ts';
 import { observeRequest, type Metrics, type ObservedRequest } from '../metrics.ts';
+import { inServerSpan } from '../tracing.ts';
 
 /** A response whose body is bytes already, such as a cached one: written as they are. */
 export interface BytesResponse {
@@ -144,7 +146,7 @@ export function createHttpService({
         return writeJson(outgoing, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
       }
       case graphqlPath:
-        return serveGraphQL(incoming, outgoing, url.search);
+        return serveGraphQL(incoming, outgoing, url.search, requestId);
       default: {
         if (metrics && url.pathname === metricsPath) return serveMetrics(metrics, incoming, outgoing);
         const route = Object.hasOwn(routes, url.pathname) ? routes[url.pathname] : undefined;
@@ -155,36 +157,71 @@ export function createHttpService({
           );
         const body = await readBodyOrAnswer(incoming, outgoing);
         if (body === answered) return;
-        const { status, payload } = await route({ method: incoming.method ?? 'GET', headers: incoming.headers, body });
+        const { status, payload } = await withRequestLogFields({ requestId }, () =>
+          route({ method: incoming.method ?? 'GET', headers: incoming.headers, body }),
+        );
         return writeJson(outgoing, status, payload);
       }
     }
   }
 
-  /** One GraphQL request, timed from here to the last byte written, whatever answers it. */
-  async function serveGraphQL(incoming: IncomingMessage, outgoing: ServerResponse, search: string) {
-    const started = performance.now();
-    const observed = observeRequest();
-    // Unset when the handler throws: the caller then answers 500.
-    let status: number | undefined;
-    try {
-      const body = await readBodyOrAnswer(incoming, outgoing);
-      if (body !== answered) {
-        const headers = new HeaderMap();
-        for (const [name, value] of Object.entries(incoming.headers)) {
-          if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  /**
+   * One GraphQL request, timed from here to the last byte written, whatever
+   * answers it: in a server span of its own (the caller's trace continued),
+   * with its id on every line logged while serving it.
+   */
+  function serveGraphQL(incoming: IncomingMessage, outgoing: ServerResponse, search: string, requestId: string) {
+    return inServerSpan(incoming, graphqlPath, (span) =>
+      withRequestLogFields({ requestId }, async () => {
+        const started = performance.now();
+        const observed = observeRequest();
+        // Unset when the handler throws: the caller then answers 500.
+        let status: number | undefined;
+        try {
+          await executeGraphQL(incoming, outgoing, search, observed);
+          status = outgoing.statusCode;
+        } finally {
+          const seconds = (performance.now() - started) / 1000;
+          metrics?.observeGraphQLRequest(observed, status ?? 500, seconds);
+          span.setAttributes({
+            'http.response.status_code': status ?? 500,
+            'http.request.header.x-request-id': [requestId],
+            ...(observed.operationName ? { 'graphql.operation.name': observed.operationName } : {}),
+          });
+          if ((status ?? 500) >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+          // Headers included: the logger's redaction hides credentials among them.
+          logger.debug(
+            {
+              req: { method: incoming.method, url: incoming.url, headers: incoming.headers },
+              status: status ?? 500,
+              durationMs: Math.round(seconds * 1000),
+            },
+            'graphql request',
+          );
         }
-        const response = await graphql(
-          { method: (incoming.method ?? 'GET').toUpperCase(), headers, search, body },
-          incoming,
-          observed,
-        );
-        await writeGraphQLResponse(outgoing, response);
-      }
-      status = outgoing.statusCode;
-    } finally {
-      metrics?.observeGraphQLRequest(observed, status ?? 500, (performance.now() - started) / 1000);
+      }),
+    );
+  }
+
+  /** Reads the request, hands it to the service's handler and writes its answer. */
+  async function executeGraphQL(
+    incoming: IncomingMessage,
+    outgoing: ServerResponse,
+    search: string,
+    observed: ObservedRequest,
+  ) {
+    const body = await readBodyOrAnswer(incoming, outgoing);
+    if (body === answered) return;
+    const headers = new HeaderMap();
+    for (const [name, value] of Object.entries(incoming.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
+    const response = await graphql(
+      { method: (incoming.method ?? 'GET').toUpperCase(), headers, search, body },
+      incoming,
+      observed,
+    );
+    await writeGraphQLResponse(outgoing, response);
   }
 
   /**
