@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
+import { SpanKind } from '@opentelemetry/api';
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT, PgTable } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
@@ -9,6 +10,7 @@ import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { assertNever } from '../assert.ts';
 import type { Metrics } from '../metrics.ts';
+import { inChildSpan } from '../tracing.ts';
 import { lockDirectory, type DirectoryLock } from './directory-lock.ts';
 import { DatabaseMetrics } from './metrics.ts';
 
@@ -102,7 +104,7 @@ function openPostgres<TSchema extends DrizzleSchema>(
     },
   });
   const db = drizzlePostgres({
-    client: metrics ? observedPostgres(client, new DatabaseMetrics(metrics, poolMax)) : client,
+    client: observedPostgres(client, metrics ? new DatabaseMetrics(metrics, poolMax) : null),
     schema,
   });
   return {
@@ -143,19 +145,17 @@ async function openPglite<TSchema extends DrizzleSchema>(
   const transaction = client.transaction.bind(client);
   client.query = ((...args: Parameters<PGlite['query']>) => {
     statements++;
-    return observer ? observer.statement(false, () => query(...args)) : query(...args);
+    return observeStatement(observer, false, args[0], () => query(...args));
   }) as PGlite['query'];
   client.exec = ((...args: Parameters<PGlite['exec']>) => {
     statements++;
-    return observer ? observer.statement(false, () => exec(...args)) : exec(...args);
+    return observeStatement(observer, false, args[0], () => exec(...args));
   }) as PGlite['exec'];
-  if (observer) {
-    // A transaction's statements go through the object it hands its callback, not `client.query`.
-    client.transaction = ((callback: Parameters<PGlite['transaction']>[0]) =>
-      observer.transaction(() =>
-        transaction((tx) => callback(observedStatements(tx, ['query', 'sql', 'exec'], observer, true))),
-      )) as PGlite['transaction'];
-  }
+  // A transaction's statements go through the object it hands its callback, not `client.query`.
+  client.transaction = ((callback: Parameters<PGlite['transaction']>[0]) => {
+    const run = () => transaction((tx) => callback(observedStatements(tx, ['query', 'sql', 'exec'], observer, true)));
+    return observer ? observer.transaction(run) : run();
+  }) as PGlite['transaction'];
   const db = drizzlePglite({ client, schema });
   return {
     db,
@@ -173,18 +173,19 @@ async function openPglite<TSchema extends DrizzleSchema>(
 }
 
 /**
- * The postgres.js client as drizzle sees it, with every statement and
- * transaction counted and timed. Drizzle sends statements with `unsafe`,
+ * The postgres.js client as drizzle sees it, with every statement traced,
+ * and every statement and transaction counted and timed when there are
+ * metrics. Drizzle sends statements with `unsafe`,
  * and runs transactions with `begin` (nested ones with `savepoint`), whose
  * callback gets a client bound to the transaction's connection: that one is
  * wrapped too, its statements counted as running inside the transaction.
  */
-function observedPostgres(sql: postgres.Sql, metrics: DatabaseMetrics, inTransaction = false): postgres.Sql {
+function observedPostgres(sql: postgres.Sql, metrics: DatabaseMetrics | null, inTransaction = false): postgres.Sql {
   return new Proxy(sql, {
     get(target, property, receiver) {
       if (property === 'unsafe') {
         return (...args: Parameters<postgres.Sql['unsafe']>) =>
-          timedWhenAwaited(target.unsafe(...args), (run) => metrics.statement(inTransaction, run));
+          timedWhenAwaited(target.unsafe(...args), (run) => observeStatement(metrics, inTransaction, args[0], run));
       }
       if (property === 'begin' || property === 'savepoint') {
         const open = Reflect.get(target, property, target) as (...args: unknown[]) => Promise<unknown>;
@@ -195,7 +196,7 @@ function observedPostgres(sql: postgres.Sql, metrics: DatabaseMetrics, inTransac
             (transactionSql: postgres.Sql) => callback(observedPostgres(transactionSql, metrics, true)),
           ];
           // A savepoint runs on the connection its transaction already holds.
-          return property === 'begin'
+          return property === 'begin' && metrics
             ? metrics.transaction(() => open.apply(target, observedArgs))
             : open.apply(target, observedArgs);
         };
@@ -235,11 +236,11 @@ function timedWhenAwaited<T extends PromiseLike<unknown>>(
   return wrapper;
 }
 
-/** `target` with the named statement methods counted and timed. */
+/** `target` with the named statement methods observed as `observeStatement` does. */
 function observedStatements<T extends object>(
   target: T,
   methods: ReadonlyArray<keyof T & string>,
-  metrics: DatabaseMetrics,
+  metrics: DatabaseMetrics | null,
   inTransaction: boolean,
 ): T {
   return new Proxy(target, {
@@ -247,9 +248,30 @@ function observedStatements<T extends object>(
       const value: unknown = Reflect.get(object, property, receiver);
       if (typeof value !== 'function' || !methods.includes(property as keyof T & string)) return value;
       return (...args: unknown[]) =>
-        metrics.statement(inTransaction, () => value.apply(object, args) as PromiseLike<unknown>);
+        observeStatement(metrics, inTransaction, args[0], () => value.apply(object, args) as PromiseLike<unknown>);
     },
   });
+}
+
+/**
+ * Runs one statement as it is sent: counted and timed into `metrics`, and,
+ * inside a traced request, in a CLIENT span of its own. `db.statement` is
+ * the text drizzle sends, with `$1`-style placeholders: values travel apart
+ * from it, as parameters, so no value is ever in a span.
+ */
+function observeStatement<T>(
+  metrics: DatabaseMetrics | null,
+  inTransaction: boolean,
+  query: unknown,
+  run: () => PromiseLike<T>,
+): Promise<T> {
+  const text = typeof query === 'string' ? query : Array.isArray(query) ? query.join('?') : '';
+  return inChildSpan(
+    // The statement's verb (SELECT, INSERT…), as the database semantic conventions name a span without a table.
+    /^\s*([a-z]+)/i.exec(text)?.[1]?.toUpperCase() ?? 'postgresql',
+    { kind: SpanKind.CLIENT, attributes: { 'db.system': 'postgresql', 'db.statement': text } },
+    async () => (metrics ? metrics.statement(inTransaction, run) : run()),
+  );
 }
 
 /** Whether `table` has no rows, without counting them all. */

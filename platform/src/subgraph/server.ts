@@ -23,9 +23,10 @@ import {
 import { registerEventMetrics } from '../events/metrics.ts';
 import { withStreamPrefix } from '../events/stream-prefix.ts';
 import { close, createHttpService, listen } from '../http/server.ts';
-import { createLogger, type Logger } from '../logger.ts';
+import { createLogger, requestLogPlugin, type Logger } from '../logger.ts';
 import { Metrics, type MetricsContext } from '../metrics.ts';
 import type { SubgraphConfig } from './config.ts';
+import { traceRootFields } from './tracing.ts';
 import {
   every,
   subgraphFiles,
@@ -128,6 +129,7 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
     resolvers: { DateTime: DateTimeScalar, ...definition.resolvers } as never,
   });
   enforceAccessRules(schema);
+  traceRootFields(schema);
   const apollo = new ApolloServer<Context>({
     schema,
     // Subgraphs sit behind the router; the router decides what clients may introspect.
@@ -138,7 +140,7 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
       maskInternalErrors: production,
       onInternalError: (error) => logger.error({ err: error }, 'resolver failed'),
     }),
-    plugins: [ApolloServerPluginInlineTraceDisabled(), metrics.plugin()],
+    plugins: [ApolloServerPluginInlineTraceDisabled(), metrics.plugin(), requestLogPlugin()],
     // Signals are the entry point's to handle (platform/src/process.ts), after draining HTTP.
     stopOnTerminationSignals: false,
     logger,
