@@ -3,7 +3,7 @@ import { ApolloServer } from '@apollo/server';
 import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { ApolloGateway } from '@apollo/gateway';
 import { envPrefix } from '../../platform/src/config.ts';
-import type { Logger } from '../../platform/src/logger.ts';
+import { requestLogPlugin, type Logger } from '../../platform/src/logger.ts';
 import type { MetricsContext } from '../../platform/src/metrics.ts';
 import type { RouterMetrics } from './metrics.ts';
 import type { Viewer } from './plugins/authentication/index.ts';
@@ -137,6 +137,7 @@ export class GraphVersion {
       persistedQueries: { cache: persistedQueries.cache, ttl: persistedQueries.ttlSeconds },
       plugins: [
         errorsPlugin({ logger }),
+        requestLogPlugin(),
         ...limitsProtection.plugins,
         ...(rateLimit ? [rateLimit.plugin()] : []),
         ...(responseCache ? [responseCache.plugin()] : []),

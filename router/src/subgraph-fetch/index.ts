@@ -1,10 +1,13 @@
+import { AsyncResource } from 'node:async_hooks';
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { GraphQLError, Kind, parse, type DocumentNode } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { Pool } from 'undici';
+import { context, propagation } from '@opentelemetry/api';
+import { requestIdHeader } from '../../../platform/src/http/server.ts';
 import { identityHeader } from '../../../platform/src/identity.ts';
-import type { Logger } from '../../../platform/src/logger.ts';
+import { currentRequestId, type Logger } from '../../../platform/src/logger.ts';
 import { isMergeable, mergeQueries, type SubgraphQuery, type SubgraphResult } from './merge.ts';
 import {
   defaultSubgraphPolicy,
@@ -55,6 +58,8 @@ interface Pending {
   operationName: string | undefined;
   resolve(result: SubgraphResult & { cacheControl: string | undefined }): void;
   reject(error: unknown): void;
+  /** Runs work in the async context of the client request it was queued for (see requestScope). */
+  inScope: RequestScope;
 }
 
 /** Subgraph operations the gateway generates come back again and again: parse each text once. */
@@ -117,7 +122,13 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
         const group = options.incomingRequestContext as object;
         let batch = this.batches.get(group);
         if (!batch) this.batches.set(group, (batch = { caller, pending: [] }));
-        batch.pending.push({ part: { query, document, variables }, operationName, resolve, reject });
+        batch.pending.push({
+          part: { query, document, variables },
+          operationName,
+          resolve,
+          reject,
+          inScope: requestScope(),
+        });
         this.scheduleFlush();
       });
     } else {
@@ -146,7 +157,8 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
       this.flushScheduled = false;
       const batches = this.batches;
       this.batches = new Map();
-      for (const { pending, caller } of batches.values()) void this.flush(pending, caller);
+      // Sent in the context of the batch's first fetch, not of whichever request scheduled this tick.
+      for (const { pending, caller } of batches.values()) void pending[0]!.inScope(() => this.flush(pending, caller));
     });
   }
 
@@ -235,9 +247,7 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
       response = await this.pool.request({
         path: this.path,
         method: 'POST',
-        headers: identity
-          ? { 'content-type': 'application/json', accept: 'application/json', [identityHeader]: identity }
-          : { 'content-type': 'application/json', accept: 'application/json' },
+        headers: requestHeaders(identity),
         body,
         signal,
       });
@@ -270,6 +280,36 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
     const cacheControl = response.headers['cache-control'];
     return { text, cacheControl: Array.isArray(cacheControl) ? cacheControl.join(', ') : cacheControl };
   }
+}
+
+type RequestScope = <T>(work: () => T) => T;
+
+/**
+ * Captures the calling client request's async context: its trace (the
+ * gateway's `gateway.fetch` span is active in `process()`) and its log
+ * fields. A merged batch is sent from a setImmediate, which would otherwise
+ * run in the context of whichever request happened to schedule it.
+ */
+function requestScope(): RequestScope {
+  return AsyncResource.bind(<T>(work: () => T): T => work());
+}
+
+/**
+ * The headers of one request to a subgraph, built from nothing, so that no
+ * header of the client's (Authorization, Cookie, a forged identity) can
+ * reach a subgraph: the signed identity, and, of the client request being
+ * served, its id (already checked by the HTTP layer) and its W3C trace
+ * context, so the subgraph's server span is a child of the fetch. A fetch
+ * shared between requests carries the first one's.
+ */
+function requestHeaders(identity: string): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+  if (identity) headers[identityHeader] = identity;
+  const requestId = currentRequestId();
+  if (requestId) headers[requestIdHeader] = requestId;
+  // A no-op unless tracing is on.
+  propagation.inject(context.active(), headers);
+  return headers;
 }
 
 /** undici's timeouts: no headers, or no body chunk, within `timeoutMs`. */
