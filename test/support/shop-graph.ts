@@ -60,6 +60,7 @@ export async function startSubgraphs(
   seed: SeedSize | null = 'small',
   bus: EventBus | null = null,
   postgresAdminUrl?: string,
+  loggerFor: (service: string) => Logger = testLogger,
 ): Promise<StartedSubgraphs> {
   const databases: TestDatabase[] = [];
   const running: RunningSubgraph[] = [];
@@ -73,7 +74,7 @@ export async function startSubgraphs(
     subgraphs.map(async ({ name }) => {
       const database = await createTestDatabase(`${label}_${name}`, postgresAdminUrl);
       databases.push(database);
-      running.push(await startOne(name, database.target, seed, bus));
+      running.push(await startOne(name, database.target, seed, bus, loggerFor(name)));
     }),
   );
   const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
@@ -93,6 +94,7 @@ async function startOne(
   database: DatabaseTarget,
   seed: SeedSize | null,
   bus: EventBus | null,
+  logger: Logger,
 ): Promise<RunningSubgraph> {
   return startSubgraph(
     await loadSubgraph(name),
@@ -106,7 +108,7 @@ async function startOne(
       identitySecret: testIdentitySecret,
       bus,
     },
-    testLogger(name),
+    logger,
   );
 }
 
@@ -166,19 +168,24 @@ export interface ShopGraph {
 /**
  * The whole graph in-process: every subgraph plus a router, all talking real HTTP on loopback.
  * With `bus`, subgraphs relay their outboxes and consume each other's events on it;
- * with `postgresAdminUrl`, their databases live on that server instead of the suite's.
+ * with `postgresAdminUrl`, their databases live on that server instead of the suite's;
+ * with `loggerFor`, each service logs where the test reads it.
  */
 export async function startShopGraph(
   label: string,
   routerSettings: Partial<RouterSettings> = {},
-  { bus = null, postgresAdminUrl }: { bus?: EventBus | null; postgresAdminUrl?: string } = {},
+  {
+    bus = null,
+    postgresAdminUrl,
+    loggerFor = testLogger,
+  }: { bus?: EventBus | null; postgresAdminUrl?: string; loggerFor?: (service: string) => Logger } = {},
 ): Promise<ShopGraph> {
-  const started = await startSubgraphs(label, 'small', bus, postgresAdminUrl);
+  const started = await startSubgraphs(label, 'small', bus, postgresAdminUrl, loggerFor);
   const workdir = await mkdtemp(join(tmpdir(), 'shop-graph-'));
   try {
     const supergraphPath = join(workdir, 'supergraph.graphql');
     await writeFile(supergraphPath, composeFor(started.byName));
-    const router = await startTestRouter(supergraphPath, routerSettings);
+    const router = await startTestRouter(supergraphPath, routerSettings, loggerFor('router'));
     return {
       router,
       subgraphs: started.byName,
