@@ -54,7 +54,8 @@ export type Product = {
 
 export type RestockPayload = {
   __typename?: 'RestockPayload';
-  product: Product;
+  /** The product restocked; null, with an error, when the catalog cannot describe it right now. The restock happened all the same. */
+  product?: Maybe<Product>;
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -160,7 +161,7 @@ export type ResolversTypes = ResolversObject<{
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Product: ResolverTypeWrapper<InventoryProduct>;
-  RestockPayload: ResolverTypeWrapper<Omit<RestockPayload, 'product'> & { product: ResolversTypes['Product'] }>;
+  RestockPayload: ResolverTypeWrapper<Omit<RestockPayload, 'product'> & { product?: Maybe<ResolversTypes['Product']> }>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
 }>;
@@ -172,7 +173,7 @@ export type ResolversParentTypes = ResolversObject<{
   Mutation: Record<PropertyKey, never>;
   ID: Scalars['ID']['output'];
   Product: InventoryProduct;
-  RestockPayload: Omit<RestockPayload, 'product'> & { product: ResolversParentTypes['Product'] };
+  RestockPayload: Omit<RestockPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
   Boolean: Scalars['Boolean']['output'];
   Int: Scalars['Int']['output'];
 }>;
@@ -203,7 +204,7 @@ export type ProductResolvers<ContextType = Context, ParentType extends Resolvers
 }>;
 
 export type RestockPayloadResolvers<ContextType = Context, ParentType extends ResolversParentTypes['RestockPayload'] = ResolversParentTypes['RestockPayload']> = ResolversObject<{
-  product?: Resolver<ResolversTypes['Product'], ParentType, ContextType>;
+  product?: Resolver<Maybe<ResolversTypes['Product']>, ParentType, ContextType>;
 }>;
 
 export type Resolvers<ContextType = Context> = ResolversObject<{

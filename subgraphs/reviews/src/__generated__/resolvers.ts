@@ -117,8 +117,8 @@ export type ReviewEdge = {
 export type User = {
   __typename?: 'User';
   id: Scalars['ID']['output'];
-  /** Reviews this user wrote, newest first. */
-  reviews: ReviewConnection;
+  /** Reviews this user wrote, newest first. Null, with an error, when reviews cannot be read right now. */
+  reviews?: Maybe<ReviewConnection>;
   username: Scalars['String']['output'];
 };
 
@@ -333,7 +333,7 @@ export type ReviewEdgeResolvers<ContextType = Context, ParentType extends Resolv
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  reviews?: Resolver<ResolversTypes['ReviewConnection'], ParentType, ContextType, RequireFields<UserReviewsArgs, 'first'>>;
+  reviews?: Resolver<Maybe<ResolversTypes['ReviewConnection']>, ParentType, ContextType, RequireFields<UserReviewsArgs, 'first'>>;
   username?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
