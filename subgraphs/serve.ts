@@ -1,7 +1,8 @@
 /**
  * Runs one subgraph: `npm run start:subgraph -- <name>`. Configured by the
- * environment (see platform/src/subgraph/config.ts); SIGTERM and SIGINT stop
- * it after in-flight requests.
+ * environment (see platform/src/subgraph/config.ts). It waits for its
+ * database (and Redis) to come up, reporting not ready meanwhile; SIGTERM
+ * and SIGINT stop it gracefully (platform/src/process.ts).
  *
  * Started by `npm start` without Redis, it carries its events on the bus
  * `npm start` serves it over IPC (platform/src/events/ipc-bus.ts).
@@ -10,7 +11,7 @@ import { hasParentEventBus, IpcEventBus } from '../platform/src/events/index.ts'
 import { createLogger } from '../platform/src/logger.ts';
 import { configOrExit, startOrExit, stopOnSignals } from '../platform/src/process.ts';
 import { subgraphConfigFromEnv } from '../platform/src/subgraph/config.ts';
-import { startSubgraph } from '../platform/src/subgraph/server.ts';
+import { launchSubgraph } from '../platform/src/subgraph/server.ts';
 import { loadSubgraph, subgraphs } from './registry.ts';
 
 const entry = subgraphs.find((candidate) => candidate.name === process.argv[2]);
@@ -23,11 +24,21 @@ const config = configOrExit(() => subgraphConfigFromEnv(entry.name, entry.port))
 const logger = createLogger({ service: entry.name, level: config.logLevel, pretty: config.logPretty });
 // Passed in, so the bus is this file's to close, after the subgraph has stopped consuming.
 const bus = hasParentEventBus() ? new IpcEventBus({ logger }) : null;
-const running = await startOrExit(logger, async () =>
-  startSubgraph(await loadSubgraph(entry.name), bus ? { ...config, bus } : config, logger),
+const subgraph = await startOrExit(logger, async () =>
+  launchSubgraph(await loadSubgraph(entry.name), bus ? { ...config, bus } : config, logger),
 );
-
-stopOnSignals(logger, async () => {
-  await running.stop();
-  await bus?.close();
+const service = {
+  drain: subgraph.drain,
+  stillOpen: subgraph.stillOpen,
+  async stop() {
+    await subgraph.stop();
+    await bus?.close();
+  },
+};
+stopOnSignals(logger, service, config.lifecycle);
+// Waiting for the database is no failure; giving up on it (STARTUP_TIMEOUT_SECONDS) or a failed migration is.
+subgraph.ready.catch(async (error: unknown) => {
+  logger.fatal({ err: error }, 'failed to start');
+  await service.stop().catch(() => {});
+  process.exit(1);
 });

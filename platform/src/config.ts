@@ -38,6 +38,14 @@ export const portFromEnv = z
   .union([z.number(), z.string().trim().regex(/^\d+$/).transform(Number)], { message: 'expected a port number' })
   .pipe(z.number().int().max(65535, 'expected a port number from 0 to 65535'));
 
+const secondsMessage = 'expected a number of seconds, such as 5 or 0.5';
+const decimalNumber = /^\d+(\.\d+)?$/;
+
+/** A duration in seconds, fractions allowed (`0.5`); digits only, for the reason given above. */
+export const secondsFromEnv = z
+  .union([z.number(), z.string().trim().regex(decimalNumber).transform(Number)], { message: secondsMessage })
+  .pipe(z.number().min(0, secondsMessage));
+
 export const nodeEnvFromEnv = z.enum(['development', 'production', 'test']).default('development');
 
 export type NodeEnv = z.infer<typeof nodeEnvFromEnv>;

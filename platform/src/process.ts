@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from './config.ts';
+import type { LifecycleSettings } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
 
 /**
@@ -25,25 +27,61 @@ export async function startOrExit<T>(logger: Logger, start: () => Promise<T>): P
   }
 }
 
+/** What `stopOnSignals` needs of a service: RunningRouter and RunningSubgraph are such. */
+export interface StoppableService {
+  /** Announces the stop: `/health/ready` answers 503 from now on, while requests are still served. */
+  drain(): void;
+  /** Stops accepting, lets in-flight requests finish, stops background work and closes connections. */
+  stop(): Promise<void>;
+  /** What stopping still waits for, named for the log when it overruns its bound. */
+  stillOpen(): Promise<string[]>;
+}
+
 /**
- * On SIGTERM or SIGINT, runs `stop` (which lets in-flight requests finish)
- * and exits. A second signal while stopping changes nothing: stopping is
- * already under way.
+ * On SIGTERM or SIGINT: readiness turns 503 at once, requests are still
+ * served for `drainMs` so that load balancers notice and send no more, then
+ * the service stops and the process exits 0. A stop not finished
+ * `shutdownTimeoutMs` after the signal is cut short: the log names what was
+ * still open, and the process exits 1 before the orchestrator's SIGKILL. A
+ * second signal changes nothing: stopping is already under way.
  */
-export function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
+export function stopOnSignals(
+  logger: Logger,
+  service: StoppableService,
+  { drainMs, shutdownTimeoutMs }: Pick<LifecycleSettings, 'drainMs' | 'shutdownTimeoutMs'>,
+): void {
   let stopping = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       if (stopping) return;
       stopping = true;
-      logger.info({ signal }, 'stopping');
-      stop().then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error({ err: error }, 'unclean stop');
-          process.exit(1);
-        },
-      );
+      const started = Date.now();
+      setTimeout(() => {
+        void service
+          .stillOpen()
+          .catch(() => [])
+          .then((stillOpen) => {
+            logger.error({ stillOpen, timeoutSeconds: shutdownTimeoutMs / 1000 }, 'stop overran its bound; exiting');
+            process.exit(1);
+          });
+      }, shutdownTimeoutMs);
+      logger.info({ signal, drainSeconds: drainMs / 1000 }, 'shutting down: not ready, still serving while draining');
+      service.drain();
+      sleep(drainMs)
+        .then(() => {
+          logger.info('stopping: no new connections, waiting for requests in flight');
+          return service.stop();
+        })
+        .then(
+          () => {
+            logger.info({ durationMs: Date.now() - started }, 'stopped');
+            process.exit(0);
+          },
+          (error: unknown) => {
+            logger.error({ err: error }, 'unclean stop');
+            process.exit(1);
+          },
+        );
     });
   }
 }

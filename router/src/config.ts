@@ -11,6 +11,13 @@ import {
   type NodeEnv,
 } from '../../platform/src/config.ts';
 import type { CorsOptions } from '../../platform/src/http/server.ts';
+import {
+  drainFitsShutdownTimeout,
+  drainFitsShutdownTimeoutIssue,
+  lifecycleEnv,
+  lifecycleFrom,
+  type LifecycleSettings,
+} from '../../platform/src/lifecycle.ts';
 import type { AuthenticationOptions, TokenKeys } from './plugins/authentication/index.ts';
 import { defaultQueryLimits, type QueryLimits } from './plugins/query-limits/index.ts';
 import type { RateLimitRule } from './plugins/rate-limit/index.ts';
@@ -69,6 +76,8 @@ export interface RouterConfig {
     operations: Record<string, RateLimitRule>;
     trustedProxies: number;
   } | null;
+  /** Draining and the bound on stopping (the router waits for nothing at start but its supergraph). */
+  lifecycle: LifecycleSettings;
   logLevel: z.infer<typeof logLevelFromEnv>;
   logPretty: boolean;
 }
@@ -183,7 +192,9 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
       TRUSTED_DOCUMENTS_PATH: z.string().min(1).optional(),
       LOG_LEVEL: logLevelFromEnv,
       LOG_PRETTY: booleanFromEnv.default(false),
+      ...lifecycleEnv,
     })
+    .refine(drainFitsShutdownTimeout, drainFitsShutdownTimeoutIssue)
     .refine((vars) => !(vars.AUTH_JWT_SECRET && vars.AUTH_JWKS_URL), {
       message: 'cannot be set together with AUTH_JWT_SECRET: tokens are verified one way',
       path: ['AUTH_JWKS_URL'],
@@ -256,6 +267,7 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
       cors: vars.CORS_ORIGINS
         ? { origins: vars.CORS_ORIGINS.split(','), credentials: vars.CORS_ALLOW_CREDENTIALS }
         : null,
+      lifecycle: lifecycleFrom(vars),
       logLevel: vars.LOG_LEVEL,
       logPretty: vars.LOG_PRETTY,
     }));

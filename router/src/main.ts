@@ -1,6 +1,7 @@
 /**
  * Runs the router alone: `npm run start:router -- --supergraph file --port n`.
- * SIGHUP re-reads the supergraph; SIGTERM and SIGINT stop after in-flight requests.
+ * SIGHUP re-reads the supergraph; SIGTERM and SIGINT stop it gracefully
+ * (platform/src/process.ts): not ready first, then draining, then stopped.
  */
 import { hasParentEventBus, IpcEventBus } from '../../platform/src/events/index.ts';
 import { createLogger } from '../../platform/src/logger.ts';
@@ -15,7 +16,15 @@ const eventBus = hasParentEventBus() ? new IpcEventBus({ logger }) : null;
 const router = await startOrExit(logger, () => startRouter({ ...config, eventBus }, logger));
 
 process.on('SIGHUP', () => void router.reload());
-stopOnSignals(logger, async () => {
-  await router.stop();
-  await eventBus?.close();
-});
+stopOnSignals(
+  logger,
+  {
+    drain: router.drain,
+    stillOpen: router.stillOpen,
+    async stop() {
+      await router.stop();
+      await eventBus?.close();
+    },
+  },
+  config.lifecycle,
+);

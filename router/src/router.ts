@@ -6,10 +6,13 @@ import type { HTTPGraphQLRequest, HTTPGraphQLResponse } from '@apollo/server';
 import {
   close,
   createHttpService,
+  drain,
   listen,
   requestIdHeader,
   type BytesResponse,
+  type Listening,
 } from '../../platform/src/http/server.ts';
+import { closeHttpServer, stopInOrder } from '../../platform/src/lifecycle.ts';
 import { unauthenticatedResponse } from '../../platform/src/errors.ts';
 import { createEventBus, type EventBus } from '../../platform/src/events/index.ts';
 import { withStreamPrefix } from '../../platform/src/events/stream-prefix.ts';
@@ -53,8 +56,12 @@ export interface RunningRouter {
   graphId(): string;
   /** Re-reads the supergraph file and swaps to it if it is new and valid. */
   reload(): Promise<ReloadOutcome>;
-  /** Stops accepting requests, lets in-flight ones finish, then stops the gateway. */
+  /** Readiness answers 503 from now on, while requests are still served (`drain` in http/server.ts). */
+  drain(): void;
+  /** Stops accepting requests, lets in-flight ones finish, then stops the gateway and closes connections. */
   stop(): Promise<void>;
+  /** What `stop` still waits for, for the log when it overruns its bound. */
+  stillOpen(): Promise<string[]>;
 }
 
 export type RouterSettings = Pick<
@@ -134,9 +141,41 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     ...(settings.drainTimeoutMs !== undefined ? { drainTimeoutMs: settings.drainTimeoutMs } : {}),
   };
   let current: GraphVersion;
+  // Until the first supergraph is loaded, readiness says so and GraphQL requests wait for it.
+  let loading: Promise<GraphVersion> | null = readFile(settings.supergraphPath, 'utf8').then((sdl) =>
+    GraphVersion.build(sdl, graphOptions),
+  );
+  // Awaited once listening; this only keeps an early failure from counting as unhandled meanwhile.
+  loading.catch(() => {});
+  const server = createHttpService({
+    logger,
+    metrics: metrics.metrics,
+    graphql: handleGraphQL,
+    responseHeaders: securityHeaders({ production: graphOptions.production }),
+    cors: settings.cors ?? null,
+    readiness: async () => ({
+      supergraph: loading
+        ? { ok: false, detail: 'loading the supergraph' }
+        : { ok: true, detail: `serving ${current.id}` },
+    }),
+    routes:
+      responseCache && cacheSettings.purgeToken
+        ? { '/cache/purge': purgeEndpoint(responseCache, cacheSettings.purgeToken, logger) }
+        : {},
+  });
+  let listening: Listening;
   try {
-    current = await GraphVersion.build(await readFile(settings.supergraphPath, 'utf8'), graphOptions);
+    // Listening while the gateway is built, so the health endpoints answer from the start.
+    listening = await listen(server, settings.port, settings.host);
+    current = await loading;
+    loading = null;
   } catch (error) {
+    await close(server);
+    // Built for a router that could not listen: nothing will ever serve it.
+    await loading?.then(
+      (version) => version.stop(),
+      () => {},
+    );
     await Promise.all(purging.map((subscription) => subscription.stop()));
     if (!settings.eventBus) await eventBus?.close();
     await shared.close();
@@ -234,7 +273,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     const request = safelisted.request;
 
     // The version is fixed first, so the entry looked up and the response stored belong to the same graph.
-    const version = current;
+    const version = loading ? await loading : current;
     let cached: ResponseCacheRequest | undefined;
     if (responseCache && isPreflighted(request)) {
       const operation = safelisted.operation === undefined ? readOperationRequest(request) : safelisted.operation;
@@ -276,38 +315,34 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     return response;
   }
 
-  const server = createHttpService({
-    logger,
-    metrics: metrics.metrics,
-    graphql: handleGraphQL,
-    responseHeaders: securityHeaders({ production: graphOptions.production }),
-    cors: settings.cors ?? null,
-    readiness: async () => ({ supergraph: { ok: true, detail: `serving ${current.id}` } }),
-    routes:
-      responseCache && cacheSettings.purgeToken
-        ? { '/cache/purge': purgeEndpoint(responseCache, cacheSettings.purgeToken, logger) }
-        : {},
-  });
-  const listening = await listen(server, settings.port, settings.host);
   logger.info({ url: `${listening.url}/graphql`, graphId: current.id }, 'router ready');
+
+  const shutdown = stopInOrder([
+    {
+      name: 'supergraph watcher',
+      stop: () => {
+        stopping = true;
+        watcher?.close();
+        clearTimeout(debounce);
+      },
+    },
+    closeHttpServer(server),
+    { name: 'supergraph reload', stop: () => reloading },
+    { name: 'gateway', stop: () => current.stop() },
+    { name: 'cache purging', stop: () => Promise.all(purging.map((subscription) => subscription.stop())) },
+    // A bus passed in is the caller's to close.
+    { name: 'event bus', stop: () => (settings.eventBus ? undefined : eventBus?.close()) },
+    { name: 'shared cache', stop: () => shared.close() },
+  ]);
 
   return {
     url: `${listening.url}/graphql`,
     port: listening.port,
     graphId: () => current.id,
     reload,
-    async stop() {
-      stopping = true;
-      watcher?.close();
-      clearTimeout(debounce);
-      await close(server);
-      await reloading;
-      await current.stop();
-      await Promise.all(purging.map((subscription) => subscription.stop()));
-      // A bus passed in is the caller's to close.
-      if (!settings.eventBus) await eventBus?.close();
-      await shared.close();
-    },
+    drain: () => drain(server),
+    stop: shutdown.stop,
+    stillOpen: shutdown.stillOpen,
   };
 }
 

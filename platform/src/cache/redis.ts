@@ -37,6 +37,7 @@ export class RedisCache implements KeyValueCache<string> {
   private readonly logger: Logger;
   private lastFailureLog = 0;
   private healthy = false;
+  private lastFailure: unknown = null;
 
   constructor({ url, logger, commandTimeoutMs = 200, connectTimeoutMs = 1_000 }: RedisCacheOptions) {
     this.logger = logger;
@@ -55,6 +56,7 @@ export class RedisCache implements KeyValueCache<string> {
     this.client.on('ready', () => {
       if (!this.healthy) this.logger.info('redis cache connected');
       this.healthy = true;
+      this.lastFailure = null;
     });
     // Connecting retries until Redis answers; until then every call is a miss.
     this.client.connect().catch((error: unknown) => this.failed(error));
@@ -72,6 +74,11 @@ export class RedisCache implements KeyValueCache<string> {
   /** Whether the client is connected and ready now; calls made while it is not are misses. */
   get connected(): boolean {
     return this.client.isReady;
+  }
+
+  /** What last went wrong since the client was last ready (a refused connection, say): what a start waiting for Redis reports. */
+  get failure(): unknown {
+    return this.lastFailure;
   }
 
   async get(key: string): Promise<string | undefined> {
@@ -129,6 +136,7 @@ export class RedisCache implements KeyValueCache<string> {
   }
 
   private failed(error: unknown) {
+    this.lastFailure = error;
     const now = Date.now();
     if (this.healthy || now - this.lastFailureLog > failureLogIntervalMs) {
       this.logger.warn({ err: error }, 'redis cache unavailable; serving without it');

@@ -139,6 +139,8 @@ export function createHttpService({
       case '/health/live':
         return writeJson(outgoing, 200, { status: 'live' });
       case '/health/ready': {
+        // Draining: load balancers must stop sending requests here, whatever the checks say.
+        if (closing.has(server)) return writeJson(outgoing, 503, { status: 'not ready', checks: shuttingDown });
         const checks = await readiness().catch((error: unknown): ReadinessChecks => ({
           readiness: { ok: false, detail: String(error) },
         }));
@@ -371,7 +373,23 @@ export function listen(server: Server, port: number, host: string): Promise<List
   });
 }
 
+/** Servers draining or closed: readiness answers 503 and every response closes its connection. */
 const closing = new WeakSet<Server>();
+const shuttingDown: ReadinessChecks = { shutdown: { ok: false, detail: 'shutting down' } };
+
+/**
+ * Announces a coming `close`: `/health/ready` answers 503 while every
+ * request is still served, and each response closes its connection, so load
+ * balancers and keep-alive clients move elsewhere before the listener goes.
+ */
+export function drain(server: Server): void {
+  closing.add(server);
+}
+
+/** Connections still open, for the log of a stop that overran: after `close`, those with a request in flight. */
+export function openConnections(server: Server): Promise<number> {
+  return new Promise((resolve) => server.getConnections((error, count) => resolve(error ? 0 : count)));
+}
 
 /**
  * Stops accepting connections and waits for open requests to finish; their

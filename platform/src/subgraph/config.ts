@@ -11,6 +11,13 @@ import {
   type NodeEnv,
 } from '../config.ts';
 import type { DatabaseTarget } from '../db/database.ts';
+import {
+  drainFitsShutdownTimeout,
+  drainFitsShutdownTimeoutIssue,
+  lifecycleEnv,
+  lifecycleFrom,
+  type LifecycleSettings,
+} from '../lifecycle.ts';
 import type { SeedSize } from './definition.ts';
 
 export interface SubgraphConfig {
@@ -34,6 +41,8 @@ export interface SubgraphConfig {
   redisUrl: string | null;
   /** Prefix of every event stream name, so graphs sharing a Redis stay apart (`staging`). Default: none. */
   eventStreamPrefix: string;
+  /** Waiting for the database (and Redis) at start, draining and the bound on stopping. */
+  lifecycle: LifecycleSettings;
   logLevel: z.infer<typeof logLevelFromEnv>;
   logPretty: boolean;
 }
@@ -71,7 +80,9 @@ export function subgraphConfigFromEnv(
         .default(''),
       LOG_LEVEL: logLevelFromEnv,
       LOG_PRETTY: booleanFromEnv.default(false),
+      ...lifecycleEnv,
     })
+    .refine(drainFitsShutdownTimeout, drainFitsShutdownTimeoutIssue)
     .transform((vars): SubgraphConfig => {
       const nodeEnv = vars.NODE_ENV;
       const url = vars.DATABASE_URL;
@@ -91,6 +102,7 @@ export function subgraphConfigFromEnv(
         identitySecret: vars.INTERNAL_IDENTITY_SECRET ?? null,
         redisUrl: vars.REDIS_URL ?? null,
         eventStreamPrefix: vars.EVENT_STREAM_PREFIX,
+        lifecycle: lifecycleFrom(vars),
         logLevel: vars.LOG_LEVEL,
         logPretty: vars.LOG_PRETTY,
       };

@@ -7,7 +7,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { sql } from 'drizzle-orm';
 import { parse } from 'graphql';
 import { isTableEmpty, openDatabase, type Database, type DatabaseHandle, type DrizzleSchema } from '../db/database.ts';
-import { createErrorFormatter, unauthenticatedResponse } from '../errors.ts';
+import { createErrorFormatter, errorResponse, ErrorCode, unauthenticatedResponse } from '../errors.ts';
 import { createIdentityVerifier, identityHeader, IdentityError, noIdentityVerifier, type Viewer } from '../identity.ts';
 import { DateTimeScalar } from '../graphql/scalars.ts';
 import { enforceAccessRules } from './authorization.ts';
@@ -22,7 +22,8 @@ import {
 } from '../events/index.ts';
 import { registerEventMetrics } from '../events/metrics.ts';
 import { withStreamPrefix } from '../events/stream-prefix.ts';
-import { close, createHttpService, listen } from '../http/server.ts';
+import { createHttpService, drain, listen, type ReadinessChecks } from '../http/server.ts';
+import { closeHttpServer, describeFailure, stopInOrder, waitFor } from '../lifecycle.ts';
 import { createLogger, requestLogPlugin, type Logger } from '../logger.ts';
 import { Metrics, type MetricsContext } from '../metrics.ts';
 import type { SubgraphConfig } from './config.ts';
@@ -41,9 +42,32 @@ export interface RunningSubgraph<TTables extends DrizzleSchema = DrizzleSchema> 
   url: string;
   port: number;
   database: DatabaseHandle<TTables>;
-  /** Stops accepting requests, waits for open ones, then closes the database. */
+  /**
+   * Settles when the start is over: resolves once the subgraph serves (its
+   * database answered, migrations and seed ran, its event bus connected) or
+   * once it was stopped first; rejects if it gave up waiting
+   * (`lifecycle.startupTimeoutMs`) or a migration or the seed failed.
+   */
+  ready: Promise<void>;
+  /** Readiness answers 503 from now on, while requests are still served (`drain` in http/server.ts). */
+  drain(): void;
+  /** Stops accepting requests, waits for open ones, stops background work, then closes the database. */
   stop(): Promise<void>;
+  /** What `stop` still waits for, for the log when it overruns its bound. */
+  stillOpen(): Promise<string[]>;
 }
+
+export type SubgraphStartSettings = Pick<
+  SubgraphConfig,
+  'host' | 'port' | 'database' | 'migrateOnStart' | 'seedIfEmpty' | 'nodeEnv'
+> &
+  Partial<Pick<SubgraphConfig, 'identitySecret' | 'redisUrl' | 'eventStreamPrefix' | 'lifecycle'>> & {
+    /**
+     * Carries events between subgraphs. Default: Redis Streams on
+     * `redisUrl`, or none, in which case events wait in the outbox.
+     */
+    bus?: EventBus | null;
+  };
 
 /** Reads and parses the subgraph's SDL file. */
 export function loadTypeDefs(schemaFile: URL) {
@@ -51,60 +75,151 @@ export function loadTypeDefs(schemaFile: URL) {
 }
 
 /**
- * Opens the database, applies migrations and seed data as configured, and
- * serves the subgraph over HTTP. The caller owns the returned handle.
+ * Starts the subgraph as `launchSubgraph` does and resolves once it serves;
+ * a start that fails is stopped before its error is thrown. The caller owns
+ * the returned handle.
  */
 export async function startSubgraph<TTables extends DrizzleSchema, TLoaders>(
   definition: SubgraphDefinition<TTables, TLoaders>,
-  config: Pick<SubgraphConfig, 'host' | 'port' | 'database' | 'migrateOnStart' | 'seedIfEmpty' | 'nodeEnv'> &
-    Partial<Pick<SubgraphConfig, 'identitySecret' | 'redisUrl' | 'eventStreamPrefix'>> & {
-      /**
-       * Carries events between subgraphs. Default: Redis Streams on
-       * `redisUrl`, or none, in which case events wait in the outbox.
-       */
-      bus?: EventBus | null;
-    },
+  config: SubgraphStartSettings,
+  logger: Logger = createLogger({ service: definition.name }),
+): Promise<RunningSubgraph<TTables>> {
+  const subgraph = await launchSubgraph(definition, config, logger);
+  try {
+    await subgraph.ready;
+  } catch (error) {
+    await subgraph.stop().catch(() => {});
+    throw error;
+  }
+  return subgraph;
+}
+
+/**
+ * Listens at once, then waits with backoff for the database (and for Redis,
+ * when events travel there) before it migrates and seeds as configured and
+ * starts its background work: a dependency that is not up yet delays the
+ * start instead of failing it. Meanwhile `/health/live` answers 200 and
+ * `/health/ready` 503, saying what the start waits for. GraphQL is served
+ * as ever (what needs the database is DATABASE_UNAVAILABLE), except while
+ * migrations or the seed are pending: then it is refused with 503, since
+ * the tables are not what the resolvers expect. Resolves once listening;
+ * `ready` tells when the start is over, and the handle can be stopped at
+ * any point.
+ */
+export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
+  definition: SubgraphDefinition<TTables, TLoaders>,
+  config: SubgraphStartSettings,
   logger: Logger = createLogger({ service: definition.name }),
 ): Promise<RunningSubgraph<TTables>> {
   const metrics = new Metrics();
   const database = await openDatabase(config.database, definition.tables, { metrics });
-  try {
+  // What /health/ready reports in place of the subgraph's own checks, until the start is over.
+  let starting: ReadinessChecks | null = { database: { ok: false, detail: 'waiting for the database' } };
+  let preparing = config.migrateOnStart || config.seedIfEmpty !== null;
+  const { server, apollo } = await createSubgraphServer(definition, database, {
+    production: config.nodeEnv === 'production',
+    identitySecret: config.identitySecret ?? null,
+    logger,
+    metrics,
+    startup: { checks: () => starting, preparing: () => preparing },
+  }).catch(async (error: unknown) => {
+    await database.close().catch(() => {});
+    throw error;
+  });
+  const listening = await listen(server, config.port, config.host).catch(async (error: unknown) => {
+    await apollo.stop().catch(() => {});
+    await database.close().catch(() => {});
+    throw error;
+  });
+  const url = `${listening.url}/graphql`;
+
+  const aborted = new AbortController();
+  const startupTimeoutMs = config.lifecycle?.startupTimeoutMs ?? null;
+  const waiting = {
+    deadline: startupTimeoutMs === null ? null : Date.now() + startupTimeoutMs,
+    signal: aborted.signal,
+    logger,
+  };
+  let background: BackgroundWork | undefined;
+  let events: BackgroundWork | null = null;
+  const ready = (async () => {
+    await waitFor(() => database.ping(), {
+      ...waiting,
+      what: 'the database',
+      onFailure: (reason) => (starting = { database: { ok: false, detail: `waiting for the database: ${reason}` } }),
+    });
     if (config.migrateOnStart) {
+      starting = { database: { ok: false, detail: 'applying migrations' } };
       await database.migrate(subgraphFiles(definition).migrationsFolder);
     }
     if (config.seedIfEmpty && (await isTableEmpty(database.db, definition.seedTable))) {
+      starting = { database: { ok: false, detail: 'seeding' } };
       logger.info({ size: config.seedIfEmpty }, 'database is empty; seeding');
       await definition.seed(database.db, config.seedIfEmpty);
       // Fresh statistics, so the planner sees the bulk-loaded tables as they are.
       await database.db.execute(sql`analyze`);
     }
-    const { server, apollo } = await createSubgraphServer(definition, database, {
-      production: config.nodeEnv === 'production',
-      identitySecret: config.identitySecret ?? null,
-      logger,
-      metrics,
-    });
-    const listening = await listen(server, config.port, config.host);
-    const background = definition.background?.({ db: database.db, logger });
-    const events = definition.events ? startEvents(definition, database.db, config, logger, metrics) : null;
-    logger.info({ url: `${listening.url}/graphql`, database: database.kind }, 'subgraph ready');
-    return {
-      name: definition.name,
-      url: `${listening.url}/graphql`,
-      port: listening.port,
-      database,
-      async stop() {
-        await close(server);
-        await apollo.stop();
-        await events?.stop();
-        await background?.stop();
-        await database.close();
-      },
-    };
-  } catch (error) {
-    await database.close().catch(() => {});
+    preparing = false;
+    // Events travel on Redis Streams unless a bus is given; the stream reads need a connection first.
+    const redis =
+      definition.events && config.bus === undefined && config.redisUrl
+        ? new RedisCache({ url: config.redisUrl, logger })
+        : null;
+    try {
+      if (redis) {
+        starting = { database: { ok: true }, redis: { ok: false, detail: 'waiting for redis' } };
+        await waitFor(
+          async () => {
+            if (!redis.connected) throw redis.failure ?? new Error('connecting');
+          },
+          {
+            ...waiting,
+            what: 'redis',
+            onFailure: (reason) =>
+              (starting = { database: { ok: true }, redis: { ok: false, detail: `waiting for redis: ${reason}` } }),
+          },
+        );
+      }
+      // Stopped during the migrations or the seed: start nothing more.
+      aborted.signal.throwIfAborted();
+    } catch (error) {
+      await redis?.close();
+      throw error;
+    }
+    background = definition.background?.({ db: database.db, logger });
+    events = definition.events ? startEvents(definition, database.db, { ...config, redis }, logger, metrics) : null;
+    starting = null;
+    logger.info({ url, database: database.kind }, 'subgraph ready');
+  })().catch((error: unknown) => {
+    // Stopped while starting: the start is over, and nothing failed.
+    if (aborted.signal.aborted) return;
     throw error;
-  }
+  });
+
+  const stopping = stopInOrder([
+    {
+      name: 'startup',
+      stop: () => {
+        aborted.abort();
+        return ready.catch(() => {});
+      },
+    },
+    closeHttpServer(server),
+    { name: 'graphql', stop: () => apollo.stop() },
+    { name: 'event consumers and relay', stop: () => events?.stop() },
+    { name: 'background work', stop: () => background?.stop() },
+    { name: 'database', stop: () => database.close() },
+  ]);
+  return {
+    name: definition.name,
+    url,
+    port: listening.port,
+    database,
+    ready,
+    drain: () => drain(server),
+    stop: stopping.stop,
+    stillOpen: stopping.stillOpen,
+  };
 }
 
 export interface SubgraphServerOptions {
@@ -115,13 +230,19 @@ export interface SubgraphServerOptions {
   logger: Logger;
   /** Served at `/metrics`, with every request timed into it. Default: a registry of its own. */
   metrics?: Metrics;
+  /**
+   * Where a start is (`launchSubgraph`): until `checks()` answers null,
+   * `/health/ready` reports those checks in place of its own, and while
+   * `preparing()` GraphQL requests are refused with 503. Default: started.
+   */
+  startup?: { checks(): ReadinessChecks | null; preparing(): boolean } | null;
 }
 
 /** Builds the Apollo Server and its HTTP front without listening, for in-process tests. */
 export async function createSubgraphServer<TTables extends DrizzleSchema, TLoaders>(
   definition: SubgraphDefinition<TTables, TLoaders>,
   database: DatabaseHandle<TTables>,
-  { production, identitySecret = null, logger, metrics = new Metrics() }: SubgraphServerOptions,
+  { production, identitySecret = null, logger, metrics = new Metrics(), startup = null }: SubgraphServerOptions,
 ): Promise<{ server: Server; apollo: ApolloServer<SubgraphContext<TTables, TLoaders> & MetricsContext> }> {
   type Context = SubgraphContext<TTables, TLoaders> & MetricsContext;
   const schema = buildSubgraphSchema({
@@ -152,6 +273,16 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
     logger,
     metrics,
     graphql: async (httpGraphQLRequest, _incoming, observed) => {
+      if (startup?.preparing()) {
+        return errorResponse(
+          503,
+          {
+            message: `The ${definition.name} database is unavailable. Try again shortly.`,
+            extensions: { code: ErrorCode.DatabaseUnavailable },
+          },
+          [['retry-after', '5']],
+        );
+      }
       let viewer: Viewer | null;
       try {
         viewer = await identity.verify(httpGraphQLRequest.headers.get(identityHeader));
@@ -165,13 +296,14 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
         context: async () => ({ viewer, db: database.db, loaders: definition.createLoaders(database.db), observed }),
       });
     },
-    readiness: async () => ({
-      schema: { ok: true },
-      database: await database.ping().then(
-        () => ({ ok: true }),
-        (error: unknown) => ({ ok: false, detail: error instanceof Error ? error.message : String(error) }),
-      ),
-    }),
+    readiness: async () =>
+      startup?.checks() ?? {
+        schema: { ok: true },
+        database: await database.ping().then(
+          () => ({ ok: true }),
+          (error: unknown) => ({ ok: false, detail: describeFailure(error) }),
+        ),
+      },
   });
   return { server, apollo };
 }
@@ -184,11 +316,12 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
 function startEvents<TTables extends DrizzleSchema, TLoaders>(
   definition: SubgraphDefinition<TTables, TLoaders>,
   db: Database<TTables>,
-  config: { bus?: EventBus | null; redisUrl?: string | null; eventStreamPrefix?: string },
+  /** `redis`: connected for the events when no bus is given; this function's to close from then on. */
+  config: { bus?: EventBus | null; redis: RedisCache | null; eventStreamPrefix?: string },
   logger: Logger,
   metrics: Metrics,
 ): BackgroundWork | null {
-  const redis = config.bus === undefined && config.redisUrl ? new RedisCache({ url: config.redisUrl, logger }) : null;
+  const redis = config.redis;
   const bus =
     config.bus ??
     (redis
@@ -230,7 +363,7 @@ function startEvents<TTables extends DrizzleSchema, TLoaders>(
       await Promise.all(subscriptions.map((subscription) => subscription.stop()));
       await forgetting?.stop();
       await relay?.stop();
-      // A bus made here is this subgraph's to close; one passed in is the caller's.
+      // A bus on the Redis connected for it is this subgraph's to close; one passed in is the caller's.
       if (redis) {
         await bus.close();
         await redis.close();
