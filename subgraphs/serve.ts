@@ -10,6 +10,7 @@
 import { hasParentEventBus, IpcEventBus } from '../platform/src/events/index.ts';
 import { createLogger } from '../platform/src/logger.ts';
 import { configOrExit, startOrExit, stopOnSignals } from '../platform/src/process.ts';
+import { startTracing, tracingConfigFromEnv } from '../platform/src/tracing.ts';
 import { subgraphConfigFromEnv } from '../platform/src/subgraph/config.ts';
 import { launchSubgraph } from '../platform/src/subgraph/server.ts';
 import { loadSubgraph, subgraphs } from './registry.ts';
@@ -22,6 +23,8 @@ if (!entry) {
 
 const config = configOrExit(() => subgraphConfigFromEnv(entry.name, entry.port));
 const logger = createLogger({ service: entry.name, level: config.logLevel, pretty: config.logPretty });
+// Off unless an OTLP endpoint is set (docs/tracing-and-logs.md).
+const tracing = startTracing(configOrExit(() => tracingConfigFromEnv(entry.name)), { logger });
 // Passed in, so the bus is this file's to close, after the subgraph has stopped consuming.
 const bus = hasParentEventBus() ? new IpcEventBus({ logger }) : null;
 const subgraph = await startOrExit(logger, async () =>
@@ -33,6 +36,8 @@ const service = {
   async stop() {
     await subgraph.stop();
     await bus?.close();
+    // Last, so the spans of the requests just drained are exported too.
+    await tracing.shutdown();
   },
 };
 stopOnSignals(logger, service, config.lifecycle);

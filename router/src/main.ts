@@ -6,11 +6,14 @@
 import { hasParentEventBus, IpcEventBus } from '../../platform/src/events/index.ts';
 import { createLogger } from '../../platform/src/logger.ts';
 import { configOrExit, startOrExit, stopOnSignals } from '../../platform/src/process.ts';
+import { startTracing, tracingConfigFromEnv } from '../../platform/src/tracing.ts';
 import { routerConfigFrom } from './config.ts';
 import { startRouter } from './router.ts';
 
 const config = configOrExit(() => routerConfigFrom(process.argv.slice(2)));
 const logger = createLogger({ service: 'router', level: config.logLevel, pretty: config.logPretty });
+// Off unless an OTLP endpoint is set (docs/tracing-and-logs.md).
+const tracing = startTracing(configOrExit(() => tracingConfigFromEnv('router')), { logger });
 // Started by `npm start` without Redis: the events that purge the response cache come over IPC.
 const eventBus = hasParentEventBus() ? new IpcEventBus({ logger }) : null;
 const router = await startOrExit(logger, () => startRouter({ ...config, eventBus }, logger));
@@ -24,6 +27,8 @@ stopOnSignals(
     async stop() {
       await router.stop();
       await eventBus?.close();
+      // Last, so the spans of the requests just drained are exported too.
+      await tracing.shutdown();
     },
   },
   config.lifecycle,
