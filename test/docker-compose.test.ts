@@ -49,16 +49,23 @@ describe('docker-compose.yml', () => {
     expect(compose.services.router!.environment?.REDIS_URL).toBe('redis://redis:6379');
   });
 
-  it('has Prometheus and Grafana in the observability profile only, published on localhost only', () => {
-    for (const name of ['prometheus', 'grafana']) {
+  it('has Prometheus, Grafana and Jaeger in the observability profile only, published on localhost only', () => {
+    for (const name of ['prometheus', 'grafana', 'jaeger']) {
       expect(compose.services[name]!.profiles, name).toEqual(['observability']);
       for (const port of compose.services[name]!.ports ?? []) expect(port, name).toMatch(/^127\.0\.0\.1:/);
     }
     const withProfiles = Object.entries(compose.services).filter(([, service]) => service.profiles);
-    expect(withProfiles.map(([name]) => name).sort()).toEqual(['grafana', 'prometheus']);
+    expect(withProfiles.map(([name]) => name).sort()).toEqual(['grafana', 'jaeger', 'prometheus']);
     expect(compose.services.prometheus!.volumes).toContain('./docker/prometheus:/etc/prometheus:ro');
     for (const rules of prometheus.rule_files)
       expect(() => readFileSync(new URL(`../docker/prometheus/${rules}`, import.meta.url))).not.toThrow();
+  });
+
+  it('has the router and every subgraph send spans where one variable says, and nowhere by default', () => {
+    for (const name of ['router', ...subgraphs.map((subgraph) => subgraph.name)])
+      expect(compose.services[name]!.environment?.OTEL_EXPORTER_OTLP_ENDPOINT, name).toBe(
+        '${OTEL_EXPORTER_OTLP_ENDPOINT:-}',
+      );
   });
 
   it('has Prometheus scrape the router, and Grafana read Prometheus under the uid its dashboards use', () => {

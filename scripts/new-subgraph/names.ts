@@ -44,6 +44,7 @@ const reserved: Record<string, string> = {
   migrate: 'it is the docker-compose release step',
   prometheus: 'it is a docker-compose service (the observability profile)',
   grafana: 'it is a docker-compose service (the observability profile)',
+  jaeger: 'it is a docker-compose service (the observability profile)',
   shop: 'docker-compose creates that database for Postgres itself',
   template0: 'it is a Postgres system database',
   template1: 'it is a Postgres system database',
