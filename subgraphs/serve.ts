@@ -24,7 +24,8 @@ if (!entry) {
 const config = configOrExit(() => subgraphConfigFromEnv(entry.name, entry.port));
 const logger = createLogger({ service: entry.name, level: config.logLevel, pretty: config.logPretty });
 // Off unless an OTLP endpoint is set (docs/tracing-and-logs.md).
-const tracing = startTracing(configOrExit(() => tracingConfigFromEnv(entry.name)), { logger });
+const tracingConfig = configOrExit(() => tracingConfigFromEnv(entry.name));
+const tracing = startTracing(tracingConfig, { logger });
 // Passed in, so the bus is this file's to close, after the subgraph has stopped consuming.
 const bus = hasParentEventBus() ? new IpcEventBus({ logger }) : null;
 const subgraph = await startOrExit(logger, async () =>

@@ -13,7 +13,8 @@ import { startRouter } from './router.ts';
 const config = configOrExit(() => routerConfigFrom(process.argv.slice(2)));
 const logger = createLogger({ service: 'router', level: config.logLevel, pretty: config.logPretty });
 // Off unless an OTLP endpoint is set (docs/tracing-and-logs.md).
-const tracing = startTracing(configOrExit(() => tracingConfigFromEnv('router')), { logger });
+const tracingConfig = configOrExit(() => tracingConfigFromEnv('router'));
+const tracing = startTracing(tracingConfig, { logger });
 // Started by `npm start` without Redis: the events that purge the response cache come over IPC.
 const eventBus = hasParentEventBus() ? new IpcEventBus({ logger }) : null;
 const router = await startOrExit(logger, () => startRouter({ ...config, eventBus }, logger));
