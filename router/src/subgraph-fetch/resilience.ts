@@ -140,7 +140,8 @@ export class Resilience {
         try {
           return (await this.breaker.fire(() => attempt(controller.signal))) as T;
         } catch (error) {
-          if (CircuitBreaker.isOurError(error as Error)) throw unavailable(this.subgraph, error);
+          // Refused by the breaker (open, or half-open with its trial in flight): nothing was sent.
+          if (error instanceof Error && CircuitBreaker.isOurError(error)) throw unavailable(this.subgraph, error);
           if (!(error instanceof SubgraphRequestError)) throw error;
           // A timeout has spent the whole budget: there is nothing left to retry with.
           if (error.failure === 'timeout') throw timedOut(this.subgraph, error);
