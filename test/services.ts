@@ -48,9 +48,14 @@ export interface PostgresOptions {
    * the data is thrown away after the run.
    */
   durable?: boolean;
+  /** Where to listen, such as a port a service under test already points at. Default: a free one. */
+  port?: number;
 }
 
-export async function startPostgres({ durable = false }: PostgresOptions = {}): Promise<PostgresServer> {
+export async function startPostgres({
+  durable = false,
+  port: chosenPort,
+}: PostgresOptions = {}): Promise<PostgresServer> {
   const binDir = await findPostgresBinDir();
   const owner = await postgresOwner();
   const dir = await mkdtemp(join(tmpdir(), 'test-postgres-'));
@@ -76,7 +81,7 @@ export async function startPostgres({ durable = false }: PostgresOptions = {}): 
       'UTF8',
       '--no-locale',
     ]);
-    const port = await freePort();
+    const port = chosenPort ?? (await freePort());
     // Durability is worthless for a database that is deleted after the run; dropping it makes DDL-heavy tests fast.
     // Tests open many pools (one per subgraph per file), hence the high connection limit.
     await appendFile(
