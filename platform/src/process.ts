@@ -57,13 +57,13 @@ export function stopOnSignals(
       stopping = true;
       const started = Date.now();
       setTimeout(() => {
-        void service
-          .stillOpen()
-          .catch(() => [])
-          .then((stillOpen) => {
+        // Naming what is open must not itself hold the exit up.
+        void Promise.race([service.stillOpen().catch(() => []), sleep(1_000).then(() => ['(unknown)'])]).then(
+          (stillOpen) => {
             logger.error({ stillOpen, timeoutSeconds: shutdownTimeoutMs / 1000 }, 'stop overran its bound; exiting');
             process.exit(1);
-          });
+          },
+        );
       }, shutdownTimeoutMs);
       logger.info({ signal, drainSeconds: drainMs / 1000 }, 'shutting down: not ready, still serving while draining');
       service.drain();
