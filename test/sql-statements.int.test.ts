@@ -212,3 +212,12 @@ describe('SQL statements per subgraph do not grow with list size', () => {
     console.log(`statements per subgraph at first=${small} and first=${large}: ${JSON.stringify(many.counts)}`);
   });
 });
+
+describe('a statement runs once per time it is asked for', () => {
+  // `categories` returns drizzle's query builder as it is: a thenable that runs again on every `.then`.
+  it('even when a resolver returns a query builder unawaited', async () => {
+    const { counts, data } = await statementsPerSubgraph('{ categories { name } }', {}, undefined);
+    expect((data as { categories: unknown[] }).categories.length).toBeGreaterThan(0);
+    expect(counts.products).toBe(1);
+  });
+});

@@ -27,6 +27,7 @@ import { closeHttpServer, describeFailure, stopInOrder, waitFor } from '../lifec
 import { createLogger, requestLogPlugin, type Logger } from '../logger.ts';
 import { Metrics, type MetricsContext } from '../metrics.ts';
 import type { SubgraphConfig } from './config.ts';
+import { executeResultsOnce } from './single-execution.ts';
 import { traceRootFields } from './tracing.ts';
 import {
   every,
@@ -249,6 +250,7 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
     typeDefs: loadTypeDefs(subgraphFiles(definition).schemaFile),
     resolvers: { DateTime: DateTimeScalar, ...definition.resolvers } as never,
   });
+  executeResultsOnce(schema);
   enforceAccessRules(schema);
   traceRootFields(schema);
   const apollo = new ApolloServer<Context>({
