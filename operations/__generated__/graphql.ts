@@ -61,7 +61,7 @@ export type CartQueryVariables = Exact<{
 }>;
 
 
-export type CartQuery = { productsById: Array<{ id: string, sku: string, name: string, quantity: number, inStock: boolean, price: { centAmount: number, currencyCode: string }, shippingEstimate: { centAmount: number, currencyCode: string } | null } | null> };
+export type CartQuery = { productsById: Array<{ id: string, sku: string, name: string, quantity: number | null, inStock: boolean | null, price: { centAmount: number, currencyCode: string }, shippingEstimate: { centAmount: number, currencyCode: string } | null } | null> };
 
 export type CatalogPageQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -71,9 +71,9 @@ export type CatalogPageQueryVariables = Exact<{
 }>;
 
 
-export type CatalogPageQuery = { products: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, sku: string, name: string, inStock: boolean, averageRating: number | null, reviewCount: number, price: { centAmount: number, currencyCode: string } } }> } };
+export type CatalogPageQuery = { products: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, sku: string, name: string, inStock: boolean | null, averageRating: number | null, reviewCount: number | null, price: { centAmount: number, currencyCode: string } } }> } };
 
-export type ProductCardFragment = { id: string, sku: string, name: string, inStock: boolean, averageRating: number | null, reviewCount: number, price: { centAmount: number, currencyCode: string } };
+export type ProductCardFragment = { id: string, sku: string, name: string, inStock: boolean | null, averageRating: number | null, reviewCount: number | null, price: { centAmount: number, currencyCode: string } };
 
 export type CategoriesQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -102,7 +102,7 @@ export type ProductPageQueryVariables = Exact<{
 }>;
 
 
-export type ProductPageQuery = { product: { id: string, sku: string, name: string, description: string, quantity: number, inStock: boolean, averageRating: number | null, reviewCount: number, price: { centAmount: number, currencyCode: string }, category: { slug: string, name: string }, shippingEstimate: { centAmount: number, currencyCode: string } | null, reviews: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, rating: number, body: string, createdAt: string, author: { id: string, username: string } | null } }> } } | null };
+export type ProductPageQuery = { product: { id: string, sku: string, name: string, description: string, quantity: number | null, inStock: boolean | null, averageRating: number | null, reviewCount: number | null, price: { centAmount: number, currencyCode: string }, category: { slug: string, name: string }, shippingEstimate: { centAmount: number, currencyCode: string } | null, reviews: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, rating: number, body: string, createdAt: string, author: { id: string, username: string } | null } }> } | null } | null };
 
 export type ProductReviewsQueryVariables = Exact<{
   id: string | number;
@@ -111,7 +111,7 @@ export type ProductReviewsQueryVariables = Exact<{
 }>;
 
 
-export type ProductReviewsQuery = { product: { id: string, reviews: { pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, rating: number, body: string, createdAt: string, author: { id: string, username: string } | null } }> } } | null };
+export type ProductReviewsQuery = { product: { id: string, reviews: { pageInfo: { hasNextPage: boolean, endCursor: string | null }, edges: Array<{ node: { id: string, rating: number, body: string, createdAt: string, author: { id: string, username: string } | null } }> } | null } | null };
 
 export type AddReviewMutationVariables = Exact<{
   productId: string | number;

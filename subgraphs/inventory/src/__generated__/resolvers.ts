@@ -43,10 +43,14 @@ export type MutationRestockArgs = {
 export type Product = {
   __typename?: 'Product';
   id: Scalars['ID']['output'];
-  inStock: Scalars['Boolean']['output'];
+  /** Whether any unit is on hand; null when stock cannot be read. */
+  inStock?: Maybe<Scalars['Boolean']['output']>;
   price: Money;
-  /** Units on hand and not yet reserved. */
-  quantity: Scalars['Int']['output'];
+  /**
+   * Units on hand and not yet reserved. Null when stock cannot be read (the
+   * inventory service is down), so the rest of the product still arrives.
+   */
+  quantity?: Maybe<Scalars['Int']['output']>;
   /** What standard shipping costs for one unit, from its price and weight. */
   shippingEstimate?: Maybe<Money>;
   weightGrams: Scalars['Int']['output'];
@@ -198,8 +202,8 @@ export type MutationResolvers<ContextType = Context, ParentType extends Resolver
 export type ProductResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Product'] = ResolversParentTypes['Product'], FederationReferenceType extends FederationReferenceTypes['Product'] = FederationReferenceTypes['Product']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Product']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  inStock?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
-  quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  inStock?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  quantity?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   shippingEstimate?: Resolver<Maybe<ResolversTypes['Money']>, ParentType, ContextType>;
 }>;
 

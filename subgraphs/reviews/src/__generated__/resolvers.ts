@@ -66,10 +66,13 @@ export type Product = {
   /** Mean rating, rounded to two decimals, or null before the first review. Follows a new review within moments. */
   averageRating?: Maybe<Scalars['Float']['output']>;
   id: Scalars['ID']['output'];
-  /** How many reviews the product has. Follows a new review within moments. */
-  reviewCount: Scalars['Int']['output'];
-  /** Reviews of this product, newest first. */
-  reviews: ReviewConnection;
+  /** How many reviews the product has. Follows a new review within moments; null when reviews cannot be read. */
+  reviewCount?: Maybe<Scalars['Int']['output']>;
+  /**
+   * Reviews of this product, newest first. Null when reviews cannot be read
+   * (the reviews service is down), so the rest of the product still arrives.
+   */
+  reviews?: Maybe<ReviewConnection>;
 };
 
 
@@ -301,8 +304,8 @@ export type ProductResolvers<ContextType = Context, ParentType extends Resolvers
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Product']> | FederationReferenceType, FederationReferenceType, ContextType>;
   averageRating?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  reviewCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
-  reviews?: Resolver<ResolversTypes['ReviewConnection'], ParentType, ContextType, RequireFields<ProductReviewsArgs, 'first'>>;
+  reviewCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  reviews?: Resolver<Maybe<ResolversTypes['ReviewConnection']>, ParentType, ContextType, RequireFields<ProductReviewsArgs, 'first'>>;
 }>;
 
 export type QueryResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
