@@ -14,6 +14,11 @@ import type { ResponseCache, ResponseCacheRequest } from './plugins/response-cac
 import { SubgraphFetch } from './subgraph-fetch/index.ts';
 import type { SubgraphPolicies } from './subgraph-fetch/resilience.ts';
 
+// @apollo/gateway sends usage data to Apollo's servers unless this says not
+// to. A self-hosted graph talks to nothing its operator did not configure;
+// setting it to `false` opts in.
+process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
+
 export interface RouterContext extends MetricsContext {
   /** The verified caller, or null for an anonymous one. */
   viewer: Viewer | null;
