@@ -1,4 +1,5 @@
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
 import { parse } from 'graphql';
@@ -27,7 +28,11 @@ export async function startTestSubgraph(
   sdl: string,
   resolvers: GraphQLResolverMap<unknown>,
 ): Promise<TestSubgraph> {
-  const apollo = new ApolloServer({ schema: buildSubgraphSchema({ typeDefs: parse(sdl), resolvers }) });
+  const apollo = new ApolloServer({
+    schema: buildSubgraphSchema({ typeDefs: parse(sdl), resolvers }),
+    // As the real subgraphs: the router does not ask for Apollo's inline traces.
+    plugins: [ApolloServerPluginInlineTraceDisabled()],
+  });
   await apollo.start();
   const requests: TestSubgraph['requests'] = [];
   const server = createHttpService({

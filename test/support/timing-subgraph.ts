@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import { close, createHttpService, listen } from '../../platform/src/http/server.ts';
@@ -61,6 +62,7 @@ export async function startTimingSubgraph(gate = openGate()) {
       typeDefs: parse(timingSdl('slow', 'slowV2')),
       resolvers: { Query: { slow, slowV2 } },
     }),
+    plugins: [ApolloServerPluginInlineTraceDisabled()],
   });
   await apollo.start();
   const server = createHttpService({
