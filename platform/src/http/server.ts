@@ -185,21 +185,25 @@ export function createHttpService({
         } finally {
           const seconds = (performance.now() - started) / 1000;
           metrics?.observeGraphQLRequest(observed, status ?? 500, seconds);
-          span.setAttributes({
-            'http.response.status_code': status ?? 500,
-            'http.request.header.x-request-id': [requestId],
-            ...(observed.operationName ? { 'graphql.operation.name': observed.operationName } : {}),
-          });
-          if ((status ?? 500) >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+          // Both below are per request: build nothing for a span or a level that records nothing.
+          if (span.isRecording()) {
+            span.setAttributes({
+              'http.response.status_code': status ?? 500,
+              'http.request.header.x-request-id': [requestId],
+              ...(observed.operationName ? { 'graphql.operation.name': observed.operationName } : {}),
+            });
+            if ((status ?? 500) >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+          }
           // Headers included: the logger's redaction hides credentials among them.
-          logger.debug(
-            {
-              req: { method: incoming.method, url: incoming.url, headers: incoming.headers },
-              status: status ?? 500,
-              durationMs: Math.round(seconds * 1000),
-            },
-            'graphql request',
-          );
+          if (logger.isLevelEnabled('debug'))
+            logger.debug(
+              {
+                req: { method: incoming.method, url: incoming.url, headers: incoming.headers },
+                status: status ?? 500,
+                durationMs: Math.round(seconds * 1000),
+              },
+              'graphql request',
+            );
         }
       }),
     );
