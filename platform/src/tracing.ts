@@ -197,6 +197,11 @@ export function tracer(): Tracer {
   return trace.getTracer('shop-graph');
 }
 
+/** Whether a span is active here, so that a child span would be made: callers on hot paths check it before building a span's name and attributes. */
+export function inTracedWork(): boolean {
+  return trace.getActiveSpan() !== undefined;
+}
+
 /**
  * Runs `work` in a child span of the active one, ending the span when
  * `work` returns or, for a promise, settles. Without an active span (no
@@ -205,7 +210,7 @@ export function tracer(): Tracer {
  * one span each time it runs.
  */
 export function inChildSpan<T>(name: string, options: SpanOptions, work: () => T): T {
-  if (!trace.getActiveSpan()) return work();
+  if (!inTracedWork()) return work();
   return tracer().startActiveSpan(name, options, (span) => {
     let result: T;
     try {

@@ -10,7 +10,7 @@ import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { assertNever } from '../assert.ts';
 import type { Metrics } from '../metrics.ts';
-import { inChildSpan } from '../tracing.ts';
+import { inChildSpan, inTracedWork } from '../tracing.ts';
 import { lockDirectory, type DirectoryLock } from './directory-lock.ts';
 import { DatabaseMetrics } from './metrics.ts';
 
@@ -265,12 +265,15 @@ function observeStatement<T>(
   query: unknown,
   run: () => PromiseLike<T>,
 ): Promise<T> {
+  const measured = async () => (metrics ? metrics.statement(inTransaction, run) : run());
+  // Every statement passes here: build the span's name and attributes only for a traced request.
+  if (!inTracedWork()) return measured();
   const text = typeof query === 'string' ? query : Array.isArray(query) ? query.join('?') : '';
   return inChildSpan(
     // The statement's verb (SELECT, INSERT…), as the database semantic conventions name a span without a table.
     /^\s*([a-z]+)/i.exec(text)?.[1]?.toUpperCase() ?? 'postgresql',
     { kind: SpanKind.CLIENT, attributes: { 'db.system': 'postgresql', 'db.statement': text } },
-    async () => (metrics ? metrics.statement(inTransaction, run) : run()),
+    measured,
   );
 }
 

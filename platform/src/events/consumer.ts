@@ -63,6 +63,21 @@ export function errorMessage(error: unknown): string {
   return String(error);
 }
 
+/**
+ * `subscription`, kept in `active` until it is stopped: a bus stops whatever
+ * is still in it when it closes.
+ */
+export function trackedIn(active: Set<Subscription>, subscription: Subscription): Subscription {
+  const tracked: Subscription = {
+    stop: async () => {
+      await subscription.stop();
+      active.delete(tracked);
+    },
+  };
+  active.add(tracked);
+  return tracked;
+}
+
 /** Runs `options.handle` over what `reader` delivers until stopped; failures of the bus itself are retried with backoff, never thrown. */
 export function runSubscription(
   reader: GroupReader,

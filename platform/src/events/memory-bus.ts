@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.ts';
 import { decodeDeadLetter, decodeEvent, encodeDeadLetter, encodeEvent, type EntryFields } from './codec.ts';
-import { runSubscription, type Delivery, type GroupReader } from './consumer.ts';
+import { runSubscription, trackedIn, type Delivery, type GroupReader } from './consumer.ts';
 import {
   deadLetterStream,
   type DeadLetter,
@@ -119,20 +119,15 @@ export class MemoryBus implements EventBus {
       claimIdleMs: this.claimIdleMs,
       maxLen: this.maxLen,
     });
-    const running = runSubscription(
-      reader,
-      options,
-      { retryDelayMs: this.retryDelayMs, maxRetryDelayMs: this.claimIdleMs },
-      this.logger,
+    return trackedIn(
+      this.subscriptions,
+      runSubscription(
+        reader,
+        options,
+        { retryDelayMs: this.retryDelayMs, maxRetryDelayMs: this.claimIdleMs },
+        this.logger,
+      ),
     );
-    const subscription: Subscription = {
-      stop: async () => {
-        await running.stop();
-        this.subscriptions.delete(subscription);
-      },
-    };
-    this.subscriptions.add(subscription);
-    return subscription;
   }
 
   async stats(stream: string, group: string): Promise<EventBusStats> {

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { RedisClient } from '../cache/redis.ts';
 import type { Logger } from '../logger.ts';
 import { decodeDeadLetter, decodeEvent, encodeDeadLetter, encodeEvent, type EntryFields } from './codec.ts';
-import { runSubscription, type Delivery, type GroupReader } from './consumer.ts';
+import { runSubscription, trackedIn, type Delivery, type GroupReader } from './consumer.ts';
 import {
   deadLetterStream,
   type DeadLetter,
@@ -98,20 +98,15 @@ export class RedisStreamsBus implements EventBus {
   subscribe(options: SubscribeOptions): Subscription {
     const log = this.logger.child({ stream: options.stream, group: options.group, consumer: options.consumer });
     const reader = new RedisGroupReader(this.redis, options, this.settings, log);
-    const running = runSubscription(
-      reader,
-      options,
-      { retryDelayMs: this.settings.retryDelayMs, maxRetryDelayMs: this.settings.claimIdleMs },
-      this.logger,
+    return trackedIn(
+      this.subscriptions,
+      runSubscription(
+        reader,
+        options,
+        { retryDelayMs: this.settings.retryDelayMs, maxRetryDelayMs: this.settings.claimIdleMs },
+        this.logger,
+      ),
     );
-    const subscription: Subscription = {
-      stop: async () => {
-        await running.stop();
-        this.subscriptions.delete(subscription);
-      },
-    };
-    this.subscriptions.add(subscription);
-    return subscription;
   }
 
   /**
