@@ -156,6 +156,8 @@ export function startTestRouter(
 export interface ShopGraph {
   router: RunningRouter;
   subgraphs: Record<SubgraphName, RunningSubgraph>;
+  /** The supergraph the router serves, for another router beside it. */
+  supergraphPath: string;
   /** Sends an operation through the router. */
   query<TData = Record<string, unknown>>(
     query: string,
@@ -189,6 +191,7 @@ export async function startShopGraph(
     return {
       router,
       subgraphs: started.byName,
+      supergraphPath,
       query: (query, variables, headers) => postGraphQL(router.url, query, variables, headers),
       async stop() {
         await router.stop();
