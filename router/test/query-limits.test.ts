@@ -206,6 +206,44 @@ describe('cost, computed with variables', () => {
   });
 });
 
+describe('the cost model', () => {
+  const supergraphWith = (link: string, field: string) => `
+    schema ${link} { query: Query }
+    type Query { ${field} }
+    type Item { id: ID! }
+  `;
+
+  it.each([
+    ['imported', '@link(url: "https://specs.apollo.dev/cost/v0.1", import: ["@listSize"])', '@listSize'],
+    [
+      'imported under another name',
+      '@link(url: "https://specs.apollo.dev/cost/v0.1", import: [{ name: "@listSize", as: "@size" }])',
+      '@size',
+    ],
+    ['namespaced', '@link(url: "https://specs.apollo.dev/cost/v0.1")', '@cost__listSize'],
+    ['namespaced with as', '@link(url: "https://specs.apollo.dev/cost/v0.1", as: "demand")', '@demand__listSize'],
+  ])('reads @listSize %s', (_, link, directive) => {
+    const model = costModelFromSupergraph(
+      supergraphWith(link, `items(first: Int): [Item!]! ${directive}(slicingArguments: ["first"], assumedSize: 7)`),
+    );
+    expect(model.fields.get('Query.items')?.listSize).toEqual({
+      slicingArguments: ['first'],
+      assumedSize: 7,
+      sizedFields: new Set(),
+    });
+  });
+
+  it("ignores a directive of the same name that is not the cost spec's", () => {
+    const model = costModelFromSupergraph(
+      supergraphWith(
+        '@link(url: "https://example.com/other/v1.0", import: ["@listSize"])',
+        'items: [Item!]! @listSize(assumedSize: 7)',
+      ),
+    );
+    expect(model.fields.size).toBe(0);
+  });
+});
+
 describe('each limit answers with its own code', () => {
   const aliases = (field: string, count: number) =>
     `{ ${Array.from({ length: count }, (_, index) => `a${index}: ${field}`).join(' ')} }`;
