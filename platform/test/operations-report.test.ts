@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { composeSupergraph } from '../src/composition/compose.ts';
-import { assumedListSize, reportOperations, type OperationReport } from '../src/composition/operations-report.ts';
+import { defaultListSize, reportOperations, type OperationReport } from '../src/composition/operations-report.ts';
 import { localRoutingUrl, schemaFileOf, subgraphs } from '../../subgraphs/registry.ts';
 
 /** The per-operation report on the shop's real schemas, and on edits a pull request might make. */
@@ -47,7 +47,7 @@ describe('operations report', () => {
       subgraphs: ['products'],
       fetches: 1,
       sequentialFetches: 1,
-      cost: assumedListSize,
+      cost: defaultListSize,
       cache: { maxAge: 3600, scope: 'PUBLIC' },
       deprecated: [],
     });
@@ -82,19 +82,42 @@ describe('operations report', () => {
     expect(only(edited).cache).toBeNull();
   });
 
-  it('sizes lists by first/last, variable defaults and connections, and assumes the rest', () => {
+  it("sizes lists by the subgraphs' @listSize: first as given, the variable's default, the schema's default", () => {
     const cost = (text: string) => only(report({ 'q.graphql': text })).cost;
-    // products 1, then edges, node and price 5 each.
-    expect(cost('query A { products(first: 5) { edges { node { price { centAmount } } } } }')).toBe(16);
-    expect(cost('query B($n: Int = 7) { products(first: $n) { edges { node { id } } } }')).toBe(1 + 7 + 7);
+    // products 1, then 5 edges, each with its node and the node's price.
+    expect(cost('query A { products(first: 5) { edges { node { price { centAmount } } } } }')).toBe(1 + 5 * 3);
+    expect(cost('query B($n: Int = 7) { products(first: $n) { edges { node { id } } } }')).toBe(1 + 7 * 2);
     // A variable without a default, or no argument at all: the schema's default (20) applies.
-    expect(cost('query C($n: Int) { products(first: $n) { edges { node { id } } } }')).toBe(1 + 20 + 20);
-    expect(cost('query G { products { edges { node { id } } } }')).toBe(1 + 20 + 20);
-    expect(cost('query D { categories { id } }')).toBe(assumedListSize);
+    expect(cost('query C($n: Int) { products(first: $n) { edges { node { id } } } }')).toBe(1 + 20 * 2);
+    expect(cost('query G { products { edges { node { id } } } }')).toBe(1 + 20 * 2);
+    // No @listSize on categories: the default size.
+    expect(cost('query D { categories { id } }')).toBe(defaultListSize);
+    // An assumed size declared by the subgraph (at most 100 ids).
+    expect(cost('query H { productsById(ids: ["1"]) { id } }')).toBe(100);
+    // totalCount runs a count of its own: @cost(weight: 1), although a scalar.
+    expect(cost('query I { products(first: 1) { totalCount } }')).toBe(2);
     // Fragments count like the fields they hold.
     expect(
       cost('query E { products(first: 2) { edges { node { ...F } } } } fragment F on Product { category { id } }'),
-    ).toBe(1 + 2 + 2 + 2);
+    ).toBe(1 + 2 * 3);
+  });
+
+  it('reports the cost the router limits, declared in a subgraph and composed', () => {
+    const cost = (edits: Record<string, (sdl: string) => string>) =>
+      only(report({ 'q.graphql': 'query D { categories { id } }' }, edits)).cost;
+    expect(
+      cost({
+        products: replaceOnce('  categories: [Category!]!', '  categories: [Category!]! @listSize(assumedSize: 40)'),
+      }),
+    ).toBe(40);
+    expect(
+      cost({
+        products: replaceOnce(
+          'type Category @cacheControl(maxAge: 3600) {',
+          'type Category @cost(weight: 3) @cacheControl(maxAge: 3600) {',
+        ),
+      }),
+    ).toBe(3 * defaultListSize);
   });
 
   it('lists deprecated fields and arguments in use, with the reason', () => {

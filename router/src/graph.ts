@@ -127,7 +127,7 @@ export class GraphVersion {
         return subgraph;
       },
     });
-    const limitsProtection = queryLimits(limits, { production });
+    const limitsProtection = queryLimits(limits, { supergraphSdl });
     const server = new ApolloServer<RouterContext>({
       gateway,
       introspection: !production,

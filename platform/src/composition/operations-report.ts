@@ -1,11 +1,10 @@
 import { operationFromDocument, ROUTER_SUPPORTED_SUPERGRAPH_FEATURES, Supergraph } from '@apollo/federation-internals';
 import { QueryPlanner, type PlanNode, type SubscriptionNode } from '@apollo/query-planner';
 import { buildSubgraphSchema } from '@apollo/subgraph';
+import { costModelFromSupergraph, operationCost } from '../../../router/src/plugins/query-limits/cost.ts';
 import {
   getNamedType,
   isCompositeType,
-  isListType,
-  isNonNullType,
   Kind,
   parse,
   valueFromASTUntyped,
@@ -16,11 +15,9 @@ import {
   type GraphQLCompositeType,
   type GraphQLField,
   type GraphQLNamedType,
-  type GraphQLOutputType,
   type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
-  type ValueNode,
 } from 'graphql';
 
 /** What one client operation costs the graph, as a frontend team and a reviewer need to see it. */
@@ -35,7 +32,11 @@ export interface OperationReport {
   fetches: number;
   /** The longest chain of fetches that must wait for each other: the round trips on the critical path. */
   sequentialFetches: number;
-  /** Estimated objects resolved; see `estimateCost`. */
+  /**
+   * The cost the router's limit computes for it when no variables are sent
+   * (the operation's own defaults apply), from the supergraph's `@listSize`
+   * and `@cost`: router/src/plugins/query-limits/cost.ts.
+   */
   cost: number;
   /** The response's cache policy, as the router computes it from the subgraphs' hints; null: never cached. */
   cache: { maxAge: number; scope: 'PUBLIC' | 'PRIVATE' } | null;
@@ -51,8 +52,9 @@ export interface OperationsReportInput {
   documents: ReadonlyArray<{ source: string; document: DocumentNode }>;
 }
 
-/** Lists without a size argument are assumed to hold this many items, like Apollo's `@listSize(assumedSize:)`. */
-export const assumedListSize = 10;
+// The report shows the cost the router's cost limit computes, by the same function: what a reviewer
+// reads here is what a request with no variables is measured at.
+export { defaultListSize } from '../../../router/src/plugins/query-limits/cost.ts';
 
 /**
  * Reports, for each client operation, what the graph does to answer it:
@@ -67,6 +69,7 @@ export function reportOperations({ supergraphSdl, subgraphs, documents }: Operat
   const supergraph = Supergraph.build(supergraphSdl, { supportedFeatures: ROUTER_SUPPORTED_SUPERGRAPH_FEATURES });
   const planner = new QueryPlanner(supergraph);
   const apiSchema = supergraph.apiSchema().toGraphQLJSSchema();
+  const costModel = costModelFromSupergraph(supergraphSdl);
   const subgraphSchemas = new Map(
     subgraphs.map(({ name, sdl }) => [name, buildSubgraphSchema({ typeDefs: parse(sdl) })] as const),
   );
@@ -96,7 +99,7 @@ export function reportOperations({ supergraphSdl, subgraphs, documents }: Operat
         subgraphs: [...new Set(fetches.map((fetch) => fetch.serviceName))].sort(),
         fetches: fetches.length,
         sequentialFetches: plan.node ? criticalPath(plan.node) : 0,
-        cost: estimateCost(apiSchema, operation, fragments),
+        cost: operationCost({ schema: apiSchema, model: costModel, operation, fragments }),
         // Only query responses are ever stored, by the router or by HTTP caches.
         cache:
           operation.operation !== 'query'
@@ -233,66 +236,6 @@ function rootType(schema: GraphQLSchema, operation: OperationDefinitionNode): Gr
   const type = schema.getRootType(operation.operation);
   if (!type) throw new Error(`the schema has no ${operation.operation} type`);
   return type;
-}
-
-// ---- cost -------------------------------------------------------------------
-
-/**
- * Estimated objects the operation resolves: every selected field of object
- * type counts once per parent, scalars are free, and lists multiply what is
- * below them. A list's size is its `first` or `last` argument (a literal, the
- * variable's default or the argument's default in the schema, in that
- * order); a connection's `edges` and `nodes` take the size
- * of the field that returned the connection; any other list is assumed to
- * hold `assumedListSize` items. The same measure as Apollo's demand control
- * with default weights, so it ranks operations the way a cost limit would.
- */
-export function estimateCost(schema: GraphQLSchema, operation: OperationDefinitionNode, fragments: Fragments): number {
-  const defaults = new Map(
-    (operation.variableDefinitions ?? []).map((variable) => [
-      variable.variable.name.value,
-      variable.defaultValue ? valueFromASTUntyped(variable.defaultValue) : undefined,
-    ]),
-  );
-  // The argument as written, else the variable's default, else the argument's default in the schema.
-  const sizeArgument = (field: FieldNode, definition: GraphQLField<unknown, unknown>): number | undefined => {
-    for (const name of ['first', 'last']) {
-      const given = field.arguments?.find((argument) => argument.name.value === name);
-      const value = given ? literalOrDefault(given.value, defaults) : undefined;
-      if (typeof value === 'number') return value;
-      const fallback = definition.args.find((argument) => argument.name === name)?.defaultValue;
-      if (typeof fallback === 'number') return fallback;
-    }
-    return undefined;
-  };
-
-  let cost = 0;
-  walk(
-    schema,
-    operation.selectionSet,
-    rootType(schema, operation),
-    fragments,
-    { multiplier: 1, connectionSize: undefined as number | undefined },
-    (field, definition, parentType, { multiplier, connectionSize }) => {
-      if (!isCompositeType(getNamedType(definition.type))) return { multiplier, connectionSize: undefined };
-      const isConnectionList = parentType.name.endsWith('Connection') && ['edges', 'nodes'].includes(field.name.value);
-      const size = isList(definition.type)
-        ? (sizeArgument(field, definition) ?? (isConnectionList ? connectionSize : undefined) ?? assumedListSize)
-        : 1;
-      const objects = multiplier * size;
-      cost += objects;
-      return { multiplier: objects, connectionSize: sizeArgument(field, definition) };
-    },
-  );
-  return cost;
-}
-
-function isList(type: GraphQLOutputType): boolean {
-  return isListType(isNonNullType(type) ? type.ofType : type);
-}
-
-function literalOrDefault(value: ValueNode, defaults: ReadonlyMap<string, unknown>): unknown {
-  return value.kind === Kind.VARIABLE ? defaults.get(value.name.value) : valueFromASTUntyped(value);
 }
 
 // ---- cache policy -----------------------------------------------------------

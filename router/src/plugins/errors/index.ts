@@ -2,7 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLError, GraphQLFormattedError } from 'graphql';
 import { clientErrorCodes, createErrorFormatter, ErrorCode } from '../../../../platform/src/errors.ts';
 import type { Logger } from '../../../../platform/src/logger.ts';
-import { describeLimitError } from '../query-limits/index.ts';
+import { formatQueryLimitError } from '../query-limits/index.ts';
 
 export interface ErrorsContext {
   /** The request's id, also in the `x-request-id` response header and the log. */
@@ -18,7 +18,7 @@ export interface ErrorsContext {
 export function routerErrorFormatter({ production }: { production: boolean }) {
   const format = createErrorFormatter({ maskInternalErrors: production });
   return (raw: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const formatted = { ...raw, message: describeLimitError(raw.message, raw.extensions?.code, production) };
+    const formatted = formatQueryLimitError(raw, error, production);
     const fromSubgraph = typeof formatted.extensions?.serviceName === 'string';
     const code = formatted.extensions?.code;
     if (fromSubgraph && !(typeof code === 'string' && clientErrorCodes.has(code))) {

@@ -1,23 +1,33 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
-import { GraphQLError, validate, type ValidationRule } from 'graphql';
+import { Kind, type ValidationContext, type ValidationRule } from 'graphql';
+import { costModelFromSupergraph, fragmentsOf, operationCost } from './cost.ts';
+import { operationDepth } from './depth.ts';
+import { QueryLimitCode, QueryLimitError } from './errors.ts';
+
+export { formatQueryLimitError, QueryLimitCode, QueryLimitError } from './errors.ts';
 
 /** How big an operation may be. Every limit is checked before any subgraph is called. */
 export interface QueryLimits {
   /**
-   * Deepest field nesting, leaves included, fragments flattened. Default: 7,
-   * what the deepest operation the shop ships needs (OrderHistory:
-   * viewer → orders → edges → node → items → product → name).
+   * Deepest field nesting, leaves included, fragments flattened, a Relay
+   * connection's `edges` and `node` not counted (see depth.ts for why).
+   * Default: 7. The shop's deepest operation, OrderHistory (viewer → orders
+   * → items → product → name), is 5; the README's product card is 4.
    */
   maxDepth: number;
-  /** Aliased fields per operation. Default: 15. */
+  /** Aliased fields per operation, `__typename` aliases included. Default: 15. */
   maxAliases: number;
   /** Directives per operation. Default: 10. */
   maxDirectives: number;
   /** Lexical tokens per document, counted before it is parsed. Default: 1,000. */
   maxTokens: number;
-  /** graphql-armor's cost (objects 2, scalars 1, ×1.5 a level). Default: 2,000; the shop's operations cost at most 218. */
+  /**
+   * Estimated cost, computed with the request's variables from the
+   * subgraphs' `@listSize` and `@cost` (see cost.ts). Default: 5,000: the
+   * dearest shipped operation, OrderHistory, costs 2,034 (10 orders of up
+   * to 50 items), while 100 products with 100 reviews each cost over 30,000.
+   */
   maxCost: number;
   /** Trusted documents (in the safelist manifest) skip the cost limit: they were reviewed. Default: true. */
   costExemptTrusted: boolean;
@@ -28,7 +38,7 @@ export const defaultQueryLimits: QueryLimits = {
   maxAliases: 15,
   maxDirectives: 10,
   maxTokens: 1000,
-  maxCost: 2000,
+  maxCost: 5000,
   costExemptTrusted: true,
 };
 
@@ -38,73 +48,100 @@ export interface QueryLimitsContext {
 }
 
 /**
- * Depth, aliases, directives, tokens and cost, enforced with graphql-armor,
- * plus field-suggestion masking. In production a rejection says only that
- * the operation is too large, never the limit or the measure, so probing
- * learns nothing; in development it says both.
+ * Depth, aliases, directives, tokens and cost. Each refusal has its own
+ * code (QueryLimitCode) and HTTP 400; `formatQueryLimitError`, in the
+ * router's error formatter, says the limit and, in development only, the
+ * value found.
+ *
+ * Depth, aliases and directives are validation rules, so a document is
+ * measured once and Apollo Server's document cache remembers that it
+ * passed. Cost depends on the variables, so it is computed for every
+ * request, once the operation is known.
  */
 export function queryLimits(
   limits: QueryLimits,
-  { production }: { production: boolean },
+  { supergraphSdl }: { supergraphSdl: string },
 ): {
   plugins: ApolloServerPlugin<QueryLimitsContext>[];
   validationRules: ValidationRule[];
   parseOptions: { maxTokens: number };
 } {
-  const exposeLimits = !production;
-  const errorMessage = 'The operation is too large or complex.';
+  // graphql-armor counts aliases and directives (through fragments, each
+  // spread once per use); the rules here judge, so the refusal carries our
+  // code and both numbers: armor's own refusal is an uncoded "Syntax Error"
+  // that gives no count. Hence an unreachable `n` and a check on accept.
+  const judge =
+    (code: QueryLimitCode, limit: number) =>
+    (context: ValidationContext | null, details: unknown): void => {
+      const found = countIn(details);
+      if (context && found !== undefined && found > limit) context.reportError(new QueryLimitError(code, limit, found));
+    };
   const armor = new ApolloArmor({
-    maxDepth: { n: limits.maxDepth, flattenFragments: true, exposeLimits, errorMessage },
-    maxAliases: { n: limits.maxAliases, exposeLimits, errorMessage },
-    maxDirectives: { n: limits.maxDirectives, exposeLimits, errorMessage },
+    maxAliases: {
+      n: Number.MAX_SAFE_INTEGER,
+      // armor lets `__typename` aliases through by default; each is a field in the response all the same.
+      allowList: [],
+      onAccept: [judge(QueryLimitCode.Aliases, limits.maxAliases)],
+    },
+    maxDirectives: {
+      n: Number.MAX_SAFE_INTEGER,
+      onAccept: [judge(QueryLimitCode.Directives, limits.maxDirectives)],
+    },
+    // Depth is ours (depth.ts): armor's cannot leave out a connection's wrappers.
+    maxDepth: { enabled: false },
     // Tokens are limited by graphql-js's own parser option instead (see parseOptions): armor's
     // plugin throws from a hook Apollo Server 5 answers with a 500.
     maxTokens: { enabled: false },
-    // Cost is checked below, where the request's trust is known.
+    // Cost is ours (cost.ts), checked below, where the variables and the request's trust are known.
     costLimit: { enabled: false },
-    // "Did you mean …" would map the schema for anyone who misspells on purpose.
-    blockFieldSuggestion: { enabled: production },
+    // Suggestions are cut in formatQueryLimitError: armor's mask misses enum values.
+    blockFieldSuggestion: { enabled: false },
   });
-  const { plugins, validationRules } = armor.protect();
+  const { validationRules } = armor.protect();
 
-  const costRule = costLimitRule({ maxCost: limits.maxCost, exposeLimits, errorMessage });
+  const depthRule: ValidationRule = (context) => ({
+    OperationDefinition(operation) {
+      const fragments = new Map(
+        context
+          .getDocument()
+          .definitions.flatMap((definition) =>
+            definition.kind === Kind.FRAGMENT_DEFINITION ? [[definition.name.value, definition] as const] : [],
+          ),
+      );
+      const depth = operationDepth(context.getSchema(), operation, fragments);
+      if (depth > limits.maxDepth)
+        context.reportError(new QueryLimitError(QueryLimitCode.Depth, limits.maxDepth, depth));
+    },
+  });
+
+  const model = costModelFromSupergraph(supergraphSdl);
   const costLimit: ApolloServerPlugin<QueryLimitsContext> = {
     async requestDidStart() {
       return {
-        async didResolveOperation({ document, schema, contextValue }) {
-          if (limits.costExemptTrusted && contextValue.trusted) return;
-          let errors: readonly GraphQLError[];
-          try {
-            errors = validate(schema, document, [costRule]);
-          } catch (error) {
-            // graphql-armor throws the rejection out of the visitor.
-            if (!(error instanceof GraphQLError)) throw error;
-            errors = [error];
-          }
-          if (errors.length > 0) {
-            throw new GraphQLError(errors[0]!.message.replace(/^Syntax Error: /, ''), {
-              extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } },
-            });
-          }
+        async didResolveOperation({ document, operation, schema, request, contextValue }) {
+          if (!operation || (limits.costExemptTrusted && contextValue.trusted)) return;
+          const cost = operationCost({
+            schema,
+            model,
+            operation,
+            fragments: fragmentsOf(document),
+            variables: request.variables,
+          });
+          // Thrown here, Apollo Server answers with the error as it is: code and status 400.
+          if (cost > limits.maxCost) throw new QueryLimitError(QueryLimitCode.Cost, limits.maxCost, cost);
         },
       };
     },
   };
   return {
-    plugins: [...(plugins as ApolloServerPlugin<QueryLimitsContext>[]), costLimit],
-    validationRules,
+    plugins: [costLimit],
+    validationRules: [depthRule, ...validationRules],
     parseOptions: { maxTokens: limits.maxTokens },
   };
 }
 
-/**
- * graphql-armor words every rejection as a "Syntax Error", and graphql-js
- * names the token limit it hit ("more that N tokens", sic); a client gets
- * neither in production.
- */
-export function describeLimitError(message: string, code: unknown, production: boolean): string {
-  if (code === 'GRAPHQL_VALIDATION_FAILED') return message.replace(/^Syntax Error: /, '');
-  if (code === 'GRAPHQL_PARSE_FAILED' && /more tha[nt] \d+ tokens/.test(message))
-    return production ? 'The operation is too large or complex.' : message;
-  return message;
+/** armor hands its count to `onAccept` as `{ n }`. */
+function countIn(details: unknown): number | undefined {
+  if (typeof details !== 'object' || details === null || !('n' in details)) return undefined;
+  return typeof details.n === 'number' ? details.n : undefined;
 }
