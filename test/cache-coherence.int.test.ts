@@ -219,13 +219,12 @@ const productPage =
 const cart =
   (index: number): Read['variables'] =>
   () => ({ productIds: [seedProduct(index).id] });
-const catalogPage =
-  (index: number): Read['variables'] =>
-  () => {
-    const product = seedProduct(index);
-    const category = seedCategories.find((candidate) => candidate.id === product.categoryId)!;
-    return { first: 24, filter: { category: category.slug, search: product.name } };
-  };
+const categoryOf = (index: number) =>
+  seedCategories.find((candidate) => candidate.id === seedProduct(index).categoryId)!.slug;
+const catalogPage = (index: number) => () => ({
+  first: 24,
+  filter: { category: categoryOf(index), search: seedProduct(index).name },
+});
 const catalogCard = (data: any, index: number) =>
   data.products.edges.map((edge: any) => edge.node).find((node: any) => node.id === seedProduct(index).id);
 const orderIn = (data: any, id: string | undefined) =>
@@ -442,7 +441,8 @@ const matrix: Row[] = [
     as: admin,
     via: 'B',
     setup: async (world) => {
-      world.centAmount = seedProduct(products.price).priceCents + 1_000;
+      // Cheaper than anything in the catalog, so it moves to the top of every page ordered by price.
+      world.centAmount = 0;
     },
     variables: (world) => ({
       productId: seedProduct(products.price).id,
@@ -471,6 +471,14 @@ const matrix: Row[] = [
         variables: catalogPage(products.price),
         effect: 'the new price',
         shows: (data, world) => catalogCard(data, products.price)?.price.centAmount === world.centAmount,
+        arrives: 'at once',
+      },
+      {
+        query: 'CatalogPage',
+        as: anonymous,
+        variables: () => ({ first: 1, filter: { category: categoryOf(products.price) }, orderBy: 'PRICE_ASC' }),
+        effect: 'the product moves to the top of the page ordered by price',
+        shows: (data) => data.products.edges[0]?.node.id === seedProduct(products.price).id,
         arrives: 'at once',
       },
     ],

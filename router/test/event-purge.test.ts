@@ -42,7 +42,15 @@ describe('entitiesChangedBy', () => {
       [{ type: 'User', id: userId }],
     ],
     ['ReviewAuthorRenamed', { userId, username: 'ada' }, [{ type: 'User', id: userId }]],
-    ['ProductPriceChanged', { productId, unitPriceCents: 100 }, [{ type: 'Product', id: productId }]],
+    [
+      'ProductPriceChanged',
+      { productId, unitPriceCents: 100 },
+      // The product, and the catalog's pages, which a price can reorder.
+      [
+        { type: 'Product', id: productId },
+        { type: 'Query', id: 'products' },
+      ],
+    ],
     ['OrderConfirmed', { orderId: productId, userId }, [{ type: 'Order', id: productId }]],
   ])('%s purges what it changed', (type, payload, entities) => {
     expect(entitiesChangedBy(newEvent(type, randomUUID(), payload))).toEqual(entities);

@@ -7,6 +7,8 @@ type Entity = { type: string; id: string };
 type Payload = Record<string, unknown>;
 
 const entity = (type: string, id: unknown): Entity[] => (typeof id === 'string' ? [{ type, id }] : []);
+/** A root list, tagged `Query:<field>` (tags.ts). */
+const rootList = (field: string): Entity[] => [{ type: 'Query', id: field }];
 const products = (items: unknown): Entity[] =>
   Array.isArray(items)
     ? items.flatMap((item: { productId?: unknown } | null) => entity('Product', item?.productId))
@@ -21,7 +23,9 @@ const products = (items: unknown): Entity[] =>
  * hold producers to it).
  */
 export const purgesByEventType: Readonly<Record<string, (payload: Payload) => Entity[]>> = {
-  ProductPriceChanged: (payload) => entity('Product', payload.productId),
+  // The price shows wherever the product does, and can move it into or out of a catalog page
+  // filtered or ordered by price: those pages are purged as a whole.
+  ProductPriceChanged: (payload) => [...entity('Product', payload.productId), ...rootList('products')],
   // Stock moves: a reservation takes it, a cancellation gives it back, a restock adds to it.
   StockReserved: (payload) => products(payload.items),
   StockReleased: (payload) => products(payload.items),
