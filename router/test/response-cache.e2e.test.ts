@@ -1,7 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { seedProduct, seedUser } from '../../seed/world.ts';
@@ -127,14 +126,19 @@ describe('two router processes on one Redis', () => {
       }
     });
 
-    await sleep(300);
+    // Counted, not timed: a busy machine answers fewer requests in any fixed wait.
+    await until(() => outcomes.length >= 10, { timeoutMs: 60_000, what: 'requests answered before the outage' });
     const port = Number(new URL(redis.url).port);
     await redis.stop();
     for (const { process } of routers)
       await process.waitFor(() =>
         process.logs().some((line) => line.msg === 'redis cache unavailable; serving without it'),
       );
-    await sleep(500);
+    const outageSeen = outcomes.length;
+    await until(() => outcomes.length >= outageSeen + 20, {
+      timeoutMs: 60_000,
+      what: 'requests answered while Redis is down',
+    });
     const duringOutage = outcomes.length;
     redis = await startRedis(port);
     for (const { process } of routers)
@@ -152,7 +156,6 @@ describe('two router processes on one Redis', () => {
     console.log(
       `response cache outage: ${outcomes.length} requests, ${outcomes.filter((o) => o.cache === 'HIT').length} hits, 0 allowed to fail`,
     );
-    expect(outcomes.length).toBeGreaterThan(50);
     expect(outcomes.filter((outcome) => !outcome.ok)).toEqual([]);
   });
 });

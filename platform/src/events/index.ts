@@ -34,6 +34,12 @@ export {
   type OutboxRelayOptions,
   type OutboxRow,
 } from './outbox.ts';
+export {
+  noteRecordedEvents,
+  recordedEventsExtension,
+  recordingEvents,
+  reportRecordedEventsPlugin,
+} from './recorded.ts';
 export { republishState, type RepublishOptions } from './republish.ts';
 export { forgetProcessedEvents, handleOnce, processedEvents, processedEventsRetentionMs } from './inbox.ts';
 

@@ -3,6 +3,7 @@ import { bigint, index, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-or
 import type { Database, DrizzleSchema } from '../db/database.ts';
 import type { Logger } from '../logger.ts';
 import { errorMessage, pause } from './consumer.ts';
+import { noteRecordedEvents } from './recorded.ts';
 import type { DomainEvent, EventBus } from './types.ts';
 
 /**
@@ -80,6 +81,8 @@ export async function recordEvents<TSchema extends DrizzleSchema>(
   });
   // Both branches of the union can insert; TypeScript cannot unify their overloads.
   await (tx as Database<TSchema>).insert(outbox).values(rows);
+  // Reported with a mutation's answer too (recorded.ts), so caches drop what it changed before the caller reads again.
+  noteRecordedEvents(events);
 }
 
 export interface OutboxRelayOptions {

@@ -18,6 +18,8 @@ import {
   oldestUnpublishedAgeSeconds,
   OutboxRelay,
   processedEventsRetentionMs,
+  recordingEvents,
+  reportRecordedEventsPlugin,
   type EventBus,
 } from '../events/index.ts';
 import { registerEventMetrics } from '../events/metrics.ts';
@@ -263,7 +265,13 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
       maskInternalErrors: production,
       onInternalError: (error) => logger.error({ err: error }, 'resolver failed'),
     }),
-    plugins: [ApolloServerPluginInlineTraceDisabled(), metrics.plugin(), requestLogPlugin()],
+    plugins: [
+      ApolloServerPluginInlineTraceDisabled(),
+      metrics.plugin(),
+      requestLogPlugin(),
+      // The router's response cache purges what a mutation changed before it answers.
+      reportRecordedEventsPlugin(),
+    ],
     // Signals are the entry point's to handle (platform/src/process.ts), after draining HTTP.
     stopOnTerminationSignals: false,
     logger,
@@ -293,10 +301,12 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
         logger.warn({ reason: error.message }, 'refused a request with a forwarded identity that does not verify');
         return unauthenticatedResponse('The forwarded identity is not accepted.');
       }
-      return apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest,
-        context: async () => ({ viewer, db: database.db, loaders: definition.createLoaders(database.db), observed }),
-      });
+      return recordingEvents(() =>
+        apollo.executeHTTPGraphQLRequest({
+          httpGraphQLRequest,
+          context: async () => ({ viewer, db: database.db, loaders: definition.createLoaders(database.db), observed }),
+        }),
+      );
     },
     readiness: async () =>
       startup?.checks() ?? {

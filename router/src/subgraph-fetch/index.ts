@@ -5,6 +5,7 @@ import { GraphQLError, Kind, parse, type DocumentNode } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { Pool } from 'undici';
 import { context, propagation } from '@opentelemetry/api';
+import { recordedEventsExtension } from '../../../platform/src/events/index.ts';
 import { requestIdHeader } from '../../../platform/src/http/server.ts';
 import { identityHeader } from '../../../platform/src/identity.ts';
 import { currentRequestId, type Logger } from '../../../platform/src/logger.ts';
@@ -46,6 +47,12 @@ export interface SubgraphFetchContext {
    * anonymous caller. Fetches for different identities are never shared.
    */
   identity?: string | null;
+  /**
+   * The events the subgraphs recorded while running this request's
+   * mutation, as they report them (platform/src/events/recorded.ts); the
+   * response cache purges for them before the router answers. Filled here.
+   */
+  recordedEvents?: unknown[];
 }
 
 interface RawResponse {
@@ -137,6 +144,7 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
         (definition) => definition.kind === Kind.OPERATION_DEFINITION && definition.operation !== 'query',
       );
       result = parseResult(isMutation ? await this.request(body, caller, false) : await this.sendShared(body, caller));
+      if (isMutation) takeRecordedEvents(result, options.context);
     }
     restrictCachePolicy(options.incomingRequestContext.overallCachePolicy, result.cacheControl);
     const { cacheControl: _cacheControl, ...response } = result;
@@ -341,6 +349,14 @@ function parseBody(text: string): SubgraphResult {
 
 function parseResult(raw: RawResponse): SubgraphResult & { cacheControl: string | undefined } {
   return { ...parseBody(raw.text), cacheControl: raw.cacheControl };
+}
+
+/** Moves the events a subgraph reports from its answer to the request's context: they are for the router alone. */
+function takeRecordedEvents(result: SubgraphResult, context: SubgraphFetchContext) {
+  const events = result.extensions?.[recordedEventsExtension];
+  if (events === undefined) return;
+  delete result.extensions![recordedEventsExtension];
+  if (Array.isArray(events)) (context.recordedEvents ??= []).push(...(events as unknown[]));
 }
 
 /**

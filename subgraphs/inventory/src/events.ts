@@ -16,6 +16,19 @@ interface OrderCancelled {
   orderId: string;
 }
 
+/** Stock given back, with the quantities per product: said in the transaction that adds it back. */
+export interface StockReleased {
+  orderId: string;
+  items: Array<{ productId: string; quantity: number }>;
+}
+
+/** Units added to a product's stock by `restock`, and what is now on hand. */
+export interface StockRestocked {
+  productId: string;
+  added: number;
+  quantity: number;
+}
+
 export interface StockRejected {
   orderId: string;
   /** Lines that could not be covered, with what was on hand. */
@@ -67,7 +80,12 @@ async function reserve(tx: Transaction, order: OrderPlaced): Promise<void> {
   ]);
 }
 
-/** Gives back what a cancelled order had reserved, once. */
+/**
+ * Gives back what a cancelled order had reserved, once, and says so in the
+ * same transaction: whoever caches stock (the router's response cache)
+ * drops it once the release has committed. A rejected order reserved
+ * nothing, so it has nothing to give back.
+ */
 async function release(tx: Transaction, { orderId }: OrderCancelled): Promise<void> {
   const [reservation] = await tx
     .update(tables.reservations)
@@ -81,6 +99,9 @@ async function release(tx: Transaction, { orderId }: OrderCancelled): Promise<vo
       .set({ quantity: sql`${tables.stockLevels.quantity} + ${item.quantity}`, updatedAt: sql`now()` })
       .where(eq(tables.stockLevels.productId, item.productId));
   }
+  await recordEvents(tx, inventoryStream, [
+    newEvent<StockReleased>('StockReleased', orderId, { orderId, items: reservation.items }),
+  ]);
 }
 
 export const inventoryEvents: SubgraphEvents<typeof tables> = {

@@ -3,6 +3,7 @@ import type { Logger } from '../../../../platform/src/logger.ts';
 import type { OperationRequest } from '../../operation-request.ts';
 import type { Viewer } from '../authentication/index.ts';
 import type { CachedResponse, ResponseStore } from './store.ts';
+import { entitiesChangedBy } from './event-purge.ts';
 import { entityTags, tagsToPurgeForChanged, tagsToPurgeForEntity } from './tags.ts';
 
 export { MemoryResponseStore, RedisResponseStore, type ResponseStore } from './store.ts';
@@ -22,6 +23,8 @@ export interface ResponseCacheRequest {
   /** Key material shared by the public and private variants of this request's entry. */
   readonly material: string;
   readonly viewer: Viewer | null;
+  /** The store's purge count before the request read anything; undefined: the response is not stored. */
+  readonly generation: number | undefined;
   /** Set by the plugin when the response may be stored. */
   storable?: { maxAgeSeconds: number; scope: 'PUBLIC' | 'PRIVATE'; tags: string[] };
 }
@@ -70,8 +73,10 @@ export class ResponseCache {
       operation.variablesJson,
       context.accept,
     ].join('\0');
-    const request: ResponseCacheRequest = { material, viewer: context.viewer };
-    let cached = await this.store.get(publicKey(material));
+    // Counted before the request reads anything, so a purge while it runs keeps its answer out (store.ts).
+    const [generation, publicEntry] = await Promise.all([this.store.generation(), this.store.get(publicKey(material))]);
+    const request: ResponseCacheRequest = { material, viewer: context.viewer, generation };
+    let cached = publicEntry;
     if (!cached && context.viewer) {
       cached = await this.store.get(privateKey(material, context.viewer));
       if (cached && cached.scope !== 'PRIVATE') cached = undefined;
@@ -81,8 +86,9 @@ export class ResponseCache {
 
   /** Stores a response the plugin found storable; a no-op otherwise. */
   async save(request: ResponseCacheRequest, response: HTTPGraphQLResponse): Promise<void> {
-    const { storable } = request;
-    if (!storable || (response.status ?? 200) !== 200 || response.body.kind !== 'complete') return;
+    const { storable, generation } = request;
+    if (!storable || generation === undefined) return;
+    if ((response.status ?? 200) !== 200 || response.body.kind !== 'complete') return;
     const key =
       storable.scope === 'PUBLIC'
         ? publicKey(request.material)
@@ -96,7 +102,7 @@ export class ResponseCache {
       scope: storable.scope,
       contentType: response.headers.get('content-type') ?? 'application/json; charset=utf-8',
     };
-    await this.store.set(key, entry, storable.tags);
+    await this.store.set(key, entry, storable.tags, generation);
   }
 
   async purge({ types = [], entities = [], all = false }: PurgeRequest): Promise<number> {
@@ -109,29 +115,37 @@ export class ResponseCache {
    * Decides, for each request, whether its response may be stored, and
    * purges what mutations change. Errors and partial data are never stored,
    * nor anything whose combined policy says max-age 0.
+   *
+   * A mutation purges before its response is sent, so whoever reads after
+   * it (the caller, anyone else, on any instance sharing the store) reads
+   * past the cache: the entities it returns, and what the events its
+   * subgraphs recorded say changed, which names the owners of lists it
+   * added to (a new order's shopper, a new review's product and author)
+   * even when the mutation's selection does not. This runs even when the
+   * mutation failed or returned no data: a write may have committed anyway.
    */
-  plugin(): ApolloServerPlugin<{ responseCache?: ResponseCacheRequest }> {
+  plugin(): ApolloServerPlugin<ResponseCacheContext> {
     const cache = this;
     return {
       async requestDidStart() {
         return {
           async willSendResponse({ contextValue, response, operation, document, schema, overallCachePolicy }) {
-            const state = contextValue.responseCache;
             if (response.body.kind !== 'single' || !operation || !document) return;
             const { data, errors } = response.body.singleResult;
-            if (!data) return;
             const fragments = Object.fromEntries(
               document.definitions.flatMap((definition) =>
                 definition.kind === 'FragmentDefinition' ? [[definition.name.value, definition]] : [],
               ),
             );
             if (operation.operation === 'mutation') {
-              const tags = tagsToPurgeForChanged(entityTags(schema, operation, fragments, data));
-              if (tags.length === 0) return;
-              const purged = await cache.store.purgeTags(tags);
-              cache.logger.debug({ tags, purged }, 'mutation purged cached responses');
+              await cache.purgeForMutation(
+                data ? entityTags(schema, operation, fragments, data) : [],
+                contextValue.recordedEvents ?? [],
+              );
               return;
             }
+            const state = contextValue.responseCache;
+            if (!data) return;
             const policy = overallCachePolicy.policyIfCacheable();
             if (!state || errors || operation.operation !== 'query' || !policy) return;
             if (policy.scope === 'PRIVATE' && !state.viewer) return;
@@ -145,6 +159,28 @@ export class ResponseCache {
       },
     };
   }
+
+  private async purgeForMutation(returned: Iterable<string>, recordedEvents: readonly unknown[]): Promise<void> {
+    const changed = recordedEvents.flatMap((event) => (isReportedEvent(event) ? entitiesChangedBy(event) : []));
+    const tags = new Set([
+      ...tagsToPurgeForChanged(returned),
+      ...changed.flatMap(({ type, id }) => tagsToPurgeForEntity(type, id)),
+    ]);
+    if (tags.size === 0) return;
+    const purged = await this.store.purgeTags([...tags]);
+    this.logger.debug({ tags: [...tags], purged }, 'mutation purged cached responses');
+  }
+}
+
+/** What the plugin reads from the request's context. */
+export interface ResponseCacheContext {
+  responseCache?: ResponseCacheRequest | undefined;
+  /** Events the mutation's subgraphs reported recording (router/src/subgraph-fetch). */
+  recordedEvents?: unknown[] | undefined;
+}
+
+function isReportedEvent(event: unknown): event is { type: string; payload: unknown } {
+  return typeof event === 'object' && event !== null && typeof (event as { type?: unknown }).type === 'string';
 }
 
 /** A response whose body is bytes already, served as they are. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { RedisCache } from '../../../../platform/src/cache/redis.ts';
+import type { RedisCache, RedisClient } from '../../../../platform/src/cache/redis.ts';
 
 /** One cached response: its body bytes exactly as first sent, and what they may be reused for. */
 export interface CachedResponse {
@@ -17,15 +17,34 @@ export interface CachedResponse {
  * contain so that a change to one entity can remove exactly the responses
  * that show it. Every method fails open: an unreachable store is a miss and
  * a dropped write, never a failed request.
+ *
+ * Purges are counted. A response is made from reads that start after
+ * `generation()` and is stored with that number: if any of its tags was
+ * purged since, the response may show what the purge was for, from before
+ * the change, and it is not kept. Without this, a query that read just
+ * before a write committed could store its stale answer just after the
+ * write's purge, and serve it for the entry's whole lifetime.
  */
 export interface ResponseStore {
   readonly kind: 'redis' | 'memory';
   get(key: string): Promise<CachedResponse | undefined>;
-  set(key: string, response: CachedResponse, tags: readonly string[]): Promise<void>;
+  /** The purge count now, to pass to `set`; undefined when the store cannot say (then nothing is stored). */
+  generation(): Promise<number | undefined>;
+  /** Stores `response` unless one of `tags` (or everything) was purged after `generation`. */
+  set(key: string, response: CachedResponse, tags: readonly string[], generation: number): Promise<void>;
   /** Removes every entry carrying any of `tags`; resolves with how many went. */
   purgeTags(tags: readonly string[]): Promise<number>;
   purgeAll(): Promise<number>;
 }
+
+/**
+ * How long a purge's mark is kept: longer than any request runs between its
+ * lookup and its store (subgraph deadlines are seconds), so a request never
+ * outlives the mark of a purge it raced.
+ */
+const purgeMarkTtlMs = 10 * 60_000;
+/** The mark `purgeAll` leaves, under a name no tag has (tags are `Type` or `Type:<id>`). */
+const everythingMark = ' all';
 
 /** Bytes of response bodies kept in memory when there is no Redis. */
 const defaultMemoryBytes = 128 * 1024 * 1024;
@@ -35,6 +54,9 @@ export class MemoryResponseStore implements ResponseStore {
   readonly kind = 'memory';
   private readonly entries: LRUCache<string, { response: CachedResponse; tags: readonly string[] }>;
   private readonly keysByTag = new Map<string, Set<string>>();
+  private purges = 0;
+  /** The purge count when each tag was last purged. */
+  private readonly purgedAt = new LRUCache<string, number>({ max: 100_000, ttl: purgeMarkTtlMs });
 
   constructor(maxBytes = defaultMemoryBytes) {
     this.entries = new LRUCache({
@@ -55,7 +77,12 @@ export class MemoryResponseStore implements ResponseStore {
     return this.entries.get(key)?.response;
   }
 
-  async set(key: string, response: CachedResponse, tags: readonly string[]) {
+  async generation() {
+    return this.purges;
+  }
+
+  async set(key: string, response: CachedResponse, tags: readonly string[], generation: number) {
+    if ([everythingMark, ...tags].some((tag) => (this.purgedAt.get(tag) ?? 0) > generation)) return;
     this.entries.set(key, { response, tags }, { ttl: response.maxAgeSeconds * 1000 });
     if (!this.entries.has(key)) return; // larger than the whole cache
     for (const tag of tags) {
@@ -66,12 +93,15 @@ export class MemoryResponseStore implements ResponseStore {
   }
 
   async purgeTags(tags: readonly string[]) {
+    this.purges++;
+    for (const tag of tags) this.purgedAt.set(tag, this.purges);
     const keys = new Set(tags.flatMap((tag) => [...(this.keysByTag.get(tag) ?? [])]));
     for (const key of keys) this.entries.delete(key);
     return keys.size;
   }
 
   async purgeAll() {
+    this.purgedAt.set(everythingMark, ++this.purges);
     const count = this.entries.size;
     this.entries.clear();
     return count;
@@ -83,7 +113,14 @@ export class MemoryResponseStore implements ResponseStore {
  * instance is seen by all. Layout, under the feature's `rc:` prefix:
  * - `rc:e:<sha256 of key>`: the entry (a length-prefixed JSON header, then the body), expiring with it;
  * - `rc:t:<tag>`: a sorted set of entry keys scored by their expiry, trimmed
- *   of expired members on every write so it stays as small as the live entries.
+ *   of expired members on every write so it stays as small as the live entries;
+ * - `rc:g`: the purge count, and `rc:p:<tag>`: the count at the tag's last
+ *   purge (one member scored by it, raised only: `ZADD GT`), kept a few minutes.
+ *
+ * A store writes the entry first and reads the marks after; a purge writes
+ * the marks first and reads the tag sets after. Whichever comes second sees
+ * the other's write, so a response raced by a purge is either not kept or
+ * removed by the purge.
  */
 export class RedisResponseStore implements ResponseStore {
   readonly kind = 'redis';
@@ -95,7 +132,12 @@ export class RedisResponseStore implements ResponseStore {
     return value ? decodeEntry(value) : undefined;
   }
 
-  async set(key: string, response: CachedResponse, tags: readonly string[]) {
+  async generation() {
+    const count = await this.redis.run((client) => client.get(generationKey));
+    return count === undefined ? undefined : Number(count ?? 0);
+  }
+
+  async set(key: string, response: CachedResponse, tags: readonly string[], generation: number) {
     const ttlMs = response.maxAgeSeconds * 1000;
     const expiresAt = response.createdAt + ttlMs;
     const hashed = digest(key);
@@ -113,11 +155,16 @@ export class RedisResponseStore implements ResponseStore {
           .pExpire(tagKey, ttlMs, 'GT');
       }
       await batch.execAsPipeline();
+      const marks = client.multi();
+      for (const tag of [everythingMark, ...tags]) marks.zScore(markKey(tag), markMember);
+      const purgedAt = await marks.execAsPipeline();
+      if (purgedAt.some((mark) => Number(mark ?? 0) > generation)) await client.unlink(entryKey(hashed));
     });
   }
 
   async purgeTags(tags: readonly string[]) {
     const purged = await this.redis.run(async (client) => {
+      await markPurged(client, tags);
       const keys = new Set<string>();
       for (const tag of tags) for (const key of await client.zRange(tagSetKey(tag), 0, -1)) keys.add(key);
       const batch = client.multi();
@@ -131,8 +178,10 @@ export class RedisResponseStore implements ResponseStore {
 
   async purgeAll() {
     const purged = await this.redis.run(async (client) => {
+      await markPurged(client, [everythingMark]);
       let count = 0;
-      for await (const keys of client.scanIterator({ MATCH: 'rc:*', COUNT: 1000 })) {
+      // Entries and tag sets only: the purge count and marks must outlive a purge of everything.
+      for await (const keys of client.scanIterator({ MATCH: 'rc:[et]:*', COUNT: 1000 })) {
         if (keys.length === 0) continue;
         count += keys.filter((key) => key.startsWith('rc:e:')).length;
         await client.unlink(keys);
@@ -141,6 +190,24 @@ export class RedisResponseStore implements ResponseStore {
     }, 30_000);
     return purged ?? 0;
   }
+}
+
+const generationKey = 'rc:g';
+const markMember = 'purged';
+
+function markKey(tag: string) {
+  return `rc:p:${tag}`;
+}
+
+/** Counts a purge and marks `tags` with the count, before anything is removed. */
+async function markPurged(client: RedisClient, tags: readonly string[]) {
+  const generation = await client.incr(generationKey);
+  const batch = client.multi();
+  for (const tag of tags)
+    batch
+      .zAdd(markKey(tag), { score: generation, value: markMember }, { comparison: 'GT' })
+      .pExpire(markKey(tag), purgeMarkTtlMs);
+  await batch.execAsPipeline();
 }
 
 function digest(key: string) {

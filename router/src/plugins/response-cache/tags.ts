@@ -1,11 +1,14 @@
 import {
   getNamedType,
+  getNullableType,
+  isListType,
   isAbstractType,
   isObjectType,
   Kind,
   type FragmentDefinitionNode,
   type GraphQLNamedType,
   type GraphQLObjectType,
+  type GraphQLOutputType,
   type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
@@ -17,7 +20,12 @@ import {
  * - `Type` for any object of an entity type (a type with an `id` field);
  * - `Type:<id>` for each one whose id the response includes;
  * - `Type:?` for one whose id was not selected: it could be any of them, so
- *   purging any `Type:<id>` purges it too (see {@link tagsToPurgeForEntity}).
+ *   purging any `Type:<id>` purges it too (see {@link tagsToPurgeForEntity});
+ * - `Query:<field>` for a query's root list or connection (`Query:products`):
+ *   which entities it holds depends on all of them, so a change that can
+ *   move one into or out of it (a price, for a list filtered and ordered by
+ *   price) purges the list as a whole. A list under an entity is purged
+ *   through that entity instead (`User:<id>` for the user's orders).
  */
 export function entityTags(
   schema: GraphQLSchema,
@@ -58,6 +66,8 @@ export function entityTags(
       if (selection.kind === Kind.FIELD) {
         const field = fields[selection.name.value];
         if (!field || !selection.selectionSet) continue;
+        if (type === root && operation.operation === 'query' && isCollection(field.type))
+          tags.add(`${root.name}:${field.name}`);
         visit(getNamedType(field.type), selection.selectionSet, object[selection.alias?.value ?? selection.name.value]);
       } else {
         const fragment = selection.kind === Kind.INLINE_FRAGMENT ? selection : fragments[selection.name.value];
@@ -88,6 +98,13 @@ export function tagsToPurgeForChanged(tags: Iterable<string>): string[] {
     for (const related of tagsToPurgeForEntity(tag.slice(0, separator), tag.slice(separator + 1))) purge.add(related);
   }
   return [...purge];
+}
+
+/** A list, or a Relay connection (an object with `edges`). */
+function isCollection(type: GraphQLOutputType): boolean {
+  const nullable = getNullableType(type);
+  if (isListType(nullable)) return true;
+  return isObjectType(nullable) && nullable.getFields().edges !== undefined;
 }
 
 function concreteType(schema: GraphQLSchema, type: GraphQLNamedType, object: Record<string, unknown>) {

@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { RedisCache } from '../../platform/src/cache/redis.ts';
+import { testLogger } from '../../test/support/shop-graph.ts';
+import { until } from '../../test/support/until.ts';
+import { MemoryResponseStore, RedisResponseStore, type ResponseStore } from '../src/plugins/response-cache/index.ts';
+import type { CachedResponse } from '../src/plugins/response-cache/store.ts';
+
+/**
+ * The store contract, run over both stores: entries found by key, removed
+ * by tag, and kept out when a purge of one of their tags came after the
+ * request began reading (the race that would otherwise store a stale answer
+ * just after the write's purge). Redis on a logical database of its own,
+ * because `purgeAll` clears every entry of the database it runs on.
+ */
+
+const redisUrl = inject('redisUrl');
+const redis = redisUrl ? new RedisCache({ url: `${redisUrl}/13`, logger: testLogger('redis') }) : null;
+
+afterAll(async () => {
+  await redis?.close();
+});
+
+const stores: Array<[string, () => Promise<ResponseStore>]> = [
+  ['memory', async () => new MemoryResponseStore()],
+  [
+    'redis',
+    async () => {
+      if (!redis) throw new Error('needs redis-server on PATH (.ci/run installs it)');
+      await until(() => redis.connected, { what: 'redis connected' });
+      return new RedisResponseStore(redis);
+    },
+  ],
+];
+
+function response(text: string): CachedResponse {
+  return {
+    body: Buffer.from(text),
+    createdAt: Date.now(),
+    maxAgeSeconds: 60,
+    scope: 'PUBLIC',
+    contentType: 'application/json',
+  };
+}
+
+describe.each(stores)('the %s response store', (_, open) => {
+  const fresh = () => ({ key: randomUUID(), product: `Product:${randomUUID()}`, user: `User:${randomUUID()}` });
+
+  it('serves what it stored, and a purge of any of its tags removes it', async () => {
+    const store = await open();
+    const [a, b] = [fresh(), fresh()];
+    await store.set(a.key, response('a'), [a.product, a.user], (await store.generation())!);
+    await store.set(b.key, response('b'), [b.product], (await store.generation())!);
+    expect((await store.get(a.key))?.body.toString()).toBe('a');
+
+    expect(await store.purgeTags([a.user])).toBe(1);
+    expect(await store.get(a.key)).toBeUndefined();
+    expect((await store.get(b.key))?.body.toString()).toBe('b');
+  });
+
+  it('keeps out a response read before a purge of one of its tags', async () => {
+    const store = await open();
+    const entry = fresh();
+    const readFrom = (await store.generation())!;
+    // The write commits and purges while the request is still reading the old state.
+    await store.purgeTags([entry.product]);
+    await store.set(entry.key, response('stale'), [entry.product, entry.user], readFrom);
+    expect(await store.get(entry.key)).toBeUndefined();
+
+    // Read again after the purge: the answer is current and kept.
+    await store.set(entry.key, response('current'), [entry.product, entry.user], (await store.generation())!);
+    expect((await store.get(entry.key))?.body.toString()).toBe('current');
+  });
+
+  it('keeps a response when only other tags were purged while it was read', async () => {
+    const store = await open();
+    const entry = fresh();
+    const readFrom = (await store.generation())!;
+    await store.purgeTags([fresh().product]);
+    await store.set(entry.key, response('unaffected'), [entry.product], readFrom);
+    expect((await store.get(entry.key))?.body.toString()).toBe('unaffected');
+  });
+
+  it('keeps out every response read before a purge of everything', async () => {
+    const store = await open();
+    const entry = fresh();
+    const readFrom = (await store.generation())!;
+    await store.purgeAll();
+    await store.set(entry.key, response('stale'), [entry.product], readFrom);
+    expect(await store.get(entry.key)).toBeUndefined();
+    // The purge count survives the purge, so the next read is not mistaken for an old one.
+    expect(await store.generation()).toBeGreaterThan(readFrom);
+  });
+});
