@@ -2,7 +2,9 @@
  * Database tasks for every subgraph, or for the ones named:
  *
  *   npm run db:generate [-- <name>...] [--name <migration>]   drizzle-kit: write a migration for schema changes
- *   npm run db:check    [-- <name>...]   fail if a schema change has no committed migration
+ *   npm run db:generate -- <name> --rename <table>.<old>=<new> [--rename <old_table>=<new_table>]...
+ *                                    the same, renaming in place what drizzle-kit would ask about
+ *   npm run db:check    [-- <name>...]   fail if a schema change has no committed migration, or needs a decision
  *   npm run db:migrate  [-- <name>...]   apply pending migrations
  *   npm run db:seed     [-- <name>...] [--scale] [--if-empty] [--reset]
  *   npm run db:republish [-- <name>...]  record the current state as events, for read models elsewhere to catch up
@@ -22,6 +24,7 @@ import { isTableEmpty, openDatabase } from '../platform/src/db/database.ts';
 import { subgraphConfigFromEnv } from '../platform/src/subgraph/config.ts';
 import { subgraphFiles } from '../platform/src/subgraph/definition.ts';
 import { isSubgraphName, loadSubgraph, subgraphs } from '../subgraphs/registry.ts';
+import { parseRename, RenameError, writeRenames, type Rename } from './db/renames.ts';
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
@@ -30,6 +33,7 @@ const { values: flags, positionals } = parseArgs({
     'if-empty': { type: 'boolean', default: false },
     reset: { type: 'boolean', default: false },
     name: { type: 'string' },
+    rename: { type: 'string', multiple: true },
   },
 });
 const [task, ...names] = positionals;
@@ -42,7 +46,26 @@ if (unknown.length > 0) {
 const selected = subgraphs.filter((entry) => names.length === 0 || names.includes(entry.name));
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-function drizzleKitGenerate(name: string, outDir: string, migrationName?: string): string {
+/** A schema change drizzle-kit cannot turn into a migration on its own; the message says what to do. */
+class MigrationError extends Error {}
+
+/**
+ * What one drizzle-kit generate run came to. drizzle-kit exits 0 even when
+ * it stopped at a question it could not ask (whether a column or table was
+ * renamed: through pipes it prints "Interactive prompts require a TTY" and
+ * writes nothing), so a run counts as finished only when it said one of its
+ * two outcomes and the folder agrees: one new migration, or no changes and
+ * no new file. Anything else fails, with drizzle-kit's own output.
+ */
+type GenerateOutcome = { kind: 'written'; file: string } | { kind: 'unchanged' };
+
+function drizzleKitGenerate(
+  name: string,
+  /** Absolute. */
+  outDir: string,
+  { migrationName, custom = false }: { migrationName?: string; custom?: boolean } = {},
+): GenerateOutcome {
+  const before = sqlFiles(outDir);
   const result = spawnSync(
     'npx',
     [
@@ -50,14 +73,34 @@ function drizzleKitGenerate(name: string, outDir: string, migrationName?: string
       'generate',
       '--dialect=postgresql',
       `--schema=subgraphs/${name}/src/db/schema.ts`,
-      `--out=${outDir}`,
+      // Relative: drizzle-kit prefixes `--out` with "./".
+      `--out=${relative(root, outDir)}`,
       ...(migrationName ? [`--name=${migrationName}`] : []),
+      ...(custom ? ['--custom'] : []),
     ],
-    { cwd: root, encoding: 'utf8' },
+    // stdin closed, never a terminal: every run is as non-interactive as CI's.
+    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  if (result.status !== 0)
-    throw new Error(`drizzle-kit generate failed for ${name}:\n${result.stdout}${result.stderr}`);
-  return result.stdout;
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim();
+  const added = sqlFiles(outDir).filter((file) => !before.includes(file));
+  if (result.status === 0 && added.length === 1 && /Your SQL migration file/.test(result.stdout))
+    return { kind: 'written', file: added[0]! };
+  if (result.status === 0 && added.length === 0 && /No schema changes/.test(result.stdout))
+    return { kind: 'unchanged' };
+  if (/Interactive prompts require a TTY|created or renamed/i.test(output)) {
+    throw new MigrationError(
+      [
+        `${name}: drizzle-kit cannot tell whether a column or table of schema.ts was renamed or dropped and created anew, and no migration was written.`,
+        `  A rename: state it, and the migration renames in place, keeping the data:`,
+        `    npm run db:generate -- ${name} --rename <table>.<old_column>=<new_column>   (or --rename <old_table>=<new_table>; repeat for each)`,
+        `  A drop and a create: make them in two steps, removing the old one and running \`npm run db:generate -- ${name}\`,`,
+        `  then adding the new one and running it again.`,
+      ].join('\n'),
+    );
+  }
+  throw new MigrationError(
+    `${name}: drizzle-kit generate did not finish (exit ${result.status ?? result.signal}, ${added.length} new file(s)):\n${output}`,
+  );
 }
 
 const sqlFiles = (dir: string) =>
@@ -65,26 +108,78 @@ const sqlFiles = (dir: string) =>
     .filter((file) => file.endsWith('.sql'))
     .sort();
 
+/**
+ * Writes into `dir` (a copy of a subgraph's migrations) the migrations
+ * schema.ts needs: first, when renames are stated, one that renames in place
+ * (renames.ts), then whatever else changed. Returns the new SQL files.
+ */
+function generateInto(name: string, dir: string, renames: Rename[], migrationName?: string): string[] {
+  const before = sqlFiles(dir);
+  if (renames.length > 0) {
+    const outcome = drizzleKitGenerate(name, dir, { migrationName: migrationName ?? 'renames', custom: true });
+    if (outcome.kind !== 'written') throw new MigrationError(`${name}: drizzle-kit wrote no migration to rename in`);
+    writeRenames(dir, outcome.file, renames);
+  }
+  drizzleKitGenerate(name, dir, { migrationName });
+  return sqlFiles(dir).filter((file) => !before.includes(file));
+}
+
+/** A copy of the subgraph's committed migrations, removed after `use`. */
+function inScratchCopy<T>(name: string, use: (dir: string) => T): T {
+  const scratch = mkdtempSync(join(tmpdir(), `db-${name}-`));
+  try {
+    cpSync(join(root, `subgraphs/${name}/migrations`), scratch, { recursive: true });
+    return use(scratch);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<number> {
   switch (task) {
-    case 'generate':
-      for (const { name } of selected) {
-        process.stdout.write(
-          `${name}: ${drizzleKitGenerate(name, `subgraphs/${name}/migrations`, flags.name).trim().split('\n').at(-1)}\n`,
-        );
+    case 'generate': {
+      let renames: Rename[];
+      try {
+        renames = (flags.rename ?? []).map(parseRename);
+      } catch (error) {
+        if (!(error instanceof RenameError)) throw error;
+        console.error(error.message);
+        return 2;
       }
-      return 0;
+      if (renames.length > 0 && selected.length !== 1) {
+        console.error(
+          '--rename needs the one subgraph whose tables it names: npm run db:generate -- <name> --rename ...',
+        );
+        return 2;
+      }
+      let failed = 0;
+      for (const { name } of selected) {
+        try {
+          // Generated in a copy and copied back only when drizzle-kit finished: a stopped run leaves nothing half-written.
+          const added = inScratchCopy(name, (scratch) => {
+            const files = generateInto(name, scratch, renames, flags.name);
+            cpSync(scratch, join(root, `subgraphs/${name}/migrations`), { recursive: true });
+            return files;
+          });
+          console.log(
+            added.length === 0
+              ? `${name}: no schema changes`
+              : `${name}: wrote ${added.map((file) => `subgraphs/${name}/migrations/${file}`).join(', ')}`,
+          );
+        } catch (error) {
+          if (!(error instanceof MigrationError || error instanceof RenameError)) throw error;
+          failed++;
+          console.error(error.message);
+        }
+      }
+      return failed === 0 ? 0 : 1;
+    }
     case 'check': {
-      // Generate into a copy: any new file means the committed migrations lag the schema.
+      // Generated into a copy: any new file, or a run drizzle-kit cannot finish, means the committed migrations lag the schema.
       let stale = 0;
       for (const { name } of selected) {
-        const scratch = mkdtempSync(join(tmpdir(), `db-check-${name}-`));
         try {
-          cpSync(join(root, `subgraphs/${name}/migrations`), scratch, { recursive: true });
-          const before = sqlFiles(scratch);
-          // Relative: drizzle-kit prefixes `--out` with "./".
-          drizzleKitGenerate(name, relative(root, scratch));
-          const added = sqlFiles(scratch).filter((file) => !before.includes(file));
+          const added = inScratchCopy(name, (scratch) => generateInto(name, scratch, []));
           if (added.length > 0) {
             stale++;
             console.error(
@@ -93,8 +188,10 @@ async function main(): Promise<number> {
           } else {
             console.log(`${name}: migrations match schema.ts`);
           }
-        } finally {
-          rmSync(scratch, { recursive: true, force: true });
+        } catch (error) {
+          if (!(error instanceof MigrationError)) throw error;
+          stale++;
+          console.error(error.message);
         }
       }
       return stale === 0 ? 0 : 1;
@@ -149,7 +246,7 @@ async function main(): Promise<number> {
       return 0;
     default:
       console.error(
-        'Usage: tsx scripts/db.ts <generate|check|migrate|seed|republish> [subgraph...] [--scale] [--if-empty] [--reset]',
+        'Usage: tsx scripts/db.ts <generate|check|migrate|seed|republish> [subgraph...] [--name <migration>] [--rename <table>.<old>=<new>] [--scale] [--if-empty] [--reset]',
       );
       return 2;
   }

@@ -5,6 +5,11 @@
  * merge base with main): composition, the API-schema diff, which known
  * client operations break, and deprecations they still use. Exits 1 when
  * the change fails.
+ *
+ * With no `--base` on main itself (or without a main to branch from) and no
+ * uncommitted schema change, there is nothing to compare: it says so, still
+ * checks that the subgraphs compose, and exits 0, since a merged change was
+ * checked on its branch and CI on main must not fail for having no diff.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -32,7 +37,11 @@ const root = process.cwd();
 const git = (...args: string[]) =>
   execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
 
-function defaultBase(): string {
+/**
+ * The merge base with main, or null when there is none: no `main` nor
+ * `origin/main` to branch from (a shallow or detached clone).
+ */
+function defaultBase(): string | null {
   for (const branch of ['main', 'origin/main']) {
     try {
       return git('merge-base', 'HEAD', branch);
@@ -40,10 +49,12 @@ function defaultBase(): string {
       // try the next
     }
   }
-  return 'HEAD';
+  return null;
 }
 
-const base = flags.base ?? defaultBase();
+const mergeBase = flags.base ?? defaultBase();
+// Without a merge base, HEAD is the only thing to compare the working tree with.
+const base = mergeBase ?? 'HEAD';
 const baseSources: SubgraphSource[] = subgraphs.flatMap(({ name, port }) => {
   const path = relative(root, schemaFileOf(name).pathname);
   try {
@@ -58,6 +69,36 @@ const proposedSources = await readSubgraphSources(
   subgraphs.map(({ name, port }) => ({ name, port, schemaFile: schemaFileOf(name) })),
 );
 
+/**
+ * Why there is nothing to compare, when there is not: no base was given,
+ * the default one is HEAD itself (on main, or a branch with no commits of
+ * its own) or there is none, and the working tree changes no schema. The
+ * check would compare HEAD with itself and pass having looked at nothing;
+ * it says so instead. Composition is still checked.
+ */
+function nothingToCompare(): string | null {
+  if (flags.base !== undefined) return null;
+  let head: string;
+  try {
+    head = git('rev-parse', 'HEAD');
+  } catch {
+    return 'there is no commit to compare with yet';
+  }
+  if (mergeBase !== null && mergeBase !== head) return null;
+  // Trimmed: `git` answers without the file's last newline.
+  const unchanged =
+    baseSources.length === proposedSources.length &&
+    proposedSources.every(
+      (proposed) => baseSources.find((source) => source.name === proposed.name)?.sdl.trim() === proposed.sdl.trim(),
+    );
+  if (!unchanged) return null;
+  return mergeBase === null
+    ? 'there is no main or origin/main to take a merge base from, and no subgraph schema has uncommitted changes'
+    : 'HEAD is the merge base with main (this is main, or a branch with no commits of its own), and no subgraph schema has uncommitted changes';
+}
+
+const noBase = nothingToCompare();
+
 const report = await checkSchemaChange({
   base: baseSources,
   proposed: proposedSources,
@@ -65,7 +106,10 @@ const report = await checkSchemaChange({
   strict: flags.strict,
 });
 
-if (flags.json) console.log(JSON.stringify({ base, ...report }, null, 2));
+if (flags.json)
+  console.log(
+    JSON.stringify({ base, compared: noBase === null, ...(noBase ? { note: noBase } : {}), ...report }, null, 2),
+  );
 else if (flags.markdown) console.log(markdown(report));
 else console.log(text(report));
 process.exitCode = report.ok ? 0 : 1;
@@ -107,6 +151,8 @@ function baseManifest(path: string): Record<string, string> {
 
 function verdict(report: SchemaCheckReport): string {
   if (!report.composition.ok) return 'FAIL: the subgraphs do not compose';
+  if (noBase)
+    return `NOTHING COMPARED: ${noBase}. The subgraphs compose; pass --base <ref> (a release tag, HEAD~1) to check changes since it`;
   if (report.brokenOperations.length > 0) return `FAIL: ${report.brokenOperations.length} known operation(s) break`;
   if (!report.ok) return 'FAIL: breaking changes (strict)';
   return 'PASS';

@@ -1,5 +1,6 @@
 import type DataLoader from 'dataloader';
 import { z } from 'zod';
+import { findUnstorable } from '../subgraph/storable-input.ts';
 import { badUserInput } from '../errors.ts';
 import type { PagedGroupKey } from './loaders.ts';
 
@@ -46,7 +47,8 @@ export function cursorCodec<TSchema extends z.ZodType>(
         decoded = undefined;
       }
       const parsed = envelope.safeParse(decoded);
-      if (!parsed.success) {
+      // A real cursor holds stored values only; text Postgres cannot store marks a hand-made one.
+      if (!parsed.success || findUnstorable({ after: decoded }) !== null) {
         throw badUserInput(
           '`after` is not a cursor of this list. Pass the `pageInfo.endCursor` of the previous page unchanged.',
           'after',

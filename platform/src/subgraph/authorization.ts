@@ -4,10 +4,12 @@ import {
   isObjectType,
   valueFromASTUntyped,
   type ConstDirectiveNode,
+  type GraphQLError,
   type GraphQLField,
   type GraphQLSchema,
 } from 'graphql';
 import { forbidden, unauthenticated } from '../errors.ts';
+import { isUuid } from '../graphql/ids.ts';
 import type { Viewer } from '../identity.ts';
 
 /** What a field demands of the caller, from Federation's `@authenticated` and `@requiresScopes`. */
@@ -86,4 +88,27 @@ export function checkAccess(rule: AccessRule, viewer: Viewer | null): void {
 export function requireOwner(viewer: Viewer | null, ownerId: string): void {
   if (!viewer) throw unauthenticated();
   if (viewer.id !== ownerId) throw forbidden('Only its owner may see this.');
+}
+
+/**
+ * The error for a verified caller without an account: their token is good
+ * (so not UNAUTHENTICATED), but there is no shopper they may act as. They
+ * read what anyone may; every write of a shopper is refused with this.
+ */
+export function noAccount(): GraphQLError {
+  return forbidden('There is no account for the signed-in user, so it can only read public data.');
+}
+
+/**
+ * The viewer's id as the account it must be for a write, or `noAccount()`
+ * when it cannot name one. Accounts are UUIDs: any other `sub` (a token
+ * from the identity provider for someone who never signed up) is refused
+ * here, before a statement would fail on the uuid column as an internal error.
+ * Whether the account exists is each subgraph's to check against what it
+ * knows of accounts.
+ */
+export function accountIdOf(viewer: Viewer | null): string {
+  if (!viewer) throw unauthenticated();
+  if (!isUuid(viewer.id)) throw noAccount();
+  return viewer.id.toLowerCase();
 }

@@ -30,6 +30,7 @@ import { createLogger, requestLogPlugin, type Logger } from '../logger.ts';
 import { Metrics, type MetricsContext } from '../metrics.ts';
 import type { SubgraphConfig } from './config.ts';
 import { executeResultsOnce } from './single-execution.ts';
+import { refuseUnstorableInput } from './storable-input.ts';
 import { traceRootFields } from './tracing.ts';
 import {
   every,
@@ -253,6 +254,8 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
     resolvers: { DateTime: DateTimeScalar, ...definition.resolvers } as never,
   });
   executeResultsOnce(schema);
+  // Wrapped before the access rules, so those run first: a caller who may not call a field learns nothing of its input.
+  refuseUnstorableInput(schema);
   enforceAccessRules(schema);
   traceRootFields(schema);
   const apollo = new ApolloServer<Context>({

@@ -3,6 +3,7 @@ import type { Database } from '../../../platform/src/db/database.ts';
 import { badUserInput, clientError, ErrorCode } from '../../../platform/src/errors.ts';
 import { newEvent, recordEvents, republishState } from '../../../platform/src/events/index.ts';
 import type { Viewer } from '../../../platform/src/identity.ts';
+import { accountIdOf, noAccount } from '../../../platform/src/subgraph/authorization.ts';
 import * as tables from './db/schema.ts';
 
 const { users } = tables;
@@ -47,14 +48,15 @@ export async function updateProfile(
   input: UpdateProfileInput,
 ): Promise<typeof users.$inferSelect> {
   const change = validate(input);
+  const id = accountIdOf(viewer);
   return db.transaction(async (tx) => {
     // Claims of one username queue up here, so the check below cannot pass for two users at once
     // (the unique constraint would still refuse the second, but as an internal error).
     if (change.username !== undefined)
       await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`username\n${change.username}`}, 0))`);
     // Locked: concurrent changes of one user take turns, so each is dated after the one before.
-    const [user] = await tx.select().from(users).where(eq(users.id, viewer.id)).for('update');
-    if (!user) throw clientError(ErrorCode.NotFound, 'There is no account for the signed-in user.');
+    const [user] = await tx.select().from(users).where(eq(users.id, id)).for('update');
+    if (!user) throw noAccount();
     const name = change.name ?? user.name;
     const username = change.username ?? user.username;
     if (name === user.name && username === user.username) return user;
@@ -62,7 +64,7 @@ export async function updateProfile(
       const [taken] = await tx
         .select({ id: users.id })
         .from(users)
-        .where(and(eq(users.username, username), ne(users.id, viewer.id)));
+        .where(and(eq(users.username, username), ne(users.id, id)));
       if (taken)
         throw clientError(ErrorCode.Conflict, `The username "${username}" is taken. Choose another one.`, {
           argumentName: 'username',
@@ -73,7 +75,7 @@ export async function updateProfile(
     const [updated] = await tx
       .update(users)
       .set({ name, username, profileChangedAt: changedAt })
-      .where(eq(users.id, viewer.id))
+      .where(eq(users.id, id))
       .returning();
     await recordEvents(tx, accountsStream, [profileChanged(updated!)]);
     return updated!;

@@ -2,6 +2,7 @@ import { and, eq, lt } from 'drizzle-orm';
 import type { Database } from '../../../platform/src/db/database.ts';
 import { handleOnce, newEvent, recordEvents } from '../../../platform/src/events/index.ts';
 import type { SubgraphEvents } from '../../../platform/src/subgraph/definition.ts';
+import { applyUserProfileChanged } from './customers.ts';
 import * as tables from './db/schema.ts';
 
 /** The stream this subgraph publishes to. */
@@ -85,6 +86,13 @@ export const ordersEvents: SubgraphEvents<typeof tables> = {
               setWhere: lt(tables.productPrices.changedAt, changedAt),
             });
         }).then(() => undefined),
+    },
+    {
+      // Which accounts exist, so only their holders place and cancel orders (customers.ts).
+      stream: 'accounts',
+      handle: async (event, db: OrdersDatabase) => {
+        if (event.type === 'UserProfileChanged') await applyUserProfileChanged(db, event);
+      },
     },
   ],
 };

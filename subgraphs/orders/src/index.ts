@@ -14,7 +14,7 @@ export const subgraph = defineSubgraph({
   createLoaders,
   seed,
   // The table filled last, so a database seeded before it existed is completed (every insert skips what is there).
-  seedTable: tables.productPrices,
+  seedTable: tables.customers,
   events: ordersEvents,
   background: ({ db, logger }) =>
     every(10 * 60_000, 'delete expired idempotency keys', logger, () => deleteExpiredIdempotencyKeys(db)),

@@ -6,6 +6,7 @@ import { badUserInput, clientError, ErrorCode } from '../../../platform/src/erro
 import { parseIdArgument } from '../../../platform/src/graphql/ids.ts';
 import type { Viewer } from '../../../platform/src/identity.ts';
 import { newEvent, recordEvents } from '../../../platform/src/events/index.ts';
+import { requireCustomer } from './customers.ts';
 import * as tables from './db/schema.ts';
 import { ordersStream, type OrderCancelled, type OrderPlaced } from './events.ts';
 
@@ -51,6 +52,7 @@ export async function placeOrder(
   const requestHash = createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 
   return db.transaction(async (tx) => {
+    viewer = await requireCustomer(tx, viewer);
     const [lock] = await selectRows<{ locked: boolean }>(
       tx,
       sql`select pg_try_advisory_xact_lock(hashtextextended(${`${viewer.id}\n${key}`}, 0)) as locked`,
@@ -180,6 +182,7 @@ export async function cancelOrder(
 ): Promise<typeof orders.$inferSelect> {
   const id = parseIdArgument(orderId, 'id');
   return db.transaction(async (tx) => {
+    viewer = await requireCustomer(tx, viewer);
     const [order] = await tx
       .select()
       .from(orders)

@@ -1,6 +1,6 @@
 import type { Database } from '../../../platform/src/db/database.ts';
 import type { SeedSize } from '../../../platform/src/subgraph/definition.ts';
-import { insertInBatches, seedOrder, seedProduct, worldSizes } from '../../../seed/world.ts';
+import { insertInBatches, seedOrder, seedProduct, seedUser, worldSizes } from '../../../seed/world.ts';
 import * as tables from './db/schema.ts';
 
 export async function seed(db: Database<typeof tables>, size: SeedSize): Promise<void> {
@@ -49,6 +49,17 @@ export async function seed(db: Database<typeof tables>, size: SeedSize): Promise
           )
           .onConflictDoNothing();
       },
+    ),
+  );
+  // The accounts the accounts subgraph seeds; from then on its UserProfileChanged events add others.
+  await db.transaction((tx) =>
+    insertInBatches(
+      world.users,
+      (index) => {
+        const user = seedUser(index);
+        return { userId: user.id, knownSince: user.createdAt };
+      },
+      (rows) => tx.insert(tables.customers).values(rows).onConflictDoNothing(),
     ),
   );
 }

@@ -4,6 +4,7 @@ import { badUserInput, clientError, ErrorCode } from '../../../platform/src/erro
 import { newEvent, recordEvents } from '../../../platform/src/events/index.ts';
 import { parseIdArgument } from '../../../platform/src/graphql/ids.ts';
 import type { Viewer } from '../../../platform/src/identity.ts';
+import { accountIdOf } from '../../../platform/src/subgraph/authorization.ts';
 import * as tables from './db/schema.ts';
 import { reviewsStream, type ReviewAdded } from './events.ts';
 
@@ -38,6 +39,7 @@ export async function addReview(
   input: AddReviewInput,
 ): Promise<typeof reviews.$inferSelect> {
   const { productId, rating, body } = validate(input);
+  const authorId = accountIdOf(viewer);
   return db.transaction(async (tx) => {
     const [product] = await tx
       .select({ productId: productRatings.productId })
@@ -45,7 +47,7 @@ export async function addReview(
       .where(eq(productRatings.productId, productId));
     if (!product) throw badUserInput(`No product in the catalog has the id "${productId}".`, 'productId');
     // FOR SHARE: a rename waits until this review is in, then renames it with the others.
-    const [author] = await tx.select().from(reviewAuthors).where(eq(reviewAuthors.userId, viewer.id)).for('share');
+    const [author] = await tx.select().from(reviewAuthors).where(eq(reviewAuthors.userId, authorId)).for('share');
     if (!author)
       throw clientError(
         ErrorCode.Forbidden,
@@ -54,7 +56,7 @@ export async function addReview(
     // The unique index decides, so two racing requests cannot both add one.
     const [review] = await tx
       .insert(reviews)
-      .values({ productId, authorId: viewer.id, authorUsername: author.username, rating, body })
+      .values({ productId, authorId, authorUsername: author.username, rating, body })
       .onConflictDoNothing({ target: [reviews.authorId, reviews.productId] })
       .returning();
     if (!review) throw clientError(ErrorCode.Conflict, 'You have already reviewed this product.');
@@ -62,7 +64,7 @@ export async function addReview(
       newEvent<ReviewAdded>('ReviewAdded', review.id, {
         reviewId: review.id,
         productId,
-        authorId: viewer.id,
+        authorId,
         rating,
       }),
     ]);

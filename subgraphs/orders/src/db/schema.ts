@@ -101,6 +101,18 @@ export const idempotencyKeys = pgTable(
   ],
 );
 
+/**
+ * Who has an account, as far as orders knows: a read model fed by the
+ * accounts subgraph's UserProfileChanged events (each one says the account
+ * exists), so a token for someone without an account cannot place or
+ * cancel orders. Existence is all orders needs of an account.
+ */
+export const customers = pgTable('customers', {
+  userId: uuid('user_id').primaryKey(),
+  // When the account first reached orders, for whoever wonders why one is (not yet) here.
+  knownSince: timestamp('known_since', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+});
+
 export const ordersRelations = relations(orders, ({ many }) => ({ items: many(orderItems) }));
 
 export const orderItemsRelations = relations(orderItems, ({ one }) => ({
