@@ -47,6 +47,8 @@ describe.skipIf(!hasChromium)('GraphiQL in a browser', () => {
   let page: Page;
   /** Every request the page tried that would leave loopback; each was aborted. */
   const outside: string[] = [];
+  /** Uncaught errors in the page, such as a Monaco worker that failed to start. */
+  const pageErrors: string[] = [];
 
   beforeAll(async () => {
     browser = await chromium.launch({
@@ -67,6 +69,7 @@ describe.skipIf(!hasChromium)('GraphiQL in a browser', () => {
       return route.continue();
     });
     page = await context.newPage();
+    page.on('pageerror', (error) => pageErrors.push(error.message));
   });
 
   afterAll(async () => {
