@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'esbuild';
 
@@ -8,6 +11,9 @@ export interface IdeBundle {
 }
 
 const entry = fileURLToPath(new URL('./client/main.js', import.meta.url));
+const repository = fileURLToPath(new URL('../../../../', import.meta.url));
+/** Where a built bundle is kept between starts, as other build tools keep theirs. */
+const cacheFolder = join(repository, 'node_modules', '.cache', 'shop-graph-ide');
 
 /** Monaco's workers, by the name the client imports them under (`ide-worker:<name>`). */
 const workerEntries: Record<string, string> = {
@@ -21,17 +27,49 @@ let building: Promise<IdeBundle> | null = null;
 /**
  * Bundles GraphiQL, React and Monaco from node_modules with esbuild, once
  * per process: every graph version (a reload builds one) shares the result,
- * and a router that never serves the page never pays for it (a few seconds
- * of CPU). esbuild is imported here, not at the top of the module, because
- * it is a devDependency: a production install has no IDE and no esbuild.
- * A failed build is forgotten, so the next page load tries again.
+ * and a router that never serves the page never pays for it (seconds of
+ * CPU). The result is also kept in node_modules/.cache, keyed by the
+ * lockfile and this folder's code, so the next start serves it at once.
+ * esbuild is imported here, not at the top of the module, because it is a
+ * devDependency: a production install has no IDE and no esbuild. A failed
+ * build is forgotten, so the next page load tries again.
  */
 export function ideBundle(): Promise<IdeBundle> {
-  building ??= build().catch((error: unknown) => {
+  building ??= cachedOrBuilt().catch((error: unknown) => {
     building = null;
     throw error;
   });
   return building;
+}
+
+async function cachedOrBuilt(): Promise<IdeBundle> {
+  const key = createHash('sha256');
+  for (const file of [join(repository, 'package-lock.json'), entry, fileURLToPath(import.meta.url)]) {
+    key.update(await readFile(file));
+  }
+  const cached = join(cacheFolder, `${key.digest('hex').slice(0, 24)}.json`);
+  try {
+    const stored = JSON.parse(await readFile(cached, 'utf8')) as Partial<IdeBundle>;
+    if (typeof stored.script === 'string' && typeof stored.style === 'string')
+      return { script: stored.script, style: stored.style };
+  } catch {
+    // Not built yet, or unreadable: build it.
+  }
+  const bundle = await build();
+  // Best effort: a read-only node_modules only means building again next start.
+  try {
+    await mkdir(cacheFolder, { recursive: true });
+    const partial = `${cached}.${process.pid}.tmp`;
+    await writeFile(partial, JSON.stringify(bundle));
+    await rename(partial, cached);
+    // Bundles of earlier lockfiles are dead weight (6 MB each).
+    for (const name of await readdir(cacheFolder)) {
+      if (join(cacheFolder, name) !== cached) await rm(join(cacheFolder, name), { force: true });
+    }
+  } catch {
+    // Nothing to do: the bundle is still served from memory.
+  }
+  return bundle;
 }
 
 async function build(): Promise<IdeBundle> {
