@@ -8,6 +8,7 @@ import type { MetricsContext } from '../../platform/src/metrics.ts';
 import type { RouterMetrics } from './metrics.ts';
 import type { Viewer } from './plugins/authentication/index.ts';
 import { errorsPlugin, routerErrorFormatter } from './plugins/errors/index.ts';
+import { idePlugin } from './plugins/ide/index.ts';
 import { defaultQueryLimits, queryLimits, type QueryLimits } from './plugins/query-limits/index.ts';
 import type { RateLimit } from './plugins/rate-limit/index.ts';
 import type { ResponseCache, ResponseCacheRequest } from './plugins/response-cache/index.ts';
@@ -147,6 +148,8 @@ export class GraphVersion {
         ...(rateLimit ? [rateLimit.plugin()] : []),
         ...(responseCache ? [responseCache.plugin()] : []),
         ...(metrics ? metrics.plugins() : []),
+        // GraphiQL for a browser outside production; in production no landing page at all.
+        idePlugin({ enabled: !production, logger }),
       ],
       formatError: routerErrorFormatter({ production }),
       logger,
