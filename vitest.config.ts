@@ -1,7 +1,14 @@
 import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
+import { measureMachineSpeed } from './test/support/machine-speed.ts';
 
 const require = createRequire(import.meta.url);
+
+// Measured once per run, before any test starts: on a slow or busy machine the
+// default timeouts stretch, so vitest never cuts a test that its own
+// (equally scaled) deadlines would let finish. Load and fault tests measure
+// again for themselves and set their own timeouts.
+const speed = await measureMachineSpeed();
 
 /**
  * The file name says the test tier:
@@ -28,7 +35,7 @@ export default defineConfig({
     // The CI machine has 2 cores; more workers only make the servers under test compete for them.
     maxWorkers: 2,
     // Integration files migrate several databases and start servers; the defaults (5 s / 10 s) are too tight.
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    testTimeout: speed.scale(60_000),
+    hookTimeout: speed.scale(120_000),
   },
 });
