@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { Kind, type ValidationContext, type ValidationRule } from 'graphql';
+import type { ValidationContext, ValidationRule } from 'graphql';
 import { costModelFromSupergraph, fragmentsOf, operationCost } from './cost.ts';
 import { operationDepth } from './depth.ts';
 import { QueryLimitCode, QueryLimitError } from './errors.ts';
@@ -101,14 +101,7 @@ export function queryLimits(
 
   const depthRule: ValidationRule = (context) => ({
     OperationDefinition(operation) {
-      const fragments = new Map(
-        context
-          .getDocument()
-          .definitions.flatMap((definition) =>
-            definition.kind === Kind.FRAGMENT_DEFINITION ? [[definition.name.value, definition] as const] : [],
-          ),
-      );
-      const depth = operationDepth(context.getSchema(), operation, fragments);
+      const depth = operationDepth(context.getSchema(), operation, fragmentsOf(context.getDocument()));
       if (depth > limits.maxDepth)
         context.reportError(new QueryLimitError(QueryLimitCode.Depth, limits.maxDepth, depth));
     },
