@@ -9,7 +9,7 @@ import { composeSupergraph } from '../../platform/src/composition/compose.ts';
 import { startTestRouter } from '../../test/support/shop-graph.ts';
 import { startTestSubgraph, type TestSubgraph } from '../../test/support/test-subgraph.ts';
 import { schemaFileOf, subgraphs } from '../../subgraphs/registry.ts';
-import { costModelFromSupergraph, fragmentsOf, operationCost } from '../src/plugins/query-limits/cost.ts';
+import { costModelFromSupergraph, fragmentsOf, operationCost } from '../../platform/src/graphql/demand-control.ts';
 import { defaultQueryLimits, QueryLimitCode } from '../src/plugins/query-limits/index.ts';
 import type { RunningRouter } from '../src/router.ts';
 

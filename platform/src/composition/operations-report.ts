@@ -1,7 +1,7 @@
 import { operationFromDocument, ROUTER_SUPPORTED_SUPERGRAPH_FEATURES, Supergraph } from '@apollo/federation-internals';
 import { QueryPlanner, type PlanNode, type SubscriptionNode } from '@apollo/query-planner';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { costModelFromSupergraph, operationCost } from '../../../router/src/plugins/query-limits/cost.ts';
+import { costModelFromSupergraph, operationCost } from '../graphql/demand-control.ts';
 import {
   getNamedType,
   isCompositeType,
@@ -35,7 +35,7 @@ export interface OperationReport {
   /**
    * The cost the router's limit computes for it when no variables are sent
    * (the operation's own defaults apply), from the supergraph's `@listSize`
-   * and `@cost`: router/src/plugins/query-limits/cost.ts.
+   * and `@cost`: platform/src/graphql/demand-control.ts.
    */
   cost: number;
   /** The response's cache policy, as the router computes it from the subgraphs' hints; null: never cached. */
@@ -54,7 +54,7 @@ export interface OperationsReportInput {
 
 // The report shows the cost the router's cost limit computes, by the same function: what a reviewer
 // reads here is what a request with no variables is measured at.
-export { defaultListSize } from '../../../router/src/plugins/query-limits/cost.ts';
+export { defaultListSize } from '../graphql/demand-control.ts';
 
 /**
  * Reports, for each client operation, what the graph does to answer it:

@@ -1,7 +1,11 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { ValidationContext, ValidationRule } from 'graphql';
-import { costModelFromSupergraph, fragmentsOf, operationCost } from './cost.ts';
+import {
+  costModelFromSupergraph,
+  fragmentsOf,
+  operationCost,
+} from '../../../../platform/src/graphql/demand-control.ts';
 import { operationDepth } from './depth.ts';
 import { QueryLimitCode, QueryLimitError } from './errors.ts';
 
@@ -24,7 +28,7 @@ export interface QueryLimits {
   maxTokens: number;
   /**
    * Estimated cost, computed with the request's variables from the
-   * subgraphs' `@listSize` and `@cost` (see cost.ts). Default: 5,000: the
+   * subgraphs' `@listSize` and `@cost` (see platform/src/graphql/demand-control.ts). Default: 5,000: the
    * dearest shipped operation, OrderHistory, costs 2,034 (10 orders of up
    * to 50 items), while 100 products with 100 reviews each cost over 30,000.
    */
@@ -92,7 +96,7 @@ export function queryLimits(
     // Tokens are limited by graphql-js's own parser option instead (see parseOptions): armor's
     // plugin throws from a hook Apollo Server 5 answers with a 500.
     maxTokens: { enabled: false },
-    // Cost is ours (cost.ts), checked below, where the variables and the request's trust are known.
+    // Cost is ours (platform/src/graphql/demand-control.ts), checked below, where the variables and the request's trust are known.
     costLimit: { enabled: false },
     // Suggestions are cut in formatQueryLimitError: armor's mask misses enum values.
     blockFieldSuggestion: { enabled: false },
