@@ -132,6 +132,15 @@ describe.skipIf(!hasChromium)('GraphiQL in a browser', () => {
       .poll(() => page.locator('.graphiql-editor-tool').innerText(), { timeout: 30_000 })
       .toContain('Authorization');
     expect(outside).toEqual([]);
+    // The guard is not vacuous: a request to a documentation address (TEST-NET-1) is caught and aborted.
+    const outcome = await page.evaluate(() =>
+      fetch('http://192.0.2.1/probe').then(
+        () => 'answered',
+        () => 'aborted',
+      ),
+    );
+    expect(outcome).toBe('aborted');
+    expect(outside).toEqual(['http://192.0.2.1/probe']);
   });
 });
 

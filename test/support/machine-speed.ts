@@ -65,13 +65,29 @@ export interface MachineSpeed {
   scale(ms: number): number;
 }
 
+/** Longest wait for one probe thread; past it the machine counts as slow as `maxSlowdown` says. */
+const probeTimeoutMs = 60_000;
+
+/** One thread's pass times; never hangs: a thread that ends without answering is an error, one that takes too long a timeout. */
 function probeThread(): Promise<number[]> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(probeSource, { eval: true, workerData: { rounds: probeRounds, passes } });
-    worker.once('message', (message: { times: number[] }) => resolve(message.times));
-    worker.once('error', reject);
+    const timer = setTimeout(() => {
+      reject(new Error(`machine speed probe: no answer within ${probeTimeoutMs} ms`));
+      void worker.terminate();
+    }, probeTimeoutMs);
+    worker.once('message', (message: { times: number[] }) => {
+      clearTimeout(timer);
+      resolve(message.times);
+    });
+    worker.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    // After 'message' or 'error' this settles nothing; alone, it means the thread ended without answering.
     worker.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`machine speed probe exited with ${code}`));
+      clearTimeout(timer);
+      reject(new Error(`machine speed probe exited with ${code} without an answer`));
     });
   });
 }
@@ -89,9 +105,14 @@ function median(values: number[]): number {
  */
 export async function measureMachineSpeed(): Promise<MachineSpeed> {
   const threads = Math.min(availableParallelism(), 4);
-  const times = await Promise.all(Array.from({ length: threads }, probeThread));
-  const passMs = median(times.flat());
-  return machineSpeed(passMs / referencePassMs, passMs);
+  try {
+    const times = await Promise.all(Array.from({ length: threads }, probeThread));
+    const passMs = median(times.flat());
+    return machineSpeed(passMs / referencePassMs, passMs);
+  } catch {
+    // A probe that cannot run or answer says the machine is as slow as we allow for.
+    return machineSpeed(maxSlowdown, Number.NaN);
+  }
 }
 
 /** A `MachineSpeed` with a given slowdown (clamped to 1…`maxSlowdown`). */
