@@ -17,10 +17,12 @@ export interface OperationRequest {
    */
   documentHash: string | undefined;
   /**
-   * The hash came from `extensions.persistedQuery` without the text: Apollo
-   * Server runs it only if the document is registered in its APQ store.
+   * What Apollo Server does with the request's `extensions.persistedQuery`:
+   * `lookup`, a hash alone, runs only if its APQ store holds the document;
+   * `register`, a hash with its text, writes the text to that store. Null:
+   * no persisted query.
    */
-  persistedHashOnly: boolean;
+  apq: 'lookup' | 'register' | null;
   operationName: string | undefined;
   /** The variables as canonical-enough JSON: key order as the client sent it. */
   variablesJson: string;
@@ -148,7 +150,7 @@ function readParams(params: unknown): OperationRead {
     operation: {
       query: text,
       documentHash: namedHash ?? (text !== undefined ? documentHash(text) : undefined),
-      persistedHashOnly: persistedHash !== undefined && text === undefined,
+      apq: persistedHash === undefined ? null : text === undefined ? 'lookup' : 'register',
       operationName: typeof operationName === 'string' ? operationName : undefined,
       // Safe to serialise: the depth was bounded above.
       variablesJson: variables ? JSON.stringify(variables) : '{}',

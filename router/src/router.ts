@@ -296,10 +296,13 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
         // A hash alone runs only while Apollo Server's APQ store holds its
         // document; once it is gone Apollo Server answers
         // PERSISTED_QUERY_NOT_FOUND, and so must a cached request.
-        operation.query ?? (operation.persistedHashOnly ? registeredQuery(documentHash) : undefined),
+        operation.query ?? (operation.apq === 'lookup' ? registeredQuery(documentHash) : undefined),
       ]);
       metrics.cacheLookup('response', lookup.hit !== null);
-      if (lookup.hit && query !== undefined) {
+      // A registration is Apollo Server's to run, even when its response is
+      // cached: answered here, it would register nothing, and the client's
+      // next request, by hash alone, would not be found.
+      if (lookup.hit && query !== undefined && operation.apq !== 'register') {
         // Served without running, so the name is the one the request gives,
         // or its document's only operation: what Apollo Server would resolve.
         const operationName =

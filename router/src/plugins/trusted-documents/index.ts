@@ -118,7 +118,7 @@ export class TrustedDocuments {
       return {
         status: 'pass',
         request: withDocument(request, document),
-        operation: { ...operation, query: document, persistedHashOnly: false },
+        operation: { ...operation, query: document, apq: null },
         trusted: true,
       };
     if (this.mode === 'enforce') {
