@@ -8,6 +8,10 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
  */
 export enum ErrorCode {
   BadUserInput = 'BAD_USER_INPUT',
+  /** The request itself is malformed: its JSON, its fields, its persisted-query extension. */
+  BadRequest = 'BAD_REQUEST',
+  /** An automatic persisted query whose text is not the one its sha256Hash names. */
+  PersistedQueryHashMismatch = 'PERSISTED_QUERY_HASH_MISMATCH',
   DatabaseUnavailable = 'DATABASE_UNAVAILABLE',
   InternalServerError = 'INTERNAL_SERVER_ERROR',
   /** No caller, or credentials that do not verify. */

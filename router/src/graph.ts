@@ -142,7 +142,7 @@ export class GraphVersion {
       // Apollo verifies each query's sha256 and keys entries under `apq:`.
       persistedQueries: { cache: persistedQueries.cache, ttl: persistedQueries.ttlSeconds },
       plugins: [
-        errorsPlugin({ logger }),
+        errorsPlugin({ logger, production }),
         requestLogPlugin(),
         ...limitsProtection.plugins,
         ...(rateLimit ? [rateLimit.plugin()] : []),

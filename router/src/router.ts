@@ -25,7 +25,7 @@ import { GraphVersion, type GraphOptions } from './graph.ts';
 import { RouterMetrics } from './metrics.ts';
 import { defaultQueryLimits, type QueryLimits } from './plugins/query-limits/index.ts';
 import { RateLimit, rateLimitedResponse } from './plugins/rate-limit/index.ts';
-import { readOperationRequest } from './operation-request.ts';
+import { mediaTypeOf, readOperationRequest, soleOperationName } from './operation-request.ts';
 import {
   anonymousOnly,
   AuthenticationError,
@@ -249,8 +249,9 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
   }
 
   /**
-   * One request, in order: who is calling, whether the operation may run
-   * (safelist), whether its response is cached, and only then the gateway.
+   * One request, in order: who is calling, their allowance, whether the
+   * request is well formed, whether the operation may run (safelist),
+   * whether its response is cached, and only then the gateway.
    */
   async function handleGraphQL(
     incomingRequest: HTTPGraphQLRequest,
@@ -261,38 +262,61 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     try {
       viewer = await authenticator.authenticate(incomingRequest.headers.get('authorization'));
     } catch (error) {
-      if (error instanceof AuthenticationError) return unauthenticatedResponse(error.message);
-      throw error;
+      if (!(error instanceof AuthenticationError)) throw error;
+      // A token that does not verify draws on the address's allowance, so
+      // guessing tokens costs what any other request costs.
+      const limited = rateLimit ? await rateLimit.consume(rateLimit.keyOf(null, incoming)) : null;
+      return limited ? rateLimitedResponse(limited) : unauthenticatedResponse(error.message);
     }
     // Counted before anything costly runs, for every request the caller sends.
     const rateLimitKey = rateLimit?.keyOf(viewer, incoming);
     const limited = rateLimit && rateLimitKey ? await rateLimit.consume(rateLimitKey) : null;
     if (limited) return rateLimitedResponse(limited);
-    const safelisted = trustedDocuments.check(incomingRequest);
+    const read = readOperationRequest(incomingRequest);
+    if (read.status === 'refused') return read.response;
+    const safelisted = trustedDocuments.check(incomingRequest, read.status === 'read' ? read.operation : null);
     if (safelisted.status === 'reject') return safelisted.response;
     const request = safelisted.request;
 
     // The version is fixed first, so the entry looked up and the response stored belong to the same graph.
     const version = loading ? await loading : current;
     let cached: ResponseCacheRequest | undefined;
-    if (responseCache && isPreflighted(request)) {
-      const operation = safelisted.operation === undefined ? readOperationRequest(request) : safelisted.operation;
-      if (operation?.documentHash) {
-        const lookup = await responseCache.lookup(
-          { ...operation, documentHash: operation.documentHash },
+    const operation = safelisted.operation ?? (read.status === 'read' ? read.operation : null);
+    // Only a request Apollo Server would accept as it is may be answered
+    // without it: a single operation whose envelope the router read in full
+    // (readOperationRequest), past CSRF prevention, and with a document
+    // Apollo Server can find.
+    if (responseCache && operation?.documentHash && passesCsrfPrevention(request)) {
+      const documentHash = operation.documentHash;
+      const [lookup, query] = await Promise.all([
+        responseCache.lookup(
+          { ...operation, documentHash },
           { graphId: version.id, accept: request.headers.get('accept') ?? '', viewer },
-        );
-        metrics.cacheLookup('response', lookup.hit !== null);
-        if (lookup.hit) {
-          // Served without parsing, so the name is the one the request gives: it is
-          // part of the entry's key, and an entry is stored only once Apollo Server
-          // has run that operation of that document. A request that names no
-          // operation counts as anonymous, even when its one operation has a name.
-          observed.operationName = operation.operationName ?? null;
-          return lookup.hit;
-        }
-        cached = lookup.request;
+        ),
+        // A hash alone runs only while Apollo Server's APQ store holds its
+        // document; once it is gone Apollo Server answers
+        // PERSISTED_QUERY_NOT_FOUND, and so must a cached request.
+        operation.query ?? (operation.apq === 'lookup' ? registeredQuery(documentHash) : undefined),
+      ]);
+      metrics.cacheLookup('response', lookup.hit !== null);
+      // A registration is Apollo Server's to run, even when its response is
+      // cached: answered here, it would register nothing, and the client's
+      // next request, by hash alone, would not be found.
+      if (lookup.hit && query !== undefined && operation.apq !== 'register') {
+        // Served without running, so the name is the one the request gives,
+        // or its document's only operation: what Apollo Server would resolve.
+        const operationName =
+          operation.operationName ?? (rateLimit?.limitsOperations ? soleOperationName(documentHash, query) : null);
+        const overLimit =
+          rateLimit && rateLimitKey ? await rateLimit.consumeOperation(rateLimitKey, operationName) : null;
+        if (overLimit) return rateLimitedResponse(overLimit);
+        // Counted under the name the request gives: it is part of the
+        // entry's key. A request that names no operation counts as
+        // anonymous, even when its one operation has a name.
+        observed.operationName = operation.operationName ?? null;
+        return lookup.hit;
       }
+      if (query !== undefined) cached = lookup.request;
     }
     const response = await version.serve((apollo) =>
       apollo.executeHTTPGraphQLRequest({
@@ -313,6 +337,16 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
       await responseCache.save(cached, response);
     }
     return response;
+  }
+
+  /** The document Apollo Server's APQ store holds under this hash (its keys are prefixed `apq:`). */
+  async function registeredQuery(hash: string): Promise<string | undefined> {
+    try {
+      return (await shared.cache.get(`apq:${hash}`)) ?? undefined;
+    } catch {
+      // A failing cache is a miss: the request goes to Apollo Server.
+      return undefined;
+    }
   }
 
   logger.info({ url: `${listening.url}/graphql`, graphId: current.id }, 'router ready');
@@ -356,23 +390,19 @@ async function trustedDocumentsFrom(settings: RouterSettings, logger: Logger): P
 }
 
 const simpleContentTypes = new Set(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']);
+const preflightHeaders = ['apollo-require-preflight', 'x-apollo-operation-name'];
 
 /**
- * Whether Apollo Server's CSRF prevention would let this request through: a
- * cache hit is served without Apollo Server, so it must not answer what
- * Apollo Server would refuse. A JSON POST body is parsed only for a JSON
- * content type; anything else needs a non-simple content type or one of
- * the preflight headers.
+ * Whether Apollo Server's CSRF prevention would let this request through
+ * (its rule, restated): a cache hit is served without Apollo Server, so it
+ * must not answer what Apollo Server would refuse. A request with a
+ * content type other than the three a browser sends without a preflight
+ * passes; any other needs a non-empty preflight header.
  */
-function isPreflighted(request: HTTPGraphQLRequest): boolean {
-  if (request.method === 'POST') return typeof request.body === 'object' && request.body !== null;
-  if (request.method !== 'GET') return false;
-  const contentType = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
-  return (
-    (contentType !== undefined && !simpleContentTypes.has(contentType)) ||
-    request.headers.has('apollo-require-preflight') ||
-    request.headers.has('x-apollo-operation-name')
-  );
+function passesCsrfPrevention(request: HTTPGraphQLRequest): boolean {
+  const contentType = request.headers.get('content-type');
+  if (contentType !== undefined && !simpleContentTypes.has(mediaTypeOf(contentType))) return true;
+  return preflightHeaders.some((header) => (request.headers.get(header) ?? '') !== '');
 }
 
 /**

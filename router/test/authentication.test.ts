@@ -166,6 +166,25 @@ describe('with a shared secret (HS256)', () => {
           .sign(hmacKey(secret)),
         /"sub" claim/,
       ],
+      // Signed by the trusted key, but with claims the router cannot use: the token's fault, 401, never 500.
+      ...(
+        [
+          ['sub', 42],
+          ['sub', false],
+          ['sub', { id: 'user-1' }],
+          ['sub', ['user-1']],
+          ['sub', ''],
+          ['sub', 'x'.repeat(256)],
+          ['sub', 'user-1\n'],
+          ['scope', ['orders:read']],
+          ['scp', 'orders:read'],
+          ['scp', [1, 2]],
+        ] as const
+      ).map(([claim, value]): [string, Promise<string>, RegExp] => [
+        `"${claim}" of ${JSON.stringify(value)}`,
+        new SignJWT({ ...validPayload(), [claim]: value }).setProtectedHeader({ alg: 'HS256' }).sign(hmacKey(secret)),
+        new RegExp(`"${claim}" claim must be`),
+      ]),
       ['tampered payload', tamper(await claims().setProtectedHeader({ alg: 'HS256' }).sign(hmacKey(secret))), /./],
       ['not a JWT', 'abc.def', /malformed/],
       ['empty signature', forged({ alg: 'HS256' }, validPayload()), /signature|malformed/],

@@ -78,11 +78,11 @@ describe('in production', () => {
     ]);
   });
 
-  it('passes client-safe subgraph errors with their message and code', async () => {
+  it('passes client-safe subgraph errors with their message and code, naming no subgraph', async () => {
     const response = await graphs.production!.post({ query: '{ badInput forbidden }' });
-    expect(response.body.errors.map((error: any) => [error.message, error.extensions.code])).toEqual([
-      ['`first` must be between 0 and 100, got 500.', 'BAD_USER_INPUT'],
-      ['Only its owner may see this.', 'FORBIDDEN'],
+    expect(response.body.errors.map((error: any) => [error.message, error.extensions])).toEqual([
+      ['`first` must be between 0 and 100, got 500.', { code: 'BAD_USER_INPUT' }],
+      ['Only its owner may see this.', { code: 'FORBIDDEN' }],
     ]);
   });
 
@@ -110,5 +110,10 @@ describe('in development', () => {
   it('shows the real message, to whoever runs the graph locally', async () => {
     const response = await graphs.development!.post({ query: '{ crash }' });
     expect(response.body.errors[0].message).toContain('connection to 10.0.0.7:5432 failed');
+  });
+
+  it('says which subgraph an error came from', async () => {
+    const response = await graphs.development!.post({ query: '{ badInput }' });
+    expect(response.body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', serviceName: 'failing' });
   });
 });

@@ -65,6 +65,19 @@ describe('automatic persisted queries', () => {
     });
     expect(response.status).toBe(400);
     expect(response.body.errors?.[0]?.message).toMatch(/sha/i);
+    expect(response.body.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_HASH_MISMATCH');
+  });
+
+  it('refuses a version it does not know, or a persistedQuery that is not an object, as a bad request', async () => {
+    for (const persistedQuery of [{ version: 2, sha256Hash: hash }, hash, 1, [1, hash]]) {
+      const response = await fetch(router.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, extensions: { persistedQuery } }),
+      });
+      const body = (await response.json()) as { errors?: Array<{ extensions?: { code?: string } }> };
+      expect([response.status, body.errors?.[0]?.extensions?.code]).toEqual([400, 'BAD_REQUEST']);
+    }
   });
 
   it('keeps registered queries across a supergraph reload', async () => {

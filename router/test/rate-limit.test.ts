@@ -84,6 +84,24 @@ describe('rate limits', () => {
     expect(subgraph.requests).toHaveLength(3);
   });
 
+  it("count a token that does not verify against the client address's allowance", async () => {
+    const { post, subgraph } = await start({
+      perCaller: { points: 2, windowSeconds: 60 },
+      operations: {},
+      trustedProxies: 0,
+    });
+    const forged = {
+      authorization: `Bearer ${await signTestToken('a-secret-the-router-does-not-trust-0123', 'user-1')}`,
+    };
+    const statuses: number[] = [];
+    for (let index = 0; index < 4; index++) statuses.push((await post({ query: '{ hello }' }, forged)).status);
+    expect(statuses).toEqual([401, 401, 429, 429]);
+    // The same address, without a token, has spent its allowance too; a verified user has not.
+    expect((await post({ query: '{ hello }' })).status).toBe(429);
+    expect((await post({ query: '{ hello }' }, await bearer('user-alice'))).status).toBe(200);
+    expect(subgraph.requests).toHaveLength(1);
+  });
+
   it('read the client address through trusted proxies only', async () => {
     const { post } = await start({ perCaller: { points: 1, windowSeconds: 60 }, operations: {}, trustedProxies: 1 });
     // One trusted proxy: the last X-Forwarded-For entry is the client it saw.

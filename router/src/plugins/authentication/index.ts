@@ -103,7 +103,7 @@ export async function createAuthenticator({
       } catch (error) {
         throw new AuthenticationError(describeRejection(error));
       }
-      const viewer: Viewer = { id: payload.sub!, scopes: scopesOf(payload) };
+      const viewer = viewerOf(payload);
       verified.set(token, { viewer, expiresAt: payload.exp! * 1000, notBefore: (payload.nbf ?? 0) * 1000 });
       return viewer;
     },
@@ -143,11 +143,26 @@ async function verificationKeyOf(
   }
 }
 
-function scopesOf(payload: JWTPayload): string[] {
-  const { scope, scp } = payload as { scope?: unknown; scp?: unknown };
-  if (typeof scope === 'string') return scope.split(' ').filter(Boolean);
-  if (Array.isArray(scp)) return scp.filter((item): item is string => typeof item === 'string');
-  return [];
+/** Longest `sub` accepted: identity providers issue ids of a few dozen characters. */
+const maxSubjectLength = 255;
+
+/**
+ * The viewer a verified token names. jose checks the signature and the
+ * time claims; the claims the router reads are checked here, since a
+ * token from the trusted issuer can still carry a number, an object or
+ * a list where a string belongs, and that is the token's fault, not the
+ * router's: 401, never 500.
+ */
+function viewerOf(payload: JWTPayload): Viewer {
+  const { sub, scope, scp } = payload as { sub?: unknown; scope?: unknown; scp?: unknown };
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > maxSubjectLength || /\p{Cc}/u.test(sub))
+    throw new AuthenticationError(`The token's "sub" claim must be a non-empty string of printable characters.`);
+  if (scope !== undefined && typeof scope !== 'string')
+    throw new AuthenticationError(`The token's "scope" claim must be a space-separated string.`);
+  if (scp !== undefined && !(Array.isArray(scp) && scp.every((item) => typeof item === 'string')))
+    throw new AuthenticationError(`The token's "scp" claim must be a list of strings.`);
+  const scopes = typeof scope === 'string' ? scope.split(' ').filter(Boolean) : Array.isArray(scp) ? scp : [];
+  return { id: sub, scopes };
 }
 
 /** Says what is wrong without echoing the token or the expected values. */

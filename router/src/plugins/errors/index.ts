@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { GraphQLError, GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { clientErrorCodes, createErrorFormatter, ErrorCode } from '../../../../platform/src/errors.ts';
 import type { Logger } from '../../../../platform/src/logger.ts';
 import { formatQueryLimitError } from '../query-limits/index.ts';
@@ -18,7 +18,12 @@ export interface ErrorsContext {
 export function routerErrorFormatter({ production }: { production: boolean }) {
   const format = createErrorFormatter({ maskInternalErrors: production });
   return (raw: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const formatted = formatQueryLimitError(raw, error, production);
+    const limited = formatQueryLimitError(raw, error, production);
+    const formatted = {
+      ...limited,
+      message: inOurWords(limited.message),
+      ...(isRequestError(limited, error) ? { extensions: { ...limited.extensions, code: ErrorCode.BadRequest } } : {}),
+    };
     const fromSubgraph = typeof formatted.extensions?.serviceName === 'string';
     const code = formatted.extensions?.code;
     if (fromSubgraph && !(typeof code === 'string' && clientErrorCodes.has(code))) {
@@ -30,8 +35,49 @@ export function routerErrorFormatter({ production }: { production: boolean }) {
         extensions: { code: ErrorCode.InternalServerError },
       };
     }
+    // Which subgraph answered is the graph's inside: clients see one graph.
+    if (production && fromSubgraph) {
+      const { serviceName: _serviceName, ...extensions } = formatted.extensions ?? {};
+      return format({ ...formatted, extensions }, error);
+    }
     return format(formatted, error);
   };
+}
+
+/**
+ * An error Apollo Server raised about the request itself (it marks those
+ * with a 4xx status) but gave no code: the client's mistake, so
+ * BAD_REQUEST rather than an internal error. The router refuses the ones
+ * it knows of before Apollo Server (operation-request.ts); this keeps any
+ * other from being masked and logged as a fault.
+ */
+function isRequestError(formatted: GraphQLFormattedError, error: unknown): boolean {
+  if (formatted.extensions?.code !== undefined || !(error instanceof GraphQLError)) return false;
+  return isClientStatus(error);
+}
+
+function isClientStatus(error: GraphQLError): boolean {
+  const status = (error.extensions?.http as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
+/**
+ * Apollo Server's messages that name it, in words about this service:
+ * responses name no vendor, and say what to do here rather than how to
+ * configure Apollo Server.
+ */
+const reworded: ReadonlyArray<[RegExp, string]> = [
+  [/^GraphQL introspection is not allowed\b/, 'Introspection is disabled on this server.'],
+  [/^Apollo Server supports only GET\/POST requests/, 'GraphQL is served over GET and POST only.'],
+  [
+    /^Apollo server received an operation that uses incremental delivery/i,
+    'This operation uses @defer or @stream: send "Accept: multipart/mixed; deferSpec=20220824" to receive it.',
+  ],
+];
+
+function inOurWords(message: string): string {
+  for (const [pattern, replacement] of reworded) if (pattern.test(message)) return replacement;
+  return message;
 }
 
 /**
@@ -39,7 +85,14 @@ export function routerErrorFormatter({ production }: { production: boolean }) {
  * operation, and puts the request id in the response's `extensions` when
  * there are errors, so a user's report can be matched to the log line.
  */
-export function errorsPlugin({ logger }: { logger: Logger }): ApolloServerPlugin<ErrorsContext> {
+export function errorsPlugin({
+  logger,
+  production = false,
+}: {
+  logger: Logger;
+  /** Strip what names the graph's subgraphs from responses. Default: false. */
+  production?: boolean;
+}): ApolloServerPlugin<ErrorsContext> {
   return {
     async requestDidStart({ contextValue }) {
       const requestId = contextValue.requestId;
@@ -58,7 +111,8 @@ export function errorsPlugin({ logger }: { logger: Logger }): ApolloServerPlugin
           if (response.body.kind !== 'single') return;
           const { singleResult } = response.body;
           if (!singleResult.errors) return;
-          const errors = withoutRepeatedSubgraphFailures(singleResult.errors);
+          let errors = withoutRepeatedSubgraphFailures(singleResult.errors);
+          if (production) errors = errors.map(withoutSubgraphName);
           singleResult.errors = errors;
           // The gateway reports an operation name missing from the document
           // as INVALID_GRAPHQL while executing, which Apollo Server answers
@@ -101,6 +155,24 @@ function withoutRepeatedSubgraphFailures(errors: readonly GraphQLFormattedError[
   });
 }
 
+/**
+ * The router's own subgraph failures name the subgraph, to the developer;
+ * in production they say the same without it (the log keeps the name).
+ */
+function withoutSubgraphName(error: GraphQLFormattedError): GraphQLFormattedError {
+  const code = error.extensions?.code;
+  if (code !== ErrorCode.SubgraphTimeout && code !== ErrorCode.SubgraphUnavailable) return error;
+  const { subgraph: _subgraph, serviceName: _serviceName, ...extensions } = error.extensions ?? {};
+  return {
+    ...error,
+    message:
+      code === ErrorCode.SubgraphTimeout
+        ? 'Part of this response did not arrive in time. Try again shortly.'
+        : 'Part of this response is unavailable. Try again shortly.',
+    extensions,
+  };
+}
+
 /** Errors in the GraphQL request itself: its document, or its variables. */
 const requestErrorCodes = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', ErrorCode.BadUserInput]);
 
@@ -108,6 +180,8 @@ const requestErrorCodes = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_F
 const subgraphFailureCodes: ReadonlySet<string> = new Set([ErrorCode.SubgraphTimeout, ErrorCode.SubgraphUnavailable]);
 
 function isClientError(error: GraphQLError): boolean {
+  // Refused by Apollo Server as a bad request, coded or not.
+  if (isClientStatus(error) && error.extensions?.code !== ErrorCode.InternalServerError) return true;
   const code = error.extensions?.code;
   if (typeof code !== 'string' || code === ErrorCode.InternalServerError || subgraphFailureCodes.has(code))
     return false;

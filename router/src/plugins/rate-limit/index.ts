@@ -55,7 +55,10 @@ export interface RateLimited {
  * Rate limiting with rate-limiter-flexible: per verified user, or per
  * client address for anonymous callers, and optionally per operation. A
  * caller over its allowance gets 429 with Retry-After and the code
- * RATE_LIMITED, before anything else runs.
+ * RATE_LIMITED, before anything else runs. Every request counts, however
+ * it is answered: from the response cache, by an APQ hash, or with 401 for
+ * a token that does not verify (against the client address, so tokens
+ * cannot be guessed for free).
  */
 export class RateLimit {
   private readonly perCaller: RateLimiterAbstract;
@@ -84,14 +87,29 @@ export class RateLimit {
     return this.draw('caller', this.perCaller, key);
   }
 
+  /** Whether any operation has an allowance of its own: only then is an operation's name worth finding. */
+  get limitsOperations(): boolean {
+    return this.perOperation.size > 0;
+  }
+
+  /**
+   * Draws one request from the named operation's own allowance, if it has
+   * one; null when it may go ahead. The one rule for every path a request
+   * can take: run by Apollo Server (`plugin`), or answered from the
+   * response cache, which the router does itself.
+   */
+  consumeOperation(key: string, operationName: string | null | undefined): Promise<RateLimited | null> {
+    const limiter = operationName ? this.perOperation.get(operationName) : undefined;
+    return limiter ? this.draw('operation', limiter, key) : Promise.resolve(null);
+  }
+
   /** Draws on the operation's own allowance, once Apollo Server knows which operation runs. */
   plugin(): ApolloServerPlugin<RateLimitContext> {
     return {
       requestDidStart: async () => ({
         didResolveOperation: async ({ operationName, contextValue }) => {
-          const limiter = operationName ? this.perOperation.get(operationName) : undefined;
-          if (!limiter || !contextValue.rateLimitKey) return;
-          const limited = await this.draw('operation', limiter, contextValue.rateLimitKey);
+          if (!contextValue.rateLimitKey) return;
+          const limited = await this.consumeOperation(contextValue.rateLimitKey, operationName);
           if (limited) throw rateLimitedError(limited);
         },
       }),

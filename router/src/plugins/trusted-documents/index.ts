@@ -85,24 +85,28 @@ export class TrustedDocuments {
     this.maxLoggedUnlisted = maxLoggedUnlisted;
   }
 
-  check(request: HTTPGraphQLRequest): TrustedDocumentsOutcome {
+  /**
+   * `operation` is the request as the router already read it (null: not a
+   * single operation it could read), so it is not read twice. Default: read here.
+   */
+  check(request: HTTPGraphQLRequest, operation?: OperationRequest | null): TrustedDocumentsOutcome {
     if (this.mode === 'off') return { status: 'pass', request, trusted: false };
     if (Array.isArray(request.body)) {
       const operations: unknown[] = [];
       let trusted = true;
       for (const item of request.body as unknown[]) {
-        const outcome = this.checkOne({ ...request, body: item });
+        const one = { ...request, body: item };
+        const outcome = this.checkOne(one, singleOperation(one));
         if (outcome.status === 'reject') return outcome;
         operations.push(outcome.request.body);
         trusted &&= outcome.trusted;
       }
       return { status: 'pass', request: { ...request, body: operations }, trusted };
     }
-    return this.checkOne(request);
+    return this.checkOne(request, operation === undefined ? singleOperation(request) : operation);
   }
 
-  private checkOne(request: HTTPGraphQLRequest): TrustedDocumentsOutcome {
-    const operation = readOperationRequest(request);
+  private checkOne(request: HTTPGraphQLRequest, operation: OperationRequest | null): TrustedDocumentsOutcome {
     if (!operation) {
       // Unreadable requests are Apollo Server's to answer, unless nothing unlisted may pass.
       return this.mode === 'enforce'
@@ -114,7 +118,7 @@ export class TrustedDocuments {
       return {
         status: 'pass',
         request: withDocument(request, document),
-        operation: { ...operation, query: document },
+        operation: { ...operation, query: document, apq: null },
         trusted: true,
       };
     if (this.mode === 'enforce') {
@@ -162,6 +166,11 @@ function withoutPersistedQuery(extensions: unknown): Record<string, unknown> | u
   if (!isRecord(extensions)) return undefined;
   const { persistedQuery: _persistedQuery, ...rest } = extensions;
   return Object.keys(rest).length > 0 ? rest : undefined;
+}
+
+function singleOperation(request: HTTPGraphQLRequest): OperationRequest | null {
+  const read = readOperationRequest(request);
+  return read.status === 'read' ? read.operation : null;
 }
 
 function reject(code: string, message: string): TrustedDocumentsOutcome {
