@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { context, trace } from '@opentelemetry/api';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { serializeError } from './db/logged-errors.ts';
 
 export type { Logger };
 
@@ -120,6 +121,8 @@ export function createLogger({ service, level = 'info', pretty = false, destinat
     base: { service },
     mixin: requestMixin,
     redact: { paths: redactedPaths, censor },
+    // Parameter values never reach a log line: a failed statement is logged by its text and diagnostics.
+    serializers: { err: serializeError },
   };
   // pino-pretty is a dev dependency; a production image without it still logs JSON.
   if (pretty && prettyTransportAvailable()) {
