@@ -44,7 +44,8 @@ export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS';
  * the plugin reads the gateway's combined cache policy (every subgraph's
  * `Cache-Control`, most restrictive wins) and the entities in the result,
  * and the response is stored under those tags. A mutation purges the
- * entities it returns, on every instance sharing the store.
+ * entities it returns and what the events it recorded changed, on every
+ * instance sharing the store, before its response is sent.
  */
 export class ResponseCache {
   private readonly store: ResponseStore;
