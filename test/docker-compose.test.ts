@@ -45,6 +45,7 @@ const scrapeTargets = (job: string) =>
 describe('docker-compose.yml', () => {
   it('has Postgres, Redis, the migrate step and the router', () => {
     expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['postgres', 'redis', 'migrate', 'router']));
+    expect(compose.services.router!.command).toEqual(['node', '--import', 'tsx', 'router/src/main.ts']);
     expect(compose.services.router!.ports).toEqual(['4000:4000']);
     expect(compose.services.router!.environment?.REDIS_URL).toBe('redis://redis:6379');
   });
@@ -90,7 +91,8 @@ describe('docker-compose.yml', () => {
       const service = () => compose.services[name]!;
 
       it('runs as its own service, on its port, on its own database', () => {
-        expect(service().command).toEqual(['npm', 'run', 'start:subgraph', '--', name]);
+        // Node itself, never npm, which would not pass `docker stop`'s SIGTERM on (Dockerfile).
+        expect(service().command).toEqual(['node', '--import', 'tsx', 'subgraphs/serve.ts', name]);
         expect(service().environment).toMatchObject({
           [`${prefix}_PORT`]: port,
           NODE_ENV: 'production',

@@ -266,7 +266,7 @@ function addComposeService(
         '',
         `${service}${name}:`,
         `${inService}<<: *subgraph`,
-        `${inService}command: ['npm', 'run', 'start:subgraph', '--', '${name}']`,
+        `${inService}command: ['node', '--import', 'tsx', 'subgraphs/serve.ts', '${name}']`,
         `${inService}environment:`,
         `${inService}  <<: *subgraph-environment`,
         `${inService}  ${envPrefix}_PORT: ${port}`,
