@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { envPrefix } from '../platform/src/config.ts';
+import { defaultMetricsPort, metricsPortFrom } from '../platform/src/metrics.ts';
+import { subgraphConfigFromEnv } from '../platform/src/subgraph/config.ts';
 import { subgraphs } from '../subgraphs/registry.ts';
 
 /**
@@ -70,7 +72,9 @@ describe('docker-compose.yml', () => {
   });
 
   it('has Prometheus scrape the router, and Grafana read Prometheus under the uid its dashboards use', () => {
-    expect(scrapeTargets('router')).toEqual(['router:4000']);
+    expect(scrapeTargets('router')).toEqual([`router:${defaultMetricsPort}`]);
+    expect(compose.services.router!.environment?.METRICS_HOST).toBe('0.0.0.0');
+    expect(compose.services.router!.ports).toEqual(['4000:4000']);
     const datasources = parse(
       readFileSync(new URL('../docker/grafana/provisioning/datasources/prometheus.yml', import.meta.url), 'utf8'),
     ) as { datasources: Array<{ uid: string; url: string }> };
@@ -111,8 +115,11 @@ describe('docker-compose.yml', () => {
         expect(compose.services.router!.environment?.[`${prefix}_SUBGRAPH_URL`]).toBe(`http://${name}:${port}/graphql`);
       });
 
-      it('is scraped by Prometheus on its port', () => {
-        expect(scrapeTargets('subgraphs')).toContain(`${name}:${port}`);
+      it('is scraped by Prometheus on its metrics port, the one it takes in production', () => {
+        const metricsPort = subgraphConfigFromEnv(name, port, { NODE_ENV: 'production' }).metrics.port;
+        expect(metricsPort).toBe(metricsPortFrom(undefined, true, port - 4000));
+        expect(scrapeTargets('subgraphs')).toContain(`${name}:${metricsPort}`);
+        expect(service().environment?.METRICS_HOST).toBe('0.0.0.0');
       });
     },
   );

@@ -237,6 +237,7 @@ describe('a stop that cannot finish', () => {
       'cache purging',
       'event bus',
       'shared cache',
+      'metrics server',
     ]);
     expect((await hung).kind).toBe('unanswered');
     console.log(`hung stop: exit 1 after ${exitedAt - signalledAt} ms (bound ${timeoutSeconds * 1000} ms)`);

@@ -59,8 +59,9 @@ export interface HttpServiceOptions {
   /** Browser origins allowed to call this service. Default: none (same-origin only). */
   cors?: CorsOptions | null;
   /**
-   * Served at `GET /metrics` in Prometheus's text format; every GraphQL
-   * request is timed into it. Default: none (no `/metrics`, nothing timed).
+   * Every GraphQL request is timed into it. It is served by
+   * `createMetricsService` on a port of its own, never here: `/metrics` on
+   * the public port is 404. Default: none (nothing timed).
    */
   metrics?: Metrics | null;
 }
@@ -82,7 +83,7 @@ export interface CorsOptions {
 export const requestIdHeader = 'x-request-id';
 const acceptableRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Where Prometheus scrapes, on the service's own port (docker/prometheus/prometheus.yml). */
+/** Where Prometheus scrapes, on the metrics port (`createMetricsService`, docker/prometheus/prometheus.yml). */
 export const metricsPath = '/metrics';
 
 class HttpError extends Error {
@@ -155,7 +156,6 @@ export function createHttpService({
       case graphqlPath:
         return serveGraphQL(incoming, outgoing, url.search, requestId);
       default: {
-        if (metrics && url.pathname === metricsPath) return serveMetrics(metrics, incoming, outgoing);
         const route = Object.hasOwn(routes, url.pathname) ? routes[url.pathname] : undefined;
         if (!route)
           return writeError(
@@ -342,6 +342,30 @@ async function writeGraphQLResponse(outgoing: ServerResponse, response: HTTPGrap
   }
   for await (const chunk of response.body.asyncIterator) outgoing.write(chunk);
   outgoing.end();
+}
+
+/**
+ * `GET /metrics` alone, for its own port (`METRICS_PORT`, on loopback by
+ * default): the series name subgraphs, operations, and cache and limit
+ * counters, which are for operators, not for anyone who can reach the API.
+ */
+export function createMetricsService(metrics: Metrics, logger: Logger): Server {
+  const server = createServer((incoming, outgoing) => {
+    const answer =
+      requestTarget(incoming.url)?.pathname === metricsPath
+        ? serveMetrics(metrics, incoming, outgoing)
+        : Promise.resolve(
+            writeError(outgoing, new HttpError(404, `Not found. Metrics are served at ${metricsPath}.`, 'NOT_FOUND')),
+          );
+    answer.catch((error: unknown) => {
+      logger.error({ err: error }, 'metrics scrape failed');
+      if (!outgoing.headersSent)
+        writeError(outgoing, new HttpError(500, 'Internal server error', 'INTERNAL_SERVER_ERROR'));
+      else outgoing.destroy();
+    });
+  });
+  trackConnections(server);
+  return server;
 }
 
 /** The scrape answer; only GET and HEAD, as for any read-only resource. */
