@@ -480,11 +480,12 @@ const shuttingDown: ReadinessChecks = { shutdown: { ok: false, detail: 'shutting
 /**
  * How long no connection may have been accepted before the listener
  * closes. A client gets its answer and opens its next connection within
- * this; so once every client is waiting for an answer, none is connecting.
+ * this, even on a loaded machine; so once every client is waiting for an
+ * answer, none is connecting.
  */
-const quietMs = 50;
+const quietMs = 200;
 /** The longest the listener waits for that quiet, for clients that keep connecting: then it closes anyway. */
-const maxQuiesceMs = 1_000;
+const maxQuiesceMs = 2_000;
 
 /**
  * Announces a coming `close`: `/health/ready` answers 503 while every
@@ -551,6 +552,9 @@ export async function close(server: Server): Promise<void> {
     if (state.lastAcceptedAt === acceptedBefore || performance.now() >= giveUpAt) break;
   }
   // Synchronously after that accept pass: only a client connecting at this very instant can be queued.
+  // (Linux offers a process no way to stop completing handshakes on a listening socket but closing it:
+  // a client that stayed silent through the quiet, then connects while this process is descheduled
+  // between the accept pass and the close, is still reset. The quiet makes that a rare coincidence.)
   const closed = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
   state.phase = { name: 'closed' };
   closeListener();
