@@ -1,7 +1,16 @@
 # One image for every service: the router and each subgraph differ only in
 # the command and environment that docker-compose gives them. TypeScript runs
-# through tsx (a runtime dependency), so there is no build stage.
+# through tsx (a runtime dependency, loaded with `node --import tsx`), so
+# there is no build stage.
 FROM node:20-bookworm-slim
+
+# tini runs as PID 1: it forwards `docker stop`'s SIGTERM to Node and reaps
+# zombies. It is in the image rather than left to `docker run --init` or
+# compose's `init: true`, so the image stops gracefully however it is run
+# (Kubernetes has no such flag).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tini \
+    && rm -rf /var/lib/apt/lists/*
 
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
@@ -25,4 +34,10 @@ RUN mkdir -p .data && chown node:node .data
 USER node
 
 EXPOSE 4000 4001 4002 4003 4004 4005
-CMD ["npm", "run", "start:router"]
+# Node directly, never through npm or a shell: npm does not pass SIGTERM on
+# to its child and waits for it, so the service never hears `docker stop`
+# and is killed at the grace period instead of draining
+# (test/container-stop.e2e.test.ts runs this exact line). A subgraph's
+# command is the same with `subgraphs/serve.ts <name>` (docker-compose.yml).
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "--import", "tsx", "router/src/main.ts"]

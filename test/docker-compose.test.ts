@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { envPrefix } from '../platform/src/config.ts';
+import { defaultMetricsPort, metricsPortFrom } from '../platform/src/metrics.ts';
+import { subgraphConfigFromEnv } from '../platform/src/subgraph/config.ts';
 import { subgraphs } from '../subgraphs/registry.ts';
 
 /**
@@ -45,6 +47,7 @@ const scrapeTargets = (job: string) =>
 describe('docker-compose.yml', () => {
   it('has Postgres, Redis, the migrate step and the router', () => {
     expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['postgres', 'redis', 'migrate', 'router']));
+    expect(compose.services.router!.command).toEqual(['node', '--import', 'tsx', 'router/src/main.ts']);
     expect(compose.services.router!.ports).toEqual(['4000:4000']);
     expect(compose.services.router!.environment?.REDIS_URL).toBe('redis://redis:6379');
   });
@@ -69,7 +72,9 @@ describe('docker-compose.yml', () => {
   });
 
   it('has Prometheus scrape the router, and Grafana read Prometheus under the uid its dashboards use', () => {
-    expect(scrapeTargets('router')).toEqual(['router:4000']);
+    expect(scrapeTargets('router')).toEqual([`router:${defaultMetricsPort}`]);
+    expect(compose.services.router!.environment?.METRICS_HOST).toBe('0.0.0.0');
+    expect(compose.services.router!.ports).toEqual(['4000:4000']);
     const datasources = parse(
       readFileSync(new URL('../docker/grafana/provisioning/datasources/prometheus.yml', import.meta.url), 'utf8'),
     ) as { datasources: Array<{ uid: string; url: string }> };
@@ -90,7 +95,8 @@ describe('docker-compose.yml', () => {
       const service = () => compose.services[name]!;
 
       it('runs as its own service, on its port, on its own database', () => {
-        expect(service().command).toEqual(['npm', 'run', 'start:subgraph', '--', name]);
+        // Node itself, never npm, which would not pass `docker stop`'s SIGTERM on (Dockerfile).
+        expect(service().command).toEqual(['node', '--import', 'tsx', 'subgraphs/serve.ts', name]);
         expect(service().environment).toMatchObject({
           [`${prefix}_PORT`]: port,
           NODE_ENV: 'production',
@@ -109,8 +115,11 @@ describe('docker-compose.yml', () => {
         expect(compose.services.router!.environment?.[`${prefix}_SUBGRAPH_URL`]).toBe(`http://${name}:${port}/graphql`);
       });
 
-      it('is scraped by Prometheus on its port', () => {
-        expect(scrapeTargets('subgraphs')).toContain(`${name}:${port}`);
+      it('is scraped by Prometheus on its metrics port, the one it takes in production', () => {
+        const metricsPort = subgraphConfigFromEnv(name, port, { NODE_ENV: 'production' }).metrics.port;
+        expect(metricsPort).toBe(metricsPortFrom(undefined, true, port - 4000));
+        expect(scrapeTargets('subgraphs')).toContain(`${name}:${metricsPort}`);
+        expect(service().environment?.METRICS_HOST).toBe('0.0.0.0');
       });
     },
   );

@@ -68,12 +68,12 @@ const moved = (before: Scrape, after: Scrape, name: string, labels: Record<strin
 
 describe('metrics', () => {
   it('are served by the router and by every subgraph, with the process metrics', async () => {
-    const router = await scrape(graph.router.url);
+    const router = await scrape(graph.router);
     expect(router.has('nodejs_eventloop_lag_seconds')).toBe(true);
     expect(router.text).toContain('# TYPE graphql_request_duration_seconds histogram');
     expect(router.text).toContain('# TYPE router_subgraph_fetch_duration_seconds histogram');
     for (const { name } of subgraphs) {
-      const subgraph = await scrape(graph.subgraphs[name].url);
+      const subgraph = await scrape(graph.subgraphs[name]);
       expect(subgraph.has('nodejs_eventloop_lag_seconds'), name).toBe(true);
       expect(subgraph.sum('db_pool_connections_max'), name).toBeGreaterThan(0);
       expect(subgraph.text, name).toContain('# TYPE db_query_duration_seconds histogram');
@@ -82,9 +82,9 @@ describe('metrics', () => {
 
   it('move with traffic: requests, fetches, caches, rate limits, the database and the event flow', async () => {
     const [routerBefore, productsBefore, ordersBefore] = await Promise.all([
-      scrape(graph.router.url),
-      scrape(graph.subgraphs.products.url),
-      scrape(graph.subgraphs.orders.url),
+      scrape(graph.router),
+      scrape(graph.subgraphs.products),
+      scrape(graph.subgraphs.orders),
     ]);
 
     // A cacheable query, twice: stored on the first, a response-cache hit on the second.
@@ -142,10 +142,10 @@ describe('metrics', () => {
     );
 
     const [router, products, orders, inventory] = await Promise.all([
-      scrape(graph.router.url),
-      scrape(graph.subgraphs.products.url),
-      scrape(graph.subgraphs.orders.url),
-      scrape(graph.subgraphs.inventory.url),
+      scrape(graph.router),
+      scrape(graph.subgraphs.products),
+      scrape(graph.subgraphs.orders),
+      scrape(graph.subgraphs.inventory),
     ]);
 
     // Request durations, by the operation the document names; a cache hit counts under the name it was stored for.
@@ -199,7 +199,7 @@ describe('metrics', () => {
     await send({ query: '{ markerAlias: __typename }' });
     await send({ query: 'query MarkerUnparsed { __typename', operationName: 'MarkerUnparsed' });
     await send({ query: 'query Named { __typename }', operationName: 'MarkerNotInDocument' });
-    const router = await scrape(graph.router.url);
+    const router = await scrape(graph.router);
     for (const marker of [
       'marker-in-a-literal',
       'markerAlias',
@@ -229,7 +229,7 @@ describe('metrics', () => {
         body: JSON.stringify({ query: '{ products(first: 1) { edges { node { id reviewCount } } } }' }),
       });
       expect(((await response.json()) as any).errors).toBeDefined();
-      const metrics = await scrape(router.url);
+      const metrics = await scrape(router);
       // A refused query is sent three times: once, and the two retries of the default policy.
       expect(metrics.sum('router_subgraph_fetch_errors_total', { subgraph: 'reviews', reason: 'network' })).toBe(3);
       expect(metrics.sum('router_subgraph_fetch_errors_total', { subgraph: 'products' })).toBe(0);

@@ -176,6 +176,8 @@ beforeAll(async () => {
     {
       // As deployed: what a client sees is what production shows.
       NODE_ENV: 'production',
+      // Production's fixed metrics port could be taken by another run on this machine.
+      METRICS_PORT: '0',
       RATE_LIMIT: 'off',
       // Every request must reach the subgraphs.
       RESPONSE_CACHE: 'off',

@@ -5,8 +5,9 @@ import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
  * Prometheus metrics, one `Metrics` per server instance: the router and each
  * subgraph make their own and register every series of theirs on its
  * registry, so several servers in one process (as in the tests) never share
- * or clash over a series. `GET /metrics` on the shared HTTP server
- * (platform/src/http/server.ts) serves it; docs/metrics.md lists the series.
+ * or clash over a series. `GET /metrics` on a port of its own
+ * (`createMetricsService` in platform/src/http/server.ts, `METRICS_PORT`)
+ * serves it, never the public port; docs/metrics.md lists the series.
  */
 
 /**
@@ -154,4 +155,25 @@ export function within<T>(ms: number, what: string, work: Promise<T>): Promise<T
     timer.unref();
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Where a service serves `GET /metrics`: a listener of its own, never the public port. */
+export interface MetricsListen {
+  /** Default: 127.0.0.1 (`METRICS_HOST`), so only the machine itself (or a sidecar) can scrape. */
+  host: string;
+  /** 0 picks a free port, logged at start. Default: see `metricsPortFrom`. */
+  port: number;
+}
+
+/** The router's metrics port in production; each subgraph's is this plus its offset from 4000 (products, 4002: 9466). */
+export const defaultMetricsPort = 9464;
+
+/**
+ * A service's metrics port: the one set, else in production
+ * `defaultMetricsPort` plus the service's offset (0 for the router, the
+ * subgraph's registered port − 4000), a fixed address for Prometheus;
+ * elsewhere 0, a free port, so that tests and `npm start` never collide.
+ */
+export function metricsPortFrom(set: number | undefined, production: boolean, offset: number): number {
+  return set ?? (production ? defaultMetricsPort + offset : 0);
 }

@@ -5,7 +5,7 @@ import { Scrape, scrape } from '../../test/support/metrics.ts';
 import { openDatabase } from '../src/db/database.ts';
 import { MemoryBus, newEvent, type EventBus } from '../src/events/index.ts';
 import { registerEventMetrics } from '../src/events/metrics.ts';
-import { close, createHttpService, listen } from '../src/http/server.ts';
+import { close, createHttpService, createMetricsService, listen } from '../src/http/server.ts';
 import { createLogger } from '../src/logger.ts';
 import { Metrics, type MetricsContext } from '../src/metrics.ts';
 
@@ -16,7 +16,15 @@ const logger = createLogger({ service: 'metrics-test', level: 'silent' });
 describe('a service with metrics', () => {
   let apollo: ApolloServer<MetricsContext>;
   let server: ReturnType<typeof createHttpService>;
+  let metricsServer: ReturnType<typeof createMetricsService>;
   let base: string;
+  /** The metrics port, apart from the service's own. */
+  let metricsBase: string;
+  const service = {
+    get metricsUrl() {
+      return `${metricsBase}/metrics`;
+    },
+  };
 
   beforeAll(async () => {
     const metrics = new Metrics();
@@ -41,10 +49,13 @@ describe('a service with metrics', () => {
       readiness: async () => ({}),
     });
     base = (await listen(server, 0, '127.0.0.1')).url;
+    metricsServer = createMetricsService(metrics, logger);
+    metricsBase = (await listen(metricsServer, 0, '127.0.0.1')).url;
   });
 
   afterAll(async () => {
     await close(server);
+    await close(metricsServer);
     await apollo.stop();
   });
 
@@ -55,8 +66,8 @@ describe('a service with metrics', () => {
       body: JSON.stringify(body),
     }).then((response) => response.status);
 
-  it('serves the process metrics and its own in the Prometheus text format', async () => {
-    const response = await fetch(`${base}/metrics`);
+  it('serves the process metrics and its own in the Prometheus text format, on its own port only', async () => {
+    const response = await fetch(`${metricsBase}/metrics`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const metrics = new Scrape(await response.text());
@@ -65,20 +76,28 @@ describe('a service with metrics', () => {
     expect(metrics.text).toContain('# TYPE graphql_request_duration_seconds histogram');
   });
 
-  it('answers only GET and HEAD on /metrics', async () => {
-    const response = await fetch(`${base}/metrics`, { method: 'POST', body: '{}' });
+  it('answers only GET and HEAD on /metrics, and nothing else on the metrics port', async () => {
+    const response = await fetch(`${metricsBase}/metrics`, { method: 'POST', body: '{}' });
     expect(response.status).toBe(405);
     expect(response.headers.get('allow')).toBe('GET, HEAD');
-    expect((await fetch(`${base}/metrics`, { method: 'HEAD' })).status).toBe(200);
+    expect((await fetch(`${metricsBase}/metrics`, { method: 'HEAD' })).status).toBe(200);
+    expect((await fetch(`${metricsBase}/graphql`)).status).toBe(404);
+    expect((await fetch(`${metricsBase}/health/ready`)).status).toBe(404);
+  });
+
+  it('refuses /metrics on the public port', async () => {
+    const response = await fetch(`${base}/metrics`);
+    expect(response.status).toBe(404);
+    expect(await response.text()).not.toContain('graphql_request_duration_seconds');
   });
 
   it('times each request by the operation the document names, its outcome and status', async () => {
-    const before = await scrape(base);
+    const before = await scrape(service);
     expect(await post({ query: 'query Greeting { hello }' })).toBe(200);
     expect(await post({ query: 'query Greeting { hello }' })).toBe(200);
     expect(await post({ query: '{ hello }' })).toBe(200);
     expect(await post({ query: 'query Breaking { broken }' })).toBe(200);
-    const after = await scrape(base);
+    const after = await scrape(service);
 
     const count = (labels: Record<string, string>) =>
       after.sum('graphql_request_duration_seconds_count', labels) -
@@ -94,7 +113,7 @@ describe('a service with metrics', () => {
     expect(await post({ query: 'query Real { hello }', operationName: 'ClientSaysSo' })).toBe(400);
     expect(await post({ query: 'query Unparsed { hello', operationName: 'Unparsed' })).toBe(400);
     expect(await post({ query: '{ hello(marker: "secret-literal") }' })).toBe(400);
-    const after = await scrape(base);
+    const after = await scrape(service);
     expect(after.text).not.toContain('ClientSaysSo');
     expect(after.text).not.toContain('Unparsed');
     expect(after.text).not.toContain('secret-literal');
@@ -104,14 +123,14 @@ describe('a service with metrics', () => {
   });
 
   it('counts a request refused before GraphQL runs, such as an unreadable body', async () => {
-    const before = await scrape(base);
+    const before = await scrape(service);
     const status = await fetch(`${base}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{ not json',
     }).then((response) => response.status);
     expect(status).toBe(400);
-    const after = await scrape(base);
+    const after = await scrape(service);
     const labels = { operation: 'anonymous', outcome: 'error', status: '400' };
     expect(
       after.sum('graphql_request_duration_seconds_count', labels) -

@@ -18,6 +18,7 @@ import {
   lifecycleFrom,
   type LifecycleSettings,
 } from '../../platform/src/lifecycle.ts';
+import { metricsPortFrom, type MetricsListen } from '../../platform/src/metrics.ts';
 import type { AuthenticationOptions, TokenKeys } from './plugins/authentication/index.ts';
 import { defaultQueryLimits, type QueryLimits } from './plugins/query-limits/index.ts';
 import type { RateLimitRule } from './plugins/rate-limit/index.ts';
@@ -78,6 +79,8 @@ export interface RouterConfig {
   } | null;
   /** Draining and the bound on stopping (the router waits for nothing at start but its supergraph). */
   lifecycle: LifecycleSettings;
+  /** Where `GET /metrics` is served, apart from the public port. */
+  metrics: MetricsListen;
   logLevel: z.infer<typeof logLevelFromEnv>;
   logPretty: boolean;
 }
@@ -118,6 +121,8 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
       NODE_ENV: nodeEnvFromEnv,
       HOST: z.string().min(1).default('127.0.0.1'),
       ROUTER_PORT: portFromEnv.default(4000),
+      METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+      METRICS_PORT: portFromEnv.optional(),
       SUPERGRAPH_PATH: z.string().min(1).default('schema/supergraph.graphql'),
       SUPERGRAPH_WATCH: booleanFromEnv.default(true),
       REDIS_URL: z
@@ -268,6 +273,10 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
         ? { origins: vars.CORS_ORIGINS.split(','), credentials: vars.CORS_ALLOW_CREDENTIALS }
         : null,
       lifecycle: lifecycleFrom(vars),
+      metrics: {
+        host: vars.METRICS_HOST,
+        port: metricsPortFrom(vars.METRICS_PORT, vars.NODE_ENV === 'production', 0),
+      },
       logLevel: vars.LOG_LEVEL,
       logPretty: vars.LOG_PRETTY,
     }));

@@ -6,6 +6,7 @@ import type { HTTPGraphQLRequest, HTTPGraphQLResponse } from '@apollo/server';
 import {
   close,
   createHttpService,
+  createMetricsService,
   drain,
   listen,
   requestIdHeader,
@@ -62,6 +63,8 @@ export interface RunningRouter {
   stop(): Promise<void>;
   /** What `stop` still waits for, for the log when it overruns its bound. */
   stillOpen(): Promise<string[]>;
+  /** Where Prometheus scrapes, e.g. http://127.0.0.1:9464/metrics; null when metrics are not served. */
+  metricsUrl: string | null;
 }
 
 export type RouterSettings = Pick<
@@ -89,6 +92,8 @@ export type RouterSettings = Pick<
   Pick<GraphOptions, 'drainTimeoutMs'> & {
     /** The bus whose events purge the response cache. Default: Redis Streams when `redisUrl` is set, else none. */
     eventBus?: EventBus | null;
+    /** Where `/metrics` is served, apart from the public port. Default: 127.0.0.1, a free port; null: nowhere. */
+    metrics?: RouterConfig['metrics'] | null;
   };
 
 // Editors save in bursts (truncate, write, rename); wait for the file to settle.
@@ -163,14 +168,20 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
         ? { '/cache/purge': purgeEndpoint(responseCache, cacheSettings.purgeToken, logger) }
         : {},
   });
+  const metricsListen = settings.metrics === undefined ? { host: '127.0.0.1', port: 0 } : settings.metrics;
+  const metricsServer = metricsListen ? createMetricsService(metrics.metrics, logger) : null;
   let listening: Listening;
+  let metricsUrl: string | null = null;
   try {
     // Listening while the gateway is built, so the health endpoints answer from the start.
     listening = await listen(server, settings.port, settings.host);
+    if (metricsServer && metricsListen)
+      metricsUrl = `${(await listen(metricsServer, metricsListen.port, metricsListen.host)).url}/metrics`;
     current = await loading;
     loading = null;
   } catch (error) {
     await close(server);
+    if (metricsServer) await close(metricsServer);
     // Built for a router that could not listen: nothing will ever serve it.
     await loading?.then(
       (version) => version.stop(),
@@ -349,7 +360,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     }
   }
 
-  logger.info({ url: `${listening.url}/graphql`, graphId: current.id }, 'router ready');
+  logger.info({ url: `${listening.url}/graphql`, metrics: metricsUrl, graphId: current.id }, 'router ready');
 
   const shutdown = stopInOrder([
     {
@@ -367,6 +378,8 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     // A bus passed in is the caller's to close.
     { name: 'event bus', stop: () => (settings.eventBus ? undefined : eventBus?.close()) },
     { name: 'shared cache', stop: () => shared.close() },
+    // Last: Prometheus can scrape the drain and the stop.
+    { name: 'metrics server', stop: () => (metricsServer ? close(metricsServer) : undefined) },
   ]);
 
   return {
@@ -377,6 +390,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     drain: () => drain(server),
     stop: shutdown.stop,
     stillOpen: shutdown.stillOpen,
+    metricsUrl,
   };
 }
 

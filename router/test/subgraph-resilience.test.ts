@@ -377,7 +377,7 @@ describe('the circuit breaker', () => {
       expect(response.body.errors?.[0]?.extensions).toEqual({ code: 'SUBGRAPH_UNAVAILABLE' });
     }
     expect(timeline).toEqual(['request', 'request', 'request', 'request', 'subgraph circuit opened']);
-    expect((await scrape(router!.url)).sum('router_subgraph_circuit_open', { subgraph: 'stock' })).toBe(1);
+    expect((await scrape(router!)).sum('router_subgraph_circuit_open', { subgraph: 'stock' })).toBe(1);
 
     // Open: answered at once, with the rest of the data, and nothing sent.
     for (let sent = 0; sent < 5; sent++) {
@@ -405,7 +405,7 @@ describe('the circuit breaker', () => {
       else expect(open && event === 'request').toBe(false);
     }
     expect(timeline.at(-2)).toBe('subgraph circuit closed');
-    const metrics = await scrape(router!.url);
+    const metrics = await scrape(router!);
     expect(metrics.sum('router_subgraph_circuit_open', { subgraph: 'stock' })).toBe(0);
     // Of the five sent while open, at most one can have been a trial.
     expect(

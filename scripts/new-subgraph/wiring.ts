@@ -1,5 +1,6 @@
 import ts from 'typescript';
 import { isMap, isScalar, isSeq, parseDocument, visit, type Pair, type YAMLMap } from 'yaml';
+import { metricsPortFrom } from '../../platform/src/metrics.ts';
 import type { SubgraphNames } from './names.ts';
 
 /**
@@ -99,8 +100,9 @@ export function fileEdits(names: SubgraphNames, port: number, registered: readon
     },
     {
       path: prometheusPath,
-      adds: `${name}:${port} to the subgraphs Prometheus scrapes`,
-      apply: (text) => addScrapeTarget(text, name, port),
+      adds: `${name}:${metricsPortFrom(undefined, true, port - 4000)} to the subgraphs Prometheus scrapes`,
+      // Its metrics port in production, where compose runs it.
+      apply: (text) => addScrapeTarget(text, name, metricsPortFrom(undefined, true, port - 4000)),
     },
     {
       path: 'docker/postgres/create-databases.sql',
@@ -266,7 +268,7 @@ function addComposeService(
         '',
         `${service}${name}:`,
         `${inService}<<: *subgraph`,
-        `${inService}command: ['npm', 'run', 'start:subgraph', '--', '${name}']`,
+        `${inService}command: ['node', '--import', 'tsx', 'subgraphs/serve.ts', '${name}']`,
         `${inService}environment:`,
         `${inService}  <<: *subgraph-environment`,
         `${inService}  ${envPrefix}_PORT: ${port}`,

@@ -1,4 +1,4 @@
-/** Reading Prometheus's text format in tests: fetch a service's /metrics, then look samples up. */
+/** Reading Prometheus's text format in tests: fetch a service's /metrics (on its metrics port), then look samples up. */
 
 export interface Sample {
   name: string;
@@ -39,9 +39,10 @@ export class Scrape {
   }
 }
 
-/** GETs `<service>/metrics`; `url` is the service's GraphQL endpoint or its origin. */
-export async function scrape(url: string): Promise<Scrape> {
-  const response = await fetch(new URL('/metrics', url));
+/** GETs a running router's or subgraph's /metrics, served on its metrics port (`metricsUrl`). */
+export async function scrape(service: { metricsUrl: string | null }): Promise<Scrape> {
+  if (!service.metricsUrl) throw new Error('the service serves no metrics');
+  const response = await fetch(service.metricsUrl);
   if (response.status !== 200) throw new Error(`/metrics answered ${response.status}: ${await response.text()}`);
   return new Scrape(await response.text());
 }

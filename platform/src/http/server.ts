@@ -1,7 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { HeaderMap, type HTTPGraphQLRequest, type HTTPGraphQLResponse } from '@apollo/server';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { withRequestLogFields, type Logger } from '../logger.ts';
@@ -58,8 +59,9 @@ export interface HttpServiceOptions {
   /** Browser origins allowed to call this service. Default: none (same-origin only). */
   cors?: CorsOptions | null;
   /**
-   * Served at `GET /metrics` in Prometheus's text format; every GraphQL
-   * request is timed into it. Default: none (no `/metrics`, nothing timed).
+   * Every GraphQL request is timed into it. It is served by
+   * `createMetricsService` on a port of its own, never here: `/metrics` on
+   * the public port is 404. Default: none (nothing timed).
    */
   metrics?: Metrics | null;
 }
@@ -81,7 +83,7 @@ export interface CorsOptions {
 export const requestIdHeader = 'x-request-id';
 const acceptableRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Where Prometheus scrapes, on the service's own port (docker/prometheus/prometheus.yml). */
+/** Where Prometheus scrapes, on the metrics port (`createMetricsService`, docker/prometheus/prometheus.yml). */
 export const metricsPath = '/metrics';
 
 class HttpError extends Error {
@@ -112,7 +114,7 @@ export function createHttpService({
   metrics = null,
 }: HttpServiceOptions): Server {
   const corsOrigins = new Set(cors?.origins ?? []);
-  const server = createServer((incoming, outgoing) => {
+  const server: Server = createServer((incoming, outgoing) => {
     handle(incoming, outgoing).catch((error: unknown) => {
       // Only a bug in this file lands here; the client still gets an answer.
       logger.error({ err: error }, 'unhandled error in HTTP layer');
@@ -122,10 +124,14 @@ export function createHttpService({
     });
   });
 
+  const state = trackConnections(server);
+
   async function handle(incoming: IncomingMessage, outgoing: ServerResponse) {
     // A stopping server answers on this connection, then closes it, so that
     // shutdown does not wait out the keep-alive timeout of every client.
-    if (closing.has(server)) outgoing.shouldKeepAlive = false;
+    if (isStopping(state)) outgoing.shouldKeepAlive = false;
+    // Quiescing: answered once the listener has closed (see `close`).
+    if (state.phase.name === 'quiescing') await state.phase.listenerClosed;
     const given = incoming.headers[requestIdHeader];
     const requestId = typeof given === 'string' && acceptableRequestId.test(given) ? given : randomUUID();
     incoming.headers[requestIdHeader] = requestId;
@@ -140,7 +146,7 @@ export function createHttpService({
         return writeJson(outgoing, 200, { status: 'live' });
       case '/health/ready': {
         // Draining: load balancers must stop sending requests here, whatever the checks say.
-        if (closing.has(server)) return writeJson(outgoing, 503, { status: 'not ready', checks: shuttingDown });
+        if (isStopping(state)) return writeJson(outgoing, 503, { status: 'not ready', checks: shuttingDown });
         const checks = await readiness().catch((error: unknown): ReadinessChecks => ({
           readiness: { ok: false, detail: String(error) },
         }));
@@ -150,7 +156,6 @@ export function createHttpService({
       case graphqlPath:
         return serveGraphQL(incoming, outgoing, url.search, requestId);
       default: {
-        if (metrics && url.pathname === metricsPath) return serveMetrics(metrics, incoming, outgoing);
         const route = Object.hasOwn(routes, url.pathname) ? routes[url.pathname] : undefined;
         if (!route)
           return writeError(
@@ -339,6 +344,30 @@ async function writeGraphQLResponse(outgoing: ServerResponse, response: HTTPGrap
   outgoing.end();
 }
 
+/**
+ * `GET /metrics` alone, for its own port (`METRICS_PORT`, on loopback by
+ * default): the series name subgraphs, operations, and cache and limit
+ * counters, which are for operators, not for anyone who can reach the API.
+ */
+export function createMetricsService(metrics: Metrics, logger: Logger): Server {
+  const server = createServer((incoming, outgoing) => {
+    const answer =
+      requestTarget(incoming.url)?.pathname === metricsPath
+        ? serveMetrics(metrics, incoming, outgoing)
+        : Promise.resolve(
+            writeError(outgoing, new HttpError(404, `Not found. Metrics are served at ${metricsPath}.`, 'NOT_FOUND')),
+          );
+    answer.catch((error: unknown) => {
+      logger.error({ err: error }, 'metrics scrape failed');
+      if (!outgoing.headersSent)
+        writeError(outgoing, new HttpError(500, 'Internal server error', 'INTERNAL_SERVER_ERROR'));
+      else outgoing.destroy();
+    });
+  });
+  trackConnections(server);
+  return server;
+}
+
 /** The scrape answer; only GET and HEAD, as for any read-only resource. */
 async function serveMetrics(metrics: Metrics, incoming: IncomingMessage, outgoing: ServerResponse) {
   if (incoming.method !== 'GET' && incoming.method !== 'HEAD') {
@@ -377,9 +406,86 @@ export function listen(server: Server, port: number, host: string): Promise<List
   });
 }
 
-/** Servers draining or closed: readiness answers 503 and every response closes its connection. */
-const closing = new WeakSet<Server>();
+/**
+ * Where a server is in its stop, for the requests it serves: `serving`;
+ * `draining` (readiness 503, every response closes its connection);
+ * `quiescing` (the listener is about to close: requests wait for `closed`
+ * before they are handled, see `close`); `closed` (no listener; what was
+ * accepted is still answered).
+ */
+type StopPhase =
+  | { name: 'serving' }
+  | { name: 'draining' }
+  | { name: 'quiescing'; listenerClosed: Promise<void>; closeListener: () => void }
+  | { name: 'closed' };
+
+/** What `close` needs to know of a server's connections. */
+interface Connections {
+  phase: StopPhase;
+  /** Every connection accepted and not yet closed. */
+  open: Set<Socket>;
+  /** Connections with a request being read or answered. */
+  busy: Set<Socket>;
+  /** Connections that have had a response: between requests, they are idle keep-alive connections. */
+  answered: WeakSet<Socket>;
+  /** When the listener last accepted a connection (performance.now()). */
+  lastAcceptedAt: number;
+}
+
+const states = new WeakMap<Server, Connections>();
+
+/** Follows a service's connections from its creation, for `drain` and `close`. */
+function trackConnections(server: Server): Connections {
+  const state: Connections = {
+    phase: { name: 'serving' },
+    open: new Set(),
+    busy: new Set(),
+    answered: new WeakSet(),
+    lastAcceptedAt: -Infinity,
+  };
+  server.on('connection', (socket: Socket) => {
+    state.lastAcceptedAt = performance.now();
+    state.open.add(socket);
+    socket.once('close', () => {
+      state.open.delete(socket);
+      state.busy.delete(socket);
+    });
+  });
+  server.on('request', (incoming: IncomingMessage, outgoing: ServerResponse) => {
+    const socket = incoming.socket;
+    state.busy.add(socket);
+    outgoing.once('close', () => {
+      state.busy.delete(socket);
+      state.answered.add(socket);
+    });
+  });
+  // `http.Server.close()` calls this: close only connections idle after a response (see `close`).
+  server.closeIdleConnections = () => {
+    for (const socket of state.open) if (state.answered.has(socket) && !state.busy.has(socket)) socket.destroy();
+  };
+  states.set(server, state);
+  return state;
+}
+
+function stateOf(server: Server): Connections {
+  return states.get(server) ?? trackConnections(server);
+}
+
+function isStopping(state: Connections): boolean {
+  return state.phase.name !== 'serving';
+}
+
 const shuttingDown: ReadinessChecks = { shutdown: { ok: false, detail: 'shutting down' } };
+
+/**
+ * How long no connection may have been accepted before the listener
+ * closes. A client gets its answer and opens its next connection within
+ * this, even on a loaded machine; so once every client is waiting for an
+ * answer, none is connecting.
+ */
+const quietMs = 200;
+/** The longest the listener waits for that quiet, for clients that keep connecting: then it closes anyway. */
+const maxQuiesceMs = 2_000;
 
 /**
  * Announces a coming `close`: `/health/ready` answers 503 while every
@@ -387,7 +493,8 @@ const shuttingDown: ReadinessChecks = { shutdown: { ok: false, detail: 'shutting
  * balancers and keep-alive clients move elsewhere before the listener goes.
  */
 export function drain(server: Server): void {
-  closing.add(server);
+  const state = stateOf(server);
+  if (state.phase.name === 'serving') state.phase = { name: 'draining' };
 }
 
 /** Connections still open, for the log of a stop that overran: after `close`, those with a request in flight. */
@@ -398,12 +505,58 @@ export function openConnections(server: Server): Promise<number> {
 /**
  * Stops accepting connections and waits for open requests to finish; their
  * connections close as each response ends. Closing twice is harmless.
+ *
+ * Every connection accepted is answered, and none is reset. Two things
+ * reset connections when a listener simply closes (`server.close()`):
+ *
+ * - Linux completes the TCP handshake of a connecting client by itself
+ *   and queues the connection until the process accepts it. Closing the
+ *   listening socket resets every connection still in that queue: the
+ *   client has sent its request on a connection it saw open, and gets
+ *   ECONNRESET. Under load, with each response closing its connection
+ *   (drain) and each client opening its next one at once, a few are
+ *   always queued. The listener can only close without resets when
+ *   nobody is connecting. So the listener first quiesces: requests that
+ *   arrive now wait (they are answered once it has closed), so each client
+ *   in turn ends up waiting for an answer instead of opening connections;
+ *   when none has been accepted for `quietMs`, Node's accept pass runs once
+ *   more (`setImmediate` follows the poll phase that accepts) and the
+ *   listener closes right after it, with the queue empty. Anyone
+ *   connecting later is refused (ECONNREFUSED): never accepted, nothing
+ *   lost. Clients that never stop connecting are given up on after
+ *   `maxQuiesceMs`.
+ * - `http.Server.close()` also destroys every "idle" connection, and to
+ *   Node a connection just accepted whose request has not been read yet
+ *   is idle: that request would be answered with a reset. This server's
+ *   `closeIdleConnections` closes only connections idle *after* a
+ *   response (kept alive, no request under way); a new connection is
+ *   answered when its request comes, bounded by Node's `headersTimeout`.
  */
-export function close(server: Server): Promise<void> {
-  if (!server.listening) return Promise.resolve();
-  closing.add(server);
-  return new Promise((resolve, reject) => {
-    server.close((error) => (error ? reject(error) : resolve()));
-    server.closeIdleConnections();
-  });
+export async function close(server: Server): Promise<void> {
+  const state = stateOf(server);
+  if (state.phase.name === 'quiescing') return state.phase.listenerClosed;
+  if (!server.listening) return;
+  let closeListener = () => {};
+  const listenerClosed = new Promise<void>((resolve) => (closeListener = resolve));
+  state.phase = { name: 'quiescing', listenerClosed, closeListener };
+  const giveUpAt = performance.now() + maxQuiesceMs;
+  for (;;) {
+    const quietFor = performance.now() - state.lastAcceptedAt;
+    if (quietFor < quietMs && performance.now() < giveUpAt) {
+      await sleep(Math.min(quietMs - quietFor, giveUpAt - performance.now()));
+      continue;
+    }
+    const acceptedBefore = state.lastAcceptedAt;
+    // Past the next poll phase, where libuv accepts whatever the kernel has queued.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (state.lastAcceptedAt === acceptedBefore || performance.now() >= giveUpAt) break;
+  }
+  // Synchronously after that accept pass: only a client connecting at this very instant can be queued.
+  // (Linux offers a process no way to stop completing handshakes on a listening socket but closing it:
+  // a client that stayed silent through the quiet, then connects while this process is descheduled
+  // between the accept pass and the close, is still reset. The quiet makes that a rare coincidence.)
+  const closed = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+  state.phase = { name: 'closed' };
+  closeListener();
+  return closed;
 }

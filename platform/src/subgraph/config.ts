@@ -18,6 +18,7 @@ import {
   lifecycleFrom,
   type LifecycleSettings,
 } from '../lifecycle.ts';
+import { metricsPortFrom, type MetricsListen } from '../metrics.ts';
 import type { SeedSize } from './definition.ts';
 
 export interface SubgraphConfig {
@@ -43,6 +44,8 @@ export interface SubgraphConfig {
   eventStreamPrefix: string;
   /** Waiting for the database (and Redis) at start, draining and the bound on stopping. */
   lifecycle: LifecycleSettings;
+  /** Where `GET /metrics` is served, apart from the public port (`<NAME>_METRICS_PORT`, `METRICS_HOST`). */
+  metrics: MetricsListen;
   logLevel: z.infer<typeof logLevelFromEnv>;
   logPretty: boolean;
 }
@@ -64,6 +67,8 @@ export function subgraphConfigFromEnv(
       NODE_ENV: nodeEnvFromEnv,
       HOST: z.string().min(1).default('127.0.0.1'),
       PORT: portFromEnv.default(defaultPort),
+      METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+      METRICS_PORT: portFromEnv.optional(),
       DATABASE_URL: postgresUrlFromEnv.optional(),
       DATA_DIR: z.string().min(1).default('.data'),
       DB_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(10),
@@ -103,11 +108,20 @@ export function subgraphConfigFromEnv(
         redisUrl: vars.REDIS_URL ?? null,
         eventStreamPrefix: vars.EVENT_STREAM_PREFIX,
         lifecycle: lifecycleFrom(vars),
+        metrics: {
+          host: vars.METRICS_HOST,
+          // Several subgraphs run on one machine: each has its own port, beside the router's.
+          port: metricsPortFrom(vars.METRICS_PORT, nodeEnv === 'production', defaultPort - 4000),
+        },
         logLevel: vars.LOG_LEVEL,
         logPretty: vars.LOG_PRETTY,
       };
     });
   // Only the prefixed names are read, so a stray PORT or DATABASE_URL in the
   // environment cannot point every subgraph at the same place.
-  return parseEnv(schema, env, { PORT: `${prefix}_PORT`, DATABASE_URL: `${prefix}_DATABASE_URL` });
+  return parseEnv(schema, env, {
+    PORT: `${prefix}_PORT`,
+    METRICS_PORT: `${prefix}_METRICS_PORT`,
+    DATABASE_URL: `${prefix}_DATABASE_URL`,
+  });
 }

@@ -24,7 +24,7 @@ import {
 } from '../events/index.ts';
 import { registerEventMetrics } from '../events/metrics.ts';
 import { withStreamPrefix } from '../events/stream-prefix.ts';
-import { createHttpService, drain, listen, type ReadinessChecks } from '../http/server.ts';
+import { close, createHttpService, createMetricsService, drain, listen, type ReadinessChecks } from '../http/server.ts';
 import { closeHttpServer, describeFailure, stopInOrder, waitFor } from '../lifecycle.ts';
 import { createLogger, requestLogPlugin, type Logger } from '../logger.ts';
 import { Metrics, type MetricsContext } from '../metrics.ts';
@@ -59,6 +59,8 @@ export interface RunningSubgraph<TTables extends DrizzleSchema = DrizzleSchema> 
   stop(): Promise<void>;
   /** What `stop` still waits for, for the log when it overruns its bound. */
   stillOpen(): Promise<string[]>;
+  /** Where Prometheus scrapes, e.g. http://127.0.0.1:9466/metrics; null when metrics are not served. */
+  metricsUrl: string | null;
 }
 
 export type SubgraphStartSettings = Pick<
@@ -66,6 +68,8 @@ export type SubgraphStartSettings = Pick<
   'host' | 'port' | 'database' | 'migrateOnStart' | 'seedIfEmpty' | 'nodeEnv'
 > &
   Partial<Pick<SubgraphConfig, 'identitySecret' | 'redisUrl' | 'eventStreamPrefix' | 'lifecycle'>> & {
+    /** Where `/metrics` is served, apart from the public port. Default: 127.0.0.1, a free port; null: nowhere. */
+    metrics?: SubgraphConfig['metrics'] | null;
     /**
      * Carries events between subgraphs. Default: Redis Streams on
      * `redisUrl`, or none, in which case events wait in the outbox.
@@ -136,6 +140,20 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
     throw error;
   });
   const url = `${listening.url}/graphql`;
+  const metricsListen = config.metrics === undefined ? { host: '127.0.0.1', port: 0 } : config.metrics;
+  const metricsServer = metricsListen ? createMetricsService(metrics, logger) : null;
+  const metricsUrl =
+    metricsServer && metricsListen
+      ? await listen(metricsServer, metricsListen.port, metricsListen.host).then(
+          (metricsListening) => `${metricsListening.url}/metrics`,
+          async (error: unknown) => {
+            await close(server);
+            await apollo.stop().catch(() => {});
+            await database.close().catch(() => {});
+            throw error;
+          },
+        )
+      : null;
 
   const aborted = new AbortController();
   const startupTimeoutMs = config.lifecycle?.startupTimeoutMs ?? null;
@@ -193,7 +211,7 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
     background = definition.background?.({ db: database.db, logger });
     events = definition.events ? startEvents(definition, database.db, { ...config, redis }, logger, metrics) : null;
     starting = null;
-    logger.info({ url, database: database.kind }, 'subgraph ready');
+    logger.info({ url, metrics: metricsUrl, database: database.kind }, 'subgraph ready');
   })().catch((error: unknown) => {
     // Stopped while starting: the start is over, and nothing failed.
     if (aborted.signal.aborted) return;
@@ -213,6 +231,8 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
     { name: 'event consumers and relay', stop: () => events?.stop() },
     { name: 'background work', stop: () => background?.stop() },
     { name: 'database', stop: () => database.close() },
+    // Last: Prometheus can scrape the drain and the stop.
+    { name: 'metrics server', stop: () => (metricsServer ? close(metricsServer) : undefined) },
   ]);
   return {
     name: definition.name,
@@ -223,6 +243,7 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
     drain: () => drain(server),
     stop: stopping.stop,
     stillOpen: stopping.stillOpen,
+    metricsUrl,
   };
 }
 
