@@ -88,6 +88,9 @@ describe("the image's command", () => {
 
     // The init is run when this machine has it (Debian's tini, as the image installs); otherwise the CMD alone.
     const init = image.entrypoint[0];
+    // CI installs it (.ci/run), so there the exact ENTRYPOINT and CMD always run.
+    if (process.env.CI === 'true' && init && !existsSync(init))
+      throw new Error(`${init} is missing; .ci/run installs it`);
     const argv = init && existsSync(init) ? [...image.entrypoint, ...image.cmd] : image.cmd;
     console.log(`running ${JSON.stringify(argv)}${argv === image.cmd ? ` (no ${init} here)` : ''}`);
     const child = spawn(argv[0]!, argv.slice(1), {
