@@ -36,7 +36,7 @@ import { createLogger } from '../platform/src/logger.ts';
 import { configOrExit } from '../platform/src/process.ts';
 import { isStartProgressMessage, startProgressEnv, type StartStep } from '../platform/src/progress.ts';
 import { schemaFileOf, subgraphs } from '../subgraphs/registry.ts';
-import { describeHotReload, watchSubgraphs, type HotReload } from './dev/hot-reload.ts';
+import type { HotReload } from './dev/hot-reload.ts';
 import { productionPreflight } from './dev/production.ts';
 import { developmentSecrets } from './dev/secrets.ts';
 import { describeStartStep, displayPath, notReadyDetail, seconds, startLinePrinter } from './dev/start-report.ts';
@@ -81,7 +81,9 @@ if (production) {
     services.map(({ name }) => name),
     process.env,
   );
-  console.log('Production mode (NODE_ENV=production): nothing is made up, migrated or seeded here.');
+  (preflight.fatal ? console.error : console.log)(
+    'Production mode (NODE_ENV=production): nothing is made up, migrated or seeded here.',
+  );
   for (const [who, what] of preflight.lines) line(who, what, { error: preflight.fatal });
   if (preflight.fatal) {
     console.error('Set the variables above and start again, or run `npm start` without NODE_ENV=production.');
@@ -299,6 +301,8 @@ async function startGraph(): Promise<void> {
     `ready at http://localhost:${routerPort}/graphql (the graph started in ${seconds(Date.now() - startedAt)})`,
   );
   if (watchSchemas) {
+    // Loaded only now: composition is a large import, and the first lines should not wait for it.
+    const { describeHotReload, watchSubgraphs } = await import('./dev/hot-reload.ts');
     hotReload = await watchSubgraphs({
       // Registry ports, not the ones moved by `<NAME>_PORT`: the files written are what `npm run compose` writes.
       subgraphs: subgraphs.map(({ name, port }) => ({ name, port, dir: dirname(fileURLToPath(schemaFileOf(name))) })),
