@@ -63,7 +63,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // Resolved as the subgraphs resolve it: they run in the repository's root.
 const dataDir = resolve(root, env.DATA_DIR);
 const routerPort = Number(process.env.ROUTER_PORT ?? 4000);
-const readyTimeoutMs = 180_000;
+// A restarted subgraph that is not ready by then is reported, so that hot reload can go on with the next save.
+const restartTimeoutMs = 180_000;
 // Each process cuts its own stop short at SHUTDOWN_TIMEOUT_SECONDS and says what was still open; the
 // SIGKILL comes only if that did not happen, so it must come later.
 const stopTimeoutMs = (env.SHUTDOWN_TIMEOUT_SECONDS + 5) * 1000;
@@ -185,19 +186,27 @@ function runSubgraph(name: string): ChildProcess {
 }
 
 /**
- * Resolves once the service answers /health/ready; rejects on timeout, or if
- * `child` exits first. `onNotReady` hears why it is not ready, each time that changes.
+ * Resolves once the service answers /health/ready; rejects if `child` exits
+ * first, or after `timeoutMs` if given. At start there is no deadline here:
+ * a busy machine may take minutes just to load the code, the progress lines
+ * show that it moves, and a subgraph gives up waiting for its database by
+ * itself (STARTUP_TIMEOUT_SECONDS). `onNotReady` hears why it is not ready,
+ * each time that changes.
  */
 async function waitUntilReady(
   name: string,
   port: number,
-  { child, onNotReady }: { child?: ChildProcess; onNotReady?: (detail: string) => void } = {},
+  {
+    child,
+    timeoutMs = null,
+    onNotReady,
+  }: { child: ChildProcess; timeoutMs?: number | null; onNotReady?: (detail: string) => void },
 ): Promise<void> {
-  const deadline = Date.now() + readyTimeoutMs;
+  const deadline = timeoutMs === null ? Infinity : Date.now() + timeoutMs;
   let lastDetail = '';
   while (Date.now() < deadline) {
     if (stopping) return;
-    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+    if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(
         `it exited (${child.signalCode ?? `code ${child.exitCode}`}) before it was ready; its log says why`,
       );
@@ -213,7 +222,7 @@ async function waitUntilReady(
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw new Error(`${name} was not ready on port ${port} after ${readyTimeoutMs / 1000} s`);
+  throw new Error(`${name} was not ready on port ${port} after ${(timeoutMs ?? 0) / 1000} s`);
 }
 
 /** SIGTERM, so the process finishes its in-flight requests; SIGKILL if it has not exited in time. */
@@ -246,7 +255,10 @@ async function restartSubgraph(name: string): Promise<void> {
   const child = runSubgraph(name);
   restarting.add(child);
   try {
-    await waitUntilReady(name, services.find((service) => service.name === name)!.port, { child });
+    await waitUntilReady(name, services.find((service) => service.name === name)!.port, {
+      child,
+      timeoutMs: restartTimeoutMs,
+    });
   } finally {
     restarting.delete(child);
   }
@@ -279,22 +291,23 @@ async function stop(code: number): Promise<void> {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(0));
 
 async function startGraph(): Promise<void> {
-  for (const { name } of services) runSubgraph(name);
-  await Promise.all(services.map(({ name, port }) => waitUntilReady(name, port)));
+  const started = services.map(({ name, port }) => ({ name, port, child: runSubgraph(name) }));
+  await Promise.all(started.map(({ name, port, child }) => waitUntilReady(name, port, { child })));
   if (stopping) return;
   const routerEnv = Object.fromEntries([
     ['ROUTER_PORT', String(routerPort)],
     ...services.map(({ name, port }) => [`${envPrefix(name)}_SUBGRAPH_URL`, `http://127.0.0.1:${port}/graphql`]),
   ]);
   line('router', 'starting');
-  if (events) {
-    // The router consumes events too: they purge its response cache.
-    const router = run('router', 'router/src/main.ts', [], { ...routerEnv, ...parentEventBusEnv }, { ipc: true });
-    serveEventBusOverIpc(events.bus, router, events.logger);
-  } else {
-    run('router', 'router/src/main.ts', [], routerEnv);
-  }
-  await waitUntilReady('router', routerPort, { onNotReady: (detail) => line('router', `not ready yet: ${detail}`) });
+  // The router consumes events too: they purge its response cache.
+  const router = events
+    ? run('router', 'router/src/main.ts', [], { ...routerEnv, ...parentEventBusEnv }, { ipc: true })
+    : run('router', 'router/src/main.ts', [], routerEnv);
+  if (events) serveEventBusOverIpc(events.bus, router, events.logger);
+  await waitUntilReady('router', routerPort, {
+    child: router,
+    onNotReady: (detail) => line('router', `not ready yet: ${detail}`),
+  });
   if (stopping) return;
   line(
     'router',
