@@ -57,15 +57,20 @@ export function isStartProgressMessage(message: unknown): message is StartProgre
 /**
  * The seed's row counts as `seeding` steps: the first batch of each table,
  * then at most one a second, and the last, so that a seed at `--scale`
- * (100,000 reviews) shows it is moving without a line per batch.
+ * (100,000 reviews) shows it is moving without a line per batch. Called
+ * between batches, it also ends a seed the start was stopped during
+ * (`signal`): the seed's transaction rolls back, and the next start seeds
+ * again, instead of the stop waiting a minute for rows nobody will read.
  */
 export function seedProgress(
   report: StartProgress,
   size: SeedSize,
+  signal: AbortSignal,
   intervalMs = 1_000,
 ): (table: string, done: number, total: number) => void {
   let last = { table: '', at: 0 };
   return (table, done, total) => {
+    signal.throwIfAborted();
     const now = Date.now();
     if (table === last.table && done < total && now - last.at < intervalMs) return;
     last = { table, at: now };

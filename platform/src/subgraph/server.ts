@@ -169,7 +169,11 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
     if (config.seedIfEmpty && (await isTableEmpty(database.db, definition.seedTable))) {
       starting = { database: { ok: false, detail: 'seeding' } };
       logger.info({ size: config.seedIfEmpty }, 'database is empty; seeding');
-      await definition.seed(database.db, config.seedIfEmpty, seedProgress(progress, config.seedIfEmpty));
+      await definition.seed(
+        database.db,
+        config.seedIfEmpty,
+        seedProgress(progress, config.seedIfEmpty, aborted.signal),
+      );
       // Fresh statistics, so the planner sees the bulk-loaded tables as they are.
       await database.db.execute(sql`analyze`);
     }
