@@ -139,6 +139,17 @@ async function expectNothingLeft(dir = dataDir): Promise<void> {
     expect(await portIsFree(port), `port ${port}`).toBe(true);
 }
 
+/**
+ * Stops `npm start` as Ctrl-C does and waits as long as its own bound allows
+ * (runScript's stop kills it after 20 s, which would orphan the processes it
+ * is still stopping and fail the next test on their locks and ports).
+ */
+async function stopGraph(graph: ServiceProcess): Promise<number | null | 'still running'> {
+  const code = await signalAndWait(graph.child, 'SIGINT', stopTimeoutMs);
+  if (code === 'still running') await graph.stop('SIGKILL');
+  return code;
+}
+
 async function startGraph(): Promise<ServiceProcess> {
   const graph = runScript('scripts/start.ts', [], env);
   await graph.waitFor((output) => output.includes('Shop graph is up'), startTimeoutMs);
@@ -222,7 +233,7 @@ describe('npm start on embedded databases', () => {
         stopped = true;
         await expectNothingLeft();
       } finally {
-        if (!stopped) await graph.stop('SIGINT');
+        if (!stopped) await stopGraph(graph);
       }
     },
     startTimeoutMs + 30_000,
@@ -243,7 +254,7 @@ describe('npm start on embedded databases', () => {
         expect(response.body.errors).toBeUndefined();
         expect(response.body.data).toEqual(firstAnswer);
       } finally {
-        expect(await graph.stop('SIGINT')).toBe(0);
+        expect(await stopGraph(graph)).toBe(0);
       }
     },
     startTimeoutMs + 30_000,
@@ -279,7 +290,7 @@ describe('npm start on embedded databases', () => {
         }
         expect(latest).toEqual({ id: order.id, status: 'CONFIRMED' });
       } finally {
-        expect(await graph.stop('SIGINT')).toBe(0);
+        expect(await stopGraph(graph)).toBe(0);
       }
     },
     startTimeoutMs + 60_000,
@@ -308,7 +319,7 @@ describe('npm start stopped or misconfigured', () => {
         expect(stepLine(graph.output(), 'router', 'starting')).toBe(-1);
         await expectNothingLeft(dir);
       } finally {
-        await graph.stop('SIGKILL');
+        await stopGraph(graph);
       }
     },
     startTimeoutMs + 2 * stopTimeoutMs,
@@ -363,7 +374,7 @@ describe('npm start stopped or misconfigured', () => {
         expect(await signalAndWait(graph.child, 'SIGTERM', stopTimeoutMs)).toBe(0);
         await expectNothingLeft(dir);
       } finally {
-        await graph.stop('SIGKILL');
+        await stopGraph(graph);
       }
     },
     startTimeoutMs + 2 * stopTimeoutMs,
