@@ -152,7 +152,13 @@ async function stopGraph(graph: ServiceProcess): Promise<number | null | 'still 
 
 async function startGraph(): Promise<ServiceProcess> {
   const graph = runScript('scripts/start.ts', [], env);
-  await graph.waitFor((output) => output.includes('Shop graph is up'), startTimeoutMs);
+  try {
+    await graph.waitFor((output) => output.includes('Shop graph is up'), startTimeoutMs);
+  } catch (error) {
+    // Not up in time: stopped here, or it would outlive the test and hold the next one's locks.
+    await stopGraph(graph);
+    throw error;
+  }
   return graph;
 }
 
