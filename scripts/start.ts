@@ -14,22 +14,32 @@
  * channel it spawns it with (platform/src/events/ipc-bus.ts). Events in it
  * not yet consumed are lost when `npm start` stops; Redis keeps them.
  *
+ * It says what it does, one short line per step per process (each
+ * subgraph's start reaches it over IPC, platform/src/progress.ts), and keeps
+ * the processes' own logs to warnings unless LOG_LEVEL asks for more.
+ * Stopped at any moment (a signal, a process that exits), it stops every
+ * process it started, including one still starting, before it exits.
+ *
  *   npm start                 small seed, quick to start
  *   npm start -- --scale      benchmark-sized seed on first run
  *   npm start -- --no-watch   no hot reload (also SCHEMA_WATCH=false)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { booleanFromEnv, envPrefix, logLevelFromEnv, nodeEnvFromEnv, parseEnv } from '../platform/src/config.ts';
 import { MemoryBus, parentEventBusEnv, serveEventBusOverIpc } from '../platform/src/events/index.ts';
+import { lifecycleEnv } from '../platform/src/lifecycle.ts';
 import { createLogger } from '../platform/src/logger.ts';
 import { configOrExit } from '../platform/src/process.ts';
+import { isStartProgressMessage, startProgressEnv, type StartStep } from '../platform/src/progress.ts';
 import { schemaFileOf, subgraphs } from '../subgraphs/registry.ts';
-import { describeHotReload, watchSubgraphs, type HotReload } from './dev/hot-reload.ts';
+import type { HotReload } from './dev/hot-reload.ts';
+import { productionPreflight } from './dev/production.ts';
 import { developmentSecrets } from './dev/secrets.ts';
+import { describeStartStep, displayPath, notReadyDetail, seconds, startLinePrinter } from './dev/start-report.ts';
 
 const { values: flags } = parseArgs({
   options: { scale: { type: 'boolean', default: false }, 'no-watch': { type: 'boolean', default: false } },
@@ -40,22 +50,52 @@ const env = configOrExit(() =>
       NODE_ENV: nodeEnvFromEnv,
       SCHEMA_WATCH: booleanFromEnv.default(true),
       REDIS_URL: z.string().optional(),
+      DATA_DIR: z.string().min(1).default('.data'),
       LOG_LEVEL: logLevelFromEnv,
       LOG_PRETTY: booleanFromEnv.default(true),
+      SHUTDOWN_TIMEOUT_SECONDS: lifecycleEnv.SHUTDOWN_TIMEOUT_SECONDS,
     }),
   ),
 );
-const watchSchemas = env.NODE_ENV !== 'production' && env.SCHEMA_WATCH && !flags['no-watch'];
+const production = env.NODE_ENV === 'production';
+const watchSchemas = !production && env.SCHEMA_WATCH && !flags['no-watch'];
 const root = fileURLToPath(new URL('..', import.meta.url));
+// Resolved as the subgraphs resolve it: they run in the repository's root.
+const dataDir = resolve(root, env.DATA_DIR);
 const routerPort = Number(process.env.ROUTER_PORT ?? 4000);
-const readyTimeoutMs = 180_000;
-// A process that has not drained its requests by then is killed.
-const stopTimeoutMs = 10_000;
+// A restarted subgraph that is not ready by then is reported, so that hot reload can go on with the next save.
+const restartTimeoutMs = 180_000;
+// Each process cuts its own stop short at SHUTDOWN_TIMEOUT_SECONDS and says what was still open; the
+// SIGKILL comes only if that did not happen, so it must come later.
+const stopTimeoutMs = (env.SHUTDOWN_TIMEOUT_SECONDS + 5) * 1000;
+const startedAt = Date.now();
+
+// Each port can be moved with `<NAME>_PORT`; the router is then pointed at it.
+const services = subgraphs.map(({ name, port }) => ({
+  name,
+  port: Number(process.env[`${envPrefix(name)}_PORT`] ?? port),
+}));
+const line = startLinePrinter([...services.map(({ name }) => name), 'router', 'events']);
+
+if (production) {
+  const preflight = productionPreflight(
+    services.map(({ name }) => name),
+    process.env,
+  );
+  (preflight.fatal ? console.error : console.log)(
+    'Production mode (NODE_ENV=production): nothing is made up, migrated or seeded here.',
+  );
+  for (const [who, what] of preflight.lines) line(who, what, { error: preflight.fatal });
+  if (preflight.fatal) {
+    console.error('Set the variables above and start again, or run `npm start` without NODE_ENV=production.');
+    process.exit(2);
+  }
+}
 
 // Outside production, tokens from `npm run token` verify and subgraphs know the caller with nothing configured.
 const developmentAuthentication = ((): NodeJS.ProcessEnv => {
-  if (env.NODE_ENV === 'production') return {};
-  const secrets = developmentSecrets(process.env.DATA_DIR ?? '.data');
+  if (production) return {};
+  const secrets = developmentSecrets(dataDir);
   return {
     ...(process.env.AUTH_JWKS_URL ? {} : { AUTH_JWT_SECRET: secrets.jwtSecret }),
     INTERNAL_IDENTITY_SECRET: secrets.identitySecret,
@@ -70,64 +110,103 @@ const events = env.REDIS_URL
       return { bus: new MemoryBus({ logger }), logger };
     })();
 
+/** The current process of each service, by name. */
 const children = new Map<string, ChildProcess>();
+/** Every process started and not yet exited, current or being replaced: `stop` waits for all of them. */
+const live = new Set<ChildProcess>();
 /** Subgraphs being restarted by hot reload: whoever awaits their readiness reports a failed start. */
 const restarting = new Set<ChildProcess>();
 let hotReload: HotReload | null = null;
 let stopping = false;
 
 function run(name: string, script: string, args: string[], env: NodeJS.ProcessEnv, { ipc = false } = {}): ChildProcess {
+  // A stop under way has already chosen what to wait for; a process started now would outlive it.
+  if (stopping) throw new Error('the graph is stopping');
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: root,
     stdio: ipc ? ['inherit', 'inherit', 'inherit', 'ipc'] : 'inherit',
     env: {
       LOG_PRETTY: 'true',
-      SEED_IF_EMPTY: flags.scale ? 'scale' : 'small',
+      // The progress lines say what the start does; a process's own log adds warnings, or all of it with LOG_LEVEL.
+      LOG_LEVEL: 'warn',
+      DATA_DIR: dataDir,
+      // Production seeds nothing unless told to (SEED_IF_EMPTY).
+      ...(production ? {} : { SEED_IF_EMPTY: flags.scale ? 'scale' : 'small' }),
       ...developmentAuthentication,
       ...process.env,
       ...env,
     },
   });
   children.set(name, child);
+  live.add(child);
   child.on('exit', (code, signal) => {
+    live.delete(child);
     // Replaced by a restart, which stopped it on purpose.
     if (children.get(name) !== child) return;
     children.delete(name);
     if (stopping || restarting.has(child)) return;
     const how = signal ?? `code ${code}`;
     if (hotReload && name !== 'router') {
-      console.error(`\n${name} exited (${how}); the rest of the graph keeps serving. Save a file to start it again.`);
+      line(name, `exited (${how}); the rest of the graph keeps serving. Save a file to start it again.`, {
+        error: true,
+      });
       hotReload.restartOnNextChange(name);
       return;
     }
-    console.error(`\n${name} exited (${how}); stopping the graph.`);
+    line(name, `exited (${how}); stopping the graph. Its log above says why.`, {
+      error: true,
+    });
     void stop(1);
   });
   return child;
 }
 
-// Each port can be moved with `<NAME>_PORT`; the router is then pointed at it.
-const services = subgraphs.map(({ name, port }) => ({
-  name,
-  port: Number(process.env[`${envPrefix(name)}_PORT`] ?? port),
-}));
-
 function runSubgraph(name: string): ChildProcess {
   const { port } = services.find((service) => service.name === name)!;
-  const portEnv = { [`${envPrefix(name)}_PORT`]: String(port) };
-  if (!events) return run(name, 'subgraphs/serve.ts', [name], portEnv);
-  const child = run(name, 'subgraphs/serve.ts', [name], { ...portEnv, ...parentEventBusEnv }, { ipc: true });
+  const childEnv = { [`${envPrefix(name)}_PORT`]: String(port), ...startProgressEnv };
+  line(name, 'starting');
+  const spawnedAt = Date.now();
+  const child = run(name, 'subgraphs/serve.ts', [name], events ? { ...childEnv, ...parentEventBusEnv } : childEnv, {
+    ipc: true,
+  });
+  let waitingFor = '';
+  child.on('message', (message) => {
+    if (!isStartProgressMessage(message) || stopping) return;
+    const step: StartStep = message.step;
+    // One line per wait, not one per retry: a new line only when the reason changes.
+    if (step.step === 'waiting') {
+      if (`${step.for}: ${step.reason}` === waitingFor) return;
+      waitingFor = `${step.for}: ${step.reason}`;
+    }
+    line(name, describeStartStep(name, step, { elapsedMs: Date.now() - spawnedAt }));
+  });
   // Detaches by itself when the child exits; a restart by hot reload is served again here.
-  serveEventBusOverIpc(events.bus, child, events.logger);
+  if (events) serveEventBusOverIpc(events.bus, child, events.logger);
   return child;
 }
 
-/** Resolves once the service answers /health/ready; rejects on timeout, or if `child` exits first. */
-async function waitUntilReady(name: string, port: number, child?: ChildProcess): Promise<void> {
-  const deadline = Date.now() + readyTimeoutMs;
+/**
+ * Resolves once the service answers /health/ready; rejects if `child` exits
+ * first, or after `timeoutMs` if given. At start there is no deadline here:
+ * a busy machine may take minutes just to load the code, the progress lines
+ * show that it moves, and a subgraph gives up waiting for its database by
+ * itself (STARTUP_TIMEOUT_SECONDS). `onNotReady` hears why it is not ready,
+ * each time that changes.
+ */
+async function waitUntilReady(
+  name: string,
+  port: number,
+  {
+    child,
+    timeoutMs = null,
+    onNotReady,
+  }: { child: ChildProcess; timeoutMs?: number | null; onNotReady?: (detail: string) => void },
+): Promise<void> {
+  const deadline = timeoutMs === null ? Infinity : Date.now() + timeoutMs;
+  let lastDetail = '';
   while (Date.now() < deadline) {
     if (stopping) return;
-    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+    if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(
         `it exited (${child.signalCode ?? `code ${child.exitCode}`}) before it was ready; its log says why`,
       );
@@ -135,12 +214,15 @@ async function waitUntilReady(name: string, port: number, child?: ChildProcess):
     try {
       const response = await fetch(`http://127.0.0.1:${port}/health/ready`);
       if (response.ok) return;
+      const detail = notReadyDetail(await response.json().catch(() => null));
+      if (detail && detail !== lastDetail && !stopping) onNotReady?.(detail);
+      lastDetail = detail ?? lastDetail;
     } catch {
       // Not listening yet.
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw new Error(`${name} was not ready on port ${port} after ${readyTimeoutMs / 1000} s`);
+  throw new Error(`${name} was not ready on port ${port} after ${(timeoutMs ?? 0) / 1000} s`);
 }
 
 /** SIGTERM, so the process finishes its in-flight requests; SIGKILL if it has not exited in time. */
@@ -173,7 +255,10 @@ async function restartSubgraph(name: string): Promise<void> {
   const child = runSubgraph(name);
   restarting.add(child);
   try {
-    await waitUntilReady(name, services.find((service) => service.name === name)!.port, child);
+    await waitUntilReady(name, services.find((service) => service.name === name)!.port, {
+      child,
+      timeoutMs: restartTimeoutMs,
+    });
   } finally {
     restarting.delete(child);
   }
@@ -190,34 +275,47 @@ async function routerGraphId(): Promise<string | null> {
   }
 }
 
+/** Stops every process started, whatever it is doing, then exits with `code`. */
 async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
+  if (live.size > 0) console.log(`\nStopping ${[...children.keys()].join(', ') || 'the graph'}…`);
   // Not awaited: a recomposition under way sees `stopping` and gives up.
   void hotReload?.close();
-  await Promise.all([...children.values()].map(terminate));
+  // Every process, the ones being replaced by a hot reload included; none can be added from now on.
+  await Promise.all([...live].map(terminate));
   process.exit(code);
 }
 
-process.once('SIGINT', () => void stop(0));
-process.once('SIGTERM', () => void stop(0));
+// A second Ctrl-C must not kill this process before the ones it is stopping: those would be left running.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(0));
 
-for (const { name } of services) runSubgraph(name);
-try {
-  await Promise.all(services.map(({ name, port }) => waitUntilReady(name, port)));
+async function startGraph(): Promise<void> {
+  const started = services.map(({ name, port }) => ({ name, port, child: runSubgraph(name) }));
+  await Promise.all(started.map(({ name, port, child }) => waitUntilReady(name, port, { child })));
+  if (stopping) return;
   const routerEnv = Object.fromEntries([
     ['ROUTER_PORT', String(routerPort)],
     ...services.map(({ name, port }) => [`${envPrefix(name)}_SUBGRAPH_URL`, `http://127.0.0.1:${port}/graphql`]),
   ]);
-  if (events) {
-    // The router consumes events too: they purge its response cache.
-    const router = run('router', 'router/src/main.ts', [], { ...routerEnv, ...parentEventBusEnv }, { ipc: true });
-    serveEventBusOverIpc(events.bus, router, events.logger);
-  } else {
-    run('router', 'router/src/main.ts', [], routerEnv);
-  }
-  await waitUntilReady('router', routerPort);
-  if (watchSchemas && !stopping) {
+  line('router', 'starting');
+  // The router consumes events too: they purge its response cache.
+  const router = events
+    ? run('router', 'router/src/main.ts', [], { ...routerEnv, ...parentEventBusEnv }, { ipc: true })
+    : run('router', 'router/src/main.ts', [], routerEnv);
+  if (events) serveEventBusOverIpc(events.bus, router, events.logger);
+  await waitUntilReady('router', routerPort, {
+    child: router,
+    onNotReady: (detail) => line('router', `not ready yet: ${detail}`),
+  });
+  if (stopping) return;
+  line(
+    'router',
+    `ready at http://localhost:${routerPort}/graphql (the graph started in ${seconds(Date.now() - startedAt)})`,
+  );
+  if (watchSchemas) {
+    // Loaded only now: composition is a large import, and the first lines should not wait for it.
+    const { describeHotReload, watchSubgraphs } = await import('./dev/hot-reload.ts');
     hotReload = await watchSubgraphs({
       // Registry ports, not the ones moved by `<NAME>_PORT`: the files written are what `npm run compose` writes.
       subgraphs: subgraphs.map(({ name, port }) => ({ name, port, dir: dirname(fileURLToPath(schemaFileOf(name))) })),
@@ -230,13 +328,18 @@ try {
       },
     });
   }
+}
+
+try {
+  await startGraph();
 } catch (error) {
-  console.error(error instanceof Error ? error.message : error);
+  if (!stopping) console.error(error instanceof Error ? error.message : error);
   await stop(1);
 }
 
 if (!stopping) {
   const width = Math.max(...services.map(({ name }) => name.length));
+  const embedded = services.filter(({ name }) => !process.env[`${envPrefix(name)}_DATABASE_URL`]);
   console.log(
     [
       '',
@@ -247,7 +350,11 @@ if (!stopping) {
       watchSchemas
         ? '  Watching the subgraphs: a save recomposes the supergraph and reloads what changed.'
         : '  Not watching the subgraphs (--no-watch, SCHEMA_WATCH=false or production).',
-      '  Ctrl-C stops everything. Data persists in .data/ between runs.',
+      embedded.length === services.length
+        ? `  Ctrl-C stops everything. Data persists in ${displayPath(dataDir)} between runs (DATA_DIR).`
+        : embedded.length > 0
+          ? `  Ctrl-C stops everything. Embedded databases (${embedded.map(({ name }) => name).join(', ')}) persist in ${displayPath(dataDir)} (DATA_DIR); the others are in their Postgres.`
+          : "  Ctrl-C stops everything. Data is in each subgraph's Postgres (<NAME>_DATABASE_URL).",
       '',
     ].join('\n'),
   );

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { SeedSize } from '../platform/src/subgraph/definition.ts';
+import type { SeedProgress, SeedSize } from '../platform/src/subgraph/definition.ts';
 
 /**
  * The shop's seed data, as pure functions of an index. Each subgraph seeds
@@ -361,33 +361,53 @@ export function seedOrder(index: number, size: WorldSize): SeedOrder {
   };
 }
 
+/** How a seed's batches report the rows written: the table they fill, told to the subgraph's progress. */
+export interface BatchOptions {
+  /** Rows per `insert` call. Default: 1,000. */
+  batchSize?: number;
+  /** Named in progress reports, e.g. `reviews`. */
+  table?: string;
+  /** Told the rows written after each batch (`npm start` shows them). Default: no one. */
+  progress?: SeedProgress | undefined;
+}
+
 /** Runs `insert` over `count` generated rows in batches, keeping memory flat at any scale. */
 export async function insertInBatches<T>(
   count: number,
   generate: (index: number) => T,
   insert: (rows: T[]) => Promise<unknown>,
-  batchSize = 1_000,
+  { batchSize = 1_000, table = 'rows', progress }: BatchOptions = {},
 ): Promise<void> {
   for (let start = 0; start < count; start += batchSize) {
     const rows: T[] = [];
     for (let index = start; index < Math.min(count, start + batchSize); index++) rows.push(generate(index));
     await insert(rows);
+    progress?.(table, start + rows.length, count);
   }
 }
 
-/** Runs `insert` over the rows `rows` yields, in batches: for seed data that is not one row per index. */
+/**
+ * Runs `insert` over the rows `rows` yields, in batches: for seed data that
+ * is not one row per index. `atMost` is what progress reports count toward
+ * until the last batch, which reports the rows there were.
+ */
 export async function insertEachInBatches<T>(
   rows: Iterable<T>,
   insert: (rows: T[]) => Promise<unknown>,
-  batchSize = 1_000,
+  { batchSize = 1_000, table = 'rows', progress, atMost }: BatchOptions & { atMost: number },
 ): Promise<void> {
   let batch: T[] = [];
+  let done = 0;
   for (const row of rows) {
     batch.push(row);
     if (batch.length === batchSize) {
       await insert(batch);
+      done += batch.length;
+      progress?.(table, done, Math.max(atMost, done + 1));
       batch = [];
     }
   }
   if (batch.length > 0) await insert(batch);
+  done += batch.length;
+  progress?.(table, done, done);
 }

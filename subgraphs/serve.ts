@@ -5,11 +5,16 @@
  * and SIGINT stop it gracefully (platform/src/process.ts).
  *
  * Started by `npm start` without Redis, it carries its events on the bus
- * `npm start` serves it over IPC (platform/src/events/ipc-bus.ts).
+ * `npm start` serves it over IPC (platform/src/events/ipc-bus.ts). Started
+ * by `npm start` at all, it reports each step of its start over that channel
+ * (platform/src/progress.ts), and stops when the channel closes: a parent
+ * that died without stopping it (SIGKILL, a crash) must not leave it
+ * running, holding its port and its embedded database.
  */
 import { hasParentEventBus, IpcEventBus } from '../platform/src/events/index.ts';
 import { createLogger } from '../platform/src/logger.ts';
 import { configOrExit, startOrExit, stopOnSignals } from '../platform/src/process.ts';
+import { startProgressEnv, startProgressToParent } from '../platform/src/progress.ts';
 import { startTracing, tracingConfigFromEnv } from '../platform/src/tracing.ts';
 import { subgraphConfigFromEnv } from '../platform/src/subgraph/config.ts';
 import { launchSubgraph } from '../platform/src/subgraph/server.ts';
@@ -28,8 +33,13 @@ const tracingConfig = configOrExit(() => tracingConfigFromEnv(entry.name));
 const tracing = startTracing(tracingConfig, { logger });
 // Passed in, so the bus is this file's to close, after the subgraph has stopped consuming.
 const bus = hasParentEventBus() ? new IpcEventBus({ logger }) : null;
+if (process.env.START_PROGRESS === startProgressEnv.START_PROGRESS && process.send) {
+  // Stopped the way a signal stops it: gracefully, within its bound.
+  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+}
+const progress = startProgressToParent();
 const subgraph = await startOrExit(logger, async () =>
-  launchSubgraph(await loadSubgraph(entry.name), bus ? { ...config, bus } : config, logger),
+  launchSubgraph(await loadSubgraph(entry.name), { ...config, progress, ...(bus ? { bus } : {}) }, logger),
 );
 const service = {
   drain: subgraph.drain,

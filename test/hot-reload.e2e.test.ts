@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envPrefix } from '../platform/src/config.ts';
 import { seedId, seedReview, worldSizes } from '../seed/world.ts';
 import { subgraphs } from '../subgraphs/registry.ts';
+import { portIsFree, processesWithEnv, signalAndWait } from './support/process-tree.ts';
 import { freePorts, runScript, type ServiceProcess } from './support/processes.ts';
 import { copyRepository, type RepositoryCopy } from './support/repository-copy.ts';
 import { developmentSecrets } from '../scripts/dev/secrets.ts';
@@ -53,6 +54,7 @@ let copy: RepositoryCopy;
 let dataDir: string;
 let graph: ServiceProcess;
 let routerUrl: string;
+let allPorts: number[];
 
 /** Clients querying the rest of the graph until stopped; every failure is kept. */
 async function startTraffic(clients: number) {
@@ -102,6 +104,7 @@ beforeAll(async () => {
   copy = await copyRepository();
   dataDir = await mkdtemp(join(tmpdir(), 'hot-reload-'));
   const [routerPort, ...ports] = await freePorts(subgraphs.length + 1);
+  allPorts = [routerPort!, ...ports];
   routerUrl = `http://127.0.0.1:${routerPort}/graphql`;
   graph = runScript(join(copy.dir, 'scripts/start.ts'), [], {
     // The environment of the machine running the tests must not redirect the graph to real databases.
@@ -198,6 +201,25 @@ describe('npm start with hot reload', () => {
       expect(up.body.data?.review?.authorUsername).toBe(review.authorUsername);
 
       expect(traffic.failures).toEqual([]);
+    },
+    stepTimeoutMs,
+  );
+
+  // Last: it stops the graph.
+  it(
+    'stops every process it started when stopped while a subgraph restarts',
+    async () => {
+      await traffic.stop();
+      const mark = graph.output().length;
+      copy.write(
+        'subgraphs/reviews/src/resolvers.ts',
+        copy.read('subgraphs/reviews/src/resolvers.ts') + '\n// touched\n',
+      );
+      // The old process has stopped and the new one is loading.
+      await printed('reviews    starting', mark);
+      expect(await signalAndWait(graph.child, 'SIGTERM', 60_000)).toBe(0);
+      expect(await processesWithEnv('DATA_DIR', dataDir)).toEqual([]);
+      for (const port of allPorts) expect(await portIsFree(port), `port ${port}`).toBe(true);
     },
     stepTimeoutMs,
   );

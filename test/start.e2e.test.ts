@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envPrefix } from '../platform/src/config.ts';
 import { seedProduct, seedStockLevel, seedUser } from '../seed/world.ts';
 import { subgraphs } from '../subgraphs/registry.ts';
+import { portIsFree, processesWithEnv, signalAndWait } from './support/process-tree.ts';
 import { freePorts, runScript, type ServiceProcess } from './support/processes.ts';
 import { postGraphQL } from './support/shop-graph.ts';
 
@@ -18,6 +19,8 @@ import { postGraphQL } from './support/shop-graph.ts';
  * on the first run, serve a query that crosses all five subgraphs, and find
  * the same data after a restart without seeding again. With no Redis either,
  * its subgraphs must still exchange events: an order placed is confirmed.
+ * Throughout, it says what each process is doing, one line per step, and
+ * stopped at any moment it leaves no process of its own running.
  */
 
 const execFileAsync = promisify(execFile);
@@ -106,7 +109,10 @@ let routerUrl: string;
 const noDatabaseUrls = Object.fromEntries(subgraphs.map(({ name }) => [`${envPrefix(name)}_DATABASE_URL`, undefined]));
 
 // First start migrates and seeds five embedded databases: minutes on a busy 2-core machine.
-const startTimeoutMs = 180_000;
+const startTimeoutMs = 300_000;
+// Each process stops within SHUTDOWN_TIMEOUT_SECONDS (25 s) and `npm start` kills it 5 s later at most.
+const stopTimeoutMs = 60_000;
+let ports: { router: number; subgraphs: Record<string, number> };
 
 /** A token minted the way a developer does, `npm run token`, against the secrets `npm start` made up. */
 async function signedInAsFirstUser(): Promise<Record<string, string>> {
@@ -118,21 +124,59 @@ async function signedInAsFirstUser(): Promise<Record<string, string>> {
   return { authorization: `Bearer ${stdout.trim()}` };
 }
 
+/** The index of the first line `npm start` printed as `name`'s step starting with `text`, or -1. */
+function stepLine(output: string, name: string, text: string): number {
+  return output.split('\n').findIndex((line) => {
+    const match = /^\s+(\S+)\s+(.*)$/.exec(line);
+    return match?.[1] === name && match[2]!.startsWith(text);
+  });
+}
+
+/** No process with this DATA_DIR in its environment, and every port the graph used free. */
+async function expectNothingLeft(dir = dataDir): Promise<void> {
+  expect(await processesWithEnv('DATA_DIR', dir)).toEqual([]);
+  for (const port of [ports.router, ...Object.values(ports.subgraphs)])
+    expect(await portIsFree(port), `port ${port}`).toBe(true);
+}
+
+/**
+ * Stops `npm start` as Ctrl-C does and waits as long as its own bound allows
+ * (runScript's stop kills it after 20 s, which would orphan the processes it
+ * is still stopping and fail the next test on their locks and ports).
+ */
+async function stopGraph(graph: ServiceProcess): Promise<number | null | 'still running'> {
+  const code = await signalAndWait(graph.child, 'SIGINT', stopTimeoutMs);
+  if (code === 'still running') await graph.stop('SIGKILL');
+  return code;
+}
+
 async function startGraph(): Promise<ServiceProcess> {
   const graph = runScript('scripts/start.ts', [], env);
-  await graph.waitFor((output) => output.includes('Shop graph is up'), startTimeoutMs);
+  try {
+    await graph.waitFor((output) => output.includes('Shop graph is up'), startTimeoutMs);
+  } catch (error) {
+    // Not up in time: stopped here, or it would outlive the test and hold the next one's locks.
+    await stopGraph(graph);
+    throw error;
+  }
   return graph;
 }
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'npm-start-'));
-  const [routerPort, ...ports] = await freePorts(subgraphs.length + 1);
+  const [routerPort, ...subgraphPorts] = await freePorts(subgraphs.length + 1);
+  ports = {
+    router: routerPort!,
+    subgraphs: Object.fromEntries(subgraphs.map(({ name }, index) => [name, subgraphPorts[index]!])),
+  };
   env = {
     ...noDatabaseUrls,
     DATA_DIR: dataDir,
     ROUTER_PORT: String(routerPort),
     LOG_LEVEL: 'info',
-    ...Object.fromEntries(subgraphs.map(({ name }, index) => [`${envPrefix(name)}_PORT`, String(ports[index])])),
+    ...Object.fromEntries(
+      subgraphs.map(({ name }, index) => [`${envPrefix(name)}_PORT`, String(subgraphPorts[index])]),
+    ),
   };
   routerUrl = `http://127.0.0.1:${routerPort}/graphql`;
 });
@@ -148,7 +192,33 @@ describe('npm start on embedded databases', () => {
     'migrates, seeds and serves a query across all five subgraphs',
     async () => {
       const graph = await startGraph();
+      let stopped = false;
       try {
+        // Each subgraph's steps, in order, each on a line of its own, then the router's.
+        const output = graph.output();
+        for (const { name } of subgraphs) {
+          const steps = [
+            stepLine(output, name, 'starting'),
+            stepLine(output, name, `opening its embedded database in ${join(dataDir, name)}`),
+            stepLine(output, name, 'migrating'),
+            stepLine(output, name, 'seeding '),
+            stepLine(output, name, `ready at http://localhost:${ports.subgraphs[name]}/graphql`),
+          ];
+          expect(
+            steps.every((index) => index >= 0),
+            `${name}: ${steps.join(', ')}`,
+          ).toBe(true);
+          expect(steps, name).toEqual([...steps].sort((a, b) => a - b));
+          expect(stepLine(output, 'router', 'starting')).toBeGreaterThan(steps.at(-1)!);
+        }
+        expect(stepLine(output, 'router', `ready at http://localhost:${ports.router}/graphql`)).toBeGreaterThan(
+          stepLine(output, 'router', 'starting'),
+        );
+        // The seed's counts, table by table.
+        expect(output).toMatch(/^\s+reviews\s+seeding reviews: [\d,]+ of [\d,]+$/m);
+        // The banner names the folder the data is in.
+        expect(output).toContain(`Data persists in ${dataDir} between runs`);
+
         const seeded = graph.logs().filter((line) => line.msg === 'database is empty; seeding');
         expect(seeded.map((line) => line.service).sort()).toEqual(subgraphs.map(({ name }) => name).sort());
 
@@ -163,8 +233,13 @@ describe('npm start on embedded databases', () => {
         expect(product.node).toMatchObject({ name: expect.any(String), quantity: expect.any(Number) });
         expect(response.body.data.viewer.name).toBe(seedUser(0).name);
         firstAnswer = response.body.data;
+
+        // Stopped once up: every process it started is gone, and their ports are free.
+        expect(await signalAndWait(graph.child, 'SIGTERM', stopTimeoutMs)).toBe(0);
+        stopped = true;
+        await expectNothingLeft();
       } finally {
-        expect(await graph.stop('SIGINT')).toBe(0);
+        if (!stopped) await stopGraph(graph);
       }
     },
     startTimeoutMs + 30_000,
@@ -185,7 +260,7 @@ describe('npm start on embedded databases', () => {
         expect(response.body.errors).toBeUndefined();
         expect(response.body.data).toEqual(firstAnswer);
       } finally {
-        expect(await graph.stop('SIGINT')).toBe(0);
+        expect(await stopGraph(graph)).toBe(0);
       }
     },
     startTimeoutMs + 30_000,
@@ -221,9 +296,93 @@ describe('npm start on embedded databases', () => {
         }
         expect(latest).toEqual({ id: order.id, status: 'CONFIRMED' });
       } finally {
-        expect(await graph.stop('SIGINT')).toBe(0);
+        expect(await stopGraph(graph)).toBe(0);
       }
     },
     startTimeoutMs + 60_000,
+  );
+});
+
+describe('npm start stopped or misconfigured', () => {
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'npm-start-stopped-'));
+  });
+
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it(
+    'stops every process it started when stopped while the subgraphs migrate, before the router exists',
+    async () => {
+      const graph = runScript('scripts/start.ts', ['--no-watch'], { ...env, DATA_DIR: dir });
+      try {
+        await graph.waitFor((output) => /^\s+\S+\s+migrating$/m.test(output), startTimeoutMs);
+        expect(await signalAndWait(graph.child, 'SIGTERM', stopTimeoutMs)).toBe(0);
+        expect(graph.output()).not.toContain('Shop graph is up');
+        expect(stepLine(graph.output(), 'router', 'starting')).toBe(-1);
+        await expectNothingLeft(dir);
+      } finally {
+        await stopGraph(graph);
+      }
+    },
+    startTimeoutMs + 2 * stopTimeoutMs,
+  );
+
+  it(
+    'in production, names the variable each subgraph needs and starts nothing without it',
+    async () => {
+      const graph = runScript('scripts/start.ts', [], {
+        ...env,
+        DATA_DIR: dir,
+        NODE_ENV: 'production',
+        REDIS_URL: undefined,
+      });
+      const exited = await new Promise<number | null>((resolve) => graph.child.once('exit', resolve));
+      expect(exited).toBe(2);
+      for (const { name } of subgraphs) {
+        expect(
+          stepLine(graph.output(), name, `needs its Postgres database: set ${envPrefix(name)}_DATABASE_URL`),
+        ).toBeGreaterThan(-1);
+      }
+      expect(graph.output()).toContain('REDIS_URL is not set');
+      expect(await processesWithEnv('DATA_DIR', dir)).toEqual([]);
+    },
+    startTimeoutMs,
+  );
+
+  it(
+    'in production, says which database each subgraph waits for and which variable names it, and stops while waiting',
+    async () => {
+      // Ports nothing listens on: each subgraph waits for its database for as long as it takes.
+      const closed = await freePorts(subgraphs.length);
+      const graph = runScript('scripts/start.ts', [], {
+        ...env,
+        DATA_DIR: dir,
+        NODE_ENV: 'production',
+        ...Object.fromEntries(
+          subgraphs.map(({ name }, index) => [
+            `${envPrefix(name)}_DATABASE_URL`,
+            `postgres://shop:hunter2@127.0.0.1:${closed[index]}/${name}`,
+          ]),
+        ),
+      });
+      try {
+        const waiting = (name: string, index: number) =>
+          `waiting for its database at 127.0.0.1:${closed[index]}/${name} (${envPrefix(name)}_DATABASE_URL)`;
+        await graph.waitFor(
+          (output) => subgraphs.every(({ name }, index) => stepLine(output, name, waiting(name, index)) >= 0),
+          startTimeoutMs,
+        );
+        expect(graph.output()).not.toContain('hunter2');
+        expect(await signalAndWait(graph.child, 'SIGTERM', stopTimeoutMs)).toBe(0);
+        await expectNothingLeft(dir);
+      } finally {
+        await stopGraph(graph);
+      }
+    },
+    startTimeoutMs + 2 * stopTimeoutMs,
   );
 });

@@ -8,6 +8,9 @@ import type { Logger } from '../logger.ts';
 /** How much seed data to write: `small` for a quick start, `scale` for benchmarks. */
 export type SeedSize = 'small' | 'scale';
 
+/** Rows of `table` written so far, of `total`: how a seed shows it is moving. */
+export type SeedProgress = (table: string, done: number, total: number) => void;
+
 /** What every resolver of a subgraph receives. */
 export interface SubgraphContext<TTables extends DrizzleSchema, TLoaders> {
   /** The caller the router verified and signed for; null for an anonymous one. */
@@ -35,8 +38,8 @@ export interface SubgraphDefinition<TTables extends DrizzleSchema, TLoaders> {
   /** Resolvers typed by the subgraph's generated `Resolvers`. */
   resolvers: object;
   createLoaders: (db: Database<TTables>) => TLoaders;
-  /** Writes the deterministic seed data of this subgraph. */
-  seed: (db: Database<TTables>, size: SeedSize) => Promise<void>;
+  /** Writes the deterministic seed data of this subgraph, telling `progress` the rows written per table. */
+  seed: (db: Database<TTables>, size: SeedSize, progress?: SeedProgress) => Promise<void>;
   /** A table the seed fills: while it has no rows, the database counts as unseeded. */
   seedTable: PgTable;
   /**

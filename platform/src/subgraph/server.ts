@@ -28,6 +28,7 @@ import { close, createHttpService, createMetricsService, drain, listen, type Rea
 import { closeHttpServer, describeFailure, stopInOrder, waitFor } from '../lifecycle.ts';
 import { createLogger, requestLogPlugin, type Logger } from '../logger.ts';
 import { Metrics, type MetricsContext } from '../metrics.ts';
+import { noStartProgress, postgresLocation, seedProgress, type StartProgress } from '../progress.ts';
 import type { SubgraphConfig } from './config.ts';
 import { executeResultsOnce } from './single-execution.ts';
 import { refuseUnstorableInput } from './storable-input.ts';
@@ -75,6 +76,8 @@ export type SubgraphStartSettings = Pick<
      * `redisUrl`, or none, in which case events wait in the outbox.
      */
     bus?: EventBus | null;
+    /** Told each step of the start (waiting, migrating, seeding, ready), for `npm start`'s output. Default: no one. */
+    progress?: StartProgress;
   };
 
 /** Reads and parses the subgraph's SDL file. */
@@ -120,6 +123,12 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
   logger: Logger = createLogger({ service: definition.name }),
 ): Promise<RunningSubgraph<TTables>> {
   const metrics = new Metrics();
+  const progress = config.progress ?? noStartProgress;
+  progress(
+    config.database.kind === 'postgres'
+      ? { step: 'opening', database: 'postgres', where: postgresLocation(config.database.url) }
+      : { step: 'opening', database: 'pglite', where: config.database.dataDir ?? '(in memory)' },
+  );
   const database = await openDatabase(config.database, definition.tables, { metrics });
   // What /health/ready reports in place of the subgraph's own checks, until the start is over.
   let starting: ReadinessChecks | null = { database: { ok: false, detail: 'waiting for the database' } };
@@ -168,16 +177,24 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
     await waitFor(() => database.ping(), {
       ...waiting,
       what: 'the database',
-      onFailure: (reason) => (starting = { database: { ok: false, detail: `waiting for the database: ${reason}` } }),
+      onFailure: (reason) => {
+        starting = { database: { ok: false, detail: `waiting for the database: ${reason}` } };
+        progress({ step: 'waiting', for: 'database', reason });
+      },
     });
     if (config.migrateOnStart) {
       starting = { database: { ok: false, detail: 'applying migrations' } };
+      progress({ step: 'migrating' });
       await database.migrate(subgraphFiles(definition).migrationsFolder);
     }
     if (config.seedIfEmpty && (await isTableEmpty(database.db, definition.seedTable))) {
       starting = { database: { ok: false, detail: 'seeding' } };
       logger.info({ size: config.seedIfEmpty }, 'database is empty; seeding');
-      await definition.seed(database.db, config.seedIfEmpty);
+      await definition.seed(
+        database.db,
+        config.seedIfEmpty,
+        seedProgress(progress, config.seedIfEmpty, aborted.signal),
+      );
       // Fresh statistics, so the planner sees the bulk-loaded tables as they are.
       await database.db.execute(sql`analyze`);
     }
@@ -197,8 +214,10 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
           {
             ...waiting,
             what: 'redis',
-            onFailure: (reason) =>
-              (starting = { database: { ok: true }, redis: { ok: false, detail: `waiting for redis: ${reason}` } }),
+            onFailure: (reason) => {
+              starting = { database: { ok: true }, redis: { ok: false, detail: `waiting for redis: ${reason}` } };
+              progress({ step: 'waiting', for: 'redis', reason });
+            },
           },
         );
       }
@@ -212,6 +231,7 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
     events = definition.events ? startEvents(definition, database.db, { ...config, redis }, logger, metrics) : null;
     starting = null;
     logger.info({ url, metrics: metricsUrl, database: database.kind }, 'subgraph ready');
+    progress({ step: 'ready', url });
   })().catch((error: unknown) => {
     // Stopped while starting: the start is over, and nothing failed.
     if (aborted.signal.aborted) return;

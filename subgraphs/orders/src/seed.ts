@@ -1,9 +1,9 @@
 import type { Database } from '../../../platform/src/db/database.ts';
-import type { SeedSize } from '../../../platform/src/subgraph/definition.ts';
+import type { SeedProgress, SeedSize } from '../../../platform/src/subgraph/definition.ts';
 import { insertInBatches, seedOrder, seedProduct, seedUser, worldSizes } from '../../../seed/world.ts';
 import * as tables from './db/schema.ts';
 
-export async function seed(db: Database<typeof tables>, size: SeedSize): Promise<void> {
+export async function seed(db: Database<typeof tables>, size: SeedSize, progress?: SeedProgress): Promise<void> {
   const world = worldSizes[size];
   await db.transaction((tx) =>
     insertInBatches(
@@ -28,6 +28,7 @@ export async function seed(db: Database<typeof tables>, size: SeedSize): Promise
           )
           .onConflictDoNothing();
       },
+      { table: 'orders', progress },
     ),
   );
   // The price read model starts from the catalog the products subgraph seeds; from then on its
@@ -49,6 +50,7 @@ export async function seed(db: Database<typeof tables>, size: SeedSize): Promise
           )
           .onConflictDoNothing();
       },
+      { table: 'product prices', progress },
     ),
   );
   // The accounts the accounts subgraph seeds; from then on its UserProfileChanged events add others.
@@ -60,6 +62,7 @@ export async function seed(db: Database<typeof tables>, size: SeedSize): Promise
         return { userId: user.id, knownSince: user.createdAt };
       },
       (rows) => tx.insert(tables.customers).values(rows).onConflictDoNothing(),
+      { table: 'customers', progress },
     ),
   );
 }

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../../../platform/src/db/database.ts';
-import type { SeedSize } from '../../../platform/src/subgraph/definition.ts';
+import type { SeedProgress, SeedSize } from '../../../platform/src/subgraph/definition.ts';
 import {
   insertEachInBatches,
   insertInBatches,
@@ -13,10 +13,14 @@ import * as tables from './db/schema.ts';
 
 const { productRatings, reviewAuthors, reviews } = tables;
 
-export async function seed(db: Database<typeof tables>, size: SeedSize): Promise<void> {
+export async function seed(db: Database<typeof tables>, size: SeedSize, progress?: SeedProgress): Promise<void> {
   const world = worldSizes[size];
   await db.transaction(async (tx) => {
-    await insertEachInBatches(seedReviews(world), (rows) => tx.insert(reviews).values(rows).onConflictDoNothing());
+    await insertEachInBatches(seedReviews(world), (rows) => tx.insert(reviews).values(rows).onConflictDoNothing(), {
+      table: 'reviews',
+      progress,
+      atMost: world.reviews,
+    });
     await insertInBatches(
       world.users,
       (index) => {
@@ -25,6 +29,7 @@ export async function seed(db: Database<typeof tables>, size: SeedSize): Promise
         return { userId: id, username, changedAt: createdAt };
       },
       (rows) => tx.insert(reviewAuthors).values(rows).onConflictDoNothing(),
+      { table: 'review authors', progress },
     );
     // The projection, folded from the reviews the table holds, so it agrees with them exactly...
     await tx.execute(sql`
@@ -39,6 +44,7 @@ export async function seed(db: Database<typeof tables>, size: SeedSize): Promise
         return { productId: id, reviewCount: 0, ratingSum: 0, updatedAt: createdAt };
       },
       (rows) => tx.insert(productRatings).values(rows).onConflictDoNothing(),
+      { table: 'product ratings', progress },
     );
   });
 }
