@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envPrefix } from '../platform/src/config.ts';
-import { seedProduct, seedStockLevel, seedUser } from '../seed/world.ts';
+import { seedProduct, seedStockLevel, seedUser, worldSizes } from '../seed/world.ts';
 import { subgraphs } from '../subgraphs/registry.ts';
 import { portIsFree, processesWithEnv, signalAndWait } from './support/process-tree.ts';
 import { freePorts, runScript, type ServiceProcess } from './support/processes.ts';
@@ -384,5 +384,50 @@ describe('npm start stopped or misconfigured', () => {
       }
     },
     startTimeoutMs + 2 * stopTimeoutMs,
+  );
+});
+
+describe('npm start -- --scale, as the quick start shows it', () => {
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'npm-start-scale-'));
+  });
+
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it(
+    'seeds the benchmark-sized shop on its first run, counting as it goes, and serves it',
+    async () => {
+      const graph = runScript('scripts/start.ts', ['--scale', '--no-watch'], { ...env, DATA_DIR: dir });
+      let stopped = false;
+      try {
+        await graph.waitFor((output) => output.includes('Shop graph is up'), 2 * startTimeoutMs);
+        const sizes = worldSizes.scale;
+        // The seed says how far it is, and the graph serves the shop it seeded.
+        expect(graph.output()).toMatch(
+          new RegExp(
+            `^\\s+reviews\\s+seeding reviews: [\\d,]+ of ${sizes.reviews.toLocaleString('en-US')} \\(--scale\\)$`,
+            'm',
+          ),
+        );
+        const lastProduct = seedProduct(sizes.products - 1).id;
+        const response = await postGraphQL<any>(
+          routerUrl,
+          `{ products(first: 1) { totalCount } product(id: "${lastProduct}") { reviewCount } }`,
+        );
+        expect(response.body.errors).toBeUndefined();
+        expect(response.body.data.products.totalCount).toBe(sizes.products);
+        expect(response.body.data.product).not.toBeNull();
+        expect(await signalAndWait(graph.child, 'SIGTERM', stopTimeoutMs)).toBe(0);
+        stopped = true;
+        await expectNothingLeft(dir);
+      } finally {
+        if (!stopped) await stopGraph(graph);
+      }
+    },
+    2 * startTimeoutMs + 2 * stopTimeoutMs,
   );
 });
