@@ -13,7 +13,7 @@
  * embedded PGlite folder under DATA_DIR when that is unset.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,11 +124,12 @@ function generateInto(name: string, dir: string, renames: Rename[], migrationNam
   return sqlFiles(dir).filter((file) => !before.includes(file));
 }
 
-/** A copy of the subgraph's committed migrations, removed after `use`. */
+/** A copy of the subgraph's committed migrations (none yet for a new subgraph), removed after `use`. */
 function inScratchCopy<T>(name: string, use: (dir: string) => T): T {
   const scratch = mkdtempSync(join(tmpdir(), `db-${name}-`));
+  const migrations = join(root, `subgraphs/${name}/migrations`);
   try {
-    cpSync(join(root, `subgraphs/${name}/migrations`), scratch, { recursive: true });
+    if (existsSync(migrations)) cpSync(migrations, scratch, { recursive: true });
     return use(scratch);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
