@@ -421,8 +421,9 @@ function passesCsrfPrevention(request: HTTPGraphQLRequest): boolean {
 
 /**
  * Headers for a JSON API that no browser should render, frame or sniff. In
- * production the landing page is a static one and may be locked down too;
- * in development Apollo's Sandbox needs its scripts.
+ * production no page is served at all, so everything may be locked down;
+ * in development the bundled GraphiQL (plugins/ide) runs inline scripts
+ * and Monaco's workers from blob URLs, which a CSP would have to allow.
  */
 export function securityHeaders({ production }: { production: boolean }): Record<string, string> {
   return {

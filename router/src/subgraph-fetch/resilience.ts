@@ -164,9 +164,11 @@ export class Resilience {
 }
 
 /*
- * The messages name the subgraph and nothing of its address: they reach
- * clients in production. The cause, with the address, goes to the log (and
- * to development stack traces) as the original error.
+ * The messages name the subgraph and nothing of its address. Outside
+ * production they reach clients as they are; in production the errors
+ * plugin rewords them without the subgraph's name. The cause, with the
+ * address, goes to the log (and to development stack traces) as the
+ * original error.
  */
 
 function timedOut(subgraph: string, cause: unknown): GraphQLError {
