@@ -6,12 +6,13 @@ import type { HTTPGraphQLRequest, HTTPGraphQLResponse } from '@apollo/server';
 import {
   close,
   createHttpService,
-  createMetricsService,
   drain,
   listen,
   requestIdHeader,
   type BytesResponse,
+  serveMetricsApart,
   type Listening,
+  type MetricsEndpoint,
 } from '../../platform/src/http/server.ts';
 import { closeHttpServer, stopInOrder } from '../../platform/src/lifecycle.ts';
 import { unauthenticatedResponse } from '../../platform/src/errors.ts';
@@ -168,20 +169,17 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
         ? { '/cache/purge': purgeEndpoint(responseCache, cacheSettings.purgeToken, logger) }
         : {},
   });
-  const metricsListen = settings.metrics === undefined ? { host: '127.0.0.1', port: 0 } : settings.metrics;
-  const metricsServer = metricsListen ? createMetricsService(metrics.metrics, logger) : null;
   let listening: Listening;
-  let metricsUrl: string | null = null;
+  let metricsEndpoint: MetricsEndpoint | undefined;
   try {
     // Listening while the gateway is built, so the health endpoints answer from the start.
     listening = await listen(server, settings.port, settings.host);
-    if (metricsServer && metricsListen)
-      metricsUrl = `${(await listen(metricsServer, metricsListen.port, metricsListen.host)).url}/metrics`;
+    metricsEndpoint = await serveMetricsApart(metrics.metrics, settings.metrics, logger);
     current = await loading;
     loading = null;
   } catch (error) {
     await close(server);
-    if (metricsServer) await close(metricsServer);
+    await metricsEndpoint?.close();
     // Built for a router that could not listen: nothing will ever serve it.
     await loading?.then(
       (version) => version.stop(),
@@ -360,6 +358,8 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     }
   }
 
+  const metricsServed: MetricsEndpoint = metricsEndpoint;
+  const metricsUrl = metricsServed.url;
   logger.info({ url: `${listening.url}/graphql`, metrics: metricsUrl, graphId: current.id }, 'router ready');
 
   const shutdown = stopInOrder([
@@ -379,7 +379,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     { name: 'event bus', stop: () => (settings.eventBus ? undefined : eventBus?.close()) },
     { name: 'shared cache', stop: () => shared.close() },
     // Last: Prometheus can scrape the drain and the stop.
-    { name: 'metrics server', stop: () => (metricsServer ? close(metricsServer) : undefined) },
+    { name: 'metrics server', stop: () => metricsServed.close() },
   ]);
 
   return {

@@ -368,6 +368,30 @@ export function createMetricsService(metrics: Metrics, logger: Logger): Server {
   return server;
 }
 
+/** A metrics listener started by `serveMetricsApart`. */
+export interface MetricsEndpoint {
+  /** Where Prometheus scrapes, e.g. http://127.0.0.1:9464/metrics; null when metrics are not served. */
+  url: string | null;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `/metrics` on its own listener, as the router and every subgraph
+ * do. `where` undefined: loopback on a free port, so processes started side
+ * by side never collide; null: not served at all.
+ */
+export async function serveMetricsApart(
+  metrics: Metrics,
+  where: { host: string; port: number } | null | undefined,
+  logger: Logger,
+): Promise<MetricsEndpoint> {
+  const { host, port } = where === undefined ? { host: '127.0.0.1', port: 0 } : (where ?? {});
+  if (host === undefined || port === undefined) return { url: null, close: async () => {} };
+  const server = createMetricsService(metrics, logger);
+  const listening = await listen(server, port, host);
+  return { url: `${listening.url}${metricsPath}`, close: () => close(server) };
+}
+
 /** The scrape answer; only GET and HEAD, as for any read-only resource. */
 async function serveMetrics(metrics: Metrics, incoming: IncomingMessage, outgoing: ServerResponse) {
   if (incoming.method !== 'GET' && incoming.method !== 'HEAD') {

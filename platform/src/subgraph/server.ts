@@ -24,7 +24,7 @@ import {
 } from '../events/index.ts';
 import { registerEventMetrics } from '../events/metrics.ts';
 import { withStreamPrefix } from '../events/stream-prefix.ts';
-import { close, createHttpService, createMetricsService, drain, listen, type ReadinessChecks } from '../http/server.ts';
+import { close, createHttpService, drain, listen, serveMetricsApart, type ReadinessChecks } from '../http/server.ts';
 import { closeHttpServer, describeFailure, stopInOrder, waitFor } from '../lifecycle.ts';
 import { createLogger, requestLogPlugin, type Logger } from '../logger.ts';
 import { Metrics, type MetricsContext } from '../metrics.ts';
@@ -149,20 +149,13 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
     throw error;
   });
   const url = `${listening.url}/graphql`;
-  const metricsListen = config.metrics === undefined ? { host: '127.0.0.1', port: 0 } : config.metrics;
-  const metricsServer = metricsListen ? createMetricsService(metrics, logger) : null;
-  const metricsUrl =
-    metricsServer && metricsListen
-      ? await listen(metricsServer, metricsListen.port, metricsListen.host).then(
-          (metricsListening) => `${metricsListening.url}/metrics`,
-          async (error: unknown) => {
-            await close(server);
-            await apollo.stop().catch(() => {});
-            await database.close().catch(() => {});
-            throw error;
-          },
-        )
-      : null;
+  const metricsEndpoint = await serveMetricsApart(metrics, config.metrics, logger).catch(async (error: unknown) => {
+    await close(server);
+    await apollo.stop().catch(() => {});
+    await database.close().catch(() => {});
+    throw error;
+  });
+  const metricsUrl = metricsEndpoint.url;
 
   const aborted = new AbortController();
   const startupTimeoutMs = config.lifecycle?.startupTimeoutMs ?? null;
@@ -252,7 +245,7 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
     { name: 'background work', stop: () => background?.stop() },
     { name: 'database', stop: () => database.close() },
     // Last: Prometheus can scrape the drain and the stop.
-    { name: 'metrics server', stop: () => (metricsServer ? close(metricsServer) : undefined) },
+    { name: 'metrics server', stop: () => metricsEndpoint.close() },
   ]);
   return {
     name: definition.name,
