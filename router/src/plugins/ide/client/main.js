@@ -56,7 +56,7 @@ async function fetcher(params, options) {
 function OperationsPicker() {
   const queryEditor = useGraphiQL((state) => state.queryEditor);
   const variableEditor = useGraphiQL((state) => state.variableEditor);
-  const { addTab } = useGraphiQLActions();
+  const { addTab, setOperationName } = useGraphiQLActions();
   return h(
     'div',
     { className: 'ide-operations' },
@@ -86,6 +86,9 @@ function OperationsPicker() {
                 addTab();
                 queryEditor?.setValue(operation.document);
                 variableEditor?.setValue(operation.variables);
+                // GraphiQL reads the operation name from the editor 100 ms after an edit; a run within
+                // that window would send the previous tab's name with this document.
+                setOperationName(operation.name);
               },
             },
             h('span', { className: 'ide-operation-name' }, operation.name),
