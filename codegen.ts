@@ -1,44 +1,18 @@
 import { createRequire } from 'node:module';
 import type { CodegenConfig } from '@graphql-codegen/cli';
 import * as operationsReport from './scripts/codegen/operations-report.ts';
-import { subgraphs } from './subgraphs/registry.ts';
+import { loadManifest, subgraphs } from './subgraphs/registry.ts';
 
 /** Plugins written here, by the name `generates` uses; the rest come from node_modules. */
 const localPlugins: Record<string, unknown> = { 'operations-report': operationsReport };
 const requireFromHere = createRequire(import.meta.url);
 
 /**
- * Parent types of each subgraph's resolvers: the drizzle row (or loader
- * value) a resolver returns for a GraphQL type, so fields that need
- * computing are the only ones a resolver must write.
+ * Parent types of each subgraph's resolvers, from its own manifest: the
+ * drizzle row (or loader value) a resolver returns for a GraphQL type, so
+ * fields that need computing are the only ones a resolver must write.
  */
-const mappers: Record<string, Record<string, string>> = {
-  accounts: {
-    User: '../db/schema.ts#UserRow',
-    UserConnection: '../../../../platform/src/graphql/pagination.ts#Connection<UserRow>',
-  },
-  products: {
-    Product: '../db/schema.ts#ProductRow',
-    Category: '../db/schema.ts#CategoryRow',
-    ProductConnection: '../../../../platform/src/graphql/pagination.ts#Connection<ProductRow>',
-  },
-  inventory: {
-    Product: '../model.ts#InventoryProduct',
-  },
-  reviews: {
-    Review: '../db/schema.ts#ReviewRow',
-    Product: '../model.ts#ReviewedProduct',
-    User: '../model.ts#ReviewAuthor',
-    ReviewConnection: '../../../../platform/src/graphql/pagination.ts#Connection<ReviewRow>',
-  },
-  orders: {
-    Order: '../db/schema.ts#OrderRow',
-    OrderItem: '../db/schema.ts#OrderItemRow',
-    OrderConnection: '../../../../platform/src/graphql/pagination.ts#Connection<OrderRow>',
-    User: '../model.ts#Customer',
-    Product: '../model.ts#ProductReference',
-  },
-};
+const manifests = await Promise.all(subgraphs.map(async ({ name }) => ({ name, ...(await loadManifest(name)) })));
 
 const config: CodegenConfig = {
   overwrite: true,
@@ -80,7 +54,7 @@ const config: CodegenConfig = {
       config: { descriptions: true },
     },
     ...Object.fromEntries(
-      subgraphs.map(({ name }) => [
+      manifests.map(({ name, codegenMappers }) => [
         `subgraphs/${name}/src/__generated__/resolvers.ts`,
         {
           schema: `subgraphs/${name}/schema.graphql`,
@@ -88,7 +62,7 @@ const config: CodegenConfig = {
           config: {
             federation: true,
             contextType: '../context.ts#Context',
-            mappers: mappers[name] ?? {},
+            mappers: codegenMappers,
             scalars: { DateTime: { input: 'Date', output: 'Date | string' } },
             useTypeImports: true,
             enumsAsTypes: true,

@@ -1,9 +1,10 @@
 import type { AnySubgraphDefinition } from '../platform/src/subgraph/definition.ts';
 
 /**
- * The subgraphs of the shop graph. Composition, codegen, migrations,
- * `npm start` and the tests all read this list; adding a subgraph means
- * adding it here.
+ * The subgraphs of the shop graph, and the only list of them. Composition,
+ * codegen, migrations, `npm start`, the tests and the deployment files
+ * (`npm run registry-files`) all read it; adding a subgraph means its folder
+ * and one line here.
  */
 export const subgraphs = [
   { name: 'accounts', port: 4001 },
@@ -32,4 +33,30 @@ export function localRoutingUrl(port: number): string {
 export async function loadSubgraph(name: SubgraphName): Promise<AnySubgraphDefinition> {
   const module = (await import(`./${name}/src/index.ts`)) as { subgraph: AnySubgraphDefinition };
   return module.subgraph;
+}
+
+/**
+ * What a subgraph tells the shared files outside its folder about itself, in
+ * `subgraphs/<name>/manifest.ts`. Plain data that imports nothing, so codegen
+ * and the generators load it without starting any of the subgraph's code.
+ */
+export interface SubgraphManifest {
+  /**
+   * Parent types of its resolvers for codegen: the row (or loader value) a
+   * resolver returns for a GraphQL type, as `path#Type` relative to
+   * `src/__generated__/`. Types left out are their generated GraphQL shape.
+   */
+  codegenMappers: Record<string, string>;
+  /** Its row in the README's subgraph table, in Markdown. */
+  readme: {
+    /** The types and root fields it owns. */
+    owns: string;
+    /** Fields it adds to types another subgraph owns; empty when none. */
+    addsToOtherTypes: string;
+  };
+}
+
+export async function loadManifest(name: string): Promise<SubgraphManifest> {
+  const module = (await import(`./${name}/manifest.ts`)) as { manifest: SubgraphManifest };
+  return module.manifest;
 }

@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { Kind, parse, type DocumentNode, type StringValueNode } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIdentitySigner, identityHeader, type IdentitySigner } from '../platform/src/identity.ts';
-import { seedOrder, seedProduct, seedReview, seedUser, worldSizes } from '../seed/world.ts';
 import { schemaFileOf, subgraphs } from '../subgraphs/registry.ts';
 import { postGraphQL, startSubgraphs, type StartedSubgraphs } from './support/shop-graph.ts';
+import { loadContract } from './support/subgraph-contract.ts';
 import { testIdentitySecret } from './support/tokens.ts';
 
 /**
@@ -15,19 +15,23 @@ import { testIdentitySecret } from './support/tokens.ts';
  * its health endpoints answer.
  */
 
+/** Each subgraph's contract sample (`subgraphs/<name>/test/contract.ts`): the entities it owns, seeded. */
+const contracts = await Promise.all(subgraphs.map(async ({ name }) => ({ name, ...(await loadContract(name)) })));
+
 /** A seeded entity of each type, whose fields supply key values. */
-const seededEntities: Record<string, object> = {
-  User: seedUser(0),
-  Product: seedProduct(0),
-  Review: seedReview(0, worldSizes.small),
-  Order: seedOrder(0, worldSizes.small),
-};
-
+const seededEntities: Record<string, object> = {};
 /** Types only their owner may see: the seeded entity is resolved as that user (the router's signed identity). */
-const actingAs: Record<string, string> = { Order: seedOrder(0, worldSizes.small).userId };
-
+const actingAs: Record<string, string> = {};
 /** Where a type's rows live: there, and only there, an unknown key resolves to null. */
-const owners: Record<string, string> = { User: 'accounts', Product: 'products', Review: 'reviews', Order: 'orders' };
+const owners: Record<string, string> = {};
+for (const { name, owns } of contracts) {
+  for (const [type, entity] of Object.entries(owns)) {
+    if (owners[type]) throw new Error(`${type} is owned by both ${owners[type]} and ${name} in their test/contract.ts`);
+    owners[type] = name;
+    seededEntities[type] = entity.seeded;
+    if (entity.actingAs) actingAs[type] = entity.actingAs;
+  }
+}
 
 interface EntityKey {
   type: string;
@@ -91,7 +95,7 @@ describe.each(subgraphs.map(({ name }) => ({ name })))('subgraph $name', ({ name
     'resolves $label through _entities',
     async ({ type, fields }) => {
       const seeded = seededEntities[type] as Record<string, unknown> | undefined;
-      if (!seeded) throw new Error(`No seeded entity for ${type}: add one to seededEntities in this test.`);
+      if (!seeded) throw new Error(`No seeded entity for ${type}: its owner's test/contract.ts must list it.`);
       const representation = { __typename: type, ...Object.fromEntries(fields.map((field) => [field, seeded[field]])) };
       const unknown = {
         __typename: type,
