@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 
 /**
@@ -25,7 +25,7 @@ export class Changes {
     writeFileSync(join(this.root, path), content);
   }
 
-  /** Remembers every file in a folder that a tool is about to write to. */
+  /** Remembers every file in a folder (or a single file) that a tool is about to write to. */
   watch(folder: string): void {
     const existed = existsSync(join(this.root, folder));
     this.folders.push({ path: folder, existed });
@@ -64,6 +64,7 @@ export class Changes {
   private filesIn(folder: string): string[] {
     const absolute = join(this.root, folder);
     if (!existsSync(absolute)) return [];
+    if (statSync(absolute).isFile()) return [folder];
     return readdirSync(absolute, { recursive: true, withFileTypes: true })
       .filter((entry) => entry.isFile())
       .map((entry) => relative(this.root, join(entry.parentPath, entry.name)));

@@ -1,16 +1,16 @@
 /**
- * `npm run new:subgraph -- <name>`: a new subgraph that works, wired into
- * the graph, with every generated file fresh, so that `npm run check` and
- * `npm test` pass right after it.
+ * `npm run new:subgraph -- <name>`: a new subgraph that works, in the graph,
+ * with every generated file fresh, so that `npm run check` and `npm test`
+ * pass right after it. Outside its folder it adds one line, to
+ * subgraphs/registry.ts; every other file that lists subgraphs is generated.
  *
  * 1. Checks the name (exit 2 when it is unusable) and derives the others
  *    from it (names.ts).
- * 2. Prepares every file in memory: the subgraph's own files
- *    (templates.ts) and the edits to files that list every subgraph
- *    (wiring.ts), formatted with prettier. A file whose structure an edit
- *    does not recognise stops the run here, before anything is written.
- * 3. Writes them, then runs the repo's generators: compose, codegen and
- *    drizzle-kit's initial migration. If one fails, every change is undone.
+ * 2. Prepares the subgraph's own files (templates.ts) and its registry line
+ *    (registry-line.ts) in memory, formatted with prettier.
+ * 3. Writes them, then runs the repo's generators: the files that list every
+ *    subgraph (`registry-files`), compose, codegen and drizzle-kit's initial
+ *    migration. If one fails, every change is undone.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -21,8 +21,16 @@ import { Kind, parse } from 'graphql';
 import * as prettier from 'prettier';
 import { Changes } from './changes.ts';
 import { InvalidNameError, subgraphNames, type ExistingGraph, type SubgraphNames } from './names.ts';
+import { registryFiles } from '../registry-files/render.ts';
+import {
+  addRegistryLine,
+  nextFreePort,
+  readRegistry,
+  registryPath,
+  RegistryLineError,
+  type RegisteredSubgraph,
+} from './registry-line.ts';
 import { subgraphTemplates } from './templates.ts';
-import { fileEdits, nextFreePort, readRegistry, WiringError, type RegisteredSubgraph } from './wiring.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const usage = 'Usage: npm run new:subgraph -- <name>   (lowercase letters and digits, e.g. wishlists)';
@@ -43,7 +51,8 @@ async function main(): Promise<number> {
   }
 
   const changes = new Changes(root);
-  const registered = readRegistry(changes.read('subgraphs/registry.ts'));
+  const registry = changes.read(registryPath);
+  const registered = readRegistry(registry);
   let names: SubgraphNames;
   try {
     names = subgraphNames(name, existingGraph(registered));
@@ -58,16 +67,16 @@ async function main(): Promise<number> {
     `Scaffolding ${folder}: type ${names.type}, Query.${names.one}(id) and Query.${names.many}(first, after), port ${port}.`,
   );
 
-  const edits = fileEdits(names, port, registered);
   const files = [
     ...Object.entries(subgraphTemplates(names)).map(([path, content]) => ({ path: `${folder}/${path}`, content })),
-    ...edits.map((edit) => ({ path: edit.path, content: edit.apply(changes.read(edit.path)) })),
+    { path: registryPath, content: addRegistryLine(registry, { name: names.name, port }) },
   ];
   const formatted = await Promise.all(files.map(async (file) => ({ ...file, content: await format(file) })));
 
   // Everything the generators below may write, so that a failure can put it back.
   for (const generated of [
     folder,
+    ...registryFiles.map((file) => file.path),
     'schema',
     'operations/__generated__',
     ...registered.map((entry) => `subgraphs/${entry.name}/src/__generated__`),
@@ -76,6 +85,7 @@ async function main(): Promise<number> {
   }
   try {
     for (const file of formatted) changes.write(file.path, file.content);
+    generate('npm', ['run', '--silent', 'registry-files']);
     generate('npm', ['run', '--silent', 'compose']);
     generate('npm', ['run', '--silent', 'codegen']);
     generate('npm', ['run', '--silent', 'db:generate', '--', names.name, '--name', 'initial']);
@@ -90,8 +100,7 @@ async function main(): Promise<number> {
   console.log(`\nCreated:\n${created.map((path) => `  ${path}`).join('\n')}`);
   console.log('\nUpdated:');
   for (const path of modified) {
-    const edit = edits.find((candidate) => candidate.path === path);
-    console.log(`  ${path}${edit ? `: ${edit.adds}` : ' (generated)'}`);
+    console.log(`  ${path}${path === registryPath ? `: { name: '${names.name}', port: ${port} }` : ' (generated)'}`);
   }
   console.log(nextSteps(names));
   return 0;
@@ -150,15 +159,16 @@ Next steps:
      After changing tables:      npm run db:generate -- ${name} --name <what-changed>
      (Until the first commit you may instead delete subgraphs/${name}/migrations/ and rerun
      npm run db:generate -- ${name} --name initial.)
-  2. Describe it in README.md: its row in the subgraph table, and the introduction.
+  2. Describe it in subgraphs/${name}/manifest.ts (its README row and codegen mappers), give each
+     entity it owns a seeded instance in test/contract.ts, then npm run registry-files && npm run codegen.
   3. npm run check && npx vitest run subgraphs/${name} test/subgraph-contract.int.test.ts
   4. npm start, then query { ${many}(first: 3) { edges { node { id name } } } } at http://localhost:4000/graphql
   5. Commit the files listed above.`;
 }
 
 process.exitCode = await main().catch((error: unknown) => {
-  // A file the edits do not recognise: nothing was written yet.
-  if (!(error instanceof WiringError)) throw error;
+  // A registry the edit does not recognise: nothing was written yet.
+  if (!(error instanceof RegistryLineError)) throw error;
   console.error(`new:subgraph: ${error.message}\nNothing was changed.`);
   return 1;
 });

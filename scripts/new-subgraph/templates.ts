@@ -1,7 +1,10 @@
 import type { SubgraphNames } from './names.ts';
 
 /**
- * The files of a new subgraph, keyed by path inside `subgraphs/<name>/`.
+ * The files of a new subgraph, keyed by path inside `subgraphs/<name>/`:
+ * everything the rest of the repository needs from it is here too (its
+ * codegen mappers and README row in `manifest.ts`, its sample for the shared
+ * contract checks in `test/contract.ts`).
  * They follow the accounts subgraph, the smallest one: one entity with a
  * `@key`, fetched by id through a loader and listed newest first by cursor.
  * Generated files (resolver types, the migration) come from the repo's own
@@ -9,6 +12,7 @@ import type { SubgraphNames } from './names.ts';
  */
 export function subgraphTemplates(names: SubgraphNames): Record<string, string> {
   return {
+    'manifest.ts': manifest(names),
     'schema.graphql': schemaGraphql(names),
     'src/db/schema.ts': dbSchema(names),
     'src/loaders.ts': loaders(names),
@@ -16,8 +20,35 @@ export function subgraphTemplates(names: SubgraphNames): Record<string, string> 
     'src/context.ts': context(),
     'src/seed.ts': seed(names),
     'src/index.ts': index(names),
+    'test/contract.ts': contract(names),
     [`test/${names.name}.int.test.ts`]: integrationTest(names),
   };
+}
+
+function manifest({ type, one, many }: SubgraphNames): string {
+  return `import type { SubgraphManifest } from '../registry.ts';
+
+export const manifest: SubgraphManifest = {
+  codegenMappers: {
+    ${type}: '../db/schema.ts#${type}Row',
+    ${type}Connection: '../../../../platform/src/graphql/pagination.ts#Connection<${type}Row>',
+  },
+  readme: {
+    owns: '\`${type}\` (\`@key id\`): name, createdAt; \`${one}(id)\`, \`${many}\` with cursors',
+    addsToOtherTypes: '',
+  },
+};
+`;
+}
+
+function contract({ type }: SubgraphNames): string {
+  return `import type { SubgraphContract } from '../../../test/support/subgraph-contract.ts';
+import { seed${type} } from '../src/seed.ts';
+
+export const contract: SubgraphContract = {
+  owns: { ${type}: { seeded: seed${type}(0) } },
+};
+`;
 }
 
 function schemaGraphql({ name, type, one, many }: SubgraphNames): string {
