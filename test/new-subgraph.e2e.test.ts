@@ -57,7 +57,7 @@ describe('a run that cannot finish', () => {
     await copy.git('checkout', '--', '.');
   });
 
-  it('writes nothing when a file it edits has lost the structure it looks for', async () => {
+  it('changes nothing when a file it regenerates has lost the structure it looks for', async () => {
     copy.edit('Dockerfile', /^EXPOSE .*\n/m, '');
     const result = await copy.npm('new:subgraph', ['wishlists']);
     expect(result.exitCode, output(result)).toBe(1);
