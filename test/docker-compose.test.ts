@@ -7,9 +7,10 @@ import { subgraphConfigFromEnv } from '../platform/src/subgraph/config.ts';
 import { subgraphs } from '../subgraphs/registry.ts';
 
 /**
- * docker-compose.yml is written by hand for people to run; this keeps it in
- * step with subgraphs/registry.ts, so a subgraph cannot be added to the
- * graph and forgotten in the production-like stack.
+ * docker-compose.yml is written by hand for people to run, except the parts
+ * that list every subgraph, which `npm run registry-files` generates from
+ * subgraphs/registry.ts; this checks what both say, so a subgraph cannot be
+ * in the graph and missing or miswired in the production-like stack.
  */
 
 interface Service {
