@@ -58,7 +58,9 @@ export type DatabaseTransaction<TSchema extends DrizzleSchema> = Parameters<
 /**
  * Records `events` for `stream` in `tx`, the caller's transaction: they are
  * published if and only if it commits. Call it in the same transaction as the
- * write the events describe.
+ * write the events describe. Subgraphs record through their events'
+ * definitions (`definition.record`, define.ts), which check the payload and
+ * add the tags; this is the plumbing beneath, for tools and tests.
  */
 export async function recordEvents<TSchema extends DrizzleSchema>(
   tx: DatabaseTransaction<TSchema> | Database<TSchema>,
