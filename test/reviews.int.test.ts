@@ -4,12 +4,12 @@ import { and, count, eq, sql } from 'drizzle-orm';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Database } from '../platform/src/db/database.ts';
-import { createEventBus, newEvent, type EventBus } from '../platform/src/events/index.ts';
+import { consumersOf, createEventBus, newEvent, type EventBus } from '../platform/src/events/index.ts';
 import { withStreamPrefix } from '../platform/src/events/stream-prefix.ts';
 import { seedProduct, seedReviews, seedUser, worldSizes } from '../seed/world.ts';
 import * as accountTables from '../subgraphs/accounts/src/db/schema.ts';
 import * as reviewTables from '../subgraphs/reviews/src/db/schema.ts';
-import { reviewsEvents } from '../subgraphs/reviews/src/events.ts';
+import { reviewsEvents } from '../subgraphs/reviews/src/consumers.ts';
 import { startShopGraph, testLogger, type ShopGraph } from './support/shop-graph.ts';
 import { signTestToken, testJwtSecret } from './support/tokens.ts';
 import { until } from './support/until.ts';
@@ -121,7 +121,8 @@ describe.each(['memory', 'redis streams'] as const)('reviews on the %s bus', (ki
         .from(reviewTables.productRatings)
         .where(eq(reviewTables.productRatings.productId, productId))
     )[0];
-  const handlerFor = (stream: string) => reviewsEvents.consumes!.find((consumer) => consumer.stream === stream)!;
+  const handlerFor = (stream: string) =>
+    consumersOf(reviewsEvents.consumes!).find((consumer) => consumer.stream === stream)!;
 
   describe('addReview', () => {
     it('refuses each bad argument with BAD_USER_INPUT naming it, and writes nothing', async () => {

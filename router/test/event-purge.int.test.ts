@@ -7,14 +7,17 @@ import { createEventBus, type EventBus } from '../../platform/src/events/index.t
 import { withStreamPrefix } from '../../platform/src/events/stream-prefix.ts';
 import { seedProduct, seedUser } from '../../seed/world.ts';
 import * as inventoryTables from '../../subgraphs/inventory/src/db/schema.ts';
+import * as productTables from '../../subgraphs/products/src/db/schema.ts';
 import { startShopGraph, testLogger, type ShopGraph } from '../../test/support/shop-graph.ts';
 import { signTestToken, testJwtSecret } from '../../test/support/tokens.ts';
 import { until } from '../../test/support/until.ts';
+import { productSpotlighted } from './fixtures/spotlight/events.ts';
 
 /**
  * The response cache follows the event streams: stock taken by a
  * reservation behind the router (no mutation through it returned the
- * product) purges the product's cached answers, on real Redis.
+ * product) purges the product's cached answers, on real Redis; and so does
+ * an event the router has never heard of, from the tags it carries.
  */
 
 const redisUrl = inject('redisUrl');
@@ -69,5 +72,29 @@ describe('cached answers and events', () => {
       },
       { timeoutMs: 5_000, what: 'the cached product page purged by StockReserved' },
     );
+  });
+
+  it('drop a product page on an event defined after the router was written, recorded in a subgraph’s outbox', async () => {
+    const product = seedProduct(31);
+    // Cached first, so it would expire first: still there once ours is gone, it rules out expiry.
+    const control = seedProduct(32);
+    const page = `query ($id: ID!) { product(id: $id) { id name } }`;
+    await graph.query<any>(page, { id: control.id });
+    expect((await graph.query<any>(page, { id: control.id })).headers.get('x-cache')).toBe('HIT');
+    expect((await graph.query<any>(page, { id: product.id })).headers.get('x-cache')).toBe('MISS');
+    expect((await graph.query<any>(page, { id: product.id })).headers.get('x-cache')).toBe('HIT');
+
+    // Recorded as its producer would, in the products database's transaction; the products relay publishes it.
+    const products = graph.subgraphs.products.database.db as unknown as Database<typeof productTables>;
+    await products.transaction((tx) =>
+      productSpotlighted.record(tx, product.id, { productId: product.id, headline: 'Back in stock' }),
+    );
+
+    // Nothing changed what the page shows: only the new event's tags can explain a miss.
+    await until(async () => (await graph.query<any>(page, { id: product.id })).headers.get('x-cache') === 'MISS', {
+      timeoutMs: 10_000,
+      what: 'the cached product page purged by ProductSpotlighted',
+    });
+    expect((await graph.query<any>(page, { id: control.id })).headers.get('x-cache')).toBe('HIT');
   });
 });

@@ -9,7 +9,7 @@ import type { DeadLetter, DomainEvent } from './types.ts';
 export type EntryFields = Record<string, string>;
 
 export function encodeEvent(event: DomainEvent): EntryFields {
-  return {
+  const fields: EntryFields = {
     id: event.id,
     type: event.type,
     aggregateId: event.aggregateId,
@@ -17,6 +17,9 @@ export function encodeEvent(event: DomainEvent): EntryFields {
     // `?? null`: JSON.stringify(undefined) is undefined, which is not a field value.
     payload: JSON.stringify(event.payload ?? null),
   };
+  // Left out rather than empty when unknown: "no tags" and "invalidates nothing" differ.
+  if (event.invalidates) fields.invalidates = JSON.stringify(event.invalidates);
+  return fields;
 }
 
 /** The event in `fields`, or an Error saying why they are not one. */
@@ -27,10 +30,31 @@ export function decodeEvent(fields: EntryFields): DomainEvent | Error {
       `malformed entry: expected id, type, aggregateId, occurredAt and payload, got ${describe(fields)}`,
     );
   }
+  let parsed: unknown;
   try {
-    return { id, type, aggregateId, occurredAt, payload: JSON.parse(payload) as unknown };
+    parsed = JSON.parse(payload) as unknown;
   } catch (error) {
     return new Error(`malformed entry ${id}: payload is not JSON (${(error as Error).message})`);
+  }
+  const event: DomainEvent = { id, type, aggregateId, occurredAt, payload: parsed };
+  // An entry from before events carried their tags has no such field: it stays readable, without them.
+  if (fields.invalidates === undefined) return event;
+  const invalidates = parseTags(fields.invalidates);
+  if (!invalidates) {
+    return new Error(
+      `malformed entry ${id}: invalidates must be a JSON array of tag strings, got ${describe({ invalidates: fields.invalidates })}`,
+    );
+  }
+  event.invalidates = invalidates;
+  return event;
+}
+
+function parseTags(text: string): string[] | null {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return Array.isArray(value) && value.every((tag) => typeof tag === 'string') ? (value as string[]) : null;
+  } catch {
+    return null;
   }
 }
 

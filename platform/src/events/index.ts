@@ -14,6 +14,17 @@ export type {
   Subscription,
 } from './types.ts';
 export { deadLetterStream, newEvent } from './types.ts';
+export {
+  consumersOf,
+  defineEvent,
+  InvalidEventError,
+  on,
+  type DefineEventOptions,
+  type EventDefinition,
+  type EventHandler,
+  type StreamConsumer,
+} from './define.ts';
+export { entityTag, rootListTag, taggedEntity } from './invalidation.ts';
 export { MemoryBus, type MemoryBusOptions } from './memory-bus.ts';
 export { RedisStreamsBus, type RedisStreamsBusOptions } from './redis-streams.ts';
 export {

@@ -25,6 +25,8 @@ export const outbox = pgTable(
     type: text('type').notNull(),
     aggregateId: text('aggregate_id').notNull(),
     payload: jsonb('payload').notNull(),
+    /** The response-cache tags the event makes stale; null on rows recorded before events carried them. */
+    invalidates: jsonb('invalidates').$type<string[]>(),
     occurredAt: timestamp('occurred_at', { withTimezone: true, precision: 3 }).notNull(),
     publishedAt: timestamp('published_at', { withTimezone: true, precision: 3 }),
     /**
@@ -56,7 +58,9 @@ export type DatabaseTransaction<TSchema extends DrizzleSchema> = Parameters<
 /**
  * Records `events` for `stream` in `tx`, the caller's transaction: they are
  * published if and only if it commits. Call it in the same transaction as the
- * write the events describe.
+ * write the events describe. Subgraphs record through their events'
+ * definitions (`definition.record`, define.ts), which check the payload and
+ * add the tags; this is the plumbing beneath, for tools and tests.
  */
 export async function recordEvents<TSchema extends DrizzleSchema>(
   tx: DatabaseTransaction<TSchema> | Database<TSchema>,
@@ -76,6 +80,7 @@ export async function recordEvents<TSchema extends DrizzleSchema>(
       aggregateId: event.aggregateId,
       // A JS null would be SQL NULL; the payload null is JSON's null.
       payload: event.payload ?? sql`'null'::jsonb`,
+      invalidates: event.invalidates ?? null,
       occurredAt,
     };
   });
@@ -270,13 +275,15 @@ function byStream(rows: readonly OutboxRow[]): Map<string, DomainEvent[]> {
   const streams = new Map<string, DomainEvent[]>();
   for (const row of rows) {
     const events = streams.get(row.stream) ?? [];
-    events.push({
+    const event: DomainEvent = {
       id: row.id,
       type: row.type,
       aggregateId: row.aggregateId,
       occurredAt: row.occurredAt.toISOString(),
       payload: row.payload,
-    });
+    };
+    if (row.invalidates) event.invalidates = row.invalidates;
+    events.push(event);
     streams.set(row.stream, events);
   }
   return streams;

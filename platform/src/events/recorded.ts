@@ -39,7 +39,12 @@ export function reportRecordedEventsPlugin(): ApolloServerPlugin {
           const result = response.body.singleResult;
           result.extensions = {
             ...result.extensions,
-            [recordedEventsExtension]: events.map(({ type, aggregateId, payload }) => ({ type, aggregateId, payload })),
+            [recordedEventsExtension]: events.map(({ type, aggregateId, payload, invalidates }) => ({
+              type,
+              aggregateId,
+              payload,
+              invalidates,
+            })),
           };
         },
       };

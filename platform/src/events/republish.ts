@@ -1,16 +1,17 @@
 import { asc, gt } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Database, DrizzleSchema } from '../db/database.ts';
+import type { EventDefinition } from './define.ts';
 import { recordEvents, type DatabaseTransaction } from './outbox.ts';
-import type { DomainEvent } from './types.ts';
 
-export interface RepublishOptions<TRow> {
-  stream: string;
+export interface RepublishOptions<TRow, TPayload> {
+  /** The event that announces a row's state, recorded on its definition's stream. */
+  event: EventDefinition<TPayload>;
   table: PgTable;
   /** The table's primary key column: rows are visited in its order, a batch per transaction. */
   id: PgColumn;
-  /** The event that states `row`'s current state, as the subgraph's own changes announce it. */
-  eventOf: (row: TRow) => DomainEvent;
+  /** What `event` says of `row`'s current state, as the subgraph's own changes announce it. */
+  stateOf: (row: TRow) => { aggregateId: string; payload: TPayload };
   batchSize?: number;
 }
 
@@ -25,9 +26,9 @@ export interface RepublishOptions<TRow> {
  * a concurrent change commits either before the batch reads the row, or
  * after, with an event of its own that is newer.
  */
-export async function republishState<TSchema extends DrizzleSchema, TRow extends Record<string, unknown>>(
+export async function republishState<TSchema extends DrizzleSchema, TRow extends Record<string, unknown>, TPayload>(
   db: Database<TSchema>,
-  { stream, table, id, eventOf, batchSize = 500 }: RepublishOptions<TRow>,
+  { event, table, id, stateOf, batchSize = 500 }: RepublishOptions<TRow, TPayload>,
 ): Promise<number> {
   const key = columnKey(table, id);
   let after: unknown = null;
@@ -41,7 +42,14 @@ export async function republishState<TSchema extends DrizzleSchema, TRow extends
         .orderBy(asc(id))
         .limit(batchSize)
         .for('share')) as TRow[];
-      await recordEvents(tx, stream, batch.map(eventOf));
+      await recordEvents(
+        tx,
+        event.stream,
+        batch.map((row) => {
+          const { aggregateId, payload } = stateOf(row);
+          return event.create(aggregateId, payload);
+        }),
+      );
       return batch;
     });
     recorded += rows.length;

@@ -19,6 +19,15 @@ export interface DomainEvent<TPayload = unknown> {
   occurredAt: string;
   /** Travels as JSON: what JSON cannot carry (Dates, undefined, bigint) does not arrive as sent. */
   payload: TPayload;
+  /**
+   * The response-cache tags this event makes stale (`Product:<id>`,
+   * `Query:products`; see invalidation.ts), computed from the payload by the
+   * event's definition when it was recorded, so whoever caches purges
+   * without knowing the event. Absent on envelopes recorded before events
+   * carried tags: such an event says nothing about what it invalidates, and
+   * purges nothing (router/src/plugins/response-cache/event-purge.ts).
+   */
+  invalidates?: string[];
 }
 
 export interface EventHandlerContext {
@@ -89,7 +98,25 @@ export function deadLetterStream(stream: string): string {
   return `${stream}.dead`;
 }
 
-/** A new event about `aggregateId`, with a fresh id (the dedup key) and the time it happened: now. */
-export function newEvent<TPayload>(type: string, aggregateId: string, payload: TPayload): DomainEvent<TPayload> {
-  return { id: randomUUID(), type, aggregateId, occurredAt: new Date().toISOString(), payload };
+/**
+ * A new event about `aggregateId`, with a fresh id (the dedup key) and the
+ * time it happened: now. Producers use their event's definition
+ * (`defineEvent`), which checks the payload and adds the tags; this bare
+ * form is for tests and tools that need an envelope as it is.
+ */
+export function newEvent<TPayload>(
+  type: string,
+  aggregateId: string,
+  payload: TPayload,
+  invalidates?: string[],
+): DomainEvent<TPayload> {
+  const event: DomainEvent<TPayload> = {
+    id: randomUUID(),
+    type,
+    aggregateId,
+    occurredAt: new Date().toISOString(),
+    payload,
+  };
+  if (invalidates) event.invalidates = invalidates;
+  return event;
 }

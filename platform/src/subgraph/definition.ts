@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { Database, DrizzleSchema } from '../db/database.ts';
-import type { DomainEvent } from '../events/index.ts';
+import type { EventDefinition, EventHandler } from '../events/index.ts';
 import type { Viewer } from '../identity.ts';
 import type { Logger } from '../logger.ts';
 
@@ -54,20 +54,21 @@ export interface SubgraphDefinition<TTables extends DrizzleSchema, TLoaders> {
 
 export interface SubgraphEvents<TTables extends DrizzleSchema> {
   /**
-   * The subgraph records events in its `outbox` table (exported from its
-   * `src/db/schema.ts`; by convention on the stream named after the
-   * subgraph), and a relay publishes them.
+   * The events the subgraph produces, each defined once in its
+   * `src/events.ts` (`defineEvent`, on the stream named after the
+   * subgraph): its part of the graph's event catalog. They are recorded in
+   * its `outbox` table (exported from its `src/db/schema.ts`) and a relay
+   * publishes them; with none, no relay runs.
    */
-  publishes: boolean;
+  publishes?: readonly EventDefinition[];
   /**
-   * Streams it consumes, as the consumer group named after the subgraph, so
-   * several instances share the work. Handlers apply each event once with
-   * `handleOnce` and may record events of their own in the same transaction.
+   * The events it consumes, each with `on(producersDefinition, handler)`:
+   * one subscription per stream they travel on, as the consumer group named
+   * after the subgraph, so several instances share the work. Payloads are
+   * parsed on receipt. Handlers apply each event once with `handleOnce` and
+   * may record events of their own in the same transaction.
    */
-  consumes?: ReadonlyArray<{
-    stream: string;
-    handle(event: DomainEvent, db: Database<TTables>): Promise<void>;
-  }>;
+  consumes?: readonly EventHandler<Database<TTables>>[];
   /**
    * Records the current state of what the subgraph announces as events
    * (`republishState`), so read models elsewhere catch up: one deployed

@@ -13,6 +13,7 @@ import { DateTimeScalar } from '../graphql/scalars.ts';
 import { enforceAccessRules } from './authorization.ts';
 import { RedisCache } from '../cache/redis.ts';
 import {
+  consumersOf,
   createEventBus,
   forgetProcessedEvents,
   oldestUnpublishedAgeSeconds,
@@ -376,21 +377,18 @@ function startEvents<TTables extends DrizzleSchema, TLoaders>(
     (redis
       ? withStreamPrefix(createEventBus({ redis: redis.connection, logger }), config.eventStreamPrefix ?? '')
       : null);
-  const outboxAge = definition.events?.publishes
-    ? () => oldestUnpublishedAgeSeconds(db as Database<DrizzleSchema>)
-    : null;
+  const publishes = (definition.events?.publishes?.length ?? 0) > 0;
+  const outboxAge = publishes ? () => oldestUnpublishedAgeSeconds(db as Database<DrizzleSchema>) : null;
   if (!bus) {
     logger.warn('no event bus (REDIS_URL unset): events wait in the outbox and none are consumed');
     // Waiting is exactly when their age matters.
     registerEventMetrics({ metrics, bus: null, consumed: [], outboxAge });
     return null;
   }
-  const relay = definition.events?.publishes
-    ? new OutboxRelay({ db: db as Database<DrizzleSchema>, bus, logger })
-    : null;
+  const relay = publishes ? new OutboxRelay({ db: db as Database<DrizzleSchema>, bus, logger }) : null;
   relay?.start();
   const consumer = `${definition.name}-${hostname()}-${process.pid}`;
-  const consumes = definition.events?.consumes ?? [];
+  const consumes = consumersOf(definition.events?.consumes ?? []);
   const subscriptions = consumes.map(({ stream, handle }) =>
     bus.subscribe({ stream, group: definition.name, consumer, handle: (event) => handle(event, db) }),
   );

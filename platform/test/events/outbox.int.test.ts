@@ -1,10 +1,13 @@
 import { count, countDistinct, isNull, sql } from 'drizzle-orm';
 import { pgTable, timestamp, uuid } from 'drizzle-orm/pg-core';
 import { createClient } from 'redis';
+import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RedisClient } from '../../src/cache/redis.ts';
 import { openDatabase, type DatabaseHandle } from '../../src/db/database.ts';
 import {
+  defineEvent,
+  entityTag,
   MemoryBus,
   OutboxRelay,
   RedisStreamsBus,
@@ -272,5 +275,43 @@ describe('outbox relay on PGlite', () => {
       /occurredAt/,
     );
     await expect(recordEvents(handle.db, stream, [])).resolves.toBeUndefined();
+  });
+
+  it('carries the tags a definition computed from the outbox row to the stream, and none for a row without them', async () => {
+    const stream = uniqueStream('tags');
+    const shelved = defineEvent({
+      type: 'Shelved',
+      stream,
+      schema: z.object({ sku: z.string(), shelf: z.string() }),
+      invalidates: ({ sku, shelf }) => [entityTag('Item', sku), entityTag('Shelf', shelf), entityTag('Item', sku)],
+    });
+    const recorded = await handle.db.transaction((tx) => shelved.record(tx, 'A-1', { sku: 'A-1', shelf: 'top' }));
+    expect(recorded.invalidates).toEqual(['Item:A-1', 'Shelf:top']);
+    // As a row recorded before events carried tags: the column is null.
+    const untagged = domainEvent('Shelved', { sku: 'B-2', shelf: 'low' });
+    await recordEvents(handle.db, stream, [untagged]);
+
+    const bus = new MemoryBus({ logger });
+    cleanups.push(() => bus.close());
+    const received: DomainEvent[] = [];
+    const subscription = bus.subscribe({
+      stream,
+      group: 'g',
+      consumer: 'c',
+      blockMs: 50,
+      handle: async (event) => {
+        received.push(event);
+      },
+    });
+    cleanups.push(() => subscription.stop());
+    const relay = new OutboxRelay({ db: handle.db, bus, logger });
+    while ((await relay.relayOnce()) > 0);
+    await until(() => received.length === 2, { what: 'both events delivered' });
+    expect(received.find((event) => event.id === recorded.id)).toMatchObject({
+      type: 'Shelved',
+      payload: { sku: 'A-1', shelf: 'top' },
+      invalidates: ['Item:A-1', 'Shelf:top'],
+    });
+    expect(received.find((event) => event.id === untagged.id)).not.toHaveProperty('invalidates');
   });
 });

@@ -3,6 +3,7 @@ import * as tables from './db/schema.ts';
 import { createLoaders } from './loaders.ts';
 import { resolvers } from './resolvers.ts';
 import { seed } from './seed.ts';
+import { userProfileChanged } from './events.ts';
 import { republishProfiles } from './update-profile.ts';
 
 export const subgraph = defineSubgraph({
@@ -14,5 +15,5 @@ export const subgraph = defineSubgraph({
   seed,
   seedTable: tables.users,
   // UserProfileChanged, on the `accounts` stream; accounts consumes nothing.
-  events: { publishes: true, republish: republishProfiles },
+  events: { publishes: [userProfileChanged], republish: republishProfiles },
 });

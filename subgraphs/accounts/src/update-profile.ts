@@ -1,28 +1,13 @@
 import { and, eq, ne, sql } from 'drizzle-orm';
 import type { Database } from '../../../platform/src/db/database.ts';
 import { badUserInput, clientError, ErrorCode } from '../../../platform/src/errors.ts';
-import { newEvent, recordEvents, republishState } from '../../../platform/src/events/index.ts';
+import { republishState } from '../../../platform/src/events/index.ts';
 import type { Viewer } from '../../../platform/src/identity.ts';
 import { accountIdOf, noAccount } from '../../../platform/src/subgraph/authorization.ts';
 import * as tables from './db/schema.ts';
+import { userProfileChanged, type UserProfileChanged } from './events.ts';
 
 const { users } = tables;
-
-/** The stream this subgraph publishes to. */
-export const accountsStream = 'accounts';
-
-/**
- * A user's public profile as it now is: the whole state, so a consumer
- * (reviews keeps usernames) needs nothing else, and `changedAt` orders the
- * changes of one user.
- */
-export interface UserProfileChanged {
-  userId: string;
-  username: string;
-  name: string;
-  /** ISO-8601; strictly later than the user's previous change. */
-  changedAt: string;
-}
 
 export const profileRules = {
   // Dots only between other characters, as in the handles people already have (`ada.lovelace`).
@@ -77,24 +62,28 @@ export async function updateProfile(
       .set({ name, username, profileChangedAt: changedAt })
       .where(eq(users.id, id))
       .returning();
-    await recordEvents(tx, accountsStream, [profileChanged(updated!)]);
+    const { aggregateId, payload } = profileOf(updated!);
+    await userProfileChanged.record(tx, aggregateId, payload);
     return updated!;
   });
 }
 
 /** The user's whole profile, dated by its last change, so read models keep only the newest. */
-function profileChanged(user: typeof users.$inferSelect) {
-  return newEvent<UserProfileChanged>('UserProfileChanged', user.id, {
-    userId: user.id,
-    username: user.username,
-    name: user.name,
-    changedAt: user.profileChangedAt.toISOString(),
-  });
+function profileOf(user: typeof users.$inferSelect): { aggregateId: string; payload: UserProfileChanged } {
+  return {
+    aggregateId: user.id,
+    payload: {
+      userId: user.id,
+      username: user.username,
+      name: user.name,
+      changedAt: user.profileChangedAt.toISOString(),
+    },
+  };
 }
 
 /** Every user's profile, for a read model that starts empty (`npm run db:republish -- accounts`). */
 export function republishProfiles(db: Database<typeof tables>): Promise<number> {
-  return republishState(db, { stream: accountsStream, table: users, id: users.id, eventOf: profileChanged });
+  return republishState(db, { event: userProfileChanged, table: users, id: users.id, stateOf: profileOf });
 }
 
 /** Checks the input before anything is read or written; the name is kept trimmed. */

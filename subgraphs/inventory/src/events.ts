@@ -1,119 +1,52 @@
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
-import type { Database } from '../../../platform/src/db/database.ts';
-import { handleOnce, newEvent, recordEvents, type DatabaseTransaction } from '../../../platform/src/events/index.ts';
-import type { SubgraphEvents } from '../../../platform/src/subgraph/definition.ts';
-import * as tables from './db/schema.ts';
+import { z } from 'zod';
+import { defineEvent, entityTag } from '../../../platform/src/events/index.ts';
 
 /** The stream this subgraph publishes to. */
 export const inventoryStream = 'inventory';
 
-interface OrderPlaced {
-  orderId: string;
-  items: Array<{ productId: string; quantity: number }>;
-}
+const stockLines = z.array(z.object({ productId: z.string(), quantity: z.number().int().positive() }));
 
-interface OrderCancelled {
-  orderId: string;
-}
+/** Every product whose stock a set of lines moved. */
+const productsIn = (items: ReadonlyArray<{ productId: string }>) =>
+  items.map(({ productId }) => entityTag('Product', productId));
 
-/** Stock given back, with the quantities per product: said in the transaction that adds it back. */
-export interface StockReleased {
-  orderId: string;
-  items: Array<{ productId: string; quantity: number }>;
-}
+/** An order's stock was reserved, all lines at once: taken from what is on hand. */
+export const stockReserved = defineEvent({
+  type: 'StockReserved',
+  stream: inventoryStream,
+  schema: z.object({ orderId: z.string(), items: stockLines }),
+  invalidates: ({ items }) => productsIn(items),
+});
+
+/** An order could not be covered; nothing was taken. */
+export const stockRejected = defineEvent({
+  type: 'StockRejected',
+  stream: inventoryStream,
+  schema: z.object({
+    orderId: z.string(),
+    /** Lines that could not be covered, with what was on hand. */
+    shortfalls: z.array(z.object({ productId: z.string(), requested: z.number().int(), available: z.number().int() })),
+  }),
+  // No stock moved; the order's own status changes with the OrderRejected that follows.
+  invalidates: () => [],
+});
+
+/** Stock a cancelled order had reserved, given back: said in the transaction that adds it back. */
+export const stockReleased = defineEvent({
+  type: 'StockReleased',
+  stream: inventoryStream,
+  schema: z.object({ orderId: z.string(), items: stockLines }),
+  invalidates: ({ items }) => productsIn(items),
+});
 
 /** Units added to a product's stock by `restock`, and what is now on hand. */
-export interface StockRestocked {
-  productId: string;
-  added: number;
-  quantity: number;
-}
-
-export interface StockRejected {
-  orderId: string;
-  /** Lines that could not be covered, with what was on hand. */
-  shortfalls: Array<{ productId: string; requested: number; available: number }>;
-}
-
-type Transaction = DatabaseTransaction<typeof tables>;
-
-/**
- * Reserves an order's stock, all lines or none. The stock rows are locked
- * in product order (so two reservations never deadlock), checked, and only
- * then decremented; the check constraint keeps quantities non-negative
- * whatever happens. The decision is recorded in the same transaction.
- */
-async function reserve(tx: Transaction, order: OrderPlaced): Promise<void> {
-  const ids = [...new Set(order.items.map((item) => item.productId))].sort();
-  const onHand = new Map(
-    (
-      await tx
-        .select()
-        .from(tables.stockLevels)
-        .where(inArray(tables.stockLevels.productId, ids))
-        .orderBy(asc(tables.stockLevels.productId))
-        .for('update')
-    ).map((row) => [row.productId, row.quantity]),
-  );
-  const shortfalls = order.items
-    .map((item) => ({
-      productId: item.productId,
-      requested: item.quantity,
-      available: onHand.get(item.productId) ?? 0,
-    }))
-    .filter((line) => line.available < line.requested);
-  if (shortfalls.length > 0) {
-    await recordEvents(tx, inventoryStream, [
-      newEvent<StockRejected>('StockRejected', order.orderId, { orderId: order.orderId, shortfalls }),
-    ]);
-    return;
-  }
-  for (const item of order.items) {
-    await tx
-      .update(tables.stockLevels)
-      .set({ quantity: sql`${tables.stockLevels.quantity} - ${item.quantity}`, updatedAt: sql`now()` })
-      .where(eq(tables.stockLevels.productId, item.productId));
-  }
-  await tx.insert(tables.reservations).values({ orderId: order.orderId, items: order.items });
-  await recordEvents(tx, inventoryStream, [
-    newEvent('StockReserved', order.orderId, { orderId: order.orderId, items: order.items }),
-  ]);
-}
-
-/**
- * Gives back what a cancelled order had reserved, once, and says so in the
- * same transaction: whoever caches stock (the router's response cache)
- * drops it once the release has committed. A rejected order reserved
- * nothing, so it has nothing to give back.
- */
-async function release(tx: Transaction, { orderId }: OrderCancelled): Promise<void> {
-  const [reservation] = await tx
-    .update(tables.reservations)
-    .set({ status: 'RELEASED' })
-    .where(and(eq(tables.reservations.orderId, orderId), eq(tables.reservations.status, 'RESERVED')))
-    .returning();
-  if (!reservation) return;
-  for (const item of reservation.items) {
-    await tx
-      .update(tables.stockLevels)
-      .set({ quantity: sql`${tables.stockLevels.quantity} + ${item.quantity}`, updatedAt: sql`now()` })
-      .where(eq(tables.stockLevels.productId, item.productId));
-  }
-  await recordEvents(tx, inventoryStream, [
-    newEvent<StockReleased>('StockReleased', orderId, { orderId, items: reservation.items }),
-  ]);
-}
-
-export const inventoryEvents: SubgraphEvents<typeof tables> = {
-  publishes: true,
-  consumes: [
-    {
-      stream: 'orders',
-      handle: (event, db: Database<typeof tables>) =>
-        handleOnce(db, 'inventory', event, async (tx) => {
-          if (event.type === 'OrderPlaced') await reserve(tx, event.payload as OrderPlaced);
-          else if (event.type === 'OrderCancelled') await release(tx, event.payload as OrderCancelled);
-        }).then(() => undefined),
-    },
-  ],
-};
+export const stockRestocked = defineEvent({
+  type: 'StockRestocked',
+  stream: inventoryStream,
+  schema: z.object({
+    productId: z.string(),
+    added: z.number().int().positive(),
+    quantity: z.number().int().nonnegative(),
+  }),
+  invalidates: ({ productId }) => [entityTag('Product', productId)],
+});

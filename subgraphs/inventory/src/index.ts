@@ -1,6 +1,6 @@
 import { defineSubgraph } from '../../../platform/src/subgraph/definition.ts';
 import * as tables from './db/schema.ts';
-import { inventoryEvents } from './events.ts';
+import { inventoryEvents } from './consumers.ts';
 import { createLoaders } from './loaders.ts';
 import { resolvers } from './resolvers.ts';
 import { seed } from './seed.ts';

@@ -1,10 +1,9 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../../../platform/src/db/database.ts';
 import { badUserInput } from '../../../platform/src/errors.ts';
-import { newEvent, recordEvents } from '../../../platform/src/events/index.ts';
 import { parseIdArgument } from '../../../platform/src/graphql/ids.ts';
 import * as tables from './db/schema.ts';
-import { inventoryStream, type StockRestocked } from './events.ts';
+import { stockRestocked } from './events.ts';
 
 const maxUnitsPerRestock = 100_000;
 
@@ -31,9 +30,7 @@ export async function restock(
         set: { quantity: sql`${tables.stockLevels.quantity} + ${quantity}`, updatedAt: sql`now()` },
       })
       .returning();
-    await recordEvents(tx, inventoryStream, [
-      newEvent<StockRestocked>('StockRestocked', id, { productId: id, added: quantity, quantity: row!.quantity }),
-    ]);
+    await stockRestocked.record(tx, id, { productId: id, added: quantity, quantity: row!.quantity });
     return { id: row!.productId, quantity: row!.quantity };
   });
 }

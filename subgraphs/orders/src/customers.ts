@@ -7,15 +7,13 @@ import * as tables from './db/schema.ts';
 
 const { customers } = tables;
 
-/** The part of accounts' UserProfileChanged that orders reads: whose account it is. */
-interface UserProfileChanged {
-  userId: string;
-}
-
-/** Records that the account of a UserProfileChanged exists, once per event. */
-export function applyUserProfileChanged(db: Database<typeof tables>, event: DomainEvent): Promise<boolean> {
+/** Records that the account of a UserProfileChanged exists, once per event; only whose account it is matters here. */
+export function applyUserProfileChanged(
+  db: Database<typeof tables>,
+  event: DomainEvent<{ userId: string }>,
+): Promise<boolean> {
   return handleOnce(db, 'orders', event, async (tx) => {
-    const { userId } = event.payload as UserProfileChanged;
+    const { userId } = event.payload;
     await tx.insert(customers).values({ userId }).onConflictDoNothing();
   });
 }

@@ -1,7 +1,7 @@
 import { defineSubgraph, every } from '../../../platform/src/subgraph/definition.ts';
 import * as tables from './db/schema.ts';
 import { createLoaders } from './loaders.ts';
-import { ordersEvents } from './events.ts';
+import { ordersEvents } from './consumers.ts';
 import { deleteExpiredIdempotencyKeys } from './place-order.ts';
 import { resolvers } from './resolvers.ts';
 import { seed } from './seed.ts';

@@ -5,10 +5,9 @@ import { selectRows } from '../../../platform/src/db/database.ts';
 import { badUserInput, clientError, ErrorCode } from '../../../platform/src/errors.ts';
 import { parseIdArgument } from '../../../platform/src/graphql/ids.ts';
 import type { Viewer } from '../../../platform/src/identity.ts';
-import { newEvent, recordEvents } from '../../../platform/src/events/index.ts';
 import { requireCustomer } from './customers.ts';
 import * as tables from './db/schema.ts';
-import { ordersStream, type OrderCancelled, type OrderPlaced } from './events.ts';
+import { orderCancelled, orderPlaced } from './events.ts';
 
 const { idempotencyKeys, orderItems, orders, productPrices } = tables;
 
@@ -117,15 +116,13 @@ export async function placeOrder(
       })
       .returning();
     await tx.insert(orderItems).values(priced.map((line) => ({ ...line, orderId: order!.id })));
-    await recordEvents(tx, ordersStream, [
-      newEvent<OrderPlaced>('OrderPlaced', order!.id, {
-        orderId: order!.id,
-        userId: viewer.id,
-        items: priced.map(({ productId, quantity, unitPriceCents }) => ({ productId, quantity, unitPriceCents })),
-        totalCents: order!.totalCents,
-        currencyCode: order!.currencyCode,
-      }),
-    ]);
+    await orderPlaced.record(tx, order!.id, {
+      orderId: order!.id,
+      userId: viewer.id,
+      items: priced.map(({ productId, quantity, unitPriceCents }) => ({ productId, quantity, unitPriceCents })),
+      totalCents: order!.totalCents,
+      currencyCode: order!.currencyCode,
+    });
     await tx.insert(idempotencyKeys).values({
       userId: viewer.id,
       key,
@@ -196,9 +193,7 @@ export async function cancelOrder(
         `The order is ${order.status.toLowerCase()} and can no longer be cancelled.`,
       );
     const [cancelled] = await tx.update(orders).set({ status: 'CANCELLED' }).where(eq(orders.id, id)).returning();
-    await recordEvents(tx, ordersStream, [
-      newEvent<OrderCancelled>('OrderCancelled', id, { orderId: id, userId: viewer.id }),
-    ]);
+    await orderCancelled.record(tx, id, { orderId: id, userId: viewer.id });
     return cancelled!;
   });
 }

@@ -3,6 +3,7 @@ import * as tables from './db/schema.ts';
 import { createLoaders } from './loaders.ts';
 import { resolvers } from './resolvers.ts';
 import { seed } from './seed.ts';
+import { productPriceChanged } from './events.ts';
 import { republishPrices } from './update-price.ts';
 
 export const subgraph = defineSubgraph({
@@ -13,6 +14,6 @@ export const subgraph = defineSubgraph({
   createLoaders,
   seed,
   // ProductPriceChanged, on the `products` stream.
-  events: { publishes: true, republish: republishPrices },
+  events: { publishes: [productPriceChanged], republish: republishPrices },
   seedTable: tables.products,
 });

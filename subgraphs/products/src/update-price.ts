@@ -1,29 +1,31 @@
 import { eq } from 'drizzle-orm';
-import { newEvent, recordEvents, republishState } from '../../../platform/src/events/index.ts';
+import { republishState } from '../../../platform/src/events/index.ts';
 import type { Database } from '../../../platform/src/db/database.ts';
 import { badUserInput, clientError, ErrorCode } from '../../../platform/src/errors.ts';
 import { parseIdArgument } from '../../../platform/src/graphql/ids.ts';
 import * as tables from './db/schema.ts';
-
-export const productsStream = 'products';
+import { productPriceChanged, type ProductPriceChanged } from './events.ts';
 
 /** The product's price as of now: the whole state, so the orders subgraph prices from it alone. */
-function priceChanged(product: typeof tables.products.$inferSelect) {
-  return newEvent('ProductPriceChanged', product.id, {
-    productId: product.id,
-    unitPriceCents: product.priceCents,
-    currencyCode: product.currencyCode,
-    changedAt: new Date().toISOString(),
-  });
+function priceOf(product: typeof tables.products.$inferSelect): { aggregateId: string; payload: ProductPriceChanged } {
+  return {
+    aggregateId: product.id,
+    payload: {
+      productId: product.id,
+      unitPriceCents: product.priceCents,
+      currencyCode: product.currencyCode,
+      changedAt: new Date().toISOString(),
+    },
+  };
 }
 
 /** Every product's current price, for a price read model that starts empty (`npm run db:republish -- products`). */
 export function republishPrices(db: Database<typeof tables>): Promise<number> {
   return republishState(db, {
-    stream: productsStream,
+    event: productPriceChanged,
     table: tables.products,
     id: tables.products.id,
-    eventOf: priceChanged,
+    stateOf: priceOf,
   });
 }
 
@@ -54,7 +56,8 @@ export async function updateProductPrice(
       .set({ priceCents: price.centAmount })
       .where(eq(tables.products.id, id))
       .returning();
-    await recordEvents(tx, productsStream, [priceChanged(updated!)]);
+    const { aggregateId, payload } = priceOf(updated!);
+    await productPriceChanged.record(tx, aggregateId, payload);
     return updated!;
   });
 }

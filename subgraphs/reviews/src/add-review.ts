@@ -1,12 +1,11 @@
 import { eq } from 'drizzle-orm';
 import type { Database } from '../../../platform/src/db/database.ts';
 import { badUserInput, clientError, ErrorCode } from '../../../platform/src/errors.ts';
-import { newEvent, recordEvents } from '../../../platform/src/events/index.ts';
 import { parseIdArgument } from '../../../platform/src/graphql/ids.ts';
 import type { Viewer } from '../../../platform/src/identity.ts';
 import { accountIdOf } from '../../../platform/src/subgraph/authorization.ts';
 import * as tables from './db/schema.ts';
-import { reviewsStream, type ReviewAdded } from './events.ts';
+import { reviewAdded } from './events.ts';
 
 const { productRatings, reviewAuthors, reviews } = tables;
 
@@ -60,14 +59,7 @@ export async function addReview(
       .onConflictDoNothing({ target: [reviews.authorId, reviews.productId] })
       .returning();
     if (!review) throw clientError(ErrorCode.Conflict, 'You have already reviewed this product.');
-    await recordEvents(tx, reviewsStream, [
-      newEvent<ReviewAdded>('ReviewAdded', review.id, {
-        reviewId: review.id,
-        productId,
-        authorId,
-        rating,
-      }),
-    ]);
+    await reviewAdded.record(tx, review.id, { reviewId: review.id, productId, authorId, rating });
     return review;
   });
 }

@@ -1,133 +1,44 @@
-import { and, eq, lt, ne, sql } from 'drizzle-orm';
-import type { Database } from '../../../platform/src/db/database.ts';
-import { handleOnce, newEvent, recordEvents, type DomainEvent } from '../../../platform/src/events/index.ts';
-import type { SubgraphEvents } from '../../../platform/src/subgraph/definition.ts';
-import * as tables from './db/schema.ts';
+import { z } from 'zod';
+import { defineEvent, entityTag } from '../../../platform/src/events/index.ts';
 
 /** The stream this subgraph publishes to, and reads back to fold the rating projection. */
 export const reviewsStream = 'reviews';
 
-/** The consumer group and inbox name of this subgraph's handlers. */
-const consumer = 'reviews';
-
-export interface ReviewAdded {
-  reviewId: string;
-  productId: string;
-  authorId: string;
-  rating: number;
-}
+/** A review was added; the rating projection folds it in from the stream. */
+export const reviewAdded = defineEvent({
+  type: 'ReviewAdded',
+  stream: reviewsStream,
+  schema: z.object({
+    reviewId: z.string(),
+    productId: z.string(),
+    authorId: z.string(),
+    rating: z.number().int().min(1).max(5),
+  }),
+  // A new review joins its product's and its author's review lists. The product's rating
+  // follows with the ProductRatingChanged every ReviewAdded brings, which purges it again.
+  invalidates: ({ productId, authorId }) => [entityTag('Product', productId), entityTag('User', authorId)],
+});
 
 /** Said once the projection has changed, so whoever caches products drops them after, not before. */
-export interface ProductRatingChanged {
-  productId: string;
-  reviewCount: number;
-  /** Rounded to two decimals, as `Product.averageRating` shows it; null without reviews. */
-  averageRating: number | null;
-}
+export const productRatingChanged = defineEvent({
+  type: 'ProductRatingChanged',
+  stream: reviewsStream,
+  schema: z.object({
+    productId: z.string(),
+    reviewCount: z.number().int().nonnegative(),
+    /** Rounded to two decimals, as `Product.averageRating` shows it; null without reviews. */
+    averageRating: z.number().nullable(),
+  }),
+  // averageRating and reviewCount.
+  invalidates: ({ productId }) => [entityTag('Product', productId)],
+});
 
 /** Said once the author's existing reviews carry the new username. */
-export interface ReviewAuthorRenamed {
-  userId: string;
-  username: string;
-}
+export const reviewAuthorRenamed = defineEvent({
+  type: 'ReviewAuthorRenamed',
+  stream: reviewsStream,
+  schema: z.object({ userId: z.string(), username: z.string() }),
+  invalidates: ({ userId }) => [entityTag('User', userId)],
+});
 
-/** What accounts says when a profile changes: the whole new state. */
-interface UserProfileChanged {
-  userId: string;
-  username: string;
-  name: string;
-  changedAt: string;
-}
-
-type ReviewsDatabase = Database<typeof tables>;
-
-/** The mean rating as the API shows it: two decimals, or null before the first review. */
-export function averageRating({ reviewCount, ratingSum }: { reviewCount: number; ratingSum: number }): number | null {
-  return reviewCount === 0 ? null : Math.round((ratingSum / reviewCount) * 100) / 100;
-}
-
-/** Folds one ReviewAdded into the product's rating row, once per event. */
-export function applyReviewAdded(db: ReviewsDatabase, event: DomainEvent): Promise<boolean> {
-  return handleOnce(db, consumer, event, async (tx) => {
-    const { productId, rating } = event.payload as ReviewAdded;
-    // Adding to the row under its lock: concurrent reviews of one product all count.
-    const [row] = await tx
-      .insert(tables.productRatings)
-      .values({ productId, reviewCount: 1, ratingSum: rating })
-      .onConflictDoUpdate({
-        target: tables.productRatings.productId,
-        set: {
-          reviewCount: sql`${tables.productRatings.reviewCount} + 1`,
-          ratingSum: sql`${tables.productRatings.ratingSum} + ${rating}`,
-          updatedAt: sql`now()`,
-        },
-      })
-      .returning();
-    await recordEvents(tx, reviewsStream, [
-      newEvent<ProductRatingChanged>('ProductRatingChanged', productId, {
-        productId,
-        reviewCount: row!.reviewCount,
-        averageRating: averageRating(row!),
-      }),
-    ]);
-  });
-}
-
-/**
- * Keeps the username read model current, never going back to an older
- * change, and rewrites the username kept on the author's reviews with it,
- * so `Review.author { username }` (served by this subgraph through
- * `@provides`) is never older than the read model.
- */
-export function applyUserProfileChanged(db: ReviewsDatabase, event: DomainEvent): Promise<boolean> {
-  return handleOnce(db, consumer, event, async (tx) => {
-    const { userId, username, changedAt: at } = event.payload as UserProfileChanged;
-    const changedAt = new Date(at);
-    // The row lock taken here orders this against other changes of the user and against
-    // addReview, which reads the row FOR SHARE: no review is written with a name this misses.
-    const applied = await tx
-      .insert(tables.reviewAuthors)
-      .values({ userId, username, changedAt })
-      .onConflictDoUpdate({
-        target: tables.reviewAuthors.userId,
-        set: { username, changedAt },
-        // Events can arrive out of order across relays: only a newer change wins.
-        setWhere: lt(tables.reviewAuthors.changedAt, changedAt),
-      })
-      .returning({ userId: tables.reviewAuthors.userId });
-    if (applied.length === 0) return;
-    const renamed = await tx
-      .update(tables.reviews)
-      .set({ authorUsername: username })
-      .where(and(eq(tables.reviews.authorId, userId), ne(tables.reviews.authorUsername, username)))
-      .returning({ id: tables.reviews.id });
-    if (renamed.length > 0)
-      await recordEvents(tx, reviewsStream, [
-        newEvent<ReviewAuthorRenamed>('ReviewAuthorRenamed', userId, { userId, username }),
-      ]);
-  });
-}
-
-/**
- * What the reviews subgraph does with events: it folds its own ReviewAdded
- * into the rating projection (reading its own stream, as any other
- * projection would, so the write path never waits for it), and follows
- * accounts' usernames. Events of other types are not recorded in the inbox.
- */
-export const reviewsEvents: SubgraphEvents<typeof tables> = {
-  publishes: true,
-  consumes: [
-    {
-      stream: reviewsStream,
-      handle: async (event, db: ReviewsDatabase) => {
-        if (event.type === 'ReviewAdded') await applyReviewAdded(db, event);
-      },
-    },
-    {
-      stream: 'accounts',
-      handle: async (event, db: ReviewsDatabase) => {
-        if (event.type === 'UserProfileChanged') await applyUserProfileChanged(db, event);
-      },
-    },
-  ],
-};
+export type ReviewAdded = z.infer<typeof reviewAdded.schema>;

@@ -1,89 +1,76 @@
 import { hostname } from 'node:os';
 import type { DomainEvent, EventBus, Subscription } from '../../../../platform/src/events/index.ts';
+import { taggedEntity } from '../../../../platform/src/events/invalidation.ts';
 import type { Logger } from '../../../../platform/src/logger.ts';
+import { subgraphs } from '../../../../subgraphs/registry.ts';
 import type { ResponseCache } from './index.ts';
 
 type Entity = { type: string; id: string };
-type Payload = Record<string, unknown>;
-
-const entity = (type: string, id: unknown): Entity[] => (typeof id === 'string' ? [{ type, id }] : []);
-/** A root list, tagged `Query:<field>` (tags.ts). */
-const rootList = (field: string): Entity[] => [{ type: 'Query', id: field }];
-const products = (items: unknown): Entity[] =>
-  Array.isArray(items)
-    ? items.flatMap((item: { productId?: unknown } | null) => entity('Product', item?.productId))
-    : [];
 
 /**
- * For each event type the cache purges on, the entities whose cached
- * responses it makes stale. A list is purged through its owner: a response
- * that shows a user's orders shows the user, so purging `User:<id>` purges
- * the list a new order joins. Every type here must be one a subgraph
- * publishes (test/cache-coherence.int.test.ts and router/test/event-purge.test.ts
- * hold producers to it).
- */
-export const purgesByEventType: Readonly<Record<string, (payload: Payload) => Entity[]>> = {
-  // The price shows wherever the product does, and can move it into or out of a catalog page
-  // filtered or ordered by price: those pages are purged as a whole.
-  ProductPriceChanged: (payload) => [...entity('Product', payload.productId), ...rootList('products')],
-  // Stock moves: a reservation takes it, a cancellation gives it back, a restock adds to it.
-  StockReserved: (payload) => products(payload.items),
-  StockReleased: (payload) => products(payload.items),
-  StockRestocked: (payload) => entity('Product', payload.productId),
-  // Sent by orders once the order's status has changed, so a purge never precedes the change.
-  // A new order joins its owner's order list.
-  OrderPlaced: (payload) => [...entity('Order', payload.orderId), ...entity('User', payload.userId)],
-  OrderConfirmed: (payload) => entity('Order', payload.orderId),
-  OrderRejected: (payload) => entity('Order', payload.orderId),
-  OrderCancelled: (payload) => entity('Order', payload.orderId),
-  // A new review joins its product's and its author's review lists. The product's rating
-  // follows with the ProductRatingChanged every ReviewAdded brings, which purges it again.
-  ReviewAdded: (payload) => [...entity('Product', payload.productId), ...entity('User', payload.authorId)],
-  // Sent by reviews once the rating projection has changed: averageRating and reviewCount.
-  ProductRatingChanged: (payload) => entity('Product', payload.productId),
-  // The name and username accounts serves.
-  UserProfileChanged: (payload) => entity('User', payload.userId),
-  // Sent by reviews once the username kept on the author's reviews has changed too.
-  ReviewAuthorRenamed: (payload) => entity('User', payload.userId),
-};
-
-/**
- * The entities a domain event changed, as the response cache tags them.
+ * The entities and root lists a domain event says it made stale, read from
+ * the tags its producer's definition put in the envelope (`defineEvent`'s
+ * `invalidates`): the router knows no event by name, so a new event purges
+ * with no change here. A root list comes back as `{ type: 'Query', id: field }`.
+ *
  * Used twice for each event: when a mutation's subgraph reports the events
  * it recorded (purged before the router answers, see index.ts), and when the
  * event arrives on its stream (purged again, which also covers what changed
  * behind the router: a consumer's projection, an admin tool, another instance).
+ * An envelope without tags yields nothing here; see `purgeOnEvents` for what
+ * the stream consumer does with one.
  */
-export function entitiesChangedBy(event: Pick<DomainEvent, 'type' | 'payload'>): Entity[] {
-  const purges = Object.hasOwn(purgesByEventType, event.type) ? purgesByEventType[event.type] : undefined;
-  // A payload may be JSON null, or not an object at all; such an event names nothing to purge.
-  const payload = typeof event.payload === 'object' && event.payload !== null ? (event.payload as Payload) : {};
-  return purges ? purges(payload) : [];
+export function entitiesChangedBy(event: Pick<DomainEvent, 'type' | 'invalidates'>): Entity[] {
+  // Tags travel as JSON: anything but a list of tags names nothing.
+  const tags: unknown = event.invalidates;
+  if (!Array.isArray(tags)) return [];
+  return tags.flatMap((tag) => (typeof tag === 'string' ? (taggedEntity(tag) ?? []) : []));
 }
 
-/** The streams whose events can change what the router has cached. */
-export const purgedStreams = ['products', 'inventory', 'orders', 'reviews', 'accounts'] as const;
+/**
+ * The streams whose events can change what the router has cached: every
+ * subgraph's, named after it by convention, as the registry lists them. A
+ * subgraph that publishes nothing costs an idle read.
+ */
+export const purgedStreams: readonly string[] = subgraphs.map(({ name }) => name);
 
 /**
  * Purges cached responses as events arrive, as one consumer group shared by
  * every router instance: with the cache in Redis, one purge serves all.
+ *
+ * An envelope without tags was recorded before events carried them (an
+ * outbox row or stream entry from before the upgrade). What it changed is
+ * unknown here, so the whole cache is purged: a miss is only slower, a stale
+ * answer is wrong, and such envelopes exist only until the streams have
+ * moved past the upgrade.
  */
 export function purgeOnEvents({
   bus,
   cache,
   logger,
+  streams = purgedStreams,
 }: {
   bus: EventBus;
   cache: ResponseCache;
   logger: Logger;
+  /** The streams to follow. Default: every subgraph's in the registry. */
+  streams?: readonly string[];
 }): Subscription[] {
   const consumer = `router-${hostname()}-${process.pid}`;
-  return purgedStreams.map((stream) =>
+  return streams.map((stream) =>
     bus.subscribe({
       stream,
       group: 'router-response-cache',
       consumer,
       handle: async (event) => {
+        if (event.invalidates === undefined) {
+          const purged = await cache.purge({ all: true });
+          logger.warn(
+            { event: event.type, eventId: event.id, stream, purged },
+            'event without invalidation tags (recorded before events carried them): purged every cached response',
+          );
+          return;
+        }
         const entities = entitiesChangedBy(event);
         if (entities.length === 0) return;
         const purged = await cache.purge({ entities });

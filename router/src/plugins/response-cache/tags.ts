@@ -13,6 +13,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
+import { entityTag } from '../../../../platform/src/events/invalidation.ts';
 
 /**
  * Tags naming what a response shows, so a change can find every cached
@@ -26,6 +27,9 @@ import {
  *   move one into or out of it (a price, for a list filtered and ordered by
  *   price) purges the list as a whole. A list under an entity is purged
  *   through that entity instead (`User:<id>` for the user's orders).
+ *
+ * Events name what they make stale in the same vocabulary
+ * (platform/src/events/invalidation.ts), so one function builds a tag for both.
  */
 export function entityTags(
   schema: GraphQLSchema,
@@ -60,14 +64,14 @@ export function entityTags(
       tags.add(type.name);
       const idKey = responseKeyOf(selectionSet, 'id', fragments, type, schema);
       const id = idKey === undefined ? undefined : object[idKey];
-      tags.add(typeof id === 'string' || typeof id === 'number' ? `${type.name}:${id}` : `${type.name}:?`);
+      tags.add(typeof id === 'string' || typeof id === 'number' ? entityTag(type.name, String(id)) : `${type.name}:?`);
     }
     for (const selection of selectionSet.selections) {
       if (selection.kind === Kind.FIELD) {
         const field = fields[selection.name.value];
         if (!field || !selection.selectionSet) continue;
         if (type === root && operation.operation === 'query' && isCollection(field.type))
-          tags.add(`${root.name}:${field.name}`);
+          tags.add(entityTag(root.name, field.name));
         visit(getNamedType(field.type), selection.selectionSet, object[selection.alias?.value ?? selection.name.value]);
       } else {
         const fragment = selection.kind === Kind.INLINE_FRAGMENT ? selection : fragments[selection.name.value];
@@ -83,7 +87,7 @@ export function entityTags(
 
 /** The tags whose responses may show the entity `type` with `id`. */
 export function tagsToPurgeForEntity(type: string, id: string): string[] {
-  return [`${type}:${id}`, `${type}:?`];
+  return [entityTag(type, id), `${type}:?`];
 }
 
 /**
