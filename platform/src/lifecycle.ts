@@ -32,17 +32,20 @@ export interface LifecycleSettings {
   startupTimeoutMs: number | null;
 }
 
+/** Within Kubernetes' 30 s termination grace period. */
+export const defaultShutdownTimeoutSeconds = 25;
+
 /** The variables `lifecycleFrom` reads, to spread into a service's env schema. */
 export const lifecycleEnv = {
   SHUTDOWN_DRAIN_SECONDS: secondsFromEnv.optional(),
-  SHUTDOWN_TIMEOUT_SECONDS: secondsFromEnv.default(25),
+  SHUTDOWN_TIMEOUT_SECONDS: secondsFromEnv.default(defaultShutdownTimeoutSeconds),
   STARTUP_TIMEOUT_SECONDS: secondsFromEnv.optional(),
 };
 
 interface LifecycleVars {
   NODE_ENV: NodeEnv;
   SHUTDOWN_DRAIN_SECONDS?: number | undefined;
-  SHUTDOWN_TIMEOUT_SECONDS: number;
+  SHUTDOWN_TIMEOUT_SECONDS?: number | undefined;
   STARTUP_TIMEOUT_SECONDS?: number | undefined;
 }
 
@@ -51,7 +54,7 @@ export function lifecycleFrom(vars: LifecycleVars): LifecycleSettings {
   const startupSeconds = vars.STARTUP_TIMEOUT_SECONDS ?? (production ? 0 : 60);
   return {
     drainMs: (vars.SHUTDOWN_DRAIN_SECONDS ?? (production ? 5 : 0)) * 1000,
-    shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+    shutdownTimeoutMs: (vars.SHUTDOWN_TIMEOUT_SECONDS ?? defaultShutdownTimeoutSeconds) * 1000,
     startupTimeoutMs: startupSeconds === 0 ? null : startupSeconds * 1000,
   };
 }
