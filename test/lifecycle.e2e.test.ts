@@ -74,6 +74,8 @@ describe('a subgraph started before its dependencies', () => {
     expect(waitingForPostgres.status).toBe(503);
     expect(waitingForPostgres.body).toEqual({
       status: 'not ready',
+      phase: 'waiting',
+      waitingFor: ['database'],
       checks: {
         database: { ok: false, detail: expect.stringMatching(/^waiting for the database: .*ECONNREFUSED/) },
       },
@@ -97,6 +99,8 @@ describe('a subgraph started before its dependencies', () => {
       status: 503,
       body: {
         status: 'not ready',
+        phase: 'waiting',
+        waitingFor: ['redis'],
         checks: {
           database: { ok: true },
           redis: { ok: false, detail: expect.stringMatching(/^waiting for redis: .*ECONNREFUSED/) },
@@ -112,6 +116,7 @@ describe('a subgraph started before its dependencies', () => {
     await until(async () => (await readiness(port)).status === 200, { timeoutMs: 30_000, what: 'products ready' });
     expect((await readiness(port)).body).toEqual({
       status: 'ready',
+      phase: 'ready',
       checks: { schema: { ok: true }, database: { ok: true } },
     });
 
@@ -233,6 +238,7 @@ describe('SIGTERM to a subgraph under load', () => {
       await until(async () => (await readiness(port)).status === 503, { timeoutMs: 1_000, what: 'readiness 503' });
       expect((await readiness(port)).body).toEqual({
         status: 'not ready',
+        phase: 'draining',
         checks: { shutdown: { ok: false, detail: 'shutting down' } },
       });
 
