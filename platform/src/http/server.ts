@@ -528,9 +528,10 @@ const quietMs = 200;
 const maxQuiesceMs = 2_000;
 
 /**
- * Announces a coming `close`: `/health/ready` answers 503 while every
- * request is still served, and each response closes its connection, so load
- * balancers and keep-alive clients move elsewhere before the listener goes.
+ * Announces a coming `close` by moving the service's lifecycle to
+ * `draining`: `/health/ready` answers 503 while every request is still
+ * served, and each response closes its connection, so load balancers and
+ * keep-alive clients move elsewhere before the listener goes.
  */
 export function drain(server: Server): void {
   lifecycles.get(server)?.drain();

@@ -6,6 +6,7 @@ import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/dis
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { sql } from 'drizzle-orm';
 import { parse } from 'graphql';
+import { assertNever } from '../assert.ts';
 import { isTableEmpty, openDatabase, type Database, type DatabaseHandle, type DrizzleSchema } from '../db/database.ts';
 import { createErrorFormatter, errorResponse, ErrorCode, unauthenticatedResponse } from '../errors.ts';
 import { createIdentityVerifier, identityHeader, IdentityError, noIdentityVerifier, type Viewer } from '../identity.ts';
@@ -25,7 +26,6 @@ import {
 import { registerEventMetrics } from '../events/metrics.ts';
 import { withStreamPrefix } from '../events/stream-prefix.ts';
 import { close, createHttpService, listen, serveMetricsApart, type ReadinessChecks } from '../http/server.ts';
-import { assertNever } from '../assert.ts';
 import {
   closeHttpServer,
   describeFailure,
