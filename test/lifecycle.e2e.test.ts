@@ -160,6 +160,29 @@ describe('a subgraph started before its dependencies', () => {
       /^gave up waiting for the database: .*ECONNREFUSED/,
     );
   }, 120_000);
+
+  it('warns at start of a misspelled variable it owns, naming the one it likely means', async () => {
+    const [port, nothingPort] = (await freePorts(2)) as [number, number];
+    const products = startProducts(port, {
+      PRODUCTS_DATABASE_URL: `postgres://postgres@127.0.0.1:${nothingPort}/postgres`,
+      PRODUCTS_DATABASE_URLL: 'postgres://postgres@127.0.0.1:5432/meant',
+      STARTUP_TIMEOUT_SECONDS: '0',
+    });
+    await until(async () => (await readiness(port).catch(() => null))?.status === 503, {
+      timeoutMs: 60_000,
+      what: 'products waiting for its database',
+    });
+    expect(products.logs().filter((line) => line.level === 40 && line.variable !== undefined)).toEqual([
+      expect.objectContaining({
+        variable: 'PRODUCTS_DATABASE_URLL',
+        suggestion: 'PRODUCTS_DATABASE_URL',
+        msg: 'PRODUCTS_DATABASE_URLL is not a known variable; did you mean PRODUCTS_DATABASE_URL?',
+      }),
+    ]);
+    const exit = exited(products);
+    products.child.kill('SIGTERM');
+    expect((await exit).code).toBe(0);
+  }, 120_000);
 });
 
 describe('SIGTERM to a subgraph under load', () => {
