@@ -12,6 +12,7 @@
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
 import { z } from 'zod';
+import { nodeEnvFromEnv } from '../platform/src/config.ts';
 import { defineEnvFragment, parseFragments } from '../platform/src/config/fragment.ts';
 import { defaultDataDir } from '../platform/src/db/env.ts';
 import { isUuid } from '../platform/src/graphql/ids.ts';
@@ -27,7 +28,7 @@ function fail(message: string): never {
 /** What the token is signed with and for, read as the router reads it. */
 const tokenEnv = defineEnvFragment({
   variables: {
-    NODE_ENV: z.enum(['development', 'production', 'test']).optional(),
+    NODE_ENV: nodeEnvFromEnv.unwrap().optional(),
     AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     AUTH_JWT_ISSUER: z.string().min(1).optional(),
     AUTH_JWT_AUDIENCE: z.string().min(1).optional(),

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { booleanFromEnv, logLevelFromEnv, portFromEnv, secondsFromEnv, type NodeEnv } from '../config.ts';
+import {
+  booleanFromEnv,
+  logLevelFromEnv,
+  nodeEnvFromEnv,
+  portFromEnv,
+  secondsFromEnv,
+  type NodeEnv,
+} from '../config.ts';
 import { drainFitsShutdownTimeoutIssue, lifecycleFrom, type LifecycleSettings } from '../lifecycle.ts';
 import { metricsPortFrom, type MetricsListen } from '../metrics.ts';
 import { defineEnvFragment } from './fragment.ts';
@@ -47,7 +54,7 @@ export interface ServiceEnvOptions {
 
 /** The service fragment's own variables; the metrics port's name depends on the service. */
 const serviceVariables = {
-  NODE_ENV: z.enum(['development', 'production', 'test']).optional(),
+  NODE_ENV: nodeEnvFromEnv.unwrap().optional(),
   HOST: z.string().min(1).optional(),
   LOG_LEVEL: logLevelFromEnv.unwrap().optional(),
   LOG_PRETTY: booleanFromEnv.optional(),
