@@ -20,8 +20,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { getTableName, is, sql } from 'drizzle-orm';
 import { PgTable } from 'drizzle-orm/pg-core';
-import { isTableEmpty, openDatabase } from '../platform/src/db/database.ts';
-import { subgraphConfigFromEnv } from '../platform/src/subgraph/config.ts';
+import { isTableEmpty, openDatabase, type DatabaseTarget } from '../platform/src/db/database.ts';
+import { parseFragments } from '../platform/src/config/fragment.ts';
+import { databaseEnv } from '../platform/src/db/env.ts';
+import { configOrExit } from '../platform/src/process.ts';
 import { subgraphFiles } from '../platform/src/subgraph/definition.ts';
 import { isSubgraphName, loadSubgraph, subgraphs } from '../subgraphs/registry.ts';
 import { parseRename, RenameError, writeRenames, type Rename } from './db/renames.ts';
@@ -199,10 +201,9 @@ async function main(): Promise<number> {
     }
     case 'migrate':
     case 'seed':
-      for (const { name, port } of selected) {
+      for (const { name } of selected) {
         const definition = await loadSubgraph(name);
-        const config = subgraphConfigFromEnv(name, port);
-        const database = await openDatabase(config.database, definition.tables);
+        const database = await openDatabase(databaseTarget(name), definition.tables);
         try {
           if (task === 'migrate') {
             await database.migrate(subgraphFiles(definition).migrationsFolder);
@@ -230,13 +231,13 @@ async function main(): Promise<number> {
       }
       return 0;
     case 'republish':
-      for (const { name, port } of selected) {
+      for (const { name } of selected) {
         const definition = await loadSubgraph(name);
         if (!definition.events?.republish) {
           if (names.length > 0) console.log(`${name}: announces no state to republish`);
           continue;
         }
-        const database = await openDatabase(subgraphConfigFromEnv(name, port).database, definition.tables);
+        const database = await openDatabase(databaseTarget(name), definition.tables);
         try {
           const recorded = await definition.events.republish(database.db);
           console.log(`${name}: recorded ${recorded} events in the outbox; the running subgraph publishes them`);
@@ -251,6 +252,11 @@ async function main(): Promise<number> {
       );
       return 2;
   }
+}
+
+/** The subgraph's database as the subgraph opens it; a bad variable prints what is wrong and exits 2. */
+function databaseTarget(name: string): DatabaseTarget {
+  return configOrExit(() => parseFragments({ database: databaseEnv(name) })).options.database;
 }
 
 process.exitCode = await main();

@@ -11,7 +11,12 @@
  */
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
+import { z } from 'zod';
+import { nodeEnvFromEnv } from '../platform/src/config.ts';
+import { defineEnvFragment, parseFragments } from '../platform/src/config/fragment.ts';
+import { defaultDataDir } from '../platform/src/db/env.ts';
 import { isUuid } from '../platform/src/graphql/ids.ts';
+import { configOrExit } from '../platform/src/process.ts';
 import { seedUser } from '../seed/world.ts';
 import { developmentSecrets } from './dev/secrets.ts';
 
@@ -19,6 +24,25 @@ function fail(message: string): never {
   console.error(`token: ${message}`);
   process.exit(2);
 }
+
+/** What the token is signed with and for, read as the router reads it. */
+const tokenEnv = defineEnvFragment({
+  variables: {
+    NODE_ENV: nodeEnvFromEnv.unwrap().optional(),
+    AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    AUTH_JWT_ISSUER: z.string().min(1).optional(),
+    AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
+    DATA_DIR: z.string().min(1).optional(),
+  },
+  fromEnv: (vars) => ({
+    production: vars.NODE_ENV === 'production',
+    secret: vars.AUTH_JWT_SECRET ?? null,
+    dataDir: vars.DATA_DIR ?? defaultDataDir,
+    issuer: vars.AUTH_JWT_ISSUER ?? null,
+    audience: vars.AUTH_JWT_AUDIENCE ?? null,
+  }),
+});
+const env = configOrExit(() => parseFragments({ token: tokenEnv })).options.token;
 
 const { values } = parseArgs({
   options: {
@@ -28,8 +52,7 @@ const { values } = parseArgs({
     ttl: { type: 'string', default: '1h' },
   },
 });
-if (process.env.NODE_ENV === 'production')
-  fail('mints development tokens only; production tokens come from your identity provider');
+if (env.production) fail('mints development tokens only; production tokens come from your identity provider');
 
 let subject = values.user;
 if (values['seed-user'] !== undefined) {
@@ -41,7 +64,6 @@ if (!subject) fail('pass --user <id> or --seed-user <n>');
 if (!isUuid(subject)) fail(`--user must be a user id (a UUID), got ${JSON.stringify(subject)}`);
 if (!/^\d+[smhdw]$/.test(values.ttl)) fail('--ttl takes a number and a unit, such as 30m, 1h or 7d');
 
-const secret = process.env.AUTH_JWT_SECRET ?? developmentSecrets(process.env.DATA_DIR ?? '.data').jwtSecret;
 const scopes = values.scopes.split(',').filter(Boolean);
 const jwt = new SignJWT(scopes.length > 0 ? { scope: scopes.join(' ') } : {})
   .setProtectedHeader({ alg: 'HS256' })
@@ -49,6 +71,8 @@ const jwt = new SignJWT(scopes.length > 0 ? { scope: scopes.join(' ') } : {})
   .setIssuedAt()
   .setExpirationTime(values.ttl);
 // The router checks these when it is configured with them.
-if (process.env.AUTH_JWT_ISSUER) jwt.setIssuer(process.env.AUTH_JWT_ISSUER);
-if (process.env.AUTH_JWT_AUDIENCE) jwt.setAudience(process.env.AUTH_JWT_AUDIENCE);
+if (env.issuer) jwt.setIssuer(env.issuer);
+if (env.audience) jwt.setAudience(env.audience);
+// Unset: the secret `npm start` made up, which the router it started verifies with.
+const secret = env.secret ?? developmentSecrets(env.dataDir).jwtSecret;
 console.log(await jwt.sign(new TextEncoder().encode(secret)));

@@ -12,11 +12,12 @@
  * running, holding its port and its embedded database.
  */
 import { hasParentEventBus, IpcEventBus } from '../platform/src/events/index.ts';
+import { warnOfUnknownVariables } from '../platform/src/config/fragment.ts';
 import { createLogger } from '../platform/src/logger.ts';
 import { configOrExit, startOrExit, stopOnSignals } from '../platform/src/process.ts';
 import { startProgressEnv, startProgressToParent } from '../platform/src/progress.ts';
-import { startTracing, tracingConfigFromEnv } from '../platform/src/tracing.ts';
-import { subgraphConfigFromEnv } from '../platform/src/subgraph/config.ts';
+import { startTracing } from '../platform/src/tracing.ts';
+import { parseSubgraphConfig } from '../platform/src/subgraph/config.ts';
 import { launchSubgraph } from '../platform/src/subgraph/server.ts';
 import { loadSubgraph, subgraphs } from './registry.ts';
 
@@ -26,11 +27,11 @@ if (!entry) {
   process.exit(2);
 }
 
-const config = configOrExit(() => subgraphConfigFromEnv(entry.name, entry.port));
+const { config, unknownVariables } = configOrExit(() => parseSubgraphConfig(entry.name, entry.port));
 const logger = createLogger({ service: entry.name, level: config.logLevel, pretty: config.logPretty });
+warnOfUnknownVariables(logger, unknownVariables);
 // Off unless an OTLP endpoint is set (docs/tracing-and-logs.md).
-const tracingConfig = configOrExit(() => tracingConfigFromEnv(entry.name));
-const tracing = startTracing(tracingConfig, { logger });
+const tracing = startTracing(config.tracing, { logger });
 // Passed in, so the bus is this file's to close, after the subgraph has stopped consuming.
 const bus = hasParentEventBus() ? new IpcEventBus({ logger }) : null;
 if (process.env.START_PROGRESS === startProgressEnv.START_PROGRESS && process.send) {

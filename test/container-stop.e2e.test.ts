@@ -146,7 +146,7 @@ describe("the image's command", () => {
     await until(async () => (await readiness()).status === 503, { timeoutMs: 10_000, what: 'readiness 503' });
     expect(await readiness()).toEqual({
       status: 503,
-      body: { status: 'not ready', checks: { shutdown: { ok: false, detail: 'shutting down' } } },
+      body: { status: 'not ready', phase: 'draining', checks: { shutdown: { ok: false, detail: 'shutting down' } } },
     });
     // Draining (5 s in production): still answering GraphQL.
     expect(await echo('while draining')).toBe(true);

@@ -77,6 +77,8 @@ describe('a subgraph whose database cannot be reached', () => {
     const body = await ready.json();
     expect(body).toEqual({
       status: 'not ready',
+      phase: 'waiting',
+      waitingFor: ['database'],
       checks: { database: { ok: false, detail: expect.stringMatching(/^waiting for the database: .*ECONNREFUSED/) } },
     });
     expect((await fetch(accountsWithoutDatabase.url.replace(/graphql$/, 'health/live'))).status).toBe(200);

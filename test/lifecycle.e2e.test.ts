@@ -74,6 +74,8 @@ describe('a subgraph started before its dependencies', () => {
     expect(waitingForPostgres.status).toBe(503);
     expect(waitingForPostgres.body).toEqual({
       status: 'not ready',
+      phase: 'waiting',
+      waitingFor: ['database'],
       checks: {
         database: { ok: false, detail: expect.stringMatching(/^waiting for the database: .*ECONNREFUSED/) },
       },
@@ -97,6 +99,8 @@ describe('a subgraph started before its dependencies', () => {
       status: 503,
       body: {
         status: 'not ready',
+        phase: 'waiting',
+        waitingFor: ['redis'],
         checks: {
           database: { ok: true },
           redis: { ok: false, detail: expect.stringMatching(/^waiting for redis: .*ECONNREFUSED/) },
@@ -112,6 +116,7 @@ describe('a subgraph started before its dependencies', () => {
     await until(async () => (await readiness(port)).status === 200, { timeoutMs: 30_000, what: 'products ready' });
     expect((await readiness(port)).body).toEqual({
       status: 'ready',
+      phase: 'ready',
       checks: { schema: { ok: true }, database: { ok: true } },
     });
 
@@ -154,6 +159,29 @@ describe('a subgraph started before its dependencies', () => {
     expect((fatal?.err as { message?: string } | undefined)?.message).toMatch(
       /^gave up waiting for the database: .*ECONNREFUSED/,
     );
+  }, 120_000);
+
+  it('warns at start of a misspelled variable it owns, naming the one it likely means', async () => {
+    const [port, nothingPort] = (await freePorts(2)) as [number, number];
+    const products = startProducts(port, {
+      PRODUCTS_DATABASE_URL: `postgres://postgres@127.0.0.1:${nothingPort}/postgres`,
+      PRODUCTS_DATABASE_URLL: 'postgres://postgres@127.0.0.1:5432/meant',
+      STARTUP_TIMEOUT_SECONDS: '0',
+    });
+    await until(async () => (await readiness(port).catch(() => null))?.status === 503, {
+      timeoutMs: 60_000,
+      what: 'products waiting for its database',
+    });
+    expect(products.logs().filter((line) => line.level === 40 && line.variable !== undefined)).toEqual([
+      expect.objectContaining({
+        variable: 'PRODUCTS_DATABASE_URLL',
+        suggestion: 'PRODUCTS_DATABASE_URL',
+        msg: 'PRODUCTS_DATABASE_URLL is not a known variable; did you mean PRODUCTS_DATABASE_URL?',
+      }),
+    ]);
+    const exit = exited(products);
+    products.child.kill('SIGTERM');
+    expect((await exit).code).toBe(0);
   }, 120_000);
 });
 
@@ -233,6 +261,7 @@ describe('SIGTERM to a subgraph under load', () => {
       await until(async () => (await readiness(port)).status === 503, { timeoutMs: 1_000, what: 'readiness 503' });
       expect((await readiness(port)).body).toEqual({
         status: 'not ready',
+        phase: 'draining',
         checks: { shutdown: { ok: false, detail: 'shutting down' } },
       });
 

@@ -1,7 +1,7 @@
 /**
  * How a service starts and stops, the same for the router and every
- * subgraph: the settings (read from the environment), waiting for a
- * dependency with backoff, and stopping in named steps.
+ * subgraph: the settings (read from the environment), the phase it is in,
+ * waiting for a dependency with backoff, and stopping in named steps.
  */
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,17 +32,20 @@ export interface LifecycleSettings {
   startupTimeoutMs: number | null;
 }
 
+/** Within Kubernetes' 30 s termination grace period. */
+export const defaultShutdownTimeoutSeconds = 25;
+
 /** The variables `lifecycleFrom` reads, to spread into a service's env schema. */
 export const lifecycleEnv = {
   SHUTDOWN_DRAIN_SECONDS: secondsFromEnv.optional(),
-  SHUTDOWN_TIMEOUT_SECONDS: secondsFromEnv.default(25),
+  SHUTDOWN_TIMEOUT_SECONDS: secondsFromEnv.default(defaultShutdownTimeoutSeconds),
   STARTUP_TIMEOUT_SECONDS: secondsFromEnv.optional(),
 };
 
 interface LifecycleVars {
   NODE_ENV: NodeEnv;
   SHUTDOWN_DRAIN_SECONDS?: number | undefined;
-  SHUTDOWN_TIMEOUT_SECONDS: number;
+  SHUTDOWN_TIMEOUT_SECONDS?: number | undefined;
   STARTUP_TIMEOUT_SECONDS?: number | undefined;
 }
 
@@ -51,7 +54,7 @@ export function lifecycleFrom(vars: LifecycleVars): LifecycleSettings {
   const startupSeconds = vars.STARTUP_TIMEOUT_SECONDS ?? (production ? 0 : 60);
   return {
     drainMs: (vars.SHUTDOWN_DRAIN_SECONDS ?? (production ? 5 : 0)) * 1000,
-    shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+    shutdownTimeoutMs: (vars.SHUTDOWN_TIMEOUT_SECONDS ?? defaultShutdownTimeoutSeconds) * 1000,
     startupTimeoutMs: startupSeconds === 0 ? null : startupSeconds * 1000,
   };
 }
@@ -66,6 +69,116 @@ export const drainFitsShutdownTimeoutIssue = {
   message: 'must be less than SHUTDOWN_TIMEOUT_SECONDS, which includes the drain (5 s by default in production)',
   path: ['SHUTDOWN_DRAIN_SECONDS'],
 };
+
+/**
+ * Where a service is in its life. Each phase carries what it is about, so
+ * readiness and request gating are read from the phase alone, as Apollo
+ * Server's `ServerState` does, instead of from flags set along the way.
+ *
+ * A start goes through `waiting` (for one dependency after another),
+ * `migrating` and `seeding` as the service needs them, to `ready`. A stop
+ * goes through `draining` (readiness 503 while requests are still served)
+ * to `stopped`, from any phase: a service can be stopped while it starts.
+ */
+export type ServicePhase =
+  | {
+      phase: 'waiting';
+      /** What the start waits for, such as `database` or `supergraph`. */
+      for: string[];
+      /** Why the last attempt failed, as `describeFailure` says it; null before any failed. */
+      reason: string | null;
+    }
+  | { phase: 'migrating' }
+  | { phase: 'seeding' }
+  | { phase: 'ready' }
+  | {
+      phase: 'draining';
+      /**
+       * The phase the service would be in were it not draining: a start
+       * carries on while draining, and what a request gets still depends
+       * on how far it came (a subgraph refuses requests until migrated).
+       */
+      from: LivePhase;
+    }
+  | { phase: 'stopped' };
+
+/** The phases before a stop. */
+export type LivePhase = Exclude<ServicePhase, { phase: 'draining' } | { phase: 'stopped' }>;
+
+export type PhaseName = ServicePhase['phase'];
+
+/** Where each phase may go. A start never goes back (migrations run once), and a stop never ends. */
+const nextPhases: Record<PhaseName, readonly PhaseName[]> = {
+  waiting: ['waiting', 'migrating', 'seeding', 'ready', 'draining', 'stopped'],
+  migrating: ['waiting', 'seeding', 'ready', 'draining', 'stopped'],
+  seeding: ['waiting', 'ready', 'draining', 'stopped'],
+  ready: ['draining', 'stopped'],
+  draining: ['stopped'],
+  stopped: [],
+};
+
+/** A phase change the lifecycle does not allow: a bug in the service's start or stop, never a client's doing. */
+export class PhaseTransitionError extends Error {
+  override name = 'PhaseTransitionError';
+}
+
+/**
+ * The phase of one service, changed only through checked transitions.
+ * Everything that depends on where the service is (readiness, whether a
+ * request is served, keeping connections alive) reads `phase`.
+ */
+export class ServiceLifecycle {
+  #phase: ServicePhase;
+
+  /** Default: ready from the start, for a service with nothing to wait for. */
+  constructor(initial: LivePhase = { phase: 'ready' }) {
+    this.#phase = initial;
+  }
+
+  get phase(): ServicePhase {
+    return this.#phase;
+  }
+
+  /** True once a stop has begun (draining or stopped). */
+  get stopping(): boolean {
+    return this.#phase.phase === 'draining' || this.#phase.phase === 'stopped';
+  }
+
+  /**
+   * Moves the start on. While draining, the start's progress is kept as the
+   * phase drained `from`; once stopped, a start must not go on, and this throws.
+   */
+  enter(next: LivePhase): void {
+    const current = this.#phase;
+    if (current.phase === 'draining') {
+      assertTransition(current.from, next);
+      this.#phase = { phase: 'draining', from: next };
+      return;
+    }
+    assertTransition(current, next);
+    this.#phase = next;
+  }
+
+  /** Begins the stop: readiness answers 503 from now on. Draining or stopped already: nothing changes. */
+  drain(): void {
+    if (this.stopping) return;
+    this.#phase = { phase: 'draining', from: this.#phase as LivePhase };
+  }
+
+  /** The service serves no more. Stopping twice is harmless. */
+  stop(): void {
+    this.#phase = { phase: 'stopped' };
+  }
+}
+
+function assertTransition(current: ServicePhase, next: ServicePhase): void {
+  if (!nextPhases[current.phase].includes(next.phase))
+    throw new PhaseTransitionError(
+      `a service cannot go from ${current.phase} to ${next.phase}; from ${current.phase} it goes to ${
+        nextPhases[current.phase].join(', ') || 'nothing'
+      }`,
+    );
+}
 
 export interface WaitOptions {
   /** What is awaited, for the log and the error: `the database`. */

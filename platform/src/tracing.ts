@@ -27,7 +27,8 @@ import {
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { z } from 'zod';
 import { assertNever } from './assert.ts';
-import { booleanFromEnv, parseEnv } from './config.ts';
+import { booleanFromEnv } from './config.ts';
+import { defineEnvFragment, parseFragments } from './config/fragment.ts';
 import type { Logger } from './logger.ts';
 
 /**
@@ -70,23 +71,21 @@ const unsetWhenEmpty = (value: unknown) => (value === '' ? undefined : value);
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
 
 /**
- * Reads the standard variables: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (the
- * full URL), else `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL that
+ * The standard variables, as a config fragment: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
+ * (the full URL), else `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL that
  * `/v1/traces` is appended to); neither, or `OTEL_SDK_DISABLED=true`, turns
  * tracing off. `OTEL_SERVICE_NAME` defaults to the service's own name.
  */
-export function tracingConfigFromEnv(serviceName: string, env: NodeJS.ProcessEnv = process.env): TracingConfig {
-  const schema = z
-    .object({
-      OTEL_SDK_DISABLED: z.preprocess(unsetWhenEmpty, booleanFromEnv.default(false)),
+export function tracingEnv(serviceName: string) {
+  return defineEnvFragment({
+    variables: {
+      OTEL_SDK_DISABLED: z.preprocess(unsetWhenEmpty, booleanFromEnv.optional()),
       OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(unsetWhenEmpty, httpUrl.optional()),
       OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.preprocess(unsetWhenEmpty, httpUrl.optional()),
-      OTEL_SERVICE_NAME: z.preprocess(unsetWhenEmpty, z.string().default(serviceName)),
+      OTEL_SERVICE_NAME: z.preprocess(unsetWhenEmpty, z.string().optional()),
       OTEL_TRACES_SAMPLER: z.preprocess(
         unsetWhenEmpty,
-        z
-          .enum(samplerNames, { message: `expected one of ${samplerNames.join(', ')}` })
-          .default('parentbased_always_on'),
+        z.enum(samplerNames, { message: `expected one of ${samplerNames.join(', ')}` }).optional(),
       ),
       OTEL_TRACES_SAMPLER_ARG: z.preprocess(
         unsetWhenEmpty,
@@ -94,19 +93,26 @@ export function tracingConfigFromEnv(serviceName: string, env: NodeJS.ProcessEnv
           .number({ message: 'expected a ratio from 0 to 1' })
           .min(0, 'expected a ratio from 0 to 1')
           .max(1, 'expected a ratio from 0 to 1')
-          .default(1),
+          .optional(),
       ),
-    })
-    .transform((vars): TracingConfig => ({
-      serviceName: vars.OTEL_SERVICE_NAME,
+    },
+    // Only the sampler's: the exporter and the resource read further OTEL_* variables of their own.
+    prefixes: ['OTEL_TRACES_SAMPLER'],
+    fromEnv: (vars): TracingConfig => ({
+      serviceName: vars.OTEL_SERVICE_NAME ?? serviceName,
       tracesUrl: vars.OTEL_SDK_DISABLED
         ? null
         : (vars.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
           (vars.OTEL_EXPORTER_OTLP_ENDPOINT ? signalUrl(vars.OTEL_EXPORTER_OTLP_ENDPOINT, 'v1/traces') : null)),
-      sampler: vars.OTEL_TRACES_SAMPLER,
-      samplerRatio: vars.OTEL_TRACES_SAMPLER_ARG,
-    }));
-  return parseEnv(schema, env);
+      sampler: vars.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on',
+      samplerRatio: vars.OTEL_TRACES_SAMPLER_ARG ?? 1,
+    }),
+  });
+}
+
+/** Reads `tracingEnv` alone, for an entry point whose other settings are parsed apart. */
+export function tracingConfigFromEnv(serviceName: string, env: NodeJS.ProcessEnv = process.env): TracingConfig {
+  return parseFragments({ tracing: tracingEnv(serviceName) }, env).options.tracing;
 }
 
 /** The spec's rule for the base endpoint: the signal's path is appended to whatever path it has. */

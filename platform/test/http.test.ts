@@ -124,6 +124,7 @@ describe('HTTP front of a service', () => {
     expect(notReady.status).toBe(503);
     expect(await notReady.json()).toEqual({
       status: 'not ready',
+      phase: 'ready',
       checks: { database: { ok: false, detail: 'connection refused' } },
     });
     ready = true;

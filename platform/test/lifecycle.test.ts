@@ -194,6 +194,7 @@ describe('draining an HTTP service', () => {
     expect(ready.status).toBe(503);
     expect(await ready.json()).toEqual({
       status: 'not ready',
+      phase: 'draining',
       checks: { shutdown: { ok: false, detail: 'shutting down' } },
     });
     expect((await fetch(`${base}/health/live`)).status).toBe(200);

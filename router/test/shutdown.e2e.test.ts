@@ -170,6 +170,7 @@ describe('SIGTERM to the router under load', () => {
     expect(ready.status).toBe(503);
     expect(await ready.json()).toEqual({
       status: 'not ready',
+      phase: 'draining',
       checks: { shutdown: { ok: false, detail: 'shutting down' } },
     });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../config.ts';
+import type { Logger } from '../logger.ts';
 
 /**
  * One feature's share of a service's environment: the variables it reads
@@ -23,6 +24,12 @@ export interface EnvFragment<TShape extends z.ZodRawShape, TOptions> {
    * environment holds other programs' variables too.
    */
   prefixes?: readonly string[];
+  /**
+   * Prefixes inside `prefixes` that belong to another program, whose
+   * variables are never reported: beside the products subgraph's
+   * `PRODUCTS_` variables, the router's `PRODUCTS_SUBGRAPH_URL`.
+   */
+  foreignPrefixes?: readonly string[];
   /** Checks that span several of this fragment's variables; each failure names the variable to fix. */
   check?: (vars: z.output<z.ZodObject<TShape>>) => FragmentIssue[];
   /** The feature's options from its parsed variables. */
@@ -92,8 +99,12 @@ function unknownVariables(fragments: Record<string, AnyEnvFragment>, env: NodeJS
   const declared = Object.values(fragments).flatMap((fragment) => Object.keys(fragment.variables));
   const known = new Set(declared);
   const prefixes = Object.values(fragments).flatMap((fragment) => fragment.prefixes ?? []);
+  const foreign = Object.values(fragments).flatMap((fragment) => fragment.foreignPrefixes ?? []);
+  const startsWithAny = (variable: string, list: string[]) => list.some((prefix) => variable.startsWith(prefix));
   return Object.keys(env)
-    .filter((variable) => !known.has(variable) && prefixes.some((prefix) => variable.startsWith(prefix)))
+    .filter(
+      (variable) => !known.has(variable) && startsWithAny(variable, prefixes) && !startsWithAny(variable, foreign),
+    )
     .sort()
     .map((variable) => ({ variable, suggestion: closest(variable, declared) }));
 }
@@ -125,4 +136,10 @@ export function describeUnknownVariable({ variable, suggestion }: UnknownVariabl
   return suggestion
     ? `${variable} is not a known variable; did you mean ${suggestion}?`
     : `${variable} is not a known variable`;
+}
+
+/** A warning per unknown variable, so a misspelling is seen at start rather than by its missing effect. */
+export function warnOfUnknownVariables(logger: Logger, unknownVariables: readonly UnknownVariable[]): void {
+  for (const unknown of unknownVariables)
+    logger.warn({ variable: unknown.variable, suggestion: unknown.suggestion }, describeUnknownVariable(unknown));
 }

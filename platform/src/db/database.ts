@@ -19,12 +19,15 @@ export type DrizzleSchema = Record<string, unknown>;
 /** A drizzle database on either driver; subgraph code never needs to know which. */
 export type Database<TSchema extends DrizzleSchema> = PgDatabase<PgQueryResultHKT, TSchema>;
 
+/** postgres.js's own default pool size. */
+export const defaultPoolMax = 10;
+
 /** Where a subgraph keeps its data. */
 export type DatabaseTarget =
   | {
       kind: 'postgres';
       url: string;
-      /** Pool size. Default: 10, postgres.js's own default. */
+      /** Pool size. Default: `defaultPoolMax`. */
       poolMax?: number;
     }
   | {
@@ -88,7 +91,7 @@ function openPostgres<TSchema extends DrizzleSchema>(
   metrics: Metrics | null,
 ): DatabaseHandle<TSchema> {
   let statements = 0;
-  const poolMax = target.poolMax ?? 10;
+  const poolMax = target.poolMax ?? defaultPoolMax;
   const client = postgres(target.url, {
     max: poolMax,
     connect_timeout: connectTimeoutSeconds,

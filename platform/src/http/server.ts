@@ -5,6 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HeaderMap, type HTTPGraphQLRequest, type HTTPGraphQLResponse } from '@apollo/server';
 import { SpanStatusCode } from '@opentelemetry/api';
+import { ServiceLifecycle, type LivePhase, type ServicePhase } from '../lifecycle.ts';
 import { withRequestLogFields, type Logger } from '../logger.ts';
 import { observeRequest, type Metrics, type ObservedRequest } from '../metrics.ts';
 import { inServerSpan } from '../tracing.ts';
@@ -45,8 +46,17 @@ export type ReadinessChecks = Record<string, ReadinessCheck>;
 
 export interface HttpServiceOptions {
   graphql: GraphQLHttpHandler;
-  /** Named checks behind `/health/ready`; the service is ready when all pass. */
-  readiness: () => Promise<ReadinessChecks>;
+  /**
+   * Named checks behind `/health/ready`, asked in every phase before the
+   * stop; the service is ready when it is in the `ready` phase and all pass.
+   */
+  readiness: (phase: LivePhase) => Promise<ReadinessChecks>;
+  /**
+   * Where the service is: `/health/ready` reports its phase, and once it
+   * drains, answers 503 and every response closes its connection. `drain`
+   * and `close` move it on. Default: one that is ready from the start.
+   */
+  lifecycle?: ServiceLifecycle;
   logger: Logger;
   /** Largest request body accepted, in bytes. Default: 2 MiB, as Apollo Router. */
   maxBodyBytes?: number;
@@ -112,6 +122,7 @@ export function createHttpService({
   responseHeaders = {},
   cors = null,
   metrics = null,
+  lifecycle = new ServiceLifecycle(),
 }: HttpServiceOptions): Server {
   const corsOrigins = new Set(cors?.origins ?? []);
   const server: Server = createServer((incoming, outgoing) => {
@@ -125,13 +136,14 @@ export function createHttpService({
   });
 
   const state = trackConnections(server);
+  lifecycles.set(server, lifecycle);
 
   async function handle(incoming: IncomingMessage, outgoing: ServerResponse) {
     // A stopping server answers on this connection, then closes it, so that
     // shutdown does not wait out the keep-alive timeout of every client.
-    if (isStopping(state)) outgoing.shouldKeepAlive = false;
+    if (lifecycle.stopping) outgoing.shouldKeepAlive = false;
     // Quiescing: answered once the listener has closed (see `close`).
-    if (state.phase.name === 'quiescing') await state.phase.listenerClosed;
+    if (state.listener.name === 'quiescing') await state.listener.closed;
     const given = incoming.headers[requestIdHeader];
     const requestId = typeof given === 'string' && acceptableRequestId.test(given) ? given : randomUUID();
     incoming.headers[requestIdHeader] = requestId;
@@ -145,13 +157,19 @@ export function createHttpService({
       case '/health/live':
         return writeJson(outgoing, 200, { status: 'live' });
       case '/health/ready': {
+        const phase = lifecycle.phase;
         // Draining: load balancers must stop sending requests here, whatever the checks say.
-        if (isStopping(state)) return writeJson(outgoing, 503, { status: 'not ready', checks: shuttingDown });
-        const checks = await readiness().catch((error: unknown): ReadinessChecks => ({
+        if (phase.phase === 'draining' || phase.phase === 'stopped')
+          return writeJson(outgoing, 503, { status: 'not ready', ...describePhase(phase), checks: shuttingDown });
+        const checks = await readiness(phase).catch((error: unknown): ReadinessChecks => ({
           readiness: { ok: false, detail: String(error) },
         }));
-        const ready = Object.values(checks).every((check) => check.ok);
-        return writeJson(outgoing, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
+        const ready = phase.phase === 'ready' && Object.values(checks).every((check) => check.ok);
+        return writeJson(outgoing, ready ? 200 : 503, {
+          status: ready ? 'ready' : 'not ready',
+          ...describePhase(phase),
+          checks,
+        });
       }
       case graphqlPath:
         return serveGraphQL(incoming, outgoing, url.search, requestId);
@@ -281,6 +299,11 @@ export function createHttpService({
 }
 
 const answered = Symbol('answered');
+
+/** The phase as `/health/ready` shows it: its name, and what a start waits for. */
+function describePhase(phase: ServicePhase): { phase: ServicePhase['phase']; waitingFor?: string[] } {
+  return phase.phase === 'waiting' ? { phase: phase.phase, waitingFor: phase.for } : { phase: phase.phase };
+}
 
 /**
  * Path and query of an origin-form request target (`/graphql?query=…`).
@@ -431,21 +454,16 @@ export function listen(server: Server, port: number, host: string): Promise<List
 }
 
 /**
- * Where a server is in its stop, for the requests it serves: `serving`;
- * `draining` (readiness 503, every response closes its connection);
- * `quiescing` (the listener is about to close: requests wait for `closed`
- * before they are handled, see `close`); `closed` (no listener; what was
- * accepted is still answered).
+ * The listening socket, for the requests a server serves: `open`;
+ * `quiescing` (about to close: requests wait for `closed` before they are
+ * handled, see `close`); `closed` (what was accepted is still answered).
+ * The service's own phase (draining, stopped) is its `ServiceLifecycle`'s.
  */
-type StopPhase =
-  | { name: 'serving' }
-  | { name: 'draining' }
-  | { name: 'quiescing'; listenerClosed: Promise<void>; closeListener: () => void }
-  | { name: 'closed' };
+type ListenerState = { name: 'open' } | { name: 'quiescing'; closed: Promise<void> } | { name: 'closed' };
 
 /** What `close` needs to know of a server's connections. */
 interface Connections {
-  phase: StopPhase;
+  listener: ListenerState;
   /** Every connection accepted and not yet closed. */
   open: Set<Socket>;
   /** Connections with a request being read or answered. */
@@ -457,11 +475,13 @@ interface Connections {
 }
 
 const states = new WeakMap<Server, Connections>();
+/** The lifecycle of each server `createHttpService` made, for `drain` and `close`. */
+const lifecycles = new WeakMap<Server, ServiceLifecycle>();
 
 /** Follows a service's connections from its creation, for `drain` and `close`. */
 function trackConnections(server: Server): Connections {
   const state: Connections = {
-    phase: { name: 'serving' },
+    listener: { name: 'open' },
     open: new Set(),
     busy: new Set(),
     answered: new WeakSet(),
@@ -495,10 +515,6 @@ function stateOf(server: Server): Connections {
   return states.get(server) ?? trackConnections(server);
 }
 
-function isStopping(state: Connections): boolean {
-  return state.phase.name !== 'serving';
-}
-
 const shuttingDown: ReadinessChecks = { shutdown: { ok: false, detail: 'shutting down' } };
 
 /**
@@ -512,13 +528,13 @@ const quietMs = 200;
 const maxQuiesceMs = 2_000;
 
 /**
- * Announces a coming `close`: `/health/ready` answers 503 while every
- * request is still served, and each response closes its connection, so load
- * balancers and keep-alive clients move elsewhere before the listener goes.
+ * Announces a coming `close` by moving the service's lifecycle to
+ * `draining`: `/health/ready` answers 503 while every request is still
+ * served, and each response closes its connection, so load balancers and
+ * keep-alive clients move elsewhere before the listener goes.
  */
 export function drain(server: Server): void {
-  const state = stateOf(server);
-  if (state.phase.name === 'serving') state.phase = { name: 'draining' };
+  lifecycles.get(server)?.drain();
 }
 
 /** Connections still open, for the log of a stop that overran: after `close`, those with a request in flight. */
@@ -558,11 +574,14 @@ export function openConnections(server: Server): Promise<number> {
  */
 export async function close(server: Server): Promise<void> {
   const state = stateOf(server);
-  if (state.phase.name === 'quiescing') return state.phase.listenerClosed;
-  if (!server.listening) return;
+  const lifecycle = lifecycles.get(server);
+  // A stop without a drain first is a drain of no length.
+  lifecycle?.drain();
+  if (state.listener.name === 'quiescing') return state.listener.closed;
+  if (!server.listening) return lifecycle?.stop();
   let closeListener = () => {};
   const listenerClosed = new Promise<void>((resolve) => (closeListener = resolve));
-  state.phase = { name: 'quiescing', listenerClosed, closeListener };
+  state.listener = { name: 'quiescing', closed: listenerClosed };
   const giveUpAt = performance.now() + maxQuiesceMs;
   for (;;) {
     const quietFor = performance.now() - state.lastAcceptedAt;
@@ -580,7 +599,8 @@ export async function close(server: Server): Promise<void> {
   // a client that stayed silent through the quiet, then connects while this process is descheduled
   // between the accept pass and the close, is still reset. The quiet makes that a rare coincidence.)
   const closed = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-  state.phase = { name: 'closed' };
+  state.listener = { name: 'closed' };
   closeListener();
-  return closed;
+  await closed;
+  lifecycle?.stop();
 }

@@ -1,127 +1,94 @@
-import { resolve } from 'node:path';
 import { z } from 'zod';
-import {
-  booleanFromEnv,
-  envPrefix,
-  logLevelFromEnv,
-  nodeEnvFromEnv,
-  parseEnv,
-  portFromEnv,
-  postgresUrlFromEnv,
-  type NodeEnv,
-} from '../config.ts';
+import { booleanFromEnv, envPrefix, portFromEnv } from '../config.ts';
+import { defineEnvFragment, parseFragments, type UnknownVariable } from '../config/fragment.ts';
+import { serviceEnv, type ServiceOptions } from '../config/service.ts';
 import type { DatabaseTarget } from '../db/database.ts';
-import {
-  drainFitsShutdownTimeout,
-  drainFitsShutdownTimeoutIssue,
-  lifecycleEnv,
-  lifecycleFrom,
-  type LifecycleSettings,
-} from '../lifecycle.ts';
-import { metricsPortFrom, type MetricsListen } from '../metrics.ts';
+import { databaseEnv } from '../db/env.ts';
+import { tracingEnv, type TracingConfig } from '../tracing.ts';
 import type { SeedSize } from './definition.ts';
 
-export interface SubgraphConfig {
-  nodeEnv: NodeEnv;
-  host: string;
+export interface SubgraphConfig extends ServiceOptions {
   port: number;
   database: DatabaseTarget;
   /** Apply pending migrations at start. */
   migrateOnStart: boolean;
   /** Seed an empty database with this much data at start; `null` never seeds. */
   seedIfEmpty: SeedSize | null;
-  /**
-   * Verifies the caller identity the router signs (platform/src/identity.ts);
-   * null: any forwarded identity is refused and every caller is anonymous.
-   */
-  identitySecret: string | null;
-  /**
-   * The Redis whose streams carry events between subgraphs. Null: events
-   * wait in the outbox (nothing is lost) and nothing is consumed.
-   */
-  redisUrl: string | null;
-  /** Prefix of every event stream name, so graphs sharing a Redis stay apart (`staging`). Default: none. */
-  eventStreamPrefix: string;
-  /** Waiting for the database (and Redis) at start, draining and the bound on stopping. */
-  lifecycle: LifecycleSettings;
-  /** Where `GET /metrics` is served, apart from the public port (`<NAME>_METRICS_PORT`, `METRICS_HOST`). */
-  metrics: MetricsListen;
-  logLevel: z.infer<typeof logLevelFromEnv>;
-  logPretty: boolean;
+  tracing: TracingConfig;
+}
+
+/** What a subgraph does at start: its port, and whether it migrates and seeds its own database. */
+export function subgraphStartEnv(name: string, defaultPort: number) {
+  const prefix = envPrefix(name);
+  const portVariable = `${prefix}_PORT`;
+  return defineEnvFragment({
+    // Typed as the fixed variables alone: a computed key would widen every variable's type to the port's.
+    variables: {
+      [portVariable]: portFromEnv.optional(),
+      MIGRATE_ON_START: booleanFromEnv.optional(),
+      SEED_IF_EMPTY: z.enum(['small', 'scale', 'none']).optional(),
+    } as { MIGRATE_ON_START: z.ZodOptional<typeof booleanFromEnv>; SEED_IF_EMPTY: z.ZodOptional<z.ZodEnum> },
+    prefixes: [`${prefix}_`, 'MIGRATE_', 'SEED_'],
+    // The router reads these, about this subgraph, from the same environment under `npm start` and compose.
+    foreignPrefixes: [`${prefix}_SUBGRAPH_`],
+    fromEnv: (vars, env) => {
+      // NODE_ENV is the service fragment's, checked there; unset is development.
+      const production = env.NODE_ENV === 'production';
+      // Development migrates itself; production runs `npm run db:migrate` as a release step.
+      const seed = vars.SEED_IF_EMPTY ?? (production ? 'none' : 'small');
+      return {
+        port: ((vars as Record<string, unknown>)[portVariable] as number | undefined) ?? defaultPort,
+        migrateOnStart: vars.MIGRATE_ON_START ?? !production,
+        seedIfEmpty: seed === 'none' ? null : (seed as SeedSize),
+      };
+    },
+  });
 }
 
 /**
- * Reads one subgraph's configuration. Variables are prefixed with the
- * subgraph's name (`PRODUCTS_PORT`, `PRODUCTS_DATABASE_URL`) so that one
- * environment can describe the whole graph, as `npm start` and
- * docker-compose do.
+ * One subgraph's fragments: what every service reads, its database, its
+ * tracing, and its start. Variables are prefixed with the subgraph's name
+ * where they differ between subgraphs (`PRODUCTS_PORT`,
+ * `PRODUCTS_DATABASE_URL`, `PRODUCTS_METRICS_PORT`) so that one environment
+ * can describe the whole graph, as `npm start` and docker-compose do.
  */
+export function subgraphEnv(name: string, defaultPort: number) {
+  return {
+    service: serviceEnv({
+      metricsPortVariable: `${envPrefix(name)}_METRICS_PORT`,
+      // Several subgraphs run on one machine: each has its own port, beside the router's.
+      metricsPortOffset: defaultPort - 4000,
+    }),
+    database: databaseEnv(name),
+    tracing: tracingEnv(name),
+    start: subgraphStartEnv(name, defaultPort),
+  };
+}
+
+export interface ParsedSubgraphConfig {
+  config: SubgraphConfig;
+  /** Variables with a prefix the subgraph owns that it does not read: likely misspellings, for the start-up log. */
+  unknownVariables: UnknownVariable[];
+}
+
+/** Reads one subgraph's configuration, failing fast with every offending variable named. */
+export function parseSubgraphConfig(
+  name: string,
+  defaultPort: number,
+  env: NodeJS.ProcessEnv = process.env,
+): ParsedSubgraphConfig {
+  const { options, unknownVariables } = parseFragments(subgraphEnv(name, defaultPort), env);
+  return {
+    config: { ...options.service, ...options.start, database: options.database, tracing: options.tracing },
+    unknownVariables,
+  };
+}
+
+/** `parseSubgraphConfig`'s config alone, for tools that do not log. */
 export function subgraphConfigFromEnv(
   name: string,
   defaultPort: number,
   env: NodeJS.ProcessEnv = process.env,
 ): SubgraphConfig {
-  const prefix = envPrefix(name);
-  const schema = z
-    .object({
-      NODE_ENV: nodeEnvFromEnv,
-      HOST: z.string().min(1).default('127.0.0.1'),
-      PORT: portFromEnv.default(defaultPort),
-      METRICS_HOST: z.string().min(1).default('127.0.0.1'),
-      METRICS_PORT: portFromEnv.optional(),
-      DATABASE_URL: postgresUrlFromEnv.optional(),
-      DATA_DIR: z.string().min(1).default('.data'),
-      DB_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(10),
-      MIGRATE_ON_START: booleanFromEnv.optional(),
-      SEED_IF_EMPTY: z.enum(['small', 'scale', 'none']).optional(),
-      INTERNAL_IDENTITY_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-      REDIS_URL: z
-        .string()
-        .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL')
-        .optional(),
-      EVENT_STREAM_PREFIX: z
-        .string()
-        .regex(/^[\w.-]*$/, 'expected letters, digits, `.`, `_` or `-`')
-        .default(''),
-      LOG_LEVEL: logLevelFromEnv,
-      LOG_PRETTY: booleanFromEnv.default(false),
-      ...lifecycleEnv,
-    })
-    .refine(drainFitsShutdownTimeout, drainFitsShutdownTimeoutIssue)
-    .transform((vars): SubgraphConfig => {
-      const nodeEnv = vars.NODE_ENV;
-      const url = vars.DATABASE_URL;
-      const database: DatabaseTarget = url
-        ? { kind: 'postgres', url, poolMax: vars.DB_POOL_MAX }
-        : { kind: 'pglite', dataDir: resolve(vars.DATA_DIR, name) };
-      // Development migrates itself; production runs `npm run db:migrate` as a release step.
-      const migrateOnStart = vars.MIGRATE_ON_START ?? nodeEnv !== 'production';
-      const seed = vars.SEED_IF_EMPTY ?? (nodeEnv === 'production' ? 'none' : 'small');
-      return {
-        nodeEnv,
-        host: vars.HOST,
-        port: vars.PORT,
-        database,
-        migrateOnStart,
-        seedIfEmpty: seed === 'none' ? null : seed,
-        identitySecret: vars.INTERNAL_IDENTITY_SECRET ?? null,
-        redisUrl: vars.REDIS_URL ?? null,
-        eventStreamPrefix: vars.EVENT_STREAM_PREFIX,
-        lifecycle: lifecycleFrom(vars),
-        metrics: {
-          host: vars.METRICS_HOST,
-          // Several subgraphs run on one machine: each has its own port, beside the router's.
-          port: metricsPortFrom(vars.METRICS_PORT, nodeEnv === 'production', defaultPort - 4000),
-        },
-        logLevel: vars.LOG_LEVEL,
-        logPretty: vars.LOG_PRETTY,
-      };
-    });
-  // Only the prefixed names are read, so a stray PORT or DATABASE_URL in the
-  // environment cannot point every subgraph at the same place.
-  return parseEnv(schema, env, {
-    PORT: `${prefix}_PORT`,
-    METRICS_PORT: `${prefix}_METRICS_PORT`,
-    DATABASE_URL: `${prefix}_DATABASE_URL`,
-  });
+  return parseSubgraphConfig(name, defaultPort, env).config;
 }

@@ -6,6 +6,7 @@ import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/dis
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { sql } from 'drizzle-orm';
 import { parse } from 'graphql';
+import { assertNever } from '../assert.ts';
 import { isTableEmpty, openDatabase, type Database, type DatabaseHandle, type DrizzleSchema } from '../db/database.ts';
 import { createErrorFormatter, errorResponse, ErrorCode, unauthenticatedResponse } from '../errors.ts';
 import { createIdentityVerifier, identityHeader, IdentityError, noIdentityVerifier, type Viewer } from '../identity.ts';
@@ -25,8 +26,16 @@ import {
 } from '../events/index.ts';
 import { registerEventMetrics } from '../events/metrics.ts';
 import { withStreamPrefix } from '../events/stream-prefix.ts';
-import { close, createHttpService, drain, listen, serveMetricsApart, type ReadinessChecks } from '../http/server.ts';
-import { closeHttpServer, describeFailure, stopInOrder, waitFor } from '../lifecycle.ts';
+import { close, createHttpService, listen, serveMetricsApart, type ReadinessChecks } from '../http/server.ts';
+import {
+  closeHttpServer,
+  describeFailure,
+  ServiceLifecycle,
+  stopInOrder,
+  waitFor,
+  type LivePhase,
+  type ServicePhase,
+} from '../lifecycle.ts';
 import { createLogger, requestLogPlugin, type Logger } from '../logger.ts';
 import { Metrics, type MetricsContext } from '../metrics.ts';
 import { noStartProgress, postgresLocation, seedProgress, type StartProgress } from '../progress.ts';
@@ -55,6 +64,8 @@ export interface RunningSubgraph<TTables extends DrizzleSchema = DrizzleSchema> 
    * (`lifecycle.startupTimeoutMs`) or a migration or the seed failed.
    */
   ready: Promise<void>;
+  /** Where the subgraph is: waiting for what, migrating, seeding, ready, draining or stopped. */
+  phase(): ServicePhase;
   /** Readiness answers 503 from now on, while requests are still served (`drain` in http/server.ts). */
   drain(): void;
   /** Stops accepting requests, waits for open ones, stops background work, then closes the database. */
@@ -131,15 +142,14 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
       : { step: 'opening', database: 'pglite', where: config.database.dataDir ?? '(in memory)' },
   );
   const database = await openDatabase(config.database, definition.tables, { metrics });
-  // What /health/ready reports in place of the subgraph's own checks, until the start is over.
-  let starting: ReadinessChecks | null = { database: { ok: false, detail: 'waiting for the database' } };
-  let preparing = config.migrateOnStart || config.seedIfEmpty !== null;
+  const lifecycle = new ServiceLifecycle({ phase: 'waiting', for: ['database'], reason: null });
   const { server, apollo } = await createSubgraphServer(definition, database, {
     production: config.nodeEnv === 'production',
     identitySecret: config.identitySecret ?? null,
     logger,
     metrics,
-    startup: { checks: () => starting, preparing: () => preparing },
+    lifecycle,
+    preparesOnStart: config.migrateOnStart || config.seedIfEmpty !== null,
   }).catch(async (error: unknown) => {
     await database.close().catch(() => {});
     throw error;
@@ -172,17 +182,17 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
       ...waiting,
       what: 'the database',
       onFailure: (reason) => {
-        starting = { database: { ok: false, detail: `waiting for the database: ${reason}` } };
+        lifecycle.enter({ phase: 'waiting', for: ['database'], reason });
         progress({ step: 'waiting', for: 'database', reason });
       },
     });
     if (config.migrateOnStart) {
-      starting = { database: { ok: false, detail: 'applying migrations' } };
+      lifecycle.enter({ phase: 'migrating' });
       progress({ step: 'migrating' });
       await database.migrate(subgraphFiles(definition).migrationsFolder);
     }
     if (config.seedIfEmpty && (await isTableEmpty(database.db, definition.seedTable))) {
-      starting = { database: { ok: false, detail: 'seeding' } };
+      lifecycle.enter({ phase: 'seeding' });
       logger.info({ size: config.seedIfEmpty }, 'database is empty; seeding');
       await definition.seed(
         database.db,
@@ -192,7 +202,6 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
       // Fresh statistics, so the planner sees the bulk-loaded tables as they are.
       await database.db.execute(sql`analyze`);
     }
-    preparing = false;
     // Events travel on Redis Streams unless a bus is given; the stream reads need a connection first.
     const redis =
       definition.events && config.bus === undefined && config.redisUrl
@@ -200,7 +209,7 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
         : null;
     try {
       if (redis) {
-        starting = { database: { ok: true }, redis: { ok: false, detail: 'waiting for redis' } };
+        lifecycle.enter({ phase: 'waiting', for: ['redis'], reason: null });
         await waitFor(
           async () => {
             if (!redis.connected) throw redis.failure ?? new Error('connecting');
@@ -209,7 +218,7 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
             ...waiting,
             what: 'redis',
             onFailure: (reason) => {
-              starting = { database: { ok: true }, redis: { ok: false, detail: `waiting for redis: ${reason}` } };
+              lifecycle.enter({ phase: 'waiting', for: ['redis'], reason });
               progress({ step: 'waiting', for: 'redis', reason });
             },
           },
@@ -223,7 +232,7 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
     }
     background = definition.background?.({ db: database.db, logger });
     events = definition.events ? startEvents(definition, database.db, { ...config, redis }, logger, metrics) : null;
-    starting = null;
+    lifecycle.enter({ phase: 'ready' });
     logger.info({ url, metrics: metricsUrl, database: database.kind }, 'subgraph ready');
     progress({ step: 'ready', url });
   })().catch((error: unknown) => {
@@ -254,7 +263,8 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
     port: listening.port,
     database,
     ready,
-    drain: () => drain(server),
+    phase: () => lifecycle.phase,
+    drain: () => lifecycle.drain(),
     stop: stopping.stop,
     stillOpen: stopping.stillOpen,
     metricsUrl,
@@ -270,18 +280,30 @@ export interface SubgraphServerOptions {
   /** Served at `/metrics`, with every request timed into it. Default: a registry of its own. */
   metrics?: Metrics;
   /**
-   * Where a start is (`launchSubgraph`): until `checks()` answers null,
-   * `/health/ready` reports those checks in place of its own, and while
-   * `preparing()` GraphQL requests are refused with 503. Default: started.
+   * Where the subgraph is (`launchSubgraph` moves it on): until it is
+   * ready, `/health/ready` reports what the start is doing in place of its
+   * own checks. Default: ready from the start.
    */
-  startup?: { checks(): ReadinessChecks | null; preparing(): boolean } | null;
+  lifecycle?: ServiceLifecycle;
+  /**
+   * The start migrates or seeds: until it has, GraphQL requests are refused
+   * with 503, since the tables are not what the resolvers expect. Default: false.
+   */
+  preparesOnStart?: boolean;
 }
 
 /** Builds the Apollo Server and its HTTP front without listening, for in-process tests. */
 export async function createSubgraphServer<TTables extends DrizzleSchema, TLoaders>(
   definition: SubgraphDefinition<TTables, TLoaders>,
   database: DatabaseHandle<TTables>,
-  { production, identitySecret = null, logger, metrics = new Metrics(), startup = null }: SubgraphServerOptions,
+  {
+    production,
+    identitySecret = null,
+    logger,
+    metrics = new Metrics(),
+    lifecycle = new ServiceLifecycle(),
+    preparesOnStart = false,
+  }: SubgraphServerOptions,
 ): Promise<{ server: Server; apollo: ApolloServer<SubgraphContext<TTables, TLoaders> & MetricsContext> }> {
   type Context = SubgraphContext<TTables, TLoaders> & MetricsContext;
   const schema = buildSubgraphSchema({
@@ -320,8 +342,9 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
   const server = createHttpService({
     logger,
     metrics,
+    lifecycle,
     graphql: async (httpGraphQLRequest, _incoming, observed) => {
-      if (startup?.preparing()) {
+      if (awaitsTables(lifecycle.phase, preparesOnStart)) {
         return errorResponse(
           503,
           {
@@ -346,8 +369,8 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
         }),
       );
     },
-    readiness: async () =>
-      startup?.checks() ?? {
+    readiness: async (phase) =>
+      checksWhileStarting(phase) ?? {
         schema: { ok: true },
         database: await database.ping().then(
           () => ({ ok: true }),
@@ -356,6 +379,50 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
       },
   });
   return { server, apollo };
+}
+
+/**
+ * Whether the tables are not yet what the resolvers expect: migrations or
+ * the seed are pending or under way. A start that neither migrates nor
+ * seeds serves while it waits for the database, and what needs it is
+ * DATABASE_UNAVAILABLE.
+ */
+function awaitsTables(phase: ServicePhase, preparesOnStart: boolean): boolean {
+  switch (phase.phase) {
+    case 'waiting':
+      // Past the database, only Redis is waited for, after the migrations and the seed.
+      return preparesOnStart && phase.for.includes('database');
+    case 'migrating':
+    case 'seeding':
+      return true;
+    case 'draining':
+      return awaitsTables(phase.from, preparesOnStart);
+    case 'ready':
+    case 'stopped':
+      return false;
+    default:
+      return assertNever(phase, 'service phase');
+  }
+}
+
+/** What `/health/ready` says in place of the subgraph's own checks while it starts; null once ready. */
+function checksWhileStarting(phase: LivePhase): ReadinessChecks | null {
+  switch (phase.phase) {
+    case 'waiting': {
+      const because = phase.reason === null ? '' : `: ${phase.reason}`;
+      return phase.for.includes('redis')
+        ? { database: { ok: true }, redis: { ok: false, detail: `waiting for redis${because}` } }
+        : { database: { ok: false, detail: `waiting for the database${because}` } };
+    }
+    case 'migrating':
+      return { database: { ok: false, detail: 'applying migrations' } };
+    case 'seeding':
+      return { database: { ok: false, detail: 'seeding' } };
+    case 'ready':
+      return null;
+    default:
+      return assertNever(phase, 'service phase');
+  }
 }
 
 /**
