@@ -47,6 +47,12 @@ export interface HttpServiceOptions {
   graphql: GraphQLHttpHandler;
   /** Named checks behind `/health/ready`; the service is ready when all pass. */
   readiness: () => Promise<ReadinessChecks>;
+  /**
+   * Top-level fields of the readiness JSON beside `status` and `checks`,
+   * such as the router's `graphId`: data for tools, not text to parse.
+   * Default: none.
+   */
+  readinessFields?: () => Readonly<Record<string, unknown>>;
   logger: Logger;
   /** Largest request body accepted, in bytes. Default: 2 MiB, as Apollo Router. */
   maxBodyBytes?: number;
@@ -105,6 +111,7 @@ class HttpError extends Error {
 export function createHttpService({
   graphql,
   readiness,
+  readinessFields = () => ({}),
   logger,
   maxBodyBytes = 2 * 1024 * 1024,
   graphqlPath = '/graphql',
@@ -151,7 +158,11 @@ export function createHttpService({
           readiness: { ok: false, detail: String(error) },
         }));
         const ready = Object.values(checks).every((check) => check.ok);
-        return writeJson(outgoing, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
+        return writeJson(outgoing, ready ? 200 : 503, {
+          status: ready ? 'ready' : 'not ready',
+          ...readinessFields(),
+          checks,
+        });
       }
       case graphqlPath:
         return serveGraphQL(incoming, outgoing, url.search, requestId);

@@ -3,7 +3,9 @@ import { GraphQLError } from 'graphql';
 import CircuitBreaker from 'opossum';
 import { ErrorCode } from '../../../platform/src/errors.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
-import type { SubgraphFetchFailure } from './index.ts';
+
+/** Why a request to a subgraph got no usable answer. */
+export type SubgraphFetchFailure = 'timeout' | 'network' | 'status';
 
 /**
  * How the router treats one subgraph that is slow or failing. Every field

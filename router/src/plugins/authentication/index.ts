@@ -2,7 +2,9 @@ import type { webcrypto } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 
-import type { Viewer } from '../../../../platform/src/identity.ts';
+import { unauthenticatedResponse } from '../../../../platform/src/errors.ts';
+import { createIdentitySigner, type Viewer } from '../../../../platform/src/identity.ts';
+import type { RouterPlugin } from '../plugin.ts';
 
 export type { Viewer };
 
@@ -176,4 +178,45 @@ function describeRejection(error: unknown): string {
   if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid)
     return 'The token could not be verified: the signing keys are unavailable.';
   return 'The token is malformed.';
+}
+
+export interface AuthenticationPluginOptions extends AuthenticationOptions {
+  /**
+   * Signs the verified caller for the subgraphs (platform/src/identity.ts),
+   * which must share it.
+   * @default null: subgraphs see every caller as anonymous
+   */
+  identitySecret?: string | null;
+}
+
+/**
+ * Who is calling: a bearer token that verifies makes the request's viewer,
+ * none leaves it anonymous, and one that does not verify is answered 401
+ * before anything else runs. The viewer is signed for the subgraphs, which
+ * enforce `@authenticated` and `@requiresScopes` on it.
+ */
+export function authenticationPlugin({ identitySecret = null, ...options }: AuthenticationPluginOptions): RouterPlugin {
+  let authenticator: Authenticator = anonymousOnly;
+  let sign: ((viewer: Viewer) => Promise<string>) | null = null;
+  return {
+    name: 'authentication',
+    async setup() {
+      authenticator = await createAuthenticator(options);
+      if (identitySecret) {
+        const signer = await createIdentitySigner(identitySecret);
+        sign = (viewer) => signer.sign(viewer);
+      }
+    },
+    async onRequest(request) {
+      try {
+        request.viewer = await authenticator.authenticate(request.http.headers.get('authorization'));
+      } catch (error) {
+        if (!(error instanceof AuthenticationError)) throw error;
+        return unauthenticatedResponse(error.message);
+      }
+    },
+    async context({ viewer }) {
+      return { identity: viewer && sign ? await sign(viewer) : null };
+    },
+  };
 }
