@@ -102,7 +102,7 @@ export class GraphVersion {
         const subgraph = new SubgraphFetch({
           name,
           url: subgraphUrls[prefix] ?? url!,
-          policy: { ...subgraphPolicy.all, ...subgraphPolicy.bySubgraph?.[prefix] },
+          policy: { ...subgraphPolicy.all, ...subgraphPolicy.bySubgraph?.[name] },
           observer: metrics,
           logger,
         });

@@ -170,8 +170,11 @@ export function rateLimitedResponse(limited: RateLimited): HTTPGraphQLResponse {
 }
 
 export interface RateLimitPluginOptions {
-  /** Every caller's allowance for any request. */
-  perCaller: RateLimitRule;
+  /**
+   * Every caller's allowance for any request; a rule given in part keeps the rest of the default.
+   * @default { points: 600, windowSeconds: 60 }
+   */
+  perCaller?: Partial<RateLimitRule>;
   /**
    * Stricter allowances by operation name, counted on top of the caller's.
    * @default {} (none)
@@ -196,7 +199,7 @@ export interface RateLimitPluginOptions {
  * verify (drawn from the client address, so tokens cannot be guessed for
  * free).
  */
-export function rateLimitPlugin(options: RateLimitPluginOptions): RouterPlugin {
+export function rateLimitPlugin({ perCaller, ...options }: RateLimitPluginOptions = {}): RouterPlugin {
   let rateLimit: RateLimit | null = null;
   // Whose allowance each request drew on; absent: not counted yet.
   const keys = new WeakMap<RouterRequest, string>();
@@ -205,6 +208,7 @@ export function rateLimitPlugin(options: RateLimitPluginOptions): RouterPlugin {
     setup({ redis, logger, metrics }) {
       rateLimit = new RateLimit({
         ...options,
+        perCaller: { points: 600, windowSeconds: 60, ...perCaller },
         redis: redis?.connection ?? null,
         logger,
         onRejected: (limit) => metrics.rateLimited(limit),
