@@ -91,6 +91,16 @@ export type RouterSettings = Pick<
  * The router's features, from its settings: one line each, in the order
  * their hooks run. Who is calling comes first, then their allowance; the
  * safelist fills in a document before the cache looks it up.
+ *
+ * Not plugins, because no router runs without them or they are not
+ * per-request features:
+ * - error formatting and logging (graph.ts): every response is masked the
+ *   same way, and a router that left it out would leak internals;
+ * - APQ: Apollo Server's own feature, configured on it, in the shared cache;
+ * - CORS and security headers: the HTTP layer answers preflights and sets
+ *   them on every route, before any GraphQL is read;
+ * - metrics: the instrument every plugin reports to (RouterServices), served
+ *   on a port of its own.
  */
 export function routerPlugins(settings: RouterSettings): RouterPlugin[] {
   const plugins: RouterPlugin[] = [];
@@ -122,9 +132,9 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
   const shared = createSharedCache(settings.redisUrl ?? null, logger);
   const plugins = routerPlugins(settings);
   const setUp: RouterPlugin[] = [];
-  // Stops what has been set up, in order, when the router cannot start or when it stops.
+  // Stops what has been set up, in order, when the router cannot start.
   const stopPlugins = async () => {
-    for (const plugin of setUp) await plugin.stop?.();
+    for (const step of setUp.flatMap((plugin) => plugin.stops ?? [])) await step.stop();
   };
   try {
     for (const plugin of plugins) {
@@ -326,7 +336,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     closeHttpServer(server),
     { name: 'supergraph reload', stop: () => reloading },
     { name: 'gateway', stop: () => current.stop() },
-    ...plugins.map((plugin) => ({ name: plugin.name, stop: () => plugin.stop?.() })),
+    ...plugins.flatMap((plugin) => plugin.stops ?? []),
     { name: 'shared cache', stop: () => shared.close() },
     // Last: Prometheus can scrape the drain and the stop.
     { name: 'metrics server', stop: () => metricsServed.close() },

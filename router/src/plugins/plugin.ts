@@ -4,6 +4,7 @@ import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
 import type { ValidationRule } from 'graphql';
 import type { RedisCache } from '../../../platform/src/cache/redis.ts';
 import type { BytesResponse, JsonRouteHandler, ReadinessChecks } from '../../../platform/src/http/server.ts';
+import type { StopStep } from '../../../platform/src/lifecycle.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
 import type { MetricsContext, ObservedRequest } from '../../../platform/src/metrics.ts';
 import type { RouterMetrics } from '../metrics.ts';
@@ -100,7 +101,7 @@ export type AnsweredBy = 'front' | 'gateway';
  * optional; a feature takes only the ones it needs.
  */
 export interface RouterPlugin {
-  /** For the log and for `stop`'s report of what is still open. */
+  /** For the log: the plugins a router runs are listed by name when it starts. */
   name: string;
   /** Runs once at start, before the router listens: the moment to connect, load files, subscribe. */
   setup?(router: RouterServices): Awaitable<void>;
@@ -122,8 +123,12 @@ export interface RouterPlugin {
   routes?: Record<string, JsonRouteHandler>;
   /** Checks added to `/health/ready`. */
   readiness?(): Promise<ReadinessChecks>;
-  /** Runs once when the router stops, after the gateway, in the order plugins are listed. */
-  stop?(): Awaitable<void>;
+  /**
+   * What the plugin closes when the router stops, after the gateway, in the
+   * order plugins are listed; each step is named in the report of what is
+   * still open when stopping overruns its bound.
+   */
+  stops?: readonly StopStep[];
 }
 
 /** A response served as stored bytes (a cache hit), as opposed to one Apollo Server made. */

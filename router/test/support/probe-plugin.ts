@@ -46,9 +46,14 @@ export function probePlugin(): RouterPlugin & { seen: ProbedRequest[]; stopped: 
       if (probe) probe.answeredBy = answeredBy;
       response.headers.set('x-probe', 'seen');
     },
-    stop() {
-      plugin.stopped = true;
-    },
+    stops: [
+      {
+        name: 'probe',
+        stop: () => {
+          plugin.stopped = true;
+        },
+      },
+    ],
   };
   return plugin;
 }

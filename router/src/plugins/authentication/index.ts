@@ -19,28 +19,51 @@ export type TokenKeys =
       kind: 'jwks';
       /** The identity provider's JSON Web Key Set URL. */
       url: string;
-      /** Accepted algorithms, pinned; a token naming any other is refused. Default: RS256, ES256. */
+      /**
+       * Accepted algorithms, pinned; a token naming any other is refused.
+       * @default ['RS256', 'ES256']
+       */
       algorithms?: readonly string[];
       /**
        * After a fetch, a token with an unknown `kid` does not trigger another
-       * for this long, so a flood of made-up key ids costs one fetch. Default: 30 s.
+       * for this long, so a flood of made-up key ids costs one fetch.
+       * @default 30
        */
       cooldownSeconds?: number;
-      /** Keys are refetched when older than this. Default: 10 min. */
+      /**
+       * Keys are refetched when older than this.
+       * @default 600 (10 min)
+       */
       cacheMaxAgeSeconds?: number;
-      /** A JWKS fetch that takes longer fails. Default: 5 s. */
+      /**
+       * A JWKS fetch that takes longer fails.
+       * @default 5
+       */
       timeoutSeconds?: number;
     };
 
 export interface AuthenticationOptions {
+  /** Where signing keys come from (no default: without keys, leave the plugin out). */
   keys: TokenKeys;
-  /** Required `iss`, when set. */
+  /**
+   * Required `iss`.
+   * @default undefined: any issuer
+   */
   issuer?: string | undefined;
-  /** Required `aud`, when set. */
+  /**
+   * Required `aud`.
+   * @default undefined: any audience
+   */
   audience?: string | undefined;
-  /** Allowed clock skew for `exp` and `nbf`, in seconds. Default: 30. */
+  /**
+   * Allowed clock skew for `exp` and `nbf`, in seconds.
+   * @default 30
+   */
   clockToleranceSeconds?: number;
-  /** Verified tokens remembered, so a client's next request skips the signature check. Default: 10,000. */
+  /**
+   * Verified tokens remembered, so a client's next request skips the signature check.
+   * @default 10000
+   */
   verifiedTokenCacheSize?: number;
 }
 

@@ -341,9 +341,10 @@ export function responseCachePlugin({
       requestDidStart: async (requestContext) => storing?.requestDidStart?.(requestContext),
     },
     routes: purgeToken ? { '/cache/purge': (request) => purgeRoute!(request) } : {},
-    async stop() {
-      await Promise.all(subscriptions.map((subscription) => subscription.stop()));
-      await ownBus?.close();
-    },
+    stops: [
+      { name: 'cache purging', stop: () => Promise.all(subscriptions.map((subscription) => subscription.stop())) },
+      // A bus passed in is the caller's to close.
+      { name: 'event bus', stop: () => ownBus?.close() },
+    ],
   };
 }
