@@ -33,7 +33,7 @@ const postgresAdminUrl = inject('postgresAdminUrl');
 /** Measured before the tests are collected, so their timeouts scale too. */
 const speed = await measureMachineSpeed();
 
-/** The reviews subgraph's timeout in this graph (REVIEWS_SUBGRAPH_TIMEOUT_MS). */
+/** The reviews subgraph's timeout in this graph (SUBGRAPH_OVERRIDES). */
 const reviewsTimeoutMs = speed.scale(1_000);
 /**
  * A fetch never outlives its timeout, retries included (they only use what
@@ -184,7 +184,7 @@ beforeAll(async () => {
       SUPERGRAPH_WATCH: 'false',
       // The other subgraphs' timeout: the default, stretched as the reviews one is.
       SUBGRAPH_TIMEOUT_MS: String(speed.scale(defaultSubgraphPolicy.timeoutMs)),
-      REVIEWS_SUBGRAPH_TIMEOUT_MS: String(reviewsTimeoutMs),
+      SUBGRAPH_OVERRIDES: JSON.stringify({ reviews: { timeoutMs: reviewsTimeoutMs } }),
       LOG_LEVEL: 'info',
     },
   );

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config.ts';
 import { subgraphConfigFromEnv } from '../src/subgraph/config.ts';
-import { routerConfigFrom } from '../../router/src/config.ts';
+import type { Logger } from '../src/logger.ts';
+import { routerConfigFrom, warnOfUnknownVariables } from '../../router/src/config.ts';
 
 describe('subgraph configuration', () => {
   it('uses embedded PGlite in DATA_DIR when no database URL is set, and migrates and seeds in development', () => {
@@ -102,20 +103,53 @@ describe('router configuration', () => {
     const config = routerConfigFrom([], {
       SUBGRAPH_TIMEOUT_MS: '2000',
       SUBGRAPH_BREAKER_RESET_MS: '1000',
-      INVENTORY_SUBGRAPH_TIMEOUT_MS: '800',
-      GIFT_CARDS_SUBGRAPH_RETRIES: '0',
+      SUBGRAPH_OVERRIDES: JSON.stringify({ inventory: { timeoutMs: 800 }, orders: { retries: 0 } }),
       ACCOUNTS_SUBGRAPH_URL: 'http://accounts:4001/graphql',
     });
     expect(config.subgraphPolicy.all).toMatchObject({ timeoutMs: 2_000, breakerResetMs: 1_000, retries: 2 });
-    expect(config.subgraphPolicy.bySubgraph).toEqual({ INVENTORY: { timeoutMs: 800 }, GIFT_CARDS: { retries: 0 } });
+    expect(config.subgraphPolicy.bySubgraph).toEqual({ inventory: { timeoutMs: 800 }, orders: { retries: 0 } });
   });
 
   it('names the subgraph setting that is wrong, global or per subgraph', () => {
     expect(() => routerConfigFrom([], { SUBGRAPH_TIMEOUT_MS: 'soon' })).toThrow(/SUBGRAPH_TIMEOUT_MS:/);
-    expect(() => routerConfigFrom([], { REVIEWS_SUBGRAPH_BREAKER_ERROR_PERCENT: '150' })).toThrow(
-      /REVIEWS_SUBGRAPH_BREAKER_ERROR_PERCENT:/,
+    expect(() =>
+      routerConfigFrom([], { SUBGRAPH_OVERRIDES: JSON.stringify({ reviews: { breakerErrorPercent: 150 } }) }),
+    ).toThrow(/SUBGRAPH_OVERRIDES\.reviews\.breakerErrorPercent:/);
+    expect(() => routerConfigFrom([], { SUBGRAPH_OVERRIDES: JSON.stringify({ orders: { retries: -1 } }) })).toThrow(
+      ConfigError,
     );
-    expect(() => routerConfigFrom([], { ORDERS_SUBGRAPH_RETRIES: '-1' })).toThrow(ConfigError);
+  });
+
+  it('refuses an override for a subgraph or a setting that does not exist, by name', () => {
+    expect(() => routerConfigFrom([], { SUBGRAPH_OVERRIDES: JSON.stringify({ reveiws: { retries: 0 } }) })).toThrow(
+      /SUBGRAPH_OVERRIDES.*reveiws is not a subgraph/,
+    );
+    expect(() => routerConfigFrom([], { SUBGRAPH_OVERRIDES: JSON.stringify({ reviews: { timeout: 100 } }) })).toThrow(
+      /SUBGRAPH_OVERRIDES\.reviews: .*"timeout"/,
+    );
+    expect(() => routerConfigFrom([], { SUBGRAPH_OVERRIDES: '{reviews: 1}' })).toThrow(
+      /SUBGRAPH_OVERRIDES: expected JSON/,
+    );
+    // The variables it replaces are refused, with the form that replaces them.
+    expect(() => routerConfigFrom([], { REVIEWS_SUBGRAPH_TIMEOUT_MS: '800' })).toThrow(
+      /REVIEWS_SUBGRAPH_TIMEOUT_MS: per-subgraph settings moved to SUBGRAPH_OVERRIDES/,
+    );
+  });
+
+  it('reports a variable with a known prefix that nothing reads, with the name it likely means', () => {
+    const config = routerConfigFrom([], { ROUTER_PROT: '4100', RATE_LIMIT_POINT: '5', PATH: '/usr/bin' });
+    expect(config.unknownVariables).toEqual([
+      { variable: 'RATE_LIMIT_POINT', suggestion: 'RATE_LIMIT_POINTS' },
+      { variable: 'ROUTER_PROT', suggestion: 'ROUTER_PORT' },
+    ]);
+    const warnings: Array<{ variable: unknown; message: string }> = [];
+    warnOfUnknownVariables(config, {
+      warn: (fields: { variable: unknown }, message: string) => warnings.push({ variable: fields.variable, message }),
+    } as unknown as Logger);
+    expect(warnings).toContainEqual({
+      variable: 'ROUTER_PROT',
+      message: 'ROUTER_PROT is not a known variable; did you mean ROUTER_PORT?',
+    });
   });
 
   it('shares its cache through Redis only when given a redis URL', () => {

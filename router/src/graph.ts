@@ -4,35 +4,23 @@ import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { ApolloGateway } from '@apollo/gateway';
 import { envPrefix } from '../../platform/src/config.ts';
 import { requestLogPlugin, type Logger } from '../../platform/src/logger.ts';
-import type { MetricsContext } from '../../platform/src/metrics.ts';
 import type { RouterMetrics } from './metrics.ts';
-import type { Viewer } from './plugins/authentication/index.ts';
 import { errorsPlugin, routerErrorFormatter } from './plugins/errors/index.ts';
-import { idePlugin } from './plugins/ide/index.ts';
-import { defaultQueryLimits, queryLimits, type QueryLimits } from './plugins/query-limits/index.ts';
-import type { RateLimit } from './plugins/rate-limit/index.ts';
-import type { ResponseCache, ResponseCacheRequest } from './plugins/response-cache/index.ts';
+import type { RouterContext, RouterPlugin } from './plugins/plugin.ts';
 import { SubgraphFetch } from './subgraph-fetch/index.ts';
 import type { SubgraphPolicies } from './subgraph-fetch/resilience.ts';
 
-// @apollo/gateway sends usage data to Apollo's servers unless this says not
-// to. A self-hosted graph talks to nothing its operator did not configure;
-// setting it to `false` opts in.
-process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
+export type { RouterContext };
 
-export interface RouterContext extends MetricsContext {
-  /** The verified caller, or null for an anonymous one. */
-  viewer: Viewer | null;
-  /** The caller's signed identity, forwarded to subgraphs; null when anonymous or not configured. */
-  identity: string | null;
-  /** Every operation of the request is in the trusted-documents manifest. */
-  trusted: boolean;
-  /** The request's id, as in its `x-request-id` response header. */
-  requestId: string;
-  /** Whose rate-limit allowance the request draws on, when rate limiting is on. */
-  rateLimitKey?: string | undefined;
-  /** This request's response-cache state, when the cache looked it up. */
-  responseCache?: ResponseCacheRequest | undefined;
+/**
+ * @apollo/gateway sends usage data to Apollo's servers unless the
+ * environment says not to, and it reads the environment itself. A
+ * self-hosted graph talks to nothing its operator did not configure, so
+ * the router says not to when it starts (never at import); an operator's
+ * own `APOLLO_TELEMETRY_DISABLED=false` opts in.
+ */
+export function disableApolloTelemetry(env: NodeJS.ProcessEnv = process.env): void {
+  env.APOLLO_TELEMETRY_DISABLED ??= 'true';
 }
 
 export interface GraphOptions {
@@ -58,14 +46,10 @@ export interface GraphOptions {
    * Redis across all instances, so a query registered on one is found by all.
    */
   persistedQueries: { cache: KeyValueCache<string>; ttlSeconds: number };
-  /** Whole-response cache; null turns it off. */
-  responseCache: ResponseCache | null;
-  /** Operation size limits. Default: defaultQueryLimits. */
-  limits?: QueryLimits;
+  /** The router's plugins: their Apollo Server plugins and per-version contributions go into every version. */
+  plugins?: readonly RouterPlugin[];
   /** Accept arrays of operations in one HTTP request. Default: false. */
   allowBatchedRequests?: boolean;
-  /** Per-operation rate limits; null: none. */
-  rateLimit?: RateLimit | null;
   /** Where operations, APQ lookups and subgraph fetches are counted; null: nowhere. */
   metrics?: RouterMetrics | null;
   logger: Logger;
@@ -102,10 +86,8 @@ export class GraphVersion {
       subgraphUrls,
       subgraphPolicy = {},
       persistedQueries,
-      responseCache,
-      limits = defaultQueryLimits,
+      plugins = [],
       allowBatchedRequests = false,
-      rateLimit = null,
       metrics = null,
       logger,
       drainTimeoutMs = 30_000,
@@ -120,7 +102,7 @@ export class GraphVersion {
         const subgraph = new SubgraphFetch({
           name,
           url: subgraphUrls[prefix] ?? url!,
-          policy: { ...subgraphPolicy.all, ...subgraphPolicy.bySubgraph?.[prefix] },
+          policy: { ...subgraphPolicy.all, ...subgraphPolicy.bySubgraph?.[name] },
           observer: metrics,
           logger,
         });
@@ -128,15 +110,17 @@ export class GraphVersion {
         return subgraph;
       },
     });
-    const limitsProtection = queryLimits(limits, { supergraphSdl });
+    const contributions = plugins.map((plugin) => ({ plugin, graph: plugin.graph?.({ sdl: supergraphSdl }) ?? {} }));
     const server = new ApolloServer<RouterContext>({
       gateway,
       introspection: !production,
       includeStacktraceInErrorResponses: !production,
       // One operation per HTTP request unless configured: a batch multiplies every other limit.
       allowBatchedHttpRequests: allowBatchedRequests,
-      validationRules: limitsProtection.validationRules,
-      parseOptions: limitsProtection.parseOptions,
+      validationRules: contributions.flatMap(({ graph }) => graph.validationRules ?? []),
+      parseOptions: Object.assign({}, ...contributions.map(({ graph }) => graph.parseOptions)) as {
+        maxTokens?: number;
+      },
       // The router handles SIGTERM itself, after draining.
       stopOnTerminationSignals: false,
       // Apollo verifies each query's sha256 and keys entries under `apq:`.
@@ -144,12 +128,11 @@ export class GraphVersion {
       plugins: [
         errorsPlugin({ logger, production }),
         requestLogPlugin(),
-        ...limitsProtection.plugins,
-        ...(rateLimit ? [rateLimit.plugin()] : []),
-        ...(responseCache ? [responseCache.plugin()] : []),
+        ...contributions.flatMap(({ plugin, graph }) => [
+          ...(graph.apollo ?? []),
+          ...(plugin.apollo ? [plugin.apollo] : []),
+        ]),
         ...(metrics ? metrics.plugins() : []),
-        // GraphiQL for a browser outside production; in production no landing page at all.
-        idePlugin({ enabled: !production, logger }),
       ],
       formatError: routerErrorFormatter({ production }),
       logger,

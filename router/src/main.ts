@@ -7,11 +7,12 @@ import { hasParentEventBus, IpcEventBus } from '../../platform/src/events/index.
 import { createLogger } from '../../platform/src/logger.ts';
 import { configOrExit, startOrExit, stopOnSignals } from '../../platform/src/process.ts';
 import { startTracing, tracingConfigFromEnv } from '../../platform/src/tracing.ts';
-import { routerConfigFrom } from './config.ts';
+import { routerConfigFrom, warnOfUnknownVariables } from './config.ts';
 import { startRouter } from './router.ts';
 
 const config = configOrExit(() => routerConfigFrom(process.argv.slice(2)));
 const logger = createLogger({ service: 'router', level: config.logLevel, pretty: config.logPretty });
+warnOfUnknownVariables(config, logger);
 // Off unless an OTLP endpoint is set (docs/tracing-and-logs.md).
 const tracingConfig = configOrExit(() => tracingConfigFromEnv('router'));
 const tracing = startTracing(tracingConfig, { logger });

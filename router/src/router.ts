@@ -2,47 +2,35 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { IncomingMessage } from 'node:http';
-import type { HTTPGraphQLRequest, HTTPGraphQLResponse } from '@apollo/server';
+import type { HTTPGraphQLRequest } from '@apollo/server';
 import {
   close,
   createHttpService,
   drain,
   listen,
   requestIdHeader,
-  type BytesResponse,
   serveMetricsApart,
+  type JsonRouteHandler,
   type Listening,
   type MetricsEndpoint,
+  type ReadinessChecks,
 } from '../../platform/src/http/server.ts';
-import { closeHttpServer, stopInOrder } from '../../platform/src/lifecycle.ts';
-import { unauthenticatedResponse } from '../../platform/src/errors.ts';
-import { createEventBus, type EventBus } from '../../platform/src/events/index.ts';
-import { withStreamPrefix } from '../../platform/src/events/stream-prefix.ts';
-import { createIdentitySigner } from '../../platform/src/identity.ts';
+import { closeHttpServer, ServiceLifecycle, stopInOrder } from '../../platform/src/lifecycle.ts';
+import type { EventBus } from '../../platform/src/events/index.ts';
 import type { Logger } from '../../platform/src/logger.ts';
 import { Metrics, type ObservedRequest } from '../../platform/src/metrics.ts';
 import type { RouterConfig } from './config.ts';
 import { createSharedCache } from './cache.ts';
-import { GraphVersion, type GraphOptions } from './graph.ts';
+import { disableApolloTelemetry, GraphVersion, type GraphOptions } from './graph.ts';
 import { RouterMetrics } from './metrics.ts';
-import { defaultQueryLimits, type QueryLimits } from './plugins/query-limits/index.ts';
-import { RateLimit, rateLimitedResponse } from './plugins/rate-limit/index.ts';
-import { mediaTypeOf, readOperationRequest, soleOperationName } from './operation-request.ts';
-import {
-  anonymousOnly,
-  AuthenticationError,
-  createAuthenticator,
-  type Authenticator,
-} from './plugins/authentication/index.ts';
-import {
-  MemoryResponseStore,
-  RedisResponseStore,
-  ResponseCache,
-  type ResponseCacheRequest,
-} from './plugins/response-cache/index.ts';
-import { purgeOnEvents } from './plugins/response-cache/event-purge.ts';
-import { purgeEndpoint } from './plugins/response-cache/purge-endpoint.ts';
-import { loadTrustedDocuments, TrustedDocuments } from './plugins/trusted-documents/index.ts';
+import { readOperationRequest } from './operation-request.ts';
+import { authenticationPlugin } from './plugins/authentication/index.ts';
+import { idePlugin } from './plugins/ide/index.ts';
+import type { AnsweredBy, RouterContext, RouterPlugin, RouterRequest, RouterResponse } from './plugins/plugin.ts';
+import { queryLimitsPlugin, type QueryLimits } from './plugins/query-limits/index.ts';
+import { rateLimitPlugin } from './plugins/rate-limit/index.ts';
+import { responseCachePlugin } from './plugins/response-cache/index.ts';
+import { trustedDocumentsPlugin } from './plugins/trusted-documents/index.ts';
 import type { SubgraphPolicies } from './subgraph-fetch/resilience.ts';
 
 export type ReloadOutcome =
@@ -95,52 +83,81 @@ export type RouterSettings = Pick<
     eventBus?: EventBus | null;
     /** Where `/metrics` is served, apart from the public port. Default: 127.0.0.1, a free port; null: nowhere. */
     metrics?: RouterConfig['metrics'] | null;
+    /** Further plugins, run after the configured features (a test's probe, say). Default: none. */
+    plugins?: readonly RouterPlugin[];
   };
+
+/**
+ * The router's features, from its settings: one line each, in the order
+ * their hooks run. Who is calling comes first, then their allowance; the
+ * safelist fills in a document before the cache looks it up.
+ *
+ * Not plugins, because no router runs without them or they are not
+ * per-request features:
+ * - error formatting and logging (graph.ts): every response is masked the
+ *   same way, and a router that left it out would leak internals;
+ * - APQ: Apollo Server's own feature, configured on it, in the shared cache;
+ * - CORS and security headers: the HTTP layer answers preflights and sets
+ *   them on every route, before any GraphQL is read;
+ * - metrics: the instrument every plugin reports to (RouterServices), served
+ *   on a port of its own.
+ */
+export function routerPlugins(settings: RouterSettings): RouterPlugin[] {
+  const plugins: RouterPlugin[] = [];
+  if (settings.authentication)
+    plugins.push(authenticationPlugin({ ...settings.authentication, identitySecret: settings.identitySecret }));
+  plugins.push(queryLimitsPlugin(settings.limits));
+  if (settings.rateLimit) plugins.push(rateLimitPlugin(settings.rateLimit));
+  if (settings.trustedDocuments) plugins.push(trustedDocumentsPlugin(settings.trustedDocuments));
+  if (settings.responseCache?.enabled !== false)
+    plugins.push(
+      responseCachePlugin({
+        ...settings.responseCache,
+        eventBus: settings.eventBus,
+        eventStreamPrefix: settings.eventStreamPrefix,
+      }),
+    );
+  // GraphiQL for a browser outside production; in production no landing page at all.
+  plugins.push(idePlugin({ enabled: settings.nodeEnv !== 'production' }));
+  return [...plugins, ...(settings.plugins ?? [])];
+}
 
 // Editors save in bursts (truncate, write, rename); wait for the file to settle.
 const watchDebounceMs = 150;
 
 export async function startRouter(settings: RouterSettings, logger: Logger): Promise<RunningRouter> {
-  const authenticator: Authenticator = settings.authentication
-    ? await createAuthenticator(settings.authentication)
-    : anonymousOnly;
-  const trustedDocuments = await trustedDocumentsFrom(settings, logger);
-  const identitySigner = settings.identitySecret ? await createIdentitySigner(settings.identitySecret) : null;
+  disableApolloTelemetry();
+  const production = settings.nodeEnv === 'production';
   const metrics = new RouterMetrics(new Metrics());
   const shared = createSharedCache(settings.redisUrl ?? null, logger);
-  const rateLimit = settings.rateLimit
-    ? new RateLimit({
-        ...settings.rateLimit,
-        redis: shared.redis?.connection ?? null,
-        logger,
-        onRejected: (limit) => metrics.rateLimited(limit),
-      })
-    : null;
-  const cacheSettings = settings.responseCache ?? {};
-  const responseCache =
-    cacheSettings.enabled === false
-      ? null
-      : new ResponseCache({
-          store: shared.redis ? new RedisResponseStore(shared.redis) : new MemoryResponseStore(),
-          logger,
-          ...(cacheSettings.maxTtlSeconds !== undefined ? { maxTtlSeconds: cacheSettings.maxTtlSeconds } : {}),
-        });
-  // With the cache and the event streams in Redis, what changes behind the router is purged too.
-  const eventBus = !responseCache
-    ? null
-    : (settings.eventBus ??
-      (shared.redis
-        ? withStreamPrefix(createEventBus({ redis: shared.redis.connection, logger }), settings.eventStreamPrefix ?? '')
-        : null));
-  const purging = eventBus && responseCache ? purgeOnEvents({ bus: eventBus, cache: responseCache, logger }) : [];
+  const plugins = routerPlugins(settings);
+  const setUp: RouterPlugin[] = [];
+  // Stops what has been set up, in order, when the router cannot start.
+  const stopPlugins = async () => {
+    for (const step of setUp.flatMap((plugin) => plugin.stops ?? [])) await step.stop();
+  };
+  try {
+    for (const plugin of plugins) {
+      setUp.push(plugin);
+      await plugin.setup?.({ logger, production, metrics, cache: shared.cache, redis: shared.redis });
+    }
+  } catch (error) {
+    await stopPlugins();
+    await shared.close();
+    throw error;
+  }
+  const hooks = {
+    onRequest: plugins.filter((plugin) => plugin.onRequest),
+    onOperation: plugins.filter((plugin) => plugin.onOperation),
+    onResponse: plugins.filter((plugin) => plugin.onResponse),
+    context: plugins.filter((plugin) => plugin.context),
+  };
   const graphOptions: GraphOptions = {
-    production: settings.nodeEnv === 'production',
+    production,
     subgraphUrls: settings.subgraphUrls,
     ...(settings.subgraphPolicy ? { subgraphPolicy: settings.subgraphPolicy } : {}),
     persistedQueries: { cache: shared.cache, ttlSeconds: settings.persistedQueryTtlSeconds ?? 86_400 },
-    responseCache,
-    limits: { ...defaultQueryLimits, ...settings.limits },
-    rateLimit,
+    plugins,
     metrics,
     allowBatchedRequests: settings.allowBatchedRequests ?? false,
     logger,
@@ -153,21 +170,26 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
   );
   // Awaited once listening; this only keeps an early failure from counting as unhandled meanwhile.
   loading.catch(() => {});
+  // The router waits for its supergraph, then serves until drained: readiness and keep-alive follow this.
+  const lifecycle = new ServiceLifecycle({ phase: 'waiting', for: ['supergraph'], reason: null });
   const server = createHttpService({
+    lifecycle,
     logger,
     metrics: metrics.metrics,
     graphql: handleGraphQL,
     responseHeaders: securityHeaders({ production: graphOptions.production }),
     cors: settings.cors ?? null,
-    readiness: async () => ({
-      supergraph: loading
-        ? { ok: false, detail: 'loading the supergraph' }
-        : { ok: true, detail: `serving ${current.id}` },
-    }),
-    routes:
-      responseCache && cacheSettings.purgeToken
-        ? { '/cache/purge': purgeEndpoint(responseCache, cacheSettings.purgeToken, logger) }
-        : {},
+    readiness: async () => {
+      const checks: ReadinessChecks = {
+        supergraph: loading
+          ? { ok: false, detail: 'loading the supergraph' }
+          : { ok: true, detail: `serving ${current.id}` },
+      };
+      for (const plugin of plugins) if (plugin.readiness) Object.assign(checks, await plugin.readiness());
+      return checks;
+    },
+    readinessFields: () => ({ graphId: loading ? null : current.id }),
+    routes: Object.assign({}, ...plugins.map((plugin) => plugin.routes ?? {})) as Record<string, JsonRouteHandler>,
   });
   let listening: Listening;
   let metricsEndpoint: MetricsEndpoint | undefined;
@@ -177,6 +199,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     metricsEndpoint = await serveMetricsApart(metrics.metrics, settings.metrics, logger);
     current = await loading;
     loading = null;
+    lifecycle.enter({ phase: 'ready' });
   } catch (error) {
     await close(server);
     await metricsEndpoint?.close();
@@ -185,8 +208,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
       (version) => version.stop(),
       () => {},
     );
-    await Promise.all(purging.map((subscription) => subscription.stop()));
-    if (!settings.eventBus) await eventBus?.close();
+    await stopPlugins();
     await shared.close();
     throw error;
   }
@@ -195,19 +217,16 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
       supergraph: settings.supergraphPath,
       graphId: current.id,
       cache: shared.kind,
-      responseCache: responseCache !== null,
-      trustedDocuments: trustedDocuments.mode,
-      authentication: settings.authentication ? 'jwt' : 'off',
+      plugins: plugins.map((plugin) => plugin.name),
     },
     'supergraph loaded',
   );
 
-  let stopping = false;
   // Reloads run one at a time, so two quick saves cannot race to swap.
   let reloading: Promise<ReloadOutcome> = Promise.resolve({ status: 'unchanged', id: current.id });
   const reload = (): Promise<ReloadOutcome> => {
     reloading = reloading.then(async () => {
-      if (stopping) return { status: 'unchanged', id: current.id };
+      if (lifecycle.stopping) return { status: 'unchanged', id: current.id };
       let version: GraphVersion;
       try {
         const sdl = await readFile(settings.supergraphPath, 'utf8');
@@ -221,7 +240,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
         );
         return { status: 'rejected', id: current.id, reason };
       }
-      if (stopping) {
+      if (lifecycle.stopping) {
         // Built while the router was stopping: nothing will ever serve it.
         await version.stop();
         return { status: 'unchanged', id: current.id };
@@ -257,105 +276,51 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     });
   }
 
-  /**
-   * One request, in order: who is calling, their allowance, whether the
-   * request is well formed, whether the operation may run (safelist),
-   * whether its response is cached, and only then the gateway.
-   */
+  /** One request through the plugins' hooks (RouterPlugin says in which order), then its answer through theirs. */
   async function handleGraphQL(
-    incomingRequest: HTTPGraphQLRequest,
+    http: HTTPGraphQLRequest,
     incoming: IncomingMessage,
     observed: ObservedRequest,
-  ): Promise<HTTPGraphQLResponse | BytesResponse> {
-    let viewer;
-    try {
-      viewer = await authenticator.authenticate(incomingRequest.headers.get('authorization'));
-    } catch (error) {
-      if (!(error instanceof AuthenticationError)) throw error;
-      // A token that does not verify draws on the address's allowance, so
-      // guessing tokens costs what any other request costs.
-      const limited = rateLimit ? await rateLimit.consume(rateLimit.keyOf(null, incoming)) : null;
-      return limited ? rateLimitedResponse(limited) : unauthenticatedResponse(error.message);
-    }
-    // Counted before anything costly runs, for every request the caller sends.
-    const rateLimitKey = rateLimit?.keyOf(viewer, incoming);
-    const limited = rateLimit && rateLimitKey ? await rateLimit.consume(rateLimitKey) : null;
-    if (limited) return rateLimitedResponse(limited);
-    const read = readOperationRequest(incomingRequest);
-    if (read.status === 'refused') return read.response;
-    const safelisted = trustedDocuments.check(incomingRequest, read.status === 'read' ? read.operation : null);
-    if (safelisted.status === 'reject') return safelisted.response;
-    const request = safelisted.request;
-
-    // The version is fixed first, so the entry looked up and the response stored belong to the same graph.
-    const version = loading ? await loading : current;
-    let cached: ResponseCacheRequest | undefined;
-    const operation = safelisted.operation ?? (read.status === 'read' ? read.operation : null);
-    // Only a request Apollo Server would accept as it is may be answered
-    // without it: a single operation whose envelope the router read in full
-    // (readOperationRequest), past CSRF prevention, and with a document
-    // Apollo Server can find.
-    if (responseCache && operation?.documentHash && passesCsrfPrevention(request)) {
-      const documentHash = operation.documentHash;
-      const [lookup, query] = await Promise.all([
-        responseCache.lookup(
-          { ...operation, documentHash },
-          { graphId: version.id, accept: request.headers.get('accept') ?? '', viewer },
-        ),
-        // A hash alone runs only while Apollo Server's APQ store holds its
-        // document; once it is gone Apollo Server answers
-        // PERSISTED_QUERY_NOT_FOUND, and so must a cached request.
-        operation.query ?? (operation.apq === 'lookup' ? registeredQuery(documentHash) : undefined),
-      ]);
-      metrics.cacheLookup('response', lookup.hit !== null);
-      // A registration is Apollo Server's to run, even when its response is
-      // cached: answered here, it would register nothing, and the client's
-      // next request, by hash alone, would not be found.
-      if (lookup.hit && query !== undefined && operation.apq !== 'register') {
-        // Served without running, so the name is the one the request gives,
-        // or its document's only operation: what Apollo Server would resolve.
-        const operationName =
-          operation.operationName ?? (rateLimit?.limitsOperations ? soleOperationName(documentHash, query) : null);
-        const overLimit =
-          rateLimit && rateLimitKey ? await rateLimit.consumeOperation(rateLimitKey, operationName) : null;
-        if (overLimit) return rateLimitedResponse(overLimit);
-        // Counted under the name the request gives: it is part of the
-        // entry's key. A request that names no operation counts as
-        // anonymous, even when its one operation has a name.
-        observed.operationName = operation.operationName ?? null;
-        return lookup.hit;
-      }
-      if (query !== undefined) cached = lookup.request;
-    }
-    const response = await version.serve((apollo) =>
-      apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: request,
-        context: async () => ({
-          viewer,
-          identity: viewer && identitySigner ? await identitySigner.sign(viewer) : null,
-          trusted: safelisted.trusted,
-          rateLimitKey,
-          requestId: request.headers.get(requestIdHeader) ?? '',
-          responseCache: cached,
-          observed,
-        }),
-      }),
-    );
-    if (cached && responseCache) {
-      response.headers.set('x-cache', 'MISS');
-      await responseCache.save(cached, response);
-    }
+  ): Promise<RouterResponse> {
+    const request: RouterRequest = { http, incoming, observed, viewer: null, operation: null, graphId: '' };
+    let { response, answeredBy } = await answer(request);
+    for (const plugin of hooks.onResponse)
+      response = (await plugin.onResponse!(request, response, answeredBy)) ?? response;
     return response;
   }
 
-  /** The document Apollo Server's APQ store holds under this hash (its keys are prefixed `apq:`). */
-  async function registeredQuery(hash: string): Promise<string | undefined> {
-    try {
-      return (await shared.cache.get(`apq:${hash}`)) ?? undefined;
-    } catch {
-      // A failing cache is a miss: the request goes to Apollo Server.
-      return undefined;
+  async function answer(request: RouterRequest): Promise<{ response: RouterResponse; answeredBy: AnsweredBy }> {
+    for (const plugin of hooks.onRequest) {
+      const response = await plugin.onRequest!(request);
+      if (response) return { response, answeredBy: 'front' };
     }
+    const read = readOperationRequest(request.http);
+    if (read.status === 'refused') return { response: read.response, answeredBy: 'front' };
+    request.operation = read.status === 'read' ? read.operation : null;
+    // The version is fixed first, so what a stage looks up and what is stored belong to the same graph.
+    const version = loading ? await loading : current;
+    request.graphId = version.id;
+    for (const plugin of hooks.onOperation) {
+      const response = await plugin.onOperation!(request);
+      if (response) return { response, answeredBy: 'front' };
+    }
+    const response = await version.serve((apollo) =>
+      apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest: request.http, context: () => contextOf(request) }),
+    );
+    return { response, answeredBy: 'gateway' };
+  }
+
+  async function contextOf(request: RouterRequest): Promise<RouterContext> {
+    const context: RouterContext = {
+      request,
+      viewer: request.viewer,
+      identity: null,
+      trusted: false,
+      requestId: request.http.headers.get(requestIdHeader) ?? '',
+      observed: request.observed,
+    };
+    for (const plugin of hooks.context) Object.assign(context, await plugin.context!(request));
+    return context;
   }
 
   const metricsServed: MetricsEndpoint = metricsEndpoint;
@@ -366,7 +331,8 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     {
       name: 'supergraph watcher',
       stop: () => {
-        stopping = true;
+        // The lifecycle already drains (closeHttpServer below moves it on); no reload may swap in meanwhile.
+        lifecycle.drain();
         watcher?.close();
         clearTimeout(debounce);
       },
@@ -374,9 +340,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     closeHttpServer(server),
     { name: 'supergraph reload', stop: () => reloading },
     { name: 'gateway', stop: () => current.stop() },
-    { name: 'cache purging', stop: () => Promise.all(purging.map((subscription) => subscription.stop())) },
-    // A bus passed in is the caller's to close.
-    { name: 'event bus', stop: () => (settings.eventBus ? undefined : eventBus?.close()) },
+    ...plugins.flatMap((plugin) => plugin.stops ?? []),
     { name: 'shared cache', stop: () => shared.close() },
     // Last: Prometheus can scrape the drain and the stop.
     { name: 'metrics server', stop: () => metricsServed.close() },
@@ -392,31 +356,6 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     stillOpen: shutdown.stillOpen,
     metricsUrl,
   };
-}
-
-async function trustedDocumentsFrom(settings: RouterSettings, logger: Logger): Promise<TrustedDocuments> {
-  const { mode = 'off', manifestPath = null } = settings.trustedDocuments ?? {};
-  const manifest =
-    mode !== 'off' && manifestPath ? await loadTrustedDocuments(manifestPath) : new Map<string, string>();
-  if (mode !== 'off')
-    logger.info({ mode, documents: manifest.size, manifest: manifestPath }, 'trusted documents loaded');
-  return new TrustedDocuments({ mode, manifest, logger });
-}
-
-const simpleContentTypes = new Set(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']);
-const preflightHeaders = ['apollo-require-preflight', 'x-apollo-operation-name'];
-
-/**
- * Whether Apollo Server's CSRF prevention would let this request through
- * (its rule, restated): a cache hit is served without Apollo Server, so it
- * must not answer what Apollo Server would refuse. A request with a
- * content type other than the three a browser sends without a preflight
- * passes; any other needs a non-empty preflight header.
- */
-function passesCsrfPrevention(request: HTTPGraphQLRequest): boolean {
-  const contentType = request.headers.get('content-type');
-  if (contentType !== undefined && !simpleContentTypes.has(mediaTypeOf(contentType))) return true;
-  return preflightHeaders.some((header) => (request.headers.get(header) ?? '') !== '');
 }
 
 /**

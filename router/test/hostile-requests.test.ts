@@ -10,6 +10,7 @@ import { sha256 } from '../../test/support/persisted-queries.ts';
 import { startTestRouter } from '../../test/support/shop-graph.ts';
 import { startTestSubgraph, type TestSubgraph } from '../../test/support/test-subgraph.ts';
 import { signTestToken, testJwtSecret } from '../../test/support/tokens.ts';
+import { maxRequestJsonDepth, nestsDeeperThan } from '../src/operation-request.ts';
 import { defaultQueryLimits } from '../src/plugins/query-limits/index.ts';
 import type { RunningRouter } from '../src/router.ts';
 
@@ -57,19 +58,23 @@ const logLines: Array<{ level: number; msg: string }> = [];
 
 beforeAll(async () => {
   const node = (): object => ({ id: '1', name: 'n', child: node, children: () => [] });
+  // Cacheable by the router's response cache, for a minute.
+  const cacheable =
+    <T>(value: T) =>
+    (_: unknown, __: unknown, ___: unknown, info: GraphQLResolveInfo): T => {
+      // Apollo Server's cache control plugin puts this on `info`.
+      (info as unknown as { cacheControl: { setCacheHint(hint: object): void } }).cacheControl.setCacheHint({
+        maxAge: 60,
+        scope: 'PUBLIC',
+      });
+      return value;
+    };
   subgraph = await startTestSubgraph('nodes', sdl, {
     Query: {
       node,
-      hello: () => 'hi',
-      // Cacheable by the router's response cache, for a minute.
-      cached: (_: unknown, __: unknown, ___: unknown, info: GraphQLResolveInfo) => {
-        // Apollo Server's cache control plugin puts this on `info`.
-        (info as unknown as { cacheControl: { setCacheHint(hint: object): void } }).cacheControl.setCacheHint({
-          maxAge: 60,
-          scope: 'PUBLIC',
-        });
-        return 'kept';
-      },
+      // Cacheable too, so the corpus, which asks for it most, can be sent against a warm cache.
+      hello: cacheable('hi'),
+      cached: cacheable('kept'),
       badInput: () => {
         throw new GraphQLError('`sku` must not be empty.', { extensions: { code: 'BAD_USER_INPUT' } });
       },
@@ -358,6 +363,67 @@ function expectNothingLeaked(text: string) {
   expect(text).not.toMatch(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b|localhost:\d+/);
 }
 
+/** Each case's answer from a cold cache, for the same case against a warm one. */
+const coldAnswers = new Map<Hostile, [number, unknown]>();
+
+/**
+ * The same operation as `request` asks for (document, name, variables),
+ * sent as an honest client would, so a response to it may be cached under
+ * the key the hostile request would look up; null where the request names
+ * no single operation.
+ */
+function honestFormOf(request: Hostile): Hostile | null {
+  let params: Record<string, unknown>;
+  if (request.method === 'GET') {
+    const search = new URLSearchParams(request.search);
+    let variables: unknown;
+    try {
+      variables = JSON.parse(search.get('variables') ?? 'null');
+    } catch {
+      return null;
+    }
+    params = { query: search.get('query'), operationName: search.get('operationName'), variables };
+  } else if (request.method === undefined || request.method === 'POST') {
+    try {
+      params = JSON.parse(String(request.body));
+    } catch {
+      return null;
+    }
+  } else return null;
+  if (typeof params !== 'object' || params === null || Array.isArray(params) || typeof params.query !== 'string')
+    return null;
+  const { query, operationName, variables } = params;
+  // Variables nested past any stack cannot be sent at all, honestly or not.
+  if (nestsDeeperThan(variables, maxRequestJsonDepth)) return null;
+  if (request.method === 'GET') {
+    const search = new URLSearchParams({ query });
+    if (typeof operationName === 'string') search.set('operationName', operationName);
+    if (variables !== null && variables !== undefined) search.set('variables', JSON.stringify(variables));
+    return { name: `honest ${request.name}`, method: 'GET', search: `?${search}`, enforcing: request.enforcing };
+  }
+  return post(`honest ${request.name}`, { query, operationName, variables }, { enforcing: request.enforcing });
+}
+
+/** The checks every answer to the corpus passes, from a cold cache or a warm one. */
+function expectRefused(request: Hostile, response: Awaited<ReturnType<typeof send>>) {
+  const codes = (response.body?.errors ?? []).map((error: any) => error.extensions?.code);
+  const refused = response.status >= 400 && response.status < 500;
+  const coded = codes.length > 0 && codes.every((code: unknown) => typeof code === 'string');
+  expect(refused || (coded && response.body?.data == null), `${response.status} ${response.text.slice(0, 200)}`).toBe(
+    true,
+  );
+  expect(response.status).toBeLessThan(500);
+  expect(codes).not.toContain('INTERNAL_SERVER_ERROR');
+  if (request.expected) {
+    expect([response.status, codes[0]], response.text).toEqual([request.expected.status, request.expected.code]);
+  }
+  // Production answers carry no stack, no measured value (a limit's refusal names the limit only) and no schema hints.
+  expectNothingLeaked(response.text);
+  expect(response.text).not.toMatch(/Did you mean/);
+  expect(response.text).not.toMatch(/exceeded, found|"found"|more tha[nt] \d+ tokens/);
+  return codes;
+}
+
 describe('a hostile request', () => {
   it('corpus has at least 100 requests', () => {
     expect(corpus.length).toBeGreaterThanOrEqual(100);
@@ -365,25 +431,39 @@ describe('a hostile request', () => {
 
   it.each(corpus)('$name: refused with a 4xx or a coded error', async (request) => {
     const response = await send(request);
-    const codes = (response.body?.errors ?? []).map((error: any) => error.extensions?.code);
-    const refused = response.status >= 400 && response.status < 500;
-    const coded = codes.length > 0 && codes.every((code: unknown) => typeof code === 'string');
-    expect(refused || (coded && response.body?.data == null), `${response.status} ${response.text.slice(0, 200)}`).toBe(
-      true,
-    );
-    expect(response.status).toBeLessThan(500);
-    expect(codes).not.toContain('INTERNAL_SERVER_ERROR');
-    if (request.expected) {
-      expect([response.status, codes[0]], response.text).toEqual([request.expected.status, request.expected.code]);
-    }
-    // Production answers carry no stack, no measured value (a limit's refusal names the limit only) and no schema hints.
-    expectNothingLeaked(response.text);
-    expect(response.text).not.toMatch(/Did you mean/);
-    expect(response.text).not.toMatch(/exceeded, found|"found"|more tha[nt] \d+ tokens/);
+    const codes = expectRefused(request, response);
+    coldAnswers.set(request, [response.status, codes[0]]);
   });
 
   it('never reached the subgraph', () => {
     expect(subgraph.requests).toEqual([]);
+  });
+
+  it("was logged as the client's mistake, never as a fault", () => {
+    const faults = logLines.filter((line) => line.level >= 50);
+    expect(faults.map((line) => line.msg)).toEqual([]);
+  });
+});
+
+describe('a hostile request against a warm cache', () => {
+  /** Cases whose operation, sent honestly, was then served from the cache. */
+  let warmed = 0;
+
+  it.each(corpus)('$name: answered as from a cold cache, never from the cache', async (request) => {
+    const honest = honestFormOf(request);
+    if (honest) {
+      await send(honest);
+      if ((await send(honest)).headers.get('x-cache') === 'HIT') warmed++;
+    }
+    const response = await send(request);
+    const codes = expectRefused(request, response);
+    expect(response.headers.get('x-cache')).not.toBe('HIT');
+    expect([response.status, codes[0]], response.text).toEqual(coldAnswers.get(request));
+  });
+
+  it('had a cached response to refuse for many of the cases', () => {
+    // `{ hello }` in every content type, with every credential that does not verify, and more.
+    expect(warmed).toBeGreaterThanOrEqual(10);
   });
 
   it("was logged as the client's mistake, never as a fault", () => {

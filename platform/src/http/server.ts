@@ -57,6 +57,12 @@ export interface HttpServiceOptions {
    * and `close` move it on. Default: one that is ready from the start.
    */
   lifecycle?: ServiceLifecycle;
+  /**
+   * Top-level fields of the readiness JSON beside `status` and `checks`,
+   * such as the router's `graphId`: data for tools, not text to parse.
+   * Default: none.
+   */
+  readinessFields?: () => Readonly<Record<string, unknown>>;
   logger: Logger;
   /** Largest request body accepted, in bytes. Default: 2 MiB, as Apollo Router. */
   maxBodyBytes?: number;
@@ -115,6 +121,7 @@ class HttpError extends Error {
 export function createHttpService({
   graphql,
   readiness,
+  readinessFields = () => ({}),
   logger,
   maxBodyBytes = 2 * 1024 * 1024,
   graphqlPath = '/graphql',
@@ -168,6 +175,7 @@ export function createHttpService({
         return writeJson(outgoing, ready ? 200 : 503, {
           status: ready ? 'ready' : 'not ready',
           ...describePhase(phase),
+          ...readinessFields(),
           checks,
         });
       }

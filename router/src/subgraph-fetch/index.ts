@@ -15,8 +15,11 @@ import {
   Resilience,
   SubgraphRequestError,
   type ResilienceObserver,
+  type SubgraphFetchFailure,
   type SubgraphPolicy,
 } from './resilience.ts';
+
+export type { SubgraphFetchFailure };
 
 export interface SubgraphFetchOptions {
   name: string;
@@ -30,9 +33,6 @@ export interface SubgraphFetchOptions {
   /** Where the breaker's state changes are logged. Default: nowhere. */
   logger?: Logger | null;
 }
-
-/** Why a request to a subgraph got no usable answer. */
-export type SubgraphFetchFailure = 'timeout' | 'network' | 'status';
 
 export interface SubgraphFetchObserver extends ResilienceObserver {
   /** One HTTP request to `subgraph` ended after `seconds`; `failure` says why it failed, if it did. */

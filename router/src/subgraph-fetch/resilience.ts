@@ -3,12 +3,14 @@ import { GraphQLError } from 'graphql';
 import CircuitBreaker from 'opossum';
 import { ErrorCode } from '../../../platform/src/errors.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
-import type { SubgraphFetchFailure } from './index.ts';
+
+/** Why a request to a subgraph got no usable answer. */
+export type SubgraphFetchFailure = 'timeout' | 'network' | 'status';
 
 /**
  * How the router treats one subgraph that is slow or failing. Every field
  * can be set for all subgraphs (`SUBGRAPH_TIMEOUT_MS`) and for one
- * (`INVENTORY_SUBGRAPH_TIMEOUT_MS`); see router/src/config.ts.
+ * (`SUBGRAPH_OVERRIDES={"inventory":{"timeoutMs":2000}}`); see router/src/config.ts.
  */
 export interface SubgraphPolicy {
   /**
@@ -190,6 +192,8 @@ function unavailable(subgraph: string, cause: unknown): GraphQLError {
  * overrides keyed by the subgraph's env prefix (`INVENTORY`).
  */
 export interface SubgraphPolicies {
+  /** For every subgraph. */
   all?: Partial<SubgraphPolicy>;
+  /** For one subgraph, by its name in the supergraph (`reviews`), over `all`. */
   bySubgraph?: Record<string, Partial<SubgraphPolicy>>;
 }

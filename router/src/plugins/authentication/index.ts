@@ -2,7 +2,9 @@ import type { webcrypto } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 
-import type { Viewer } from '../../../../platform/src/identity.ts';
+import { unauthenticatedResponse } from '../../../../platform/src/errors.ts';
+import { createIdentitySigner, type Viewer } from '../../../../platform/src/identity.ts';
+import type { RouterPlugin } from '../plugin.ts';
 
 export type { Viewer };
 
@@ -17,28 +19,51 @@ export type TokenKeys =
       kind: 'jwks';
       /** The identity provider's JSON Web Key Set URL. */
       url: string;
-      /** Accepted algorithms, pinned; a token naming any other is refused. Default: RS256, ES256. */
+      /**
+       * Accepted algorithms, pinned; a token naming any other is refused.
+       * @default ['RS256', 'ES256']
+       */
       algorithms?: readonly string[];
       /**
        * After a fetch, a token with an unknown `kid` does not trigger another
-       * for this long, so a flood of made-up key ids costs one fetch. Default: 30 s.
+       * for this long, so a flood of made-up key ids costs one fetch.
+       * @default 30
        */
       cooldownSeconds?: number;
-      /** Keys are refetched when older than this. Default: 10 min. */
+      /**
+       * Keys are refetched when older than this.
+       * @default 600 (10 min)
+       */
       cacheMaxAgeSeconds?: number;
-      /** A JWKS fetch that takes longer fails. Default: 5 s. */
+      /**
+       * A JWKS fetch that takes longer fails.
+       * @default 5
+       */
       timeoutSeconds?: number;
     };
 
 export interface AuthenticationOptions {
+  /** Where signing keys come from (no default: without keys, leave the plugin out). */
   keys: TokenKeys;
-  /** Required `iss`, when set. */
+  /**
+   * Required `iss`.
+   * @default undefined: any issuer
+   */
   issuer?: string | undefined;
-  /** Required `aud`, when set. */
+  /**
+   * Required `aud`.
+   * @default undefined: any audience
+   */
   audience?: string | undefined;
-  /** Allowed clock skew for `exp` and `nbf`, in seconds. Default: 30. */
+  /**
+   * Allowed clock skew for `exp` and `nbf`, in seconds.
+   * @default 30
+   */
   clockToleranceSeconds?: number;
-  /** Verified tokens remembered, so a client's next request skips the signature check. Default: 10,000. */
+  /**
+   * Verified tokens remembered, so a client's next request skips the signature check.
+   * @default 10000
+   */
   verifiedTokenCacheSize?: number;
 }
 
@@ -176,4 +201,45 @@ function describeRejection(error: unknown): string {
   if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid)
     return 'The token could not be verified: the signing keys are unavailable.';
   return 'The token is malformed.';
+}
+
+export interface AuthenticationPluginOptions extends AuthenticationOptions {
+  /**
+   * Signs the verified caller for the subgraphs (platform/src/identity.ts),
+   * which must share it.
+   * @default null: subgraphs see every caller as anonymous
+   */
+  identitySecret?: string | null;
+}
+
+/**
+ * Who is calling: a bearer token that verifies makes the request's viewer,
+ * none leaves it anonymous, and one that does not verify is answered 401
+ * before anything else runs. The viewer is signed for the subgraphs, which
+ * enforce `@authenticated` and `@requiresScopes` on it.
+ */
+export function authenticationPlugin({ identitySecret = null, ...options }: AuthenticationPluginOptions): RouterPlugin {
+  let authenticator: Authenticator = anonymousOnly;
+  let sign: ((viewer: Viewer) => Promise<string>) | null = null;
+  return {
+    name: 'authentication',
+    async setup() {
+      authenticator = await createAuthenticator(options);
+      if (identitySecret) {
+        const signer = await createIdentitySigner(identitySecret);
+        sign = (viewer) => signer.sign(viewer);
+      }
+    },
+    async onRequest(request) {
+      try {
+        request.viewer = await authenticator.authenticate(request.http.headers.get('authorization'));
+      } catch (error) {
+        if (!(error instanceof AuthenticationError)) throw error;
+        return unauthenticatedResponse(error.message);
+      }
+    },
+    async context({ viewer }) {
+      return { identity: viewer && sign ? await sign(viewer) : null };
+    },
+  };
 }

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { Logger } from '../../../../platform/src/logger.ts';
+import type { RouterPlugin } from '../plugin.ts';
 import { ideBundle } from './bundle.ts';
 import { readShippedOperations } from './operations.ts';
 import { renderIdePage, type IdePageConfig } from './page.ts';
@@ -10,16 +11,25 @@ export interface IdePluginOptions {
   /**
    * Serve GraphiQL to a browser that opens the endpoint. When false, no
    * landing page at all: Apollo Server's default would load Apollo's from a
-   * CDN. Default: true; the router passes false in production.
+   * CDN. The router passes false in production.
+   * @default true
    */
   enabled?: boolean;
-  /** Folder of the shipped operations the picker offers. Default: `operations/` at the repository root. */
+  /**
+   * Folder of the shipped operations the picker offers.
+   * @default `operations/` at the repository root
+   */
   operationsFolder?: string;
-  /** Where GraphiQL sends operations, relative to the page. Default: `/graphql`. */
+  /**
+   * Where GraphiQL sends operations, relative to the page.
+   * @default '/graphql'
+   */
   endpoint?: string;
-  /** The page's title. Default: `Shop graph · GraphiQL`. */
+  /**
+   * The page's title.
+   * @default 'Shop graph · GraphiQL'
+   */
   title?: string;
-  logger: Logger;
 }
 
 const repositoryOperations = fileURLToPath(new URL('../../../../operations/', import.meta.url));
@@ -35,13 +45,26 @@ const repositoryOperations = fileURLToPath(new URL('../../../../operations/', im
  * for, so the page works with no internet and a production install
  * carries none of it.
  */
-export function idePlugin({
-  enabled = true,
-  operationsFolder = repositoryOperations,
-  endpoint = '/graphql',
-  title = 'Shop graph · GraphiQL',
-  logger,
-}: IdePluginOptions): ApolloServerPlugin {
+export function idePlugin(options: IdePluginOptions = {}): RouterPlugin {
+  let logger: Logger | null = null;
+  return {
+    name: 'ide',
+    setup: (router) => {
+      logger = router.logger;
+    },
+    apollo: landingPage(options, (error) => logger?.error({ err: error }, 'cannot build the GraphiQL page')),
+  };
+}
+
+function landingPage(
+  {
+    enabled = true,
+    operationsFolder = repositoryOperations,
+    endpoint = '/graphql',
+    title = 'Shop graph · GraphiQL',
+  }: IdePluginOptions,
+  reportFailure: (error: unknown) => void,
+): ApolloServerPlugin {
   if (!enabled) return ApolloServerPluginLandingPageDisabled();
   return {
     async serverWillStart() {
@@ -55,7 +78,7 @@ export function idePlugin({
                 const config: IdePageConfig = { endpoint, operations, defaultQuery, defaultHeaders };
                 return renderIdePage(bundle, config, title);
               } catch (error) {
-                logger.error({ err: error }, 'cannot build the GraphiQL page');
+                reportFailure(error);
                 return unavailablePage;
               }
             },

@@ -9,6 +9,8 @@ import {
 import { operationDepth } from './depth.ts';
 import { QueryLimitCode, QueryLimitError } from './errors.ts';
 
+import type { RouterPlugin } from '../plugin.ts';
+
 export { formatQueryLimitError, QueryLimitCode, QueryLimitError } from './errors.ts';
 
 /** How big an operation may be. Every limit is checked before any subgraph is called. */
@@ -16,24 +18,24 @@ export interface QueryLimits {
   /**
    * Deepest field nesting, leaves included, fragments flattened, a Relay
    * connection's `edges` and `node` not counted (see depth.ts for why).
-   * Default: 7. The shop's deepest operation, OrderHistory (viewer → orders
+   * @default 7. The shop's deepest operation, OrderHistory (viewer → orders
    * → items → product → name), is 5; the README's product card is 4.
    */
   maxDepth: number;
-  /** Aliased fields per operation, `__typename` aliases included. Default: 15. */
+  /** Aliased fields per operation, `__typename` aliases included. @default 15 */
   maxAliases: number;
-  /** Directives per operation. Default: 10. */
+  /** Directives per operation. @default 10 */
   maxDirectives: number;
-  /** Lexical tokens per document, counted before it is parsed. Default: 1,000. */
+  /** Lexical tokens per document, counted before it is parsed. @default 1000 */
   maxTokens: number;
   /**
    * Estimated cost, computed with the request's variables from the
-   * subgraphs' `@listSize` and `@cost` (see platform/src/graphql/demand-control.ts). Default: 5,000: the
+   * subgraphs' `@listSize` and `@cost` (see platform/src/graphql/demand-control.ts). @default 5000: the
    * dearest shipped operation, OrderHistory, costs 2,034 (10 orders of up
    * to 50 items), while 100 products with 100 reviews each cost over 30,000.
    */
   maxCost: number;
-  /** Trusted documents (in the safelist manifest) skip the cost limit: they were reviewed. Default: true. */
+  /** Trusted documents (in the safelist manifest) skip the cost limit: they were reviewed. @default true */
   costExemptTrusted: boolean;
 }
 
@@ -141,4 +143,19 @@ export function queryLimits(
 function countIn(details: unknown): number | undefined {
   if (typeof details !== 'object' || details === null || !('n' in details)) return undefined;
   return typeof details.n === 'number' ? details.n : undefined;
+}
+
+/** Any limit left out keeps its default (defaultQueryLimits). */
+export type QueryLimitsPluginOptions = Partial<QueryLimits>;
+
+/** Operation size limits (`queryLimits`), set up anew for each supergraph version: cost reads its schema. */
+export function queryLimitsPlugin(options: QueryLimitsPluginOptions = {}): RouterPlugin {
+  const limits: QueryLimits = { ...defaultQueryLimits, ...options };
+  return {
+    name: 'query limits',
+    graph({ sdl }) {
+      const { plugins, validationRules, parseOptions } = queryLimits(limits, { supergraphSdl: sdl });
+      return { apollo: plugins, validationRules, parseOptions };
+    },
+  };
 }

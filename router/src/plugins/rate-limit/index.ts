@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { HeaderMap, type ApolloServerPlugin, type HTTPGraphQLResponse } from '@apollo/server';
+import { HeaderMap, type HTTPGraphQLResponse } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import {
   RateLimiterMemory,
@@ -11,7 +11,9 @@ import {
 import type { RedisClient } from '../../../../platform/src/cache/redis.ts';
 import { errorResponse } from '../../../../platform/src/errors.ts';
 import type { Logger } from '../../../../platform/src/logger.ts';
+import { soleOperationName } from '../../operation-request.ts';
 import type { Viewer } from '../authentication/index.ts';
+import type { RouterPlugin, RouterRequest } from '../plugin.ts';
 
 /** So many requests per window. */
 export interface RateLimitRule {
@@ -39,11 +41,6 @@ export interface RateLimitOptions {
   logger: Logger;
   /** Told of every refused request and which allowance refused it, for metrics. Default: none. */
   onRejected?: ((limit: 'caller' | 'operation') => void) | null;
-}
-
-export interface RateLimitContext {
-  /** Whose allowance this request draws on: `user:<id>` or `ip:<address>`. */
-  rateLimitKey?: string;
 }
 
 /** A refused request: try again in this many seconds. */
@@ -101,19 +98,6 @@ export class RateLimit {
   consumeOperation(key: string, operationName: string | null | undefined): Promise<RateLimited | null> {
     const limiter = operationName ? this.perOperation.get(operationName) : undefined;
     return limiter ? this.draw('operation', limiter, key) : Promise.resolve(null);
-  }
-
-  /** Draws on the operation's own allowance, once Apollo Server knows which operation runs. */
-  plugin(): ApolloServerPlugin<RateLimitContext> {
-    return {
-      requestDidStart: async () => ({
-        didResolveOperation: async ({ operationName, contextValue }) => {
-          if (!contextValue.rateLimitKey) return;
-          const limited = await this.consumeOperation(contextValue.rateLimitKey, operationName);
-          if (limited) throw rateLimitedError(limited);
-        },
-      }),
-    };
   }
 
   private async draw(
@@ -183,4 +167,90 @@ export function rateLimitedResponse(limited: RateLimited): HTTPGraphQLResponse {
     { message, extensions: { code: 'RATE_LIMITED', retryAfterSeconds: limited.retryAfterSeconds } },
     [['retry-after', String(limited.retryAfterSeconds)]],
   );
+}
+
+export interface RateLimitPluginOptions {
+  /**
+   * Every caller's allowance for any request; a rule given in part keeps the rest of the default.
+   * @default { points: 600, windowSeconds: 60 }
+   */
+  perCaller?: Partial<RateLimitRule>;
+  /**
+   * Stricter allowances by operation name, counted on top of the caller's.
+   * @default {} (none)
+   */
+  operations?: Readonly<Record<string, RateLimitRule>>;
+  /**
+   * Proxies in front of the router that append to X-Forwarded-For; the
+   * client address is read that many hops from the right.
+   * @default 0 (the socket's peer: nothing in a header is trusted)
+   */
+  trustedProxies?: number;
+}
+
+/**
+ * Requests per caller, and per operation where configured; counters in
+ * Redis when the router has it, so the limit holds across instances.
+ *
+ * Every request counts, however it is answered: run by Apollo Server (the
+ * operation's own allowance is drawn once it knows the operation), served
+ * by a front stage such as the response cache (drawn here, under the name
+ * Apollo Server would resolve), or refused 401 for a token that does not
+ * verify (drawn from the client address, so tokens cannot be guessed for
+ * free).
+ */
+export function rateLimitPlugin({ perCaller, ...options }: RateLimitPluginOptions = {}): RouterPlugin {
+  let rateLimit: RateLimit | null = null;
+  // Whose allowance each request drew on; absent: not counted yet.
+  const keys = new WeakMap<RouterRequest, string>();
+  return {
+    name: 'rate limit',
+    setup({ redis, logger, metrics }) {
+      rateLimit = new RateLimit({
+        ...options,
+        perCaller: { points: 600, windowSeconds: 60, ...perCaller },
+        redis: redis?.connection ?? null,
+        logger,
+        onRejected: (limit) => metrics.rateLimited(limit),
+      });
+    },
+    async onRequest(request) {
+      if (!rateLimit) return;
+      // Counted before anything costly runs, for every request the caller sends.
+      const key = rateLimit.keyOf(request.viewer, request.incoming);
+      keys.set(request, key);
+      const limited = await rateLimit.consume(key);
+      if (limited) return rateLimitedResponse(limited);
+    },
+    async onResponse(request, response, answeredBy) {
+      if (!rateLimit) return;
+      const key = keys.get(request);
+      if (key === undefined) {
+        // Refused before this plugin's turn (a token that does not verify): the address pays.
+        const limited = await rateLimit.consume(rateLimit.keyOf(null, request.incoming));
+        return limited ? rateLimitedResponse(limited) : undefined;
+      }
+      const operation = request.operation;
+      // An operation answered in front of Apollo Server (a cache hit) draws on its own allowance here.
+      if (answeredBy !== 'front' || response.status !== 200 || !operation) return;
+      // Served without running, so the name is the one the request gives, or its document's only operation.
+      const operationName =
+        operation.operationName ??
+        (rateLimit.limitsOperations && operation.documentHash && operation.query !== undefined
+          ? soleOperationName(operation.documentHash, operation.query)
+          : null);
+      const limited = await rateLimit.consumeOperation(key, operationName);
+      if (limited) return rateLimitedResponse(limited);
+    },
+    apollo: {
+      requestDidStart: async ({ contextValue }) => ({
+        didResolveOperation: async ({ operationName }) => {
+          const key = keys.get(contextValue.request);
+          if (!rateLimit || key === undefined) return;
+          const limited = await rateLimit.consumeOperation(key, operationName);
+          if (limited) throw rateLimitedError(limited);
+        },
+      }),
+    },
+  };
 }

@@ -1,7 +1,14 @@
 import { HeaderMap, type ApolloServerPlugin, type HTTPGraphQLResponse } from '@apollo/server';
+import { createEventBus, type EventBus } from '../../../../platform/src/events/index.ts';
+import { withStreamPrefix } from '../../../../platform/src/events/stream-prefix.ts';
+import type { JsonRouteHandler } from '../../../../platform/src/http/server.ts';
 import type { Logger } from '../../../../platform/src/logger.ts';
 import type { OperationRequest } from '../../operation-request.ts';
 import type { Viewer } from '../authentication/index.ts';
+import { isBytesResponse, type RouterContext, type RouterPlugin, type RouterRequest } from '../plugin.ts';
+import { MemoryResponseStore, RedisResponseStore } from './store.ts';
+import { purgeEndpoint } from './purge-endpoint.ts';
+import { purgeOnEvents } from './event-purge.ts';
 import type { CachedResponse, ResponseStore } from './store.ts';
 import { entitiesChangedBy } from './event-purge.ts';
 import { entityTags, tagsToPurgeForChanged, tagsToPurgeForEntity } from './tags.ts';
@@ -125,7 +132,9 @@ export class ResponseCache {
    * even when the mutation's selection does not. This runs even when the
    * mutation failed or returned no data: a write may have committed anyway.
    */
-  plugin(): ApolloServerPlugin<ResponseCacheContext> {
+  plugin<TContext extends ResponseCacheContext>(
+    stateOf: (context: TContext) => ResponseCacheRequest | undefined,
+  ): ApolloServerPlugin<TContext> {
     const cache = this;
     return {
       async requestDidStart() {
@@ -145,7 +154,7 @@ export class ResponseCache {
               );
               return;
             }
-            const state = contextValue.responseCache;
+            const state = stateOf(contextValue);
             if (!data) return;
             const policy = overallCachePolicy.policyIfCacheable();
             if (!state || errors || operation.operation !== 'query' || !policy) return;
@@ -175,7 +184,6 @@ export class ResponseCache {
 
 /** What the plugin reads from the request's context. */
 export interface ResponseCacheContext {
-  responseCache?: ResponseCacheRequest | undefined;
   /** Events the mutation's subgraphs reported recording (router/src/subgraph-fetch). */
   recordedEvents?: unknown[] | undefined;
 }
@@ -212,4 +220,131 @@ function publicKey(material: string): string {
 
 function privateKey(material: string, viewer: Viewer): string {
   return `${material}\0viewer\0${viewer.id}`;
+}
+
+export interface ResponseCachePluginOptions {
+  /**
+   * Upper bound on any entry's lifetime, whatever the hints say, in seconds.
+   * @default 3600
+   */
+  maxTtlSeconds?: number;
+  /**
+   * Bearer token for `POST /cache/purge`.
+   * @default null: the endpoint is off
+   */
+  purgeToken?: string | null;
+  /**
+   * The bus whose events purge what changed behind the router. A bus passed
+   * in is the caller's to close.
+   * @default Redis Streams on the router's Redis, when it has one; else none
+   */
+  eventBus?: EventBus | null;
+  /**
+   * Prefix of the event stream names, as the subgraphs use it.
+   * @default '' (none)
+   */
+  eventStreamPrefix?: string;
+}
+
+/**
+ * The whole-response cache (ResponseCache). In front of Apollo Server it
+ * serves a hit as the bytes first stored, after the router read the
+ * operation once (operation-request.ts) and only for a request Apollo
+ * Server would accept as it is; behind it, the response of a miss is
+ * stored when the gateway's cache policy allows. Entries live in Redis
+ * when the router has it, so every instance shares them, and the events
+ * the subgraphs publish purge them.
+ */
+export function responseCachePlugin({
+  maxTtlSeconds = 3600,
+  purgeToken = null,
+  eventBus = null,
+  eventStreamPrefix = '',
+}: ResponseCachePluginOptions = {}): RouterPlugin {
+  let cache: ResponseCache | null = null;
+  let storing: ApolloServerPlugin<RouterContext> | null = null;
+  let registeredQuery: (hash: string) => Promise<string | undefined> = async () => undefined;
+  let countLookup: (hit: boolean) => void = () => {};
+  let purgeRoute: JsonRouteHandler | null = null;
+  let ownBus: EventBus | null = null;
+  let subscriptions: Array<{ stop(): Promise<void> }> = [];
+  // The lookup of each request that missed, to store its response under.
+  const misses = new WeakMap<RouterRequest, ResponseCacheRequest>();
+  return {
+    name: 'response cache',
+    setup({ redis, logger, metrics, cache: shared }) {
+      const created = new ResponseCache({
+        store: redis ? new RedisResponseStore(redis) : new MemoryResponseStore(),
+        logger,
+        maxTtlSeconds,
+      });
+      cache = created;
+      storing = created.plugin<RouterContext>((context) => misses.get(context.request));
+      countLookup = (hit) => metrics.cacheLookup('response', hit);
+      // The document Apollo Server's APQ store holds under this hash (its keys are prefixed `apq:`).
+      registeredQuery = async (hash) => {
+        try {
+          return (await shared.get(`apq:${hash}`)) ?? undefined;
+        } catch {
+          // A failing cache is a miss: the request goes to Apollo Server.
+          return undefined;
+        }
+      };
+      if (purgeToken) purgeRoute = purgeEndpoint(created, purgeToken, logger);
+      // With the cache and the event streams in Redis, what changes behind the router is purged too.
+      ownBus =
+        eventBus || !redis
+          ? null
+          : withStreamPrefix(createEventBus({ redis: redis.connection, logger }), eventStreamPrefix);
+      const bus = eventBus ?? ownBus;
+      subscriptions = bus ? purgeOnEvents({ bus, cache: created, logger }) : [];
+    },
+    async onOperation(request) {
+      const operation = request.operation;
+      // Only a request Apollo Server would accept as it is may be answered
+      // without it: a single operation whose envelope the router read in
+      // full, past CSRF prevention, and with a document Apollo Server can find.
+      if (!cache || !operation?.documentHash || !operation.passesCsrfPrevention) return;
+      const documentHash = operation.documentHash;
+      const [lookup, query] = await Promise.all([
+        cache.lookup(
+          { ...operation, documentHash },
+          { graphId: request.graphId, accept: request.http.headers.get('accept') ?? '', viewer: request.viewer },
+        ),
+        // A hash alone runs only while Apollo Server's APQ store holds its
+        // document; once it is gone Apollo Server answers
+        // PERSISTED_QUERY_NOT_FOUND, and so must a cached request.
+        operation.query ?? (operation.apq === 'lookup' ? registeredQuery(documentHash) : undefined),
+      ]);
+      countLookup(lookup.hit !== null);
+      if (query === undefined) return;
+      // A registration is Apollo Server's to run, even when its response is
+      // cached: answered here, it would register nothing, and the client's
+      // next request, by hash alone, would not be found.
+      if (lookup.hit && operation.apq !== 'register') {
+        if (operation.query === undefined) request.operation = { ...operation, query };
+        // Counted under the name the request gives: it is part of the
+        // entry's key. A request that names no operation counts as
+        // anonymous, even when its one operation has a name.
+        request.observed.operationName = operation.operationName ?? null;
+        return lookup.hit;
+      }
+      misses.set(request, lookup.request);
+    },
+    async onResponse(request, response, answeredBy) {
+      const miss = misses.get(request);
+      if (!cache || !miss || answeredBy !== 'gateway' || isBytesResponse(response)) return;
+      response.headers.set('x-cache', 'MISS');
+      await cache.save(miss, response);
+    },
+    apollo: {
+      requestDidStart: async (requestContext) => storing?.requestDidStart?.(requestContext),
+    },
+    routes: purgeToken ? { '/cache/purge': (request) => purgeRoute!(request) } : {},
+    stops: [
+      { name: 'cache purging', stop: () => Promise.all(subscriptions.map((subscription) => subscription.stop())) },
+      // A bus passed in is the caller's to close.
+      { name: 'event bus', stop: () => ownBus?.close() },
+    ],
+  };
 }

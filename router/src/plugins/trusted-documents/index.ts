@@ -9,6 +9,7 @@ import {
   sha256,
   type OperationRequest,
 } from '../../operation-request.ts';
+import type { RouterPlugin, RouterRequest } from '../plugin.ts';
 
 /**
  * - `off`: the manifest is not consulted.
@@ -175,4 +176,56 @@ function singleOperation(request: HTTPGraphQLRequest): OperationRequest | null {
 
 function reject(code: string, message: string): TrustedDocumentsOutcome {
   return { status: 'reject', response: errorResponse(400, { message, extensions: { code } }) };
+}
+
+export interface TrustedDocumentsPluginOptions {
+  /**
+   * What the manifest is for (TrustedDocumentsMode).
+   * @default 'off'
+   */
+  mode?: TrustedDocumentsMode;
+  /**
+   * The manifest, as GraphQL Code Generator's client preset writes it;
+   * required unless `mode` is `off`.
+   * @default null
+   */
+  manifestPath?: string | null;
+  /**
+   * Distinct unlisted documents logged in `allow` mode before it goes quiet.
+   * @default 1000
+   */
+  maxLoggedUnlisted?: number;
+}
+
+/**
+ * The safelist, in front of Apollo Server (TrustedDocuments): a manifest
+ * hash becomes its document, and when enforcing anything else is refused.
+ * Marks the requests whose every operation is trusted, for the cost limit.
+ */
+export function trustedDocumentsPlugin({
+  mode = 'off',
+  manifestPath = null,
+  maxLoggedUnlisted = 1000,
+}: TrustedDocumentsPluginOptions = {}): RouterPlugin {
+  let documents: TrustedDocuments | null = null;
+  const trusted = new WeakSet<RouterRequest>();
+  return {
+    name: 'trusted documents',
+    async setup({ logger }) {
+      if (mode === 'off') return;
+      if (!manifestPath) throw new Error(`trusted documents in ${mode} mode need a manifest path`);
+      const manifest = await loadTrustedDocuments(manifestPath);
+      logger.info({ mode, documents: manifest.size, manifest: manifestPath }, 'trusted documents loaded');
+      documents = new TrustedDocuments({ mode, manifest, logger, maxLoggedUnlisted });
+    },
+    onOperation(request) {
+      if (!documents) return;
+      const outcome = documents.check(request.http, request.operation);
+      if (outcome.status === 'reject') return outcome.response;
+      request.http = outcome.request;
+      if (outcome.operation !== undefined) request.operation = outcome.operation;
+      if (outcome.trusted) trusted.add(request);
+    },
+    context: (request) => ({ trusted: trusted.has(request) }),
+  };
 }
