@@ -202,7 +202,8 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
         starting = { database: { ok: true }, redis: { ok: false, detail: 'waiting for redis' } };
         await waitFor(
           async () => {
-            if (!redis.connected) throw redis.failure ?? new Error('connecting');
+            if (!redis.connected)
+              throw redis.failure instanceof Error ? redis.failure : new Error('connecting', { cause: redis.failure });
           },
           {
             ...waiting,

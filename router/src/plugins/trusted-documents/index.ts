@@ -51,7 +51,7 @@ export async function loadTrustedDocuments(path: string): Promise<Map<string, st
   try {
     parsed = JSON.parse(await readFile(path, 'utf8'));
   } catch (error) {
-    throw new Error(`cannot read trusted documents from ${path}: ${(error as Error).message}`);
+    throw new Error(`cannot read trusted documents from ${path}: ${(error as Error).message}`, { cause: error });
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw new Error(`${path}: expected an object of { "<sha256>": "<document>" }`);
