@@ -158,8 +158,8 @@ function readParams(params: unknown): OperationRead {
   };
 }
 
-function refused(code: string, message: string): OperationRead {
-  return { status: 'refused', response: errorResponse(400, { message, extensions: { code } }) };
+function refused(code: ErrorCode, message: string): OperationRead {
+  return { status: 'refused', response: errorResponse(code, message) };
 }
 
 function tooDeep(): OperationRead {

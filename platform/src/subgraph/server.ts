@@ -323,12 +323,9 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
     graphql: async (httpGraphQLRequest, _incoming, observed) => {
       if (startup?.preparing()) {
         return errorResponse(
-          503,
-          {
-            message: `The ${definition.name} database is unavailable. Try again shortly.`,
-            extensions: { code: ErrorCode.DatabaseUnavailable },
-          },
-          [['retry-after', '5']],
+          ErrorCode.DatabaseUnavailable,
+          `The ${definition.name} database is unavailable. Try again shortly.`,
+          { headers: [['retry-after', '5']] },
         );
       }
       let viewer: Viewer | null;
