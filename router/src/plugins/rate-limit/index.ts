@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { HeaderMap, type ApolloServerPlugin, type HTTPGraphQLResponse } from '@apollo/server';
-import { GraphQLError } from 'graphql';
+import type { GraphQLError } from 'graphql';
 import {
   RateLimiterMemory,
   RateLimiterRedis,
