@@ -46,7 +46,18 @@ export default defineConfig({
     testTimeout: speed.scale(60_000),
     hookTimeout: speed.scale(120_000),
     projects: [
-      { extends: true, test: { name: 'unit', include: [tiers.unit], exclude: notUnit } },
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: [tiers.unit],
+          exclude: notUnit,
+          // A worker keeps its loaded modules from one file to the next: loading Apollo,
+          // graphql-js and OpenTelemetry again for every file was most of this tier's time.
+          // Sound because no unit test mocks modules or keeps state in module globals.
+          isolate: false,
+        },
+      },
       ...(['int', 'e2e', 'soak'] as const).map((name) => ({
         extends: true as const,
         // Starts (or finds) Postgres and Redis once per run, shared by these projects.
