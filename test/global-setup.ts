@@ -27,7 +27,39 @@ interface Acquired {
   stop(): Promise<void>;
 }
 
+interface TestServices {
+  postgresAdminUrl: string | null;
+  redisUrl: string | null;
+  /** Projects of this run that still use the services; the last one to finish stops them. */
+  users: number;
+  teardown(): Promise<void>;
+}
+
+/**
+ * Every vitest project that needs Postgres and Redis (int, e2e, soak) runs this
+ * setup, all in the one vitest process: the first starts the servers, the
+ * others share them, so `npm test` starts one Postgres and one Redis, not three.
+ * A process-wide symbol, because vitest loads this module once per project.
+ */
+const sharedKey = Symbol.for('shop-graph.test-services');
+type SharedServices = { [sharedKey]?: Promise<TestServices> };
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const shared = globalThis as SharedServices;
+  shared[sharedKey] ??= acquireServices();
+  const services = await shared[sharedKey];
+  services.users += 1;
+  project.provide('postgresAdminUrl', services.postgresAdminUrl);
+  project.provide('redisUrl', services.redisUrl);
+  return async () => {
+    services.users -= 1;
+    if (services.users > 0) return;
+    delete shared[sharedKey];
+    await services.teardown();
+  };
+}
+
+async function acquireServices(): Promise<TestServices> {
   const ci = process.env.CI === 'true';
   const stops: Array<() => Promise<void>> = [];
   const teardown = async () => {
@@ -47,16 +79,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const redis = await acquire('redis', ci, 'Redis-backed tests are skipped', acquireRedis);
     if (redis) stops.push(redis.stop);
 
-    project.provide('postgresAdminUrl', pg?.url ?? null);
-    project.provide('redisUrl', redis?.url ?? null);
     const used = [pg?.description ?? 'no postgres (PGlite)', redis?.description ?? 'no redis'];
     console.log(`test services: ${used.join(', ')}`);
+    return { postgresAdminUrl: pg?.url ?? null, redisUrl: redis?.url ?? null, users: 0, teardown };
   } catch (error) {
     // A half-started setup must not leave a server behind.
     await teardown().catch(() => {});
     throw error;
   }
-  return teardown;
 }
 
 /**

@@ -5,7 +5,9 @@ import type { Database } from '../platform/src/db/database.ts';
 import { seedOrder, seedProduct, seedUser, worldSizes } from '../seed/world.ts';
 import * as orderTables from '../subgraphs/orders/src/db/schema.ts';
 import { deleteExpiredIdempotencyKeys } from '../subgraphs/orders/src/place-order.ts';
-import { startShopGraph, type ShopGraph } from './support/shop-graph.ts';
+import { graphql } from './__generated__/gql.ts';
+import type { PlaceOrderInput } from './__generated__/graphql.ts';
+import { startShopGraph, type GraphQLResponse, type ShopGraph } from './support/shop-graph.ts';
 import { signTestToken, testJwtSecret } from './support/tokens.ts';
 
 /**
@@ -14,7 +16,7 @@ import { signTestToken, testJwtSecret } from './support/tokens.ts';
  * reused key is refused, bad input writes nothing.
  */
 
-const placeOrder = /* GraphQL */ `
+const placeOrder = graphql(`
   mutation Place($input: PlaceOrderInput!) {
     placeOrder(input: $input) {
       created
@@ -37,8 +39,17 @@ const placeOrder = /* GraphQL */ `
       }
     }
   }
-`;
-const cancelOrder = `mutation Cancel($id: ID!) { cancelOrder(id: $id) { order { id status } } }`;
+`);
+const cancelOrder = graphql(`
+  mutation Cancel($id: ID!) {
+    cancelOrder(id: $id) {
+      order {
+        id
+        status
+      }
+    }
+  }
+`);
 
 const alice = seedUser(0);
 const bob = seedUser(1);
@@ -59,19 +70,24 @@ afterAll(async () => {
 const ordersDb = () => graph.subgraphs.orders.database.db as unknown as Database<typeof orderTables>;
 const orderCount = async () => (await ordersDb().select({ n: count() }).from(orderTables.orders))[0]!.n;
 
-function place(as: string | null, input: unknown) {
-  return graph.query<any>(placeOrder, { input }, as ? { authorization: `Bearer ${tokens[as]}` } : {});
+/** Some inputs here are wrong on purpose (a missing key, a price the schema does not take): they go out as given. */
+function place(as: string | null, input: object) {
+  return graph.query(
+    placeOrder,
+    { input: input as PlaceOrderInput },
+    as ? { authorization: `Bearer ${tokens[as]}` } : {},
+  );
 }
 
 const items = (...lines: Array<[typeof first, number]>) =>
   lines.map(([product, quantity]) => ({ productId: product.id, quantity }));
-const codeOf = (response: { body: { errors?: any[] } }) => response.body.errors?.[0]?.extensions?.code;
+const codeOf = (response: GraphQLResponse<unknown>) => response.body.errors?.[0]?.extensions?.code;
 
 describe('placeOrder', () => {
   it('prices the order from the catalog, not the client, and leaves it PENDING', async () => {
     const response = await place(alice.id, { items: items([first, 2], [second, 1]), idempotencyKey: randomUUID() });
     expect(response.body.errors).toBeUndefined();
-    const { created, order } = response.body.data.placeOrder;
+    const { created, order } = response.body.data!.placeOrder;
     expect(created).toBe(true);
     expect(order.status).toBe('PENDING');
     expect(order.items).toEqual([
@@ -86,7 +102,7 @@ describe('placeOrder', () => {
     const before = await orderCount();
     const placed = await place(alice.id, { items: items([first, 1], [third, 3]), idempotencyKey });
     const retried = await place(alice.id, { items: items([third, 3], [first, 1]), idempotencyKey });
-    expect(retried.body.data.placeOrder).toEqual({ ...placed.body.data.placeOrder, created: false });
+    expect(retried.body.data!.placeOrder).toEqual({ ...placed.body.data!.placeOrder, created: false });
     expect(await orderCount()).toBe(before + 1);
   });
 
@@ -102,8 +118,8 @@ describe('placeOrder', () => {
     const idempotencyKey = `checkout-${randomUUID()}`;
     const fromAlice = await place(alice.id, { items: items([second, 1]), idempotencyKey });
     const fromBob = await place(bob.id, { items: items([second, 1]), idempotencyKey });
-    expect(fromBob.body.data.placeOrder.created).toBe(true);
-    expect(fromBob.body.data.placeOrder.order.id).not.toBe(fromAlice.body.data.placeOrder.order.id);
+    expect(fromBob.body.data!.placeOrder.created).toBe(true);
+    expect(fromBob.body.data!.placeOrder.order.id).not.toBe(fromAlice.body.data!.placeOrder.order.id);
   });
 
   it('places exactly one order for concurrent requests with one key; the others wait or get the order', async () => {
@@ -114,15 +130,15 @@ describe('placeOrder', () => {
     const placed = responses.filter((response) => response.body.data?.placeOrder);
     const busy = responses.filter((response) => codeOf(response) === 'IDEMPOTENCY_KEY_IN_PROGRESS');
     expect(placed.length + busy.length).toBe(12);
-    expect(placed.filter((response) => response.body.data.placeOrder.created)).toHaveLength(1);
-    expect(new Set(placed.map((response) => response.body.data.placeOrder.order.id)).size).toBe(1);
+    expect(placed.filter((response) => response.body.data!.placeOrder.created)).toHaveLength(1);
+    expect(new Set(placed.map((response) => response.body.data!.placeOrder.order.id)).size).toBe(1);
     expect(await orderCount()).toBe(before + 1);
 
     // A retry after the first has finished gets the order.
     const retry = await place(alice.id, input);
-    expect(retry.body.data.placeOrder).toMatchObject({
+    expect(retry.body.data!.placeOrder).toMatchObject({
       created: false,
-      order: { id: placed[0]!.body.data.placeOrder.order.id },
+      order: { id: placed[0]!.body.data!.placeOrder.order.id },
     });
   });
 
@@ -189,25 +205,25 @@ describe('placeOrder', () => {
       .where(eq(orderTables.idempotencyKeys.key, idempotencyKey));
     expect(await deleteExpiredIdempotencyKeys(ordersDb())).toBeGreaterThanOrEqual(1);
     const again = await place(alice.id, { items: items([third, 1]), idempotencyKey });
-    expect(again.body.data.placeOrder.created).toBe(true);
-    expect(again.body.data.placeOrder.order.id).not.toBe(first_.body.data.placeOrder.order.id);
+    expect(again.body.data!.placeOrder.created).toBe(true);
+    expect(again.body.data!.placeOrder.order.id).not.toBe(first_.body.data!.placeOrder.order.id);
   });
 });
 
 describe('cancelOrder', () => {
   const cancel = (as: string, id: string) =>
-    graph.query<any>(cancelOrder, { id }, { authorization: `Bearer ${tokens[as]}` });
+    graph.query(cancelOrder, { id }, { authorization: `Bearer ${tokens[as]}` });
 
   it("cancels the shopper's pending order, and a second cancel is not an error", async () => {
     const placed = await place(alice.id, { items: items([first, 1]), idempotencyKey: randomUUID() });
-    const id = placed.body.data.placeOrder.order.id;
-    expect((await cancel(alice.id, id)).body.data.cancelOrder.order).toEqual({ id, status: 'CANCELLED' });
-    expect((await cancel(alice.id, id)).body.data.cancelOrder.order).toEqual({ id, status: 'CANCELLED' });
+    const id = placed.body.data!.placeOrder.order.id;
+    expect((await cancel(alice.id, id)).body.data!.cancelOrder.order).toEqual({ id, status: 'CANCELLED' });
+    expect((await cancel(alice.id, id)).body.data!.cancelOrder.order).toEqual({ id, status: 'CANCELLED' });
   });
 
   it("answers NOT_FOUND for someone else's order, as for one that does not exist", async () => {
     const placed = await place(alice.id, { items: items([first, 1]), idempotencyKey: randomUUID() });
-    expect(codeOf(await cancel(bob.id, placed.body.data.placeOrder.order.id))).toBe('NOT_FOUND');
+    expect(codeOf(await cancel(bob.id, placed.body.data!.placeOrder.order.id))).toBe('NOT_FOUND');
     expect(codeOf(await cancel(bob.id, randomUUID()))).toBe('NOT_FOUND');
   });
 

@@ -33,7 +33,7 @@ async function schemaCheck(...flags: string[]) {
 
 describe('npm run schema:check on a branch', () => {
   it('fails when a field a known operation selects is removed, naming the operation and where it selects it', async () => {
-    repo.edit(products, /\n  description: String!/, '');
+    repo.edit(products, /\n {2}description: String!/, '');
     await repo.git('commit', '-qam', 'drop Product.description');
 
     const { exitCode, report } = await schemaCheck();
@@ -117,7 +117,7 @@ describe('npm run schema:check on a branch', () => {
   });
 
   it('lists a field deprecated by the change that known operations still use, without failing', async () => {
-    repo.edit(products, /\n  sku: String!/, '\n  sku: String! @deprecated(reason: "Use id.")');
+    repo.edit(products, /\n {2}sku: String!/, '\n  sku: String! @deprecated(reason: "Use id.")');
 
     const { exitCode, report } = await schemaCheck();
     expect(exitCode).toBe(0);
@@ -148,9 +148,9 @@ describe('npm run schema:check on a branch', () => {
 
   it('counts the operations deployed clients still send: the base manifest, even when the branch rewrites them', async () => {
     // The branch stops asking for the description and removes it in the same change.
-    repo.edit('operations/product/product-page.graphql', /\n    description/, '');
+    repo.edit('operations/product/product-page.graphql', /\n {4}description/, '');
     expect((await repo.npm('codegen')).exitCode).toBe(0);
-    repo.edit(products, /\n  description: String!/, '');
+    repo.edit(products, /\n {2}description: String!/, '');
 
     const { exitCode, report } = await schemaCheck();
     expect(exitCode).toBe(1);

@@ -337,6 +337,7 @@ async function waitUntil(
       if (Date.now() > deadline) {
         throw new Error(
           `${options.what} not ready after ${options.timeoutMs ?? startTimeoutMs} ms: ${describeError(error)}`,
+          { cause: error },
         );
       }
     }

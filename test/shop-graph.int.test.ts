@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   seedCategories,
@@ -11,6 +12,8 @@ import {
   type SeedProduct,
 } from '../seed/world.ts';
 import { estimateShipping } from '../subgraphs/inventory/src/shipping.ts';
+import { graphql } from './__generated__/gql.ts';
+import type { CatalogWalkQuery, ProductOrder } from './__generated__/graphql.ts';
 import { startShopGraph, type ShopGraph } from './support/shop-graph.ts';
 import { signTestToken, testJwtSecret } from './support/tokens.ts';
 
@@ -31,22 +34,23 @@ afterAll(async () => {
   await graph?.stop();
 });
 
-async function data<T = any>(
-  query: string,
-  variables?: Record<string, unknown>,
+/** The data of an operation that must succeed, typed by its generated document. */
+async function data<TData, TVariables>(
+  operation: TypedDocumentNode<TData, TVariables>,
+  variables?: TVariables,
   headers?: Record<string, string>,
-): Promise<T> {
-  const response = await graph.query<T>(query, variables, headers);
+): Promise<TData> {
+  const response = await graph.query(operation, variables, headers);
   expect(response.body.errors).toBeUndefined();
   expect(response.status).toBe(200);
-  return response.body.data as T;
+  return response.body.data!;
 }
 
 describe('a product across four subgraphs', () => {
   const product = products[0]!;
   const productReviews = reviews.filter((review) => review.productId === product.id);
-  const query = /* GraphQL */ `
-    query ($id: ID, $sku: String) {
+  const query = graphql(`
+    query ProductAcrossSubgraphs($id: ID, $sku: String) {
       product(id: $id, sku: $sku) {
         id
         sku
@@ -86,7 +90,7 @@ describe('a product across four subgraphs', () => {
         }
       }
     }
-  `;
+  `);
 
   it('is found by id and by sku, with the same data', async () => {
     const byId = await data(query, { id: product.id });
@@ -95,7 +99,7 @@ describe('a product across four subgraphs', () => {
   });
 
   it('joins catalog, stock, shipping, ratings and authors correctly', async () => {
-    const { product: found } = await data(query, { id: product.id });
+    const found = (await data(query, { id: product.id })).product!;
     const stock = seedStockLevel(0).quantity;
     const mean = productReviews.reduce((sum, review) => sum + review.rating, 0) / productReviews.length;
     expect(found).toMatchObject({
@@ -110,22 +114,33 @@ describe('a product across four subgraphs', () => {
       reviewCount: productReviews.length,
       averageRating: Math.round(mean * 100) / 100,
     });
-    expect(found.reviews.totalCount).toBe(productReviews.length);
-    expect(found.reviews.edges.map((edge: any) => edge.node.id).sort()).toEqual(
+    expect(found.reviews!.totalCount).toBe(productReviews.length);
+    expect(found.reviews!.edges.map((edge) => edge.node.id).sort()).toEqual(
       productReviews.map((review) => review.id).sort(),
     );
-    const first = found.reviews.edges[0].node;
+    const first = found.reviews!.edges[0]!.node;
     const review = reviews.find((candidate) => candidate.id === first.id)!;
     expect(first.author).toMatchObject({ id: review.authorId, username: review.authorUsername });
-    expect(first.author.name).toMatch(/\w+ \w+/);
-    expect(first.product.id).toBe(product.id);
+    expect(first.author!.name).toMatch(/\w+ \w+/);
+    expect(first.product!.id).toBe(product.id);
   });
 
   it('are found by a list of ids, in the order asked, with null for an unknown id', async () => {
     const unknown = randomUUID();
     const wanted = [products[2]!, products[0]!, products[2]!];
     const { productsById } = await data(
-      `query ($ids: [ID!]!) { productsById(ids: $ids) { id name quantity price { centAmount } } }`,
+      graphql(`
+        query ProductsByIds($ids: [ID!]!) {
+          productsById(ids: $ids) {
+            id
+            name
+            quantity
+            price {
+              centAmount
+            }
+          }
+        }
+      `),
       { ids: [wanted[0]!.id, unknown, wanted[1]!.id, wanted[2]!.id.toUpperCase()] },
     );
     expect(productsById).toEqual([
@@ -138,9 +153,22 @@ describe('a product across four subgraphs', () => {
 
   it('resolves an unknown id to null without an error', async () => {
     expect(
-      await data(`query ($id: ID!) { product(id: $id) { name } user(id: $id) { name } review(id: $id) { body } }`, {
-        id: randomUUID(),
-      }),
+      await data(
+        graphql(`
+          query UnknownIds($id: ID!) {
+            product(id: $id) {
+              name
+            }
+            user(id: $id) {
+              name
+            }
+            review(id: $id) {
+              body
+            }
+          }
+        `),
+        { id: randomUUID() },
+      ),
     ).toEqual({
       product: null,
       user: null,
@@ -163,14 +191,31 @@ describe('catalog pagination', () => {
     let after: string | null = null;
     let pages = 0;
     for (;;) {
-      const { products: page }: any = await data(
-        `query ($after: String, $orderBy: ProductOrder) { products(first: 7, after: $after, orderBy: $orderBy) { totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { id } } } }`,
-        { after, orderBy },
+      const { products: page }: CatalogWalkQuery = await data(
+        graphql(`
+          query CatalogWalk($after: String, $orderBy: ProductOrder) {
+            products(first: 7, after: $after, orderBy: $orderBy) {
+              totalCount
+              pageInfo {
+                hasNextPage
+                hasPreviousPage
+                endCursor
+              }
+              edges {
+                cursor
+                node {
+                  id
+                }
+              }
+            }
+          }
+        `),
+        { after, orderBy: orderBy as ProductOrder },
       );
       pages++;
       expect(page.totalCount).toBe(world.products);
       expect(page.pageInfo.hasPreviousPage).toBe(after !== null);
-      seen.push(...page.edges.map((edge: any) => edge.node.id));
+      seen.push(...page.edges.map((edge) => edge.node.id));
       if (!page.pageInfo.hasNextPage) break;
       after = page.pageInfo.endCursor;
       expect(pages).toBeLessThan(100);
@@ -190,21 +235,53 @@ describe('catalog pagination', () => {
     );
     expect(expected.length).toBeGreaterThan(1);
     const { products: page } = await data(
-      `query ($filter: ProductFilter) { products(first: 100, filter: $filter) { totalCount edges { node { id } } } }`,
+      graphql(`
+        query CatalogFiltered($filter: ProductFilter) {
+          products(first: 100, filter: $filter) {
+            totalCount
+            edges {
+              node {
+                id
+              }
+            }
+          }
+        }
+      `),
       { filter },
     );
     expect(page.totalCount).toBe(expected.length);
-    expect(page.edges.map((edge: any) => edge.node.id).sort()).toEqual(expected.map((product) => product.id).sort());
+    expect(page.edges.map((edge) => edge.node.id).sort()).toEqual(expected.map((product) => product.id).sort());
   });
 
   it('treats LIKE wildcards in search as text', async () => {
-    const { products: page } = await data(`{ products(filter: { search: "%" }) { totalCount } }`);
+    const { products: page } = await data(
+      graphql(`
+        query SearchWildcard {
+          products(filter: { search: "%" }) {
+            totalCount
+          }
+        }
+      `),
+    );
     expect(page.totalCount).toBe(0);
   });
 
   it('answers first: 0 with no edges and the total', async () => {
     const { products: page } = await data(
-      `{ products(first: 0) { totalCount edges { cursor } pageInfo { hasNextPage endCursor } } }`,
+      graphql(`
+        query EmptyPage {
+          products(first: 0) {
+            totalCount
+            edges {
+              cursor
+            }
+            pageInfo {
+              hasNextPage
+              endCursor
+            }
+          }
+        }
+      `),
     );
     expect(page).toEqual({ totalCount: world.products, edges: [], pageInfo: { hasNextPage: true, endCursor: null } });
   });
@@ -215,24 +292,59 @@ describe("a user's reviews and orders", () => {
     const user = seedUser(3);
     const theirReviews = reviews.filter((review) => review.authorId === user.id);
     const theirOrders = orders.filter((order) => order.userId === user.id);
-    const { user: found } = await data(
-      `query ($id: ID!) { user(id: $id) { username reviews(first: 100) { totalCount } orders(first: 100) { totalCount edges { node { id total { centAmount } items { quantity unitPrice { centAmount } subtotal { centAmount } product { id name } } } } } } }`,
-      { id: user.id },
-      // Orders are their owner's alone.
-      { authorization: `Bearer ${await signTestToken(testJwtSecret, user.id)}` },
-    );
+    const found = (
+      await data(
+        graphql(`
+          query UserAcrossSubgraphs($id: ID!) {
+            user(id: $id) {
+              username
+              reviews(first: 100) {
+                totalCount
+              }
+              orders(first: 100) {
+                totalCount
+                edges {
+                  node {
+                    id
+                    total {
+                      centAmount
+                    }
+                    items {
+                      quantity
+                      unitPrice {
+                        centAmount
+                      }
+                      subtotal {
+                        centAmount
+                      }
+                      product {
+                        id
+                        name
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        `),
+        { id: user.id },
+        // Orders are their owner's alone.
+        { authorization: `Bearer ${await signTestToken(testJwtSecret, user.id)}` },
+      )
+    ).user!;
     expect(found.username).toBe(user.username);
-    expect(found.reviews.totalCount).toBe(theirReviews.length);
-    expect(found.orders.totalCount).toBe(theirOrders.length);
-    for (const { node } of found.orders.edges) {
+    expect(found.reviews!.totalCount).toBe(theirReviews.length);
+    expect(found.orders!.totalCount).toBe(theirOrders.length);
+    for (const { node } of found.orders!.edges) {
       const order = theirOrders.find((candidate) => candidate.id === node.id)!;
       expect(node.total.centAmount).toBe(
         order.items.reduce((sum, item) => sum + item.quantity * item.unitPriceCents, 0),
       );
-      expect(node.items.map((item: any) => item.product.id)).toEqual(order.items.map((item) => item.productId));
+      expect(node.items.map((item) => item.product!.id)).toEqual(order.items.map((item) => item.productId));
       for (const item of node.items) {
         expect(item.subtotal.centAmount).toBe(item.unitPrice.centAmount * item.quantity);
-        expect(item.product.name).toBe(products.find((product) => product.id === item.product.id)!.name);
+        expect(item.product!.name).toBe(products.find((product) => product.id === item.product!.id)!.name);
       }
     }
   });
@@ -240,8 +352,19 @@ describe("a user's reviews and orders", () => {
 
 describe('bad arguments get BAD_USER_INPUT with a message that says what is wrong', () => {
   const cursorOfPriceOrder = async () =>
-    (await data(`{ products(first: 1, orderBy: PRICE_ASC) { pageInfo { endCursor } } }`)).products.pageInfo
-      .endCursor as string;
+    (
+      await data(
+        graphql(`
+          query FirstByPrice {
+            products(first: 1, orderBy: PRICE_ASC) {
+              pageInfo {
+                endCursor
+              }
+            }
+          }
+        `),
+      )
+    ).products.pageInfo.endCursor!;
 
   it.each([
     {

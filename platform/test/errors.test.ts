@@ -1,6 +1,15 @@
 import { GraphQLError } from 'graphql';
 import { describe, expect, it, vi } from 'vitest';
-import { badUserInput, createErrorFormatter, isDatabaseUnavailable } from '../src/errors.ts';
+import {
+  badUserInput,
+  clientError,
+  createErrorFormatter,
+  ErrorCode,
+  errorCodes,
+  errorResponse,
+  isDatabaseUnavailable,
+  statusOf,
+} from '../src/errors.ts';
 
 describe('database availability', () => {
   it.each([
@@ -49,5 +58,39 @@ describe('error formatting', () => {
     const format = createErrorFormatter({ database: 'products', maskInternalErrors: false });
     const error = new GraphQLError('boom', { originalError: new Error('boom') });
     expect(format({ message: 'boom' }, error).message).toBe('boom');
+  });
+});
+
+describe('the error codes', () => {
+  it('state for every code when it is used, and either a status of its own or a field use', () => {
+    expect(Object.keys(errorCodes).sort()).toEqual(Object.values(ErrorCode).sort());
+    for (const [code, use] of Object.entries(errorCodes)) {
+      expect(use.when.length, code).toBeGreaterThan(10);
+      expect(use.status !== null || use.field, code).toBe(true);
+    }
+  });
+
+  it('answer a refused request with the status of its code, the code first in its one error', async () => {
+    const response = errorResponse(ErrorCode.RateLimited, 'Too many requests.', {
+      extensions: { retryAfterSeconds: 3 },
+      headers: [['retry-after', '3']],
+    });
+    expect(response.status).toBe(429);
+    expect(response.headers.get('retry-after')).toBe('3');
+    expect(response.body.kind === 'complete' && JSON.parse(response.body.string)).toEqual({
+      errors: [{ message: 'Too many requests.', extensions: { code: 'RATE_LIMITED', retryAfterSeconds: 3 } }],
+    });
+    expect(statusOf(ErrorCode.PayloadTooLarge)).toBe(413);
+  });
+
+  it('refuse to give a status to a code that only ever nulls a field', () => {
+    expect(() => statusOf(ErrorCode.Conflict)).toThrow(/CONFLICT never refuses a whole request/);
+    expect(() => errorResponse(ErrorCode.SubgraphTimeout, 'late')).toThrow(/SUBGRAPH_TIMEOUT/);
+  });
+
+  it('build coded GraphQL errors one way, with what extensions they carry after the code', () => {
+    const error = clientError(ErrorCode.NotFound, 'No such order.', { id: '7' });
+    expect(error.extensions).toEqual({ code: 'NOT_FOUND', id: '7' });
+    expect(badUserInput('Bad `first`.', 'first').extensions).toEqual({ code: 'BAD_USER_INPUT', argumentName: 'first' });
   });
 });

@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { Counter, Gauge, Histogram } from 'prom-client';
+import { ErrorCode } from '../../platform/src/errors.ts';
 import { requestDurationBuckets, type Metrics, type MetricsContext } from '../../platform/src/metrics.ts';
 import type { SubgraphFetchFailure, SubgraphFetchObserver } from './subgraph-fetch/index.ts';
 import type { CircuitState } from './subgraph-fetch/resilience.ts';
@@ -94,7 +95,7 @@ export class RouterMetrics implements SubgraphFetchObserver {
             async willSendResponse({ request, metrics, errors }) {
               if (!request.extensions?.persistedQuery || request.query !== undefined) return;
               if (metrics.persistedQueryHit) return router.cacheLookup('apq', true);
-              if (errors?.some((error) => error.extensions.code === 'PERSISTED_QUERY_NOT_FOUND'))
+              if (errors?.some((error) => error.extensions.code === ErrorCode.PersistedQueryNotFound))
                 router.cacheLookup('apq', false);
             },
           };

@@ -192,8 +192,8 @@ export function passesCsrfPrevention(headers: HTTPGraphQLRequest['headers']): bo
   return preflightHeaders.some((header) => (headers.get(header) ?? '') !== '');
 }
 
-function refused(code: string, message: string): OperationRead {
-  return { status: 'refused', response: errorResponse(400, { message, extensions: { code } }) };
+function refused(code: ErrorCode, message: string): OperationRead {
+  return { status: 'refused', response: errorResponse(code, message) };
 }
 
 function tooDeep(): OperationRead {

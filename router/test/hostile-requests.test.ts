@@ -519,7 +519,7 @@ describe('in production, an error from a subgraph', () => {
 describe('the response cache', () => {
   const query = '{ cached }';
   const hash = sha256(query);
-  const getSearch = (params: Record<string, string>) => `?${new URLSearchParams(params)}`;
+  const getSearch = (params: Record<string, string>) => `?${new URLSearchParams(params).toString()}`;
   const extensions = (persistedQuery: unknown) => JSON.stringify({ persistedQuery });
 
   it('never answers what Apollo Server would refuse, once the response is cached', async () => {

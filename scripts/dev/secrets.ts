@@ -24,7 +24,8 @@ export function developmentSecrets(dataDir: string): DevelopmentSecrets {
   try {
     return stored.parse(JSON.parse(readFileSync(file, 'utf8')));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${file} is not usable; delete it`);
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new Error(`${file} is not usable; delete it`, { cause: error });
   }
   const secrets = { jwtSecret: randomSecret(), identitySecret: randomSecret() };
   mkdirSync(dataDir, { recursive: true });

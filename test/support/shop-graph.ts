@@ -2,6 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
 import { composeSupergraph } from '../../platform/src/composition/compose.ts';
 import type { DatabaseTarget } from '../../platform/src/db/database.ts';
 import type { EventBus } from '../../platform/src/events/index.ts';
@@ -27,13 +29,21 @@ export interface GraphQLResponse<TData = Record<string, unknown>> {
   };
 }
 
+/**
+ * An operation to send: a generated typed document (operations/__generated__,
+ * or one typed by hand in a subgraph's tests), whose result and variables types
+ * the response takes, or plain text.
+ */
+export type Operation<TData, TVariables> = TypedDocumentNode<TData, TVariables> | string;
+
 /** POSTs a GraphQL operation over real HTTP. */
-export async function postGraphQL<TData = Record<string, unknown>>(
+export async function postGraphQL<TData = Record<string, unknown>, TVariables = Record<string, unknown>>(
   url: string,
-  query: string,
-  variables?: Record<string, unknown>,
+  operation: Operation<TData, TVariables>,
+  variables?: TVariables,
   headers: Record<string, string> = {},
 ): Promise<GraphQLResponse<TData>> {
+  const query = typeof operation === 'string' ? operation : print(operation);
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -74,7 +84,7 @@ export async function startSubgraphs(
     subgraphs.map(async ({ name }) => {
       const database = await createTestDatabase(`${label}_${name}`, postgresAdminUrl);
       databases.push(database);
-      running.push(await startOne(name, database.target, seed, bus, loggerFor(name)));
+      running.push(await startTestSubgraph(name, database.target, seed, bus, loggerFor(name)));
     }),
   );
   const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
@@ -89,7 +99,8 @@ export async function startSubgraphs(
   return { byName, stop };
 }
 
-async function startOne(
+/** One subgraph in this process on a free loopback port, migrated and (with `seed`) seeded. */
+export async function startTestSubgraph(
   name: SubgraphName,
   database: DatabaseTarget,
   seed: SeedSize | null,
@@ -158,10 +169,10 @@ export interface ShopGraph {
   subgraphs: Record<SubgraphName, RunningSubgraph>;
   /** The supergraph the router serves, for another router beside it. */
   supergraphPath: string;
-  /** Sends an operation through the router. */
-  query<TData = Record<string, unknown>>(
-    query: string,
-    variables?: Record<string, unknown>,
+  /** Sends an operation through the router; a typed document types the response. */
+  query<TData = Record<string, unknown>, TVariables = Record<string, unknown>>(
+    operation: Operation<TData, TVariables>,
+    variables?: TVariables,
     headers?: Record<string, string>,
   ): Promise<GraphQLResponse<TData>>;
   stop(): Promise<void>;

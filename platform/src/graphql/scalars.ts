@@ -1,13 +1,12 @@
-import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
+import { GraphQLScalarType, Kind } from 'graphql';
+import { clientError, ErrorCode } from '../errors.ts';
 
 function parseDateTime(value: unknown): Date {
   if (typeof value === 'string') {
     const date = new Date(value);
     if (!Number.isNaN(date.getTime()) && /^\d{4}-\d{2}-\d{2}T/.test(value)) return date;
   }
-  throw new GraphQLError('DateTime must be an ISO-8601 string such as 2024-05-01T12:00:00Z.', {
-    extensions: { code: 'BAD_USER_INPUT' },
-  });
+  throw clientError(ErrorCode.BadUserInput, 'DateTime must be an ISO-8601 string such as 2024-05-01T12:00:00Z.');
 }
 
 /** An instant, serialised as ISO-8601 in UTC. Shared by every subgraph so the composed type agrees. */

@@ -5,6 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HeaderMap, type HTTPGraphQLRequest, type HTTPGraphQLResponse } from '@apollo/server';
 import { SpanStatusCode } from '@opentelemetry/api';
+import { ErrorCode, statusOf } from '../errors.ts';
 import { ServiceLifecycle, type LivePhase, type ServicePhase } from '../lifecycle.ts';
 import { withRequestLogFields, type Logger } from '../logger.ts';
 import { observeRequest, type Metrics, type ObservedRequest } from '../metrics.ts';
@@ -102,13 +103,15 @@ const acceptableRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Where Prometheus scrapes, on the metrics port (`createMetricsService`, docker/prometheus/prometheus.yml). */
 export const metricsPath = '/metrics';
 
+/** A request refused by the HTTP layer; its status is its code's (`errorCodes`). */
 class HttpError extends Error {
+  readonly status: number;
   constructor(
-    readonly status: number,
+    readonly code: ErrorCode,
     message: string,
-    readonly code: string,
   ) {
     super(message);
+    this.status = statusOf(code);
   }
 }
 
@@ -137,7 +140,7 @@ export function createHttpService({
       // Only a bug in this file lands here; the client still gets an answer.
       logger.error({ err: error }, 'unhandled error in HTTP layer');
       if (!outgoing.headersSent)
-        writeError(outgoing, new HttpError(500, 'Internal server error', 'INTERNAL_SERVER_ERROR'));
+        writeError(outgoing, new HttpError(ErrorCode.InternalServerError, 'Internal server error'));
       else outgoing.destroy();
     });
   });
@@ -158,7 +161,8 @@ export function createHttpService({
     for (const [name, value] of Object.entries(responseHeaders)) outgoing.setHeader(name, value);
     if (applyCors(incoming, outgoing)) return;
     const url = requestTarget(incoming.url);
-    if (!url) return writeError(outgoing, new HttpError(400, 'The request target is not a valid URL.', 'BAD_REQUEST'));
+    if (!url)
+      return writeError(outgoing, new HttpError(ErrorCode.BadRequest, 'The request target is not a valid URL.'));
     switch (url.pathname) {
       case '/health':
       case '/health/live':
@@ -186,7 +190,7 @@ export function createHttpService({
         if (!route)
           return writeError(
             outgoing,
-            new HttpError(404, `Not found. GraphQL is served at ${graphqlPath}.`, 'NOT_FOUND'),
+            new HttpError(ErrorCode.NotFound, `Not found. GraphQL is served at ${graphqlPath}.`),
           );
         const body = await readBodyOrAnswer(incoming, outgoing);
         if (body === answered) return;
@@ -328,7 +332,7 @@ function requestTarget(target = '/'): { pathname: string; search: string } | nul
 async function readBody(incoming: IncomingMessage, limit: number): Promise<unknown> {
   if (incoming.method === 'GET' || incoming.method === 'HEAD') return undefined;
   const declared = Number(incoming.headers['content-length']);
-  if (declared > limit) throw new HttpError(413, `Request body is larger than ${limit} bytes.`, 'PAYLOAD_TOO_LARGE');
+  if (declared > limit) throw new HttpError(ErrorCode.PayloadTooLarge, `Request body is larger than ${limit} bytes.`);
   const raw = await new Promise<Buffer>((resolve, reject) => {
     // Plain events rather than `for await`: a small body arrives in one
     // chunk, and an async iterator costs more than the read on the hot path.
@@ -342,7 +346,7 @@ async function readBody(incoming: IncomingMessage, limit: number): Promise<unkno
       if (size <= limit) return void chunks.push(chunk);
       failed = true;
       incoming.pause();
-      reject(new HttpError(413, `Request body is larger than ${limit} bytes.`, 'PAYLOAD_TOO_LARGE'));
+      reject(new HttpError(ErrorCode.PayloadTooLarge, `Request body is larger than ${limit} bytes.`));
     });
     incoming.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
     incoming.once('error', (error: Error) => reject(error));
@@ -352,11 +356,11 @@ async function readBody(incoming: IncomingMessage, limit: number): Promise<unkno
   // types itself (that is its CSRF prevention), so only JSON is parsed here.
   if (!/^application\/(graphql-response\+)?json\b/i.test(contentType)) return raw.toString('utf8');
   if (raw.length === 0) return undefined;
-  if (!isUtf8(raw)) throw new HttpError(400, 'Request body is not valid UTF-8.', 'BAD_REQUEST');
+  if (!isUtf8(raw)) throw new HttpError(ErrorCode.BadRequest, 'Request body is not valid UTF-8.');
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch {
-    throw new HttpError(400, 'Request body is not valid JSON.', 'BAD_REQUEST');
+    throw new HttpError(ErrorCode.BadRequest, 'Request body is not valid JSON.');
   }
 }
 
@@ -386,12 +390,12 @@ export function createMetricsService(metrics: Metrics, logger: Logger): Server {
       requestTarget(incoming.url)?.pathname === metricsPath
         ? serveMetrics(metrics, incoming, outgoing)
         : Promise.resolve(
-            writeError(outgoing, new HttpError(404, `Not found. Metrics are served at ${metricsPath}.`, 'NOT_FOUND')),
+            writeError(outgoing, new HttpError(ErrorCode.NotFound, `Not found. Metrics are served at ${metricsPath}.`)),
           );
     answer.catch((error: unknown) => {
       logger.error({ err: error }, 'metrics scrape failed');
       if (!outgoing.headersSent)
-        writeError(outgoing, new HttpError(500, 'Internal server error', 'INTERNAL_SERVER_ERROR'));
+        writeError(outgoing, new HttpError(ErrorCode.InternalServerError, 'Internal server error'));
       else outgoing.destroy();
     });
   });
@@ -427,7 +431,7 @@ export async function serveMetricsApart(
 async function serveMetrics(metrics: Metrics, incoming: IncomingMessage, outgoing: ServerResponse) {
   if (incoming.method !== 'GET' && incoming.method !== 'HEAD') {
     outgoing.setHeader('allow', 'GET, HEAD');
-    return writeError(outgoing, new HttpError(405, 'Metrics are read with GET.', 'METHOD_NOT_ALLOWED'));
+    return writeError(outgoing, new HttpError(ErrorCode.MethodNotAllowed, 'Metrics are read with GET.'));
   }
   const text = await metrics.scrape();
   outgoing.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });

@@ -212,7 +212,8 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
         lifecycle.enter({ phase: 'waiting', for: ['redis'], reason: null });
         await waitFor(
           async () => {
-            if (!redis.connected) throw redis.failure ?? new Error('connecting');
+            if (!redis.connected)
+              throw redis.failure instanceof Error ? redis.failure : new Error('connecting', { cause: redis.failure });
           },
           {
             ...waiting,
@@ -346,12 +347,9 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
     graphql: async (httpGraphQLRequest, _incoming, observed) => {
       if (awaitsTables(lifecycle.phase, preparesOnStart)) {
         return errorResponse(
-          503,
-          {
-            message: `The ${definition.name} database is unavailable. Try again shortly.`,
-            extensions: { code: ErrorCode.DatabaseUnavailable },
-          },
-          [['retry-after', '5']],
+          ErrorCode.DatabaseUnavailable,
+          `The ${definition.name} database is unavailable. Try again shortly.`,
+          { headers: [['retry-after', '5']] },
         );
       }
       let viewer: Viewer | null;

@@ -1,21 +1,22 @@
 import { GraphQLError, Lexer, Source, TokenKind, type GraphQLFormattedError } from 'graphql';
+import { ErrorCode, statusOf } from '../../../../platform/src/errors.ts';
 
-/** The code of each limit's refusal, in `extensions.code`; every one is answered with HTTP 400. */
+/** The code of each limit's refusal, in `extensions.code`; every one is answered with HTTP 400 (`errorCodes`). */
 export const QueryLimitCode = {
-  Depth: 'MAX_DEPTH_EXCEEDED',
-  Aliases: 'MAX_ALIASES_EXCEEDED',
-  Directives: 'MAX_DIRECTIVES_EXCEEDED',
-  Tokens: 'MAX_TOKENS_EXCEEDED',
-  Cost: 'COST_LIMIT_EXCEEDED',
+  Depth: ErrorCode.MaxDepthExceeded,
+  Aliases: ErrorCode.MaxAliasesExceeded,
+  Directives: ErrorCode.MaxDirectivesExceeded,
+  Tokens: ErrorCode.MaxTokensExceeded,
+  Cost: ErrorCode.CostLimitExceeded,
 } as const;
 export type QueryLimitCode = (typeof QueryLimitCode)[keyof typeof QueryLimitCode];
 
 const measures: Record<QueryLimitCode, string> = {
-  MAX_DEPTH_EXCEEDED: 'Query depth',
-  MAX_ALIASES_EXCEEDED: 'Alias',
-  MAX_DIRECTIVES_EXCEEDED: 'Directive',
-  MAX_TOKENS_EXCEEDED: 'Token',
-  COST_LIMIT_EXCEEDED: 'Cost',
+  [ErrorCode.MaxDepthExceeded]: 'Query depth',
+  [ErrorCode.MaxAliasesExceeded]: 'Alias',
+  [ErrorCode.MaxDirectivesExceeded]: 'Directive',
+  [ErrorCode.MaxTokensExceeded]: 'Token',
+  [ErrorCode.CostLimitExceeded]: 'Cost',
 };
 
 /**
@@ -30,7 +31,7 @@ export class QueryLimitError extends GraphQLError {
     readonly found: number | undefined,
   ) {
     super(`${measures[limitCode]} limit of ${limit} exceeded.`, {
-      extensions: { code: limitCode, http: { status: 400 } },
+      extensions: { code: limitCode, http: { status: statusOf(limitCode) } },
     });
     this.name = 'QueryLimitError';
   }
@@ -68,7 +69,7 @@ export function formatQueryLimitError(
 ): GraphQLFormattedError {
   const refusal = limitErrorIn(error);
   if (refusal) return refusal.toFormatted(production, formatted.locations);
-  if (formatted.extensions?.code === 'GRAPHQL_PARSE_FAILED') {
+  if (formatted.extensions?.code === ErrorCode.GraphqlParseFailed) {
     const tokens = /more tha[nt] (\d+) tokens/.exec(formatted.message);
     if (tokens) {
       const limit = Number(tokens[1]);

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { HeaderMap, type HTTPGraphQLResponse } from '@apollo/server';
-import { GraphQLError } from 'graphql';
+import type { GraphQLError } from 'graphql';
 import {
   RateLimiterMemory,
   RateLimiterRedis,
@@ -9,7 +9,7 @@ import {
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
 import type { RedisClient } from '../../../../platform/src/cache/redis.ts';
-import { errorResponse } from '../../../../platform/src/errors.ts';
+import { clientError, errorResponse, ErrorCode, statusOf } from '../../../../platform/src/errors.ts';
 import type { Logger } from '../../../../platform/src/logger.ts';
 import { soleOperationName } from '../../operation-request.ts';
 import type { Viewer } from '../authentication/index.ts';
@@ -150,11 +150,11 @@ function limiter(keyPrefix: string, { points, windowSeconds }: RateLimitRule, re
 }
 
 function rateLimitedError({ retryAfterSeconds }: RateLimited): GraphQLError {
-  return new GraphQLError(`Too many requests. Try again in ${retryAfterSeconds} s.`, {
-    extensions: {
-      code: 'RATE_LIMITED',
-      retryAfterSeconds,
-      http: { status: 429, headers: new HeaderMap([['retry-after', String(retryAfterSeconds)]]) },
+  return clientError(ErrorCode.RateLimited, `Too many requests. Try again in ${retryAfterSeconds} s.`, {
+    retryAfterSeconds,
+    http: {
+      status: statusOf(ErrorCode.RateLimited),
+      headers: new HeaderMap([['retry-after', String(retryAfterSeconds)]]),
     },
   });
 }
@@ -162,11 +162,10 @@ function rateLimitedError({ retryAfterSeconds }: RateLimited): GraphQLError {
 /** The 429 a caller over its allowance gets, before any GraphQL runs. */
 export function rateLimitedResponse(limited: RateLimited): HTTPGraphQLResponse {
   const { message } = rateLimitedError(limited);
-  return errorResponse(
-    429,
-    { message, extensions: { code: 'RATE_LIMITED', retryAfterSeconds: limited.retryAfterSeconds } },
-    [['retry-after', String(limited.retryAfterSeconds)]],
-  );
+  return errorResponse(ErrorCode.RateLimited, message, {
+    extensions: { retryAfterSeconds: limited.retryAfterSeconds },
+    headers: [['retry-after', String(limited.retryAfterSeconds)]],
+  });
 }
 
 export interface RateLimitPluginOptions {

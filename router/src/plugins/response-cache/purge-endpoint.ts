@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { ErrorCode, statusOf } from '../../../../platform/src/errors.ts';
 import type { JsonRouteHandler } from '../../../../platform/src/http/server.ts';
 import type { Logger } from '../../../../platform/src/logger.ts';
 import type { ResponseCache } from './index.ts';
@@ -28,20 +29,20 @@ const purgeBody = z
 export function purgeEndpoint(cache: ResponseCache, token: string, logger: Logger): JsonRouteHandler {
   const expected = createHash('sha256').update(token).digest();
   return async ({ method, headers, body }) => {
-    if (method !== 'POST') return failure(405, 'METHOD_NOT_ALLOWED', 'Use POST.');
+    if (method !== 'POST') return failure(ErrorCode.MethodNotAllowed, 'Use POST.');
     const presented = /^Bearer (.+)$/.exec(headers.authorization ?? '')?.[1] ?? '';
     // Compare digests, so the comparison takes the same time whatever was presented.
     if (!timingSafeEqual(createHash('sha256').update(presented).digest(), expected))
-      return failure(401, 'UNAUTHENTICATED', 'A valid purge token is required.');
+      return failure(ErrorCode.Unauthenticated, 'A valid purge token is required.');
     const parsed = purgeBody.safeParse(body);
     if (!parsed.success)
-      return failure(400, 'BAD_REQUEST', parsed.error.issues.map((issue) => issue.message).join('; '));
+      return failure(ErrorCode.BadRequest, parsed.error.issues.map((issue) => issue.message).join('; '));
     const purged = await cache.purge(parsed.data);
     logger.info({ purge: parsed.data, purged }, 'response cache purged');
     return { status: 200, payload: { purged } };
   };
 }
 
-function failure(status: number, code: string, message: string) {
-  return { status, payload: { errors: [{ message, extensions: { code } }] } };
+function failure(code: ErrorCode, message: string) {
+  return { status: statusOf(code), payload: { errors: [{ message, extensions: { code } }] } };
 }

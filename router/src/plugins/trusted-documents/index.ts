@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { HTTPGraphQLRequest, HTTPGraphQLResponse } from '@apollo/server';
-import { errorResponse } from '../../../../platform/src/errors.ts';
+import { errorResponse, ErrorCode } from '../../../../platform/src/errors.ts';
 import type { Logger } from '../../../../platform/src/logger.ts';
 import {
   isRecord,
@@ -52,7 +52,7 @@ export async function loadTrustedDocuments(path: string): Promise<Map<string, st
   try {
     parsed = JSON.parse(await readFile(path, 'utf8'));
   } catch (error) {
-    throw new Error(`cannot read trusted documents from ${path}: ${(error as Error).message}`);
+    throw new Error(`cannot read trusted documents from ${path}: ${(error as Error).message}`, { cause: error });
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw new Error(`${path}: expected an object of { "<sha256>": "<document>" }`);
@@ -111,7 +111,7 @@ export class TrustedDocuments {
     if (!operation) {
       // Unreadable requests are Apollo Server's to answer, unless nothing unlisted may pass.
       return this.mode === 'enforce'
-        ? reject('PERSISTED_QUERY_NOT_IN_LIST', 'The request does not name a trusted operation.')
+        ? reject(ErrorCode.PersistedQueryNotInList, 'The request does not name a trusted operation.')
         : { status: 'pass', request, operation, trusted: false };
     }
     const document = operation.documentHash ? this.manifest.get(operation.documentHash) : undefined;
@@ -124,8 +124,8 @@ export class TrustedDocuments {
       };
     if (this.mode === 'enforce') {
       return operation.query === undefined
-        ? reject('PERSISTED_QUERY_NOT_IN_LIST', 'No trusted operation has this id.')
-        : reject('QUERY_NOT_IN_SAFELIST', 'Only trusted operations may run here; send a trusted operation id.');
+        ? reject(ErrorCode.PersistedQueryNotInList, 'No trusted operation has this id.')
+        : reject(ErrorCode.QueryNotInSafelist, 'Only trusted operations may run here; send a trusted operation id.');
     }
     if (operation.query !== undefined && operation.documentHash && this.loggedUnlisted.size < this.maxLoggedUnlisted) {
       if (!this.loggedUnlisted.has(operation.documentHash)) {
@@ -174,8 +174,8 @@ function singleOperation(request: HTTPGraphQLRequest): OperationRequest | null {
   return read.status === 'read' ? read.operation : null;
 }
 
-function reject(code: string, message: string): TrustedDocumentsOutcome {
-  return { status: 'reject', response: errorResponse(400, { message, extensions: { code } }) };
+function reject(code: ErrorCode, message: string): TrustedDocumentsOutcome {
+  return { status: 'reject', response: errorResponse(code, message) };
 }
 
 export interface TrustedDocumentsPluginOptions {

@@ -200,7 +200,9 @@ afterAll(async () => {
   for (const process of Object.values(running)) process.child.kill('SIGCONT');
   await Promise.allSettled([router?.stop(), ...Object.values(running).map((process) => process.stop())]);
   await Promise.allSettled(databases.map((database) => database.drop()));
-  await Promise.allSettled([dataDir, workdir].map((dir) => dir && rm(dir, { recursive: true, force: true })));
+  await Promise.allSettled(
+    [dataDir, workdir].flatMap((dir) => (dir ? [rm(dir, { recursive: true, force: true })] : [])),
+  );
 }, speed.scale(120_000));
 
 describe('a subgraph SIGKILLed under load, then restarted', () => {
