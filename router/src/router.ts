@@ -283,7 +283,8 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     observed: ObservedRequest,
   ): Promise<RouterResponse> {
     const request: RouterRequest = { http, incoming, observed, viewer: null, operation: null, graphId: '' };
-    let { response, answeredBy } = await answer(request);
+    const { answeredBy, ...answered } = await answer(request);
+    let response = answered.response;
     for (const plugin of hooks.onResponse)
       response = (await plugin.onResponse!(request, response, answeredBy)) ?? response;
     return response;

@@ -7,7 +7,7 @@ import { createEventBus, type EventBus } from '../../platform/src/events/index.t
 import { withStreamPrefix } from '../../platform/src/events/stream-prefix.ts';
 import { seedProduct, seedUser } from '../../seed/world.ts';
 import * as inventoryTables from '../../subgraphs/inventory/src/db/schema.ts';
-import * as productTables from '../../subgraphs/products/src/db/schema.ts';
+import type * as productTables from '../../subgraphs/products/src/db/schema.ts';
 import { startShopGraph, testLogger, type ShopGraph } from '../../test/support/shop-graph.ts';
 import { signTestToken, testJwtSecret } from '../../test/support/tokens.ts';
 import { until } from '../../test/support/until.ts';

@@ -71,7 +71,7 @@ const hits = { development: 0, production: 0 };
 function warmingFetch(mode: 'development' | 'production') {
   const cacheable = (text: string) => text.replaceAll('__typename', 'hello');
   return async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
-    const url = cacheable(String(input));
+    const url = cacheable(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
     const request = { ...init, ...(typeof init.body === 'string' ? { body: cacheable(init.body) } : {}) };
     await (await fetch(url, request)).arrayBuffer();
     const response = await fetch(url, request);

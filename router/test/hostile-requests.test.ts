@@ -399,7 +399,12 @@ function honestFormOf(request: Hostile): Hostile | null {
     const search = new URLSearchParams({ query });
     if (typeof operationName === 'string') search.set('operationName', operationName);
     if (variables !== null && variables !== undefined) search.set('variables', JSON.stringify(variables));
-    return { name: `honest ${request.name}`, method: 'GET', search: `?${search}`, enforcing: request.enforcing };
+    return {
+      name: `honest ${request.name}`,
+      method: 'GET',
+      search: `?${search.toString()}`,
+      enforcing: request.enforcing,
+    };
   }
   return post(`honest ${request.name}`, { query, operationName, variables }, { enforcing: request.enforcing });
 }
