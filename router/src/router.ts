@@ -164,6 +164,8 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
         ? { ok: false, detail: 'loading the supergraph' }
         : { ok: true, detail: `serving ${current.id}` },
     }),
+    // A field of its own, so that tools (`npm start`'s hot reload) read the id without parsing the detail.
+    readinessFields: (): Record<string, string> => (loading ? {} : { graphId: current.id }),
     routes:
       responseCache && cacheSettings.purgeToken
         ? { '/cache/purge': purgeEndpoint(responseCache, cacheSettings.purgeToken, logger) }

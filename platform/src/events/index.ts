@@ -17,15 +17,6 @@ export { deadLetterStream, newEvent } from './types.ts';
 export { MemoryBus, type MemoryBusOptions } from './memory-bus.ts';
 export { RedisStreamsBus, type RedisStreamsBusOptions } from './redis-streams.ts';
 export {
-  hasParentEventBus,
-  IpcEventBus,
-  parentEventBusEnv,
-  serveEventBusOverIpc,
-  type EventBusService,
-  type IpcEventBusOptions,
-  type ServeEventBusOptions,
-} from './ipc-bus.ts';
-export {
   oldestUnpublishedAgeSeconds,
   outbox,
   OutboxRelay,

@@ -47,6 +47,8 @@ export interface HttpServiceOptions {
   graphql: GraphQLHttpHandler;
   /** Named checks behind `/health/ready`; the service is ready when all pass. */
   readiness: () => Promise<ReadinessChecks>;
+  /** Top-level fields of the readiness body beside the checks, such as the id of what is served. Default: none. */
+  readinessFields?: () => Readonly<Record<string, string>>;
   logger: Logger;
   /** Largest request body accepted, in bytes. Default: 2 MiB, as Apollo Router. */
   maxBodyBytes?: number;
@@ -105,6 +107,7 @@ class HttpError extends Error {
 export function createHttpService({
   graphql,
   readiness,
+  readinessFields = () => ({}),
   logger,
   maxBodyBytes = 2 * 1024 * 1024,
   graphqlPath = '/graphql',
@@ -151,7 +154,11 @@ export function createHttpService({
           readiness: { ok: false, detail: String(error) },
         }));
         const ready = Object.values(checks).every((check) => check.ok);
-        return writeJson(outgoing, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks });
+        return writeJson(outgoing, ready ? 200 : 503, {
+          status: ready ? 'ready' : 'not ready',
+          ...readinessFields(),
+          checks,
+        });
       }
       case graphqlPath:
         return serveGraphQL(incoming, outgoing, url.search, requestId);
