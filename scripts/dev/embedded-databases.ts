@@ -12,6 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import { access, cp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 
@@ -26,14 +27,19 @@ export async function createMissingDatabases(dirs: readonly string[], scratch: s
   // A folder half-copied by a stopped start has no PG_VERSION yet (it is copied last): copied again whole.
   for (const dir of missing) {
     await rm(dir, { recursive: true, force: true });
-    await cp(scratch, dir, { recursive: true, filter: (source) => !source.endsWith('/PG_VERSION') });
-    await cp(`${scratch}/PG_VERSION`, `${dir}/PG_VERSION`);
+    await cp(scratch, dir, { recursive: true, filter: (source) => source !== marker(scratch) });
+    await cp(marker(scratch), marker(dir));
   }
   await rm(scratch, { recursive: true, force: true });
 }
 
+/** The file that marks a folder as a whole database (the databases inside it have their own). */
+function marker(dir: string): string {
+  return join(dir, 'PG_VERSION');
+}
+
 async function holdsDatabase(dir: string): Promise<boolean> {
-  return access(`${dir}/PG_VERSION`).then(
+  return access(marker(dir)).then(
     () => true,
     () => false,
   );

@@ -40,17 +40,16 @@
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tsImport } from 'tsx/esm/api';
-import { MemoryBus, type EventBus } from '../../platform/src/events/index.ts';
+import type { EventBus } from '../../platform/src/events/index.ts';
 import { createLogger, type Logger } from '../../platform/src/logger.ts';
 import { configOrExit, stopOnSignals } from '../../platform/src/process.ts';
 import { startProgressToParent } from '../../platform/src/progress.ts';
 import { subgraphConfigFromEnv, type SubgraphConfig } from '../../platform/src/subgraph/config.ts';
 import type { AnySubgraphDefinition } from '../../platform/src/subgraph/definition.ts';
-import { launchSubgraph, type RunningSubgraph } from '../../platform/src/subgraph/server.ts';
-import { startTracing, tracingConfigFromEnv } from '../../platform/src/tracing.ts';
+import type { RunningSubgraph } from '../../platform/src/subgraph/server.ts';
 import { routerConfigFrom } from '../../router/src/config.ts';
-import { startRouter, type RunningRouter } from '../../router/src/router.ts';
-import { loadSubgraph, subgraphs, type SubgraphName } from '../../subgraphs/registry.ts';
+import type { RunningRouter } from '../../router/src/router.ts';
+import { subgraphs, type SubgraphName } from '../../subgraphs/registry.ts';
 import { createMissingDatabases } from './embedded-databases.ts';
 import { failedReport, isGraphCommand, type GraphReport } from './graph-messages.ts';
 
@@ -71,6 +70,25 @@ const services: Service[] = subgraphs.map(({ name, port }) => {
   };
 });
 const routerConfig = configOrExit(() => routerConfigFrom([]));
+
+// Made before the graph's code is loaded, which takes as long as creating a database on a busy machine: the two overlap.
+const embedded = services.flatMap(({ config }) =>
+  config.database.kind === 'pglite' && config.database.dataDir ? [config.database.dataDir] : [],
+);
+const databasesCreated = embedded[0]
+  ? createMissingDatabases(embedded, join(dirname(embedded[0]), '.new-database'))
+  : Promise.resolve();
+// Awaited below; this only keeps an early failure from counting as unhandled meanwhile.
+databasesCreated.catch(() => {});
+
+const [{ MemoryBus }, { launchSubgraph }, { startTracing, tracingConfigFromEnv }, { startRouter }, { loadSubgraph }] =
+  await Promise.all([
+    import('../../platform/src/events/index.ts'),
+    import('../../platform/src/subgraph/server.ts'),
+    import('../../platform/src/tracing.ts'),
+    import('../../router/src/router.ts'),
+    import('../../subgraphs/registry.ts'),
+  ]);
 const logger = createLogger({ service: 'router', level: routerConfig.logLevel, pretty: routerConfig.logPretty });
 // One process, one tracer provider: spans are named by the router's service name (docs/tracing-and-logs.md).
 const tracing = startTracing(
@@ -188,12 +206,11 @@ stopOnSignals(
 );
 
 try {
-  const embedded = services.flatMap(({ config }) =>
-    config.database.kind === 'pglite' && config.database.dataDir ? [config.database.dataDir] : [],
-  );
-  const first = embedded[0];
-  if (first) await createMissingDatabases(embedded, join(dirname(first), '.new-database'));
-  await Promise.all(services.map(async (service) => start(service, await loadSubgraph(service.name))));
+  const [definitions] = await Promise.all([
+    Promise.all(services.map(({ name }) => loadSubgraph(name))),
+    databasesCreated,
+  ]);
+  await Promise.all(services.map((service, index) => start(service, definitions[index]!)));
 } catch (error) {
   // Stopped while starting: not a failure.
   if (!stopping) {
