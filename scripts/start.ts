@@ -49,7 +49,6 @@ const env = configOrExit(() =>
       REDIS_URL: z.string().optional(),
       DATA_DIR: z.string().min(1).default('.data'),
       LOG_LEVEL: logLevelFromEnv,
-      LOG_PRETTY: booleanFromEnv.default(true),
       SHUTDOWN_TIMEOUT_SECONDS: lifecycleEnv.SHUTDOWN_TIMEOUT_SECONDS,
     }),
   ),

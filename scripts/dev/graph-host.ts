@@ -8,11 +8,12 @@
  * (scripts/dev/graph-messages.ts), and stops it with SIGTERM.
  *
  * Why one process. Measured after a first `npm start` on the small seed
- * (scripts/dev/measure-rss.ts):
- * - one process per subgraph costs about 210 MB each before its database
- *   (Node, tsx, Apollo Server, drizzle): five of them and a router pass 1 GB
+ * (`npx tsx scripts/dev/measure-rss.ts`): this process 615-675 MB, `npm start`
+ * itself 150 MB, 790-840 MB in all, where a process per service took 4.9 GB.
+ * - one process per subgraph costs about 210 MB before its database (Node,
+ *   tsx, Apollo Server, drizzle): five of them and a router pass 1 GB
  *   whatever the database does. Loaded once here, the code of all six costs
- *   about as much as two of them did;
+ *   about 220 MB, as much as one of them did;
  * - a PGlite costs about 60 MB with the settings of platform/src/db/database.ts
  *   (250 MB at Postgres's default buffers), and its first start, initdb, is
  *   paid in a short-lived process (scripts/dev/embedded-databases.ts);
@@ -29,7 +30,7 @@
  * Events: without `REDIS_URL` one in-memory bus carries them between the
  * subgraphs and to the router, whose response cache they purge; with it,
  * Redis Streams, as in production. Events on the in-memory bus not yet
- * consumed when the graph stops are lost; their outbox rows are published.
+ * consumed when the graph stops are lost: their outbox rows count as sent.
  *
  * A subgraph restarted by hot reload is stopped here and loaded again from
  * disk through tsx's `tsImport`, which evaluates the subgraph's own files
