@@ -1,11 +1,12 @@
 /**
  * Measures what a newcomer's first `npm start` costs: it starts the graph on
- * embedded defaults in a fresh data folder (small seed, no hot reload), and
+ * embedded defaults in a fresh data folder (small seed, hot reload on), and
  * once it is up prints how long the start took and the resident memory of
  * every process it started, summed over the process tree, then stops it.
  *
  *   npx tsx scripts/dev/measure-rss.ts             a fresh folder, removed after
  *   npx tsx scripts/dev/measure-rss.ts --keep DIR  this folder (a second start when it holds data)
+ *   npx tsx scripts/dev/measure-rss.ts --no-watch  without hot reload
  *
  * Linux only: it reads /proc.
  */
@@ -16,7 +17,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const { values: flags } = parseArgs({ options: { keep: { type: 'string' } } });
+const { values: flags } = parseArgs({
+  options: { keep: { type: 'string' }, 'no-watch': { type: 'boolean', default: false } },
+});
 const dataDir = flags.keep ?? (await mkdtemp(join(tmpdir(), 'measure-rss-')));
 const startScript = fileURLToPath(new URL('../start.ts', import.meta.url));
 
@@ -52,7 +55,7 @@ async function tree(root: number): Promise<Array<{ pid: number; rssBytes: number
 }
 
 const startedAt = Date.now();
-const graph = spawn(process.execPath, ['--import', 'tsx', startScript, '--no-watch'], {
+const graph = spawn(process.execPath, ['--import', 'tsx', startScript, ...(flags['no-watch'] ? ['--no-watch'] : [])], {
   stdio: ['ignore', 'pipe', 'inherit'],
   env: {
     // Embedded defaults: no database URL, no Redis.
