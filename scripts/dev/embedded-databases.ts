@@ -11,8 +11,8 @@
  * is that short-lived process: it creates an empty database in `<folder>`.
  */
 import { spawn } from 'node:child_process';
-import { access, cp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, cp, mkdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 
@@ -23,6 +23,7 @@ export async function createMissingDatabases(dirs: readonly string[], scratch: s
   );
   if (missing.length === 0) return;
   await rm(scratch, { recursive: true, force: true });
+  await mkdir(dirname(scratch), { recursive: true });
   await createInChildProcess(scratch);
   // A folder half-copied by a stopped start has no PG_VERSION yet (it is copied last): copied again whole.
   for (const dir of missing) {
@@ -48,7 +49,8 @@ async function holdsDatabase(dir: string): Promise<boolean> {
 function createInChildProcess(dir: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), dir], {
-      stdio: ['ignore', 'ignore', 'inherit'],
+      // The channel tells the child when its parent has gone, so that a stopped start leaves nothing running.
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     child.once('error', reject);
     child.once('exit', (code, signal) =>
@@ -65,6 +67,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.error('Usage: embedded-databases.ts <folder>');
     process.exit(2);
   }
+  // Half made, the folder is made again by the next start (createMissingDatabases starts from nothing).
+  const parentGone = () => process.exit(1);
+  process.once('disconnect', parentGone);
   const database = await PGlite.create(dir);
   await database.close();
+  // Made: the channel, which would keep this process alive, closes.
+  process.off('disconnect', parentGone);
+  process.disconnect?.();
 }
