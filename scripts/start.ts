@@ -1,22 +1,20 @@
 /**
- * `npm start`: the whole graph on one machine with nothing installed. Each
- * subgraph runs as its own process on its embedded PGlite database (or on
- * Postgres where `<NAME>_DATABASE_URL` is set), migrated and seeded on first
- * run; the router starts once every subgraph is ready.
+ * `npm start`: the whole graph on one machine with nothing installed. The
+ * subgraphs and the router run in one child process (scripts/dev/graph-host.ts,
+ * which says why: the graph fits in 1 GB that way), each on its own port,
+ * each subgraph on its embedded PGlite database (or on Postgres where
+ * `<NAME>_DATABASE_URL` is set), migrated and seeded on first run; the
+ * router starts once every subgraph is ready. Events between the subgraphs
+ * travel on an in-memory bus in that process, or on Redis with `REDIS_URL`.
  *
  * Outside production it then watches the subgraphs (scripts/dev/hot-reload.ts):
  * a save recomposes the supergraph, restarts the subgraph that changed and
- * reloads the router, and a subgraph that exits is started again on the
- * next save instead of stopping the graph.
+ * reloads the router, and a subgraph that does not start again is started
+ * with the next save, while the rest of the graph keeps serving.
  *
- * Without `REDIS_URL`, events between subgraphs travel through this process:
- * it holds one in-memory bus and serves it to each subgraph over the IPC
- * channel it spawns it with (platform/src/events/ipc-bus.ts). Events in it
- * not yet consumed are lost when `npm start` stops; Redis keeps them.
- *
- * It says what it does, one short line per step per process (each
+ * It says what it does, one short line per step per service (each
  * subgraph's start reaches it over IPC, platform/src/progress.ts), and keeps
- * the processes' own logs to warnings unless LOG_LEVEL asks for more.
+ * the services' own logs to warnings unless LOG_LEVEL asks for more.
  * Stopped at any moment (a signal, a process that exits), it stops every
  * process it started, including one still starting, before it exits.
  *
@@ -30,14 +28,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { booleanFromEnv, envPrefix, logLevelFromEnv, nodeEnvFromEnv, parseEnv } from '../platform/src/config.ts';
-import { MemoryBus, parentEventBusEnv, serveEventBusOverIpc } from '../platform/src/events/index.ts';
 import { lifecycleEnv } from '../platform/src/lifecycle.ts';
-import { createLogger } from '../platform/src/logger.ts';
 import { configOrExit } from '../platform/src/process.ts';
 import { isStartProgressMessage, startProgressEnv, type StartStep } from '../platform/src/progress.ts';
 import { schemaFileOf, subgraphs } from '../subgraphs/registry.ts';
 import type { HotReload } from './dev/hot-reload.ts';
 import { productionPreflight } from './dev/production.ts';
+import { graphCommand, isGraphReport } from './dev/graph-messages.ts';
 import { developmentSecrets } from './dev/secrets.ts';
 import { describeStartStep, displayPath, notReadyDetail, seconds, startLinePrinter } from './dev/start-report.ts';
 
@@ -52,7 +49,6 @@ const env = configOrExit(() =>
       REDIS_URL: z.string().optional(),
       DATA_DIR: z.string().min(1).default('.data'),
       LOG_LEVEL: logLevelFromEnv,
-      LOG_PRETTY: booleanFromEnv.default(true),
       SHUTDOWN_TIMEOUT_SECONDS: lifecycleEnv.SHUTDOWN_TIMEOUT_SECONDS,
     }),
   ),
@@ -102,29 +98,15 @@ const developmentAuthentication = ((): NodeJS.ProcessEnv => {
   };
 })();
 
-// The bus this process serves its subgraphs when there is no Redis to share (see above).
-const events = env.REDIS_URL
-  ? null
-  : (() => {
-      const logger = createLogger({ service: 'event-bus', level: env.LOG_LEVEL, pretty: env.LOG_PRETTY });
-      return { bus: new MemoryBus({ logger }), logger };
-    })();
-
-/** The current process of each service, by name. */
-const children = new Map<string, ChildProcess>();
-/** Every process started and not yet exited, current or being replaced: `stop` waits for all of them. */
-const live = new Set<ChildProcess>();
-/** Subgraphs being restarted by hot reload: whoever awaits their readiness reports a failed start. */
-const restarting = new Set<ChildProcess>();
+/** The process running the graph, until it exits. */
+let graph: ChildProcess | null = null;
 let hotReload: HotReload | null = null;
 let stopping = false;
 
-function run(name: string, script: string, args: string[], env: NodeJS.ProcessEnv, { ipc = false } = {}): ChildProcess {
-  // A stop under way has already chosen what to wait for; a process started now would outlive it.
-  if (stopping) throw new Error('the graph is stopping');
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+function runGraph(env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev/graph-host.ts'], {
     cwd: root,
-    stdio: ipc ? ['inherit', 'inherit', 'inherit', 'ipc'] : 'inherit',
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
     env: {
       LOG_PRETTY: 'true',
       // The progress lines say what the start does; a process's own log adds warnings, or all of it with LOG_LEVEL.
@@ -137,23 +119,10 @@ function run(name: string, script: string, args: string[], env: NodeJS.ProcessEn
       ...env,
     },
   });
-  children.set(name, child);
-  live.add(child);
   child.on('exit', (code, signal) => {
-    live.delete(child);
-    // Replaced by a restart, which stopped it on purpose.
-    if (children.get(name) !== child) return;
-    children.delete(name);
-    if (stopping || restarting.has(child)) return;
-    const how = signal ?? `code ${code}`;
-    if (hotReload && name !== 'router') {
-      line(name, `exited (${how}); the rest of the graph keeps serving. Save a file to start it again.`, {
-        error: true,
-      });
-      hotReload.restartOnNextChange(name);
-      return;
-    }
-    line(name, `exited (${how}); stopping the graph. Its log above says why.`, {
+    graph = null;
+    if (stopping) return;
+    line('router', `the graph exited (${signal ?? `code ${code}`}); stopping. Its log above says why.`, {
       error: true,
     });
     void stop(1);
@@ -161,28 +130,23 @@ function run(name: string, script: string, args: string[], env: NodeJS.ProcessEn
   return child;
 }
 
-function runSubgraph(name: string): ChildProcess {
-  const { port } = services.find((service) => service.name === name)!;
-  const childEnv = { [`${envPrefix(name)}_PORT`]: String(port), ...startProgressEnv };
-  line(name, 'starting');
-  const spawnedAt = Date.now();
-  const child = run(name, 'subgraphs/serve.ts', [name], events ? { ...childEnv, ...parentEventBusEnv } : childEnv, {
-    ipc: true,
-  });
-  let waitingFor = '';
-  child.on('message', (message) => {
-    if (!isStartProgressMessage(message) || stopping) return;
+/** When each subgraph's current start began, for the elapsed time its lines show. */
+const startedAtOf = new Map<string, number>();
+
+/** Prints each subgraph's start steps as `graph` reports them. */
+function reportSteps(graph: ChildProcess): void {
+  const waitingFor = new Map<string, string>();
+  graph.on('message', (message) => {
+    if (!isStartProgressMessage(message) || stopping || !message.service) return;
+    const name = message.service;
     const step: StartStep = message.step;
     // One line per wait, not one per retry: a new line only when the reason changes.
     if (step.step === 'waiting') {
-      if (`${step.for}: ${step.reason}` === waitingFor) return;
-      waitingFor = `${step.for}: ${step.reason}`;
+      if (`${step.for}: ${step.reason}` === waitingFor.get(name)) return;
+      waitingFor.set(name, `${step.for}: ${step.reason}`);
     }
-    line(name, describeStartStep(name, step, { elapsedMs: Date.now() - spawnedAt }));
+    line(name, describeStartStep(name, step, { elapsedMs: Date.now() - (startedAtOf.get(name) ?? startedAt) }));
   });
-  // Detaches by itself when the child exits; a restart by hot reload is served again here.
-  if (events) serveEventBusOverIpc(events.bus, child, events.logger);
-  return child;
 }
 
 /**
@@ -226,8 +190,8 @@ async function waitUntilReady(
 }
 
 /** SIGTERM, so the process finishes its in-flight requests; SIGKILL if it has not exited in time. */
-function terminate(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+function terminate(child: ChildProcess | null): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);
     child.once('exit', () => {
@@ -239,37 +203,46 @@ function terminate(child: ChildProcess): Promise<void> {
 }
 
 /**
- * Restarts a subgraph in place on the code now on disk. Its embedded
- * database admits one process at a time (a directory lock), so the old
- * process drains and exits before the new one starts. Until the new one is
- * ready, a few seconds, requests that need this subgraph fail; the router
- * serves everything else as before.
+ * Restarts a subgraph in place on the code now on disk: the graph's process
+ * stops it (it drains, and its embedded database closes), loads its code
+ * again and starts it. Until it is ready, a few seconds, requests that need
+ * this subgraph fail; the router serves everything else as before. Rejects
+ * with the reason when it does not start again.
  */
-async function restartSubgraph(name: string): Promise<void> {
-  const previous = children.get(name);
-  if (previous) {
-    children.delete(name);
-    await terminate(previous);
-  }
-  if (stopping) throw new Error('the graph is stopping');
-  const child = runSubgraph(name);
-  restarting.add(child);
-  try {
-    await waitUntilReady(name, services.find((service) => service.name === name)!.port, {
-      child,
-      timeoutMs: restartTimeoutMs,
-    });
-  } finally {
-    restarting.delete(child);
-  }
+function restartSubgraph(name: string): Promise<void> {
+  const child = graph;
+  if (stopping || !child) return Promise.reject(new Error('the graph is stopping'));
+  line(name, 'starting');
+  startedAtOf.set(name, Date.now());
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => settle(new Error(`${name} was not ready after ${restartTimeoutMs / 1000} s`)),
+      restartTimeoutMs,
+    );
+    const onMessage = (message: unknown) => {
+      if (isStartProgressMessage(message) && message.service === name && message.step.step === 'ready') settle();
+      else if (isGraphReport(message) && message.service === name) settle(new Error(message.reason));
+    };
+    const onExit = () => settle(new Error('the graph exited'));
+    function settle(error?: Error) {
+      clearTimeout(timer);
+      child!.off('message', onMessage);
+      child!.off('exit', onExit);
+      if (error) reject(error);
+      else resolve();
+    }
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    child.send(graphCommand('restart', name));
+  });
 }
 
-/** The id of the supergraph the router serves, from its readiness check (`serving <id>`). */
+/** The id of the supergraph the router serves, from its readiness body's `graphId`. */
 async function routerGraphId(): Promise<string | null> {
   try {
     const response = await fetch(`http://127.0.0.1:${routerPort}/health/ready`);
-    const body = (await response.json()) as { checks?: { supergraph?: { detail?: string } } };
-    return /^serving (\S+)$/.exec(body.checks?.supergraph?.detail ?? '')?.[1] ?? null;
+    const body = (await response.json()) as { graphId?: unknown };
+    return typeof body.graphId === 'string' ? body.graphId : null;
   } catch {
     return null;
   }
@@ -279,11 +252,10 @@ async function routerGraphId(): Promise<string | null> {
 async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
-  if (live.size > 0) console.log(`\nStopping ${[...children.keys()].join(', ') || 'the graph'}…`);
+  if (graph) console.log('\nStopping the graph…');
   // Not awaited: a recomposition under way sees `stopping` and gives up.
   void hotReload?.close();
-  // Every process, the ones being replaced by a hot reload included; none can be added from now on.
-  await Promise.all([...live].map(terminate));
+  await terminate(graph);
   process.exit(code);
 }
 
@@ -291,21 +263,25 @@ async function stop(code: number): Promise<void> {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(0));
 
 async function startGraph(): Promise<void> {
-  const started = services.map(({ name, port }) => ({ name, port, child: runSubgraph(name) }));
-  await Promise.all(started.map(({ name, port, child }) => waitUntilReady(name, port, { child })));
+  for (const { name } of services) line(name, 'starting');
+  const child = runGraph(
+    Object.fromEntries([
+      ['ROUTER_PORT', String(routerPort)],
+      ...Object.entries(startProgressEnv),
+      ...services.flatMap(({ name, port }) => [
+        [`${envPrefix(name)}_PORT`, String(port)],
+        [`${envPrefix(name)}_SUBGRAPH_URL`, `http://127.0.0.1:${port}/graphql`],
+      ]),
+    ]),
+  );
+  graph = child;
+  reportSteps(child);
+  await Promise.all(services.map(({ name, port }) => waitUntilReady(name, port, { child })));
   if (stopping) return;
-  const routerEnv = Object.fromEntries([
-    ['ROUTER_PORT', String(routerPort)],
-    ...services.map(({ name, port }) => [`${envPrefix(name)}_SUBGRAPH_URL`, `http://127.0.0.1:${port}/graphql`]),
-  ]);
   line('router', 'starting');
-  // The router consumes events too: they purge its response cache.
-  const router = events
-    ? run('router', 'router/src/main.ts', [], { ...routerEnv, ...parentEventBusEnv }, { ipc: true })
-    : run('router', 'router/src/main.ts', [], routerEnv);
-  if (events) serveEventBusOverIpc(events.bus, router, events.logger);
+  child.send(graphCommand('start-router'));
   await waitUntilReady('router', routerPort, {
-    child: router,
+    child,
     onNotReady: (detail) => line('router', `not ready yet: ${detail}`),
   });
   if (stopping) return;

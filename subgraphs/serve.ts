@@ -4,14 +4,14 @@
  * database (and Redis) to come up, reporting not ready meanwhile; SIGTERM
  * and SIGINT stop it gracefully (platform/src/process.ts).
  *
- * Started by `npm start` without Redis, it carries its events on the bus
- * `npm start` serves it over IPC (platform/src/events/ipc-bus.ts). Started
- * by `npm start` at all, it reports each step of its start over that channel
+ * Its events travel on Redis Streams (REDIS_URL); without Redis they wait
+ * in its outbox. `npm start` runs the subgraphs another way, all in one
+ * process on one in-memory bus (scripts/dev/graph-host.ts). Started with an
+ * IPC channel and START_PROGRESS, it reports each step of its start over it
  * (platform/src/progress.ts), and stops when the channel closes: a parent
  * that died without stopping it (SIGKILL, a crash) must not leave it
  * running, holding its port and its embedded database.
  */
-import { hasParentEventBus, IpcEventBus } from '../platform/src/events/index.ts';
 import { warnOfUnknownVariables } from '../platform/src/config/fragment.ts';
 import { createLogger } from '../platform/src/logger.ts';
 import { configOrExit, startOrExit, stopOnSignals } from '../platform/src/process.ts';
@@ -32,22 +32,19 @@ const logger = createLogger({ service: entry.name, level: config.logLevel, prett
 warnOfUnknownVariables(logger, unknownVariables);
 // Off unless an OTLP endpoint is set (docs/tracing-and-logs.md).
 const tracing = startTracing(config.tracing, { logger });
-// Passed in, so the bus is this file's to close, after the subgraph has stopped consuming.
-const bus = hasParentEventBus() ? new IpcEventBus({ logger }) : null;
 if (process.env.START_PROGRESS === startProgressEnv.START_PROGRESS && process.send) {
   // Stopped the way a signal stops it: gracefully, within its bound.
   process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 }
 const progress = startProgressToParent();
 const subgraph = await startOrExit(logger, async () =>
-  launchSubgraph(await loadSubgraph(entry.name), { ...config, progress, ...(bus ? { bus } : {}) }, logger),
+  launchSubgraph(await loadSubgraph(entry.name), { ...config, progress }, logger),
 );
 const service = {
   drain: subgraph.drain,
   stillOpen: subgraph.stillOpen,
   async stop() {
     await subgraph.stop();
-    await bus?.close();
     // Last, so the spans of the requests just drained are exported too.
     await tracing.shutdown();
   },

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -133,6 +133,12 @@ function stepLine(output: string, name: string, text: string): number {
 }
 
 /** No process with this DATA_DIR in its environment, and every port the graph used free. */
+/** The Node processes among `pids` (tsx's esbuild service runs beside each). */
+async function nodeProcesses(pids: number[]): Promise<number[]> {
+  const commands = await Promise.all(pids.map((pid) => readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')));
+  return pids.filter((_, index) => commands[index]!.trim() === 'node');
+}
+
 async function expectNothingLeft(dir = dataDir): Promise<void> {
   expect(await processesWithEnv('DATA_DIR', dir)).toEqual([]);
   for (const port of [ports.router, ...Object.values(ports.subgraphs)])
@@ -233,6 +239,9 @@ describe('npm start on embedded databases', () => {
         expect(product.node).toMatchObject({ name: expect.any(String), quantity: expect.any(Number) });
         expect(response.body.data.viewer.name).toBe(seedUser(0).name);
         firstAnswer = response.body.data;
+
+        // The whole graph runs in one process beside `npm start`'s own (scripts/dev/graph-host.ts says why).
+        expect(await nodeProcesses(await processesWithEnv('DATA_DIR', dataDir))).toHaveLength(2);
 
         // Stopped once up: every process it started is gone, and their ports are free.
         expect(await signalAndWait(graph.child, 'SIGTERM', stopTimeoutMs)).toBe(0);

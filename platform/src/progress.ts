@@ -3,9 +3,9 @@
  * by step, so that `npm start` can say what each one is doing in one short
  * line per step (scripts/dev/start-report.ts) instead of staying silent for
  * the minute a first start can take on a busy machine. The steps travel
- * over the IPC channel `npm start` spawns its children with, tagged like the
- * event bus's messages that share it; a subgraph started any other way
- * reports nothing.
+ * over the IPC channel `npm start` spawns its child with, tagged, and named
+ * by subgraph when one process runs several (scripts/dev/graph-host.ts); a
+ * subgraph started any other way reports nothing.
  */
 import type { SeedSize } from './subgraph/definition.ts';
 
@@ -31,17 +31,26 @@ const tag = 'shop-start';
 
 export interface StartProgressMessage {
   start: typeof tag;
+  /** The service whose step it is, in a process that runs several. Absent: the process's own. */
+  service?: string;
   step: StartStep;
 }
 
-/** Sends each step to the parent when it asked for them (`startProgressEnv`) over an IPC channel. */
-export function startProgressToParent(env: NodeJS.ProcessEnv = process.env): StartProgress {
+/**
+ * Sends each step to the parent when it asked for them (`startProgressEnv`)
+ * over an IPC channel, named as `service`'s when given.
+ */
+export function startProgressToParent(env: NodeJS.ProcessEnv = process.env, service?: string): StartProgress {
   if (env.START_PROGRESS !== startProgressEnv.START_PROGRESS || typeof process.send !== 'function') {
     return noStartProgress;
   }
   return (step) => {
     // A parent gone (channel closed) wants no news; the send must not fail the start.
-    if (process.connected) process.send!({ start: tag, step } satisfies StartProgressMessage, undefined, {}, () => {});
+    if (process.connected) {
+      const message: StartProgressMessage =
+        service === undefined ? { start: tag, step } : { start: tag, service, step };
+      process.send!(message, undefined, {}, () => {});
+    }
   };
 }
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config.ts';
 import { subgraphConfigFromEnv } from '../src/subgraph/config.ts';
 import type { Logger } from '../src/logger.ts';
-import { routerConfigFrom, warnOfUnknownVariables } from '../../router/src/config.ts';
+import { routerConfigFrom } from '../../router/src/config.ts';
+import { warnOfUnknownVariables } from '../src/config/fragment.ts';
 
 describe('subgraph configuration', () => {
   it('uses embedded PGlite in DATA_DIR when no database URL is set, and migrates and seeds in development', () => {
@@ -143,9 +144,12 @@ describe('router configuration', () => {
       { variable: 'ROUTER_PROT', suggestion: 'ROUTER_PORT' },
     ]);
     const warnings: Array<{ variable: unknown; message: string }> = [];
-    warnOfUnknownVariables(config, {
-      warn: (fields: { variable: unknown }, message: string) => warnings.push({ variable: fields.variable, message }),
-    } as unknown as Logger);
+    warnOfUnknownVariables(
+      {
+        warn: (fields: { variable: unknown }, message: string) => warnings.push({ variable: fields.variable, message }),
+      } as unknown as Logger,
+      config.unknownVariables,
+    );
     expect(warnings).toContainEqual({
       variable: 'ROUTER_PROT',
       message: 'ROUTER_PROT is not a known variable; did you mean ROUTER_PORT?',

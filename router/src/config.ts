@@ -2,14 +2,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { booleanFromEnv, ConfigError, portFromEnv } from '../../platform/src/config.ts';
-import {
-  defineEnvFragment,
-  describeUnknownVariable,
-  parseFragments,
-  type UnknownVariable,
-} from '../../platform/src/config/fragment.ts';
+import { defineEnvFragment, parseFragments, type UnknownVariable } from '../../platform/src/config/fragment.ts';
 import type { CorsOptions } from '../../platform/src/http/server.ts';
-import type { Logger } from '../../platform/src/logger.ts';
 import { subgraphs } from '../../subgraphs/registry.ts';
 import type { AuthenticationOptions } from './plugins/authentication/index.ts';
 import { authenticationEnv } from './plugins/authentication/env.ts';
@@ -200,12 +194,6 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
     responseCache: options.responseCache,
     unknownVariables,
   };
-}
-
-/** One warning per variable nothing reads, naming the one it likely means. */
-export function warnOfUnknownVariables(config: Pick<RouterConfig, 'unknownVariables'>, logger: Logger): void {
-  for (const unknown of config.unknownVariables)
-    logger.warn({ variable: unknown.variable }, describeUnknownVariable(unknown));
 }
 
 function subgraphUrlsFrom(env: NodeJS.ProcessEnv): Record<string, string> {

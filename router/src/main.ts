@@ -3,22 +3,20 @@
  * SIGHUP re-reads the supergraph; SIGTERM and SIGINT stop it gracefully
  * (platform/src/process.ts): not ready first, then draining, then stopped.
  */
-import { hasParentEventBus, IpcEventBus } from '../../platform/src/events/index.ts';
 import { createLogger } from '../../platform/src/logger.ts';
 import { configOrExit, startOrExit, stopOnSignals } from '../../platform/src/process.ts';
 import { startTracing, tracingConfigFromEnv } from '../../platform/src/tracing.ts';
-import { routerConfigFrom, warnOfUnknownVariables } from './config.ts';
+import { warnOfUnknownVariables } from '../../platform/src/config/fragment.ts';
+import { routerConfigFrom } from './config.ts';
 import { startRouter } from './router.ts';
 
 const config = configOrExit(() => routerConfigFrom(process.argv.slice(2)));
 const logger = createLogger({ service: 'router', level: config.logLevel, pretty: config.logPretty });
-warnOfUnknownVariables(config, logger);
+warnOfUnknownVariables(logger, config.unknownVariables);
 // Off unless an OTLP endpoint is set (docs/tracing-and-logs.md).
 const tracingConfig = configOrExit(() => tracingConfigFromEnv('router'));
 const tracing = startTracing(tracingConfig, { logger });
-// Started by `npm start` without Redis: the events that purge the response cache come over IPC.
-const eventBus = hasParentEventBus() ? new IpcEventBus({ logger }) : null;
-const router = await startOrExit(logger, () => startRouter({ ...config, eventBus }, logger));
+const router = await startOrExit(logger, () => startRouter(config, logger));
 
 process.on('SIGHUP', () => void router.reload());
 stopOnSignals(
@@ -28,7 +26,6 @@ stopOnSignals(
     stillOpen: router.stillOpen,
     async stop() {
       await router.stop();
-      await eventBus?.close();
       // Last, so the spans of the requests just drained are exported too.
       await tracing.shutdown();
     },

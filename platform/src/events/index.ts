@@ -28,15 +28,6 @@ export { entityTag, rootListTag, taggedEntity } from './invalidation.ts';
 export { MemoryBus, type MemoryBusOptions } from './memory-bus.ts';
 export { RedisStreamsBus, type RedisStreamsBusOptions } from './redis-streams.ts';
 export {
-  hasParentEventBus,
-  IpcEventBus,
-  parentEventBusEnv,
-  serveEventBusOverIpc,
-  type EventBusService,
-  type IpcEventBusOptions,
-  type ServeEventBusOptions,
-} from './ipc-bus.ts';
-export {
   oldestUnpublishedAgeSeconds,
   outbox,
   OutboxRelay,
