@@ -197,7 +197,7 @@ stopOnSignals(
     async stop() {
       // The router first: it stops sending requests to the subgraphs, which then finish theirs.
       await router?.stop();
-      await Promise.all(services.map(({ running }) => running?.stop()));
+      await Promise.all(services.map(async ({ running }) => running?.stop()));
       await bus?.close();
       await tracing.shutdown();
     },
@@ -215,7 +215,7 @@ try {
   // Stopped while starting: not a failure.
   if (!stopping) {
     logger.fatal({ err: error }, 'the graph failed to start');
-    await Promise.all(services.map((service) => service.running?.stop().catch(() => {})));
+    await Promise.all(services.map(async (service) => service.running?.stop().catch(() => {})));
     process.exit(1);
   }
 }
