@@ -137,7 +137,7 @@ describe('npm run new:subgraph -- wishlists', () => {
   it('leaves npm run check passing: types, formatting, and every generated file fresh', async () => {
     const check = await copy.npm('check');
     expect(check.exitCode, output(check)).toBe(0);
-  }, 300_000);
+  }, 600_000);
 
   it("passes its own tests through the router, the subgraph contract and docker-compose's checks", async () => {
     // The copy's vitest uses this run's Postgres and Redis instead of starting its own.
