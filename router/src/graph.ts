@@ -5,7 +5,7 @@ import { ApolloGateway } from '@apollo/gateway';
 import { envPrefix } from '../../platform/src/config.ts';
 import { requestLogPlugin, type Logger } from '../../platform/src/logger.ts';
 import type { RouterMetrics } from './metrics.ts';
-import { errorsPlugin, routerErrorFormatter } from './plugins/errors/index.ts';
+import { errorsPlugin, routerErrorFormatter } from './errors.ts';
 import type { RouterContext, RouterPlugin } from './plugins/plugin.ts';
 import { SubgraphFetch } from './subgraph-fetch/index.ts';
 import type { SubgraphPolicies } from './subgraph-fetch/resilience.ts';

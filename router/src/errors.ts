@@ -1,8 +1,8 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { clientErrorCodes, createErrorFormatter, ErrorCode } from '../../../../platform/src/errors.ts';
-import type { Logger } from '../../../../platform/src/logger.ts';
-import { formatQueryLimitError } from '../query-limits/index.ts';
+import { clientErrorCodes, createErrorFormatter, ErrorCode } from '../../platform/src/errors.ts';
+import type { Logger } from '../../platform/src/logger.ts';
+import { formatQueryLimitError } from './plugins/query-limits/index.ts';
 
 export interface ErrorsContext {
   /** The request's id, also in the `x-request-id` response header and the log. */
