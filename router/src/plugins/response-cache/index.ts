@@ -331,11 +331,12 @@ export function responseCachePlugin({
       }
       misses.set(request, lookup.request);
     },
-    async onResponse(request, response, answeredBy) {
+    // Not async: a hit, the request this cache exists for, returns at once, with no promise to settle.
+    onResponse(request, response, answeredBy) {
       const miss = misses.get(request);
       if (!cache || !miss || answeredBy !== 'gateway' || isBytesResponse(response)) return;
       response.headers.set('x-cache', 'MISS');
-      await cache.save(miss, response);
+      return cache.save(miss, response);
     },
     apollo: {
       requestDidStart: async (requestContext) => storing?.requestDidStart?.(requestContext),
