@@ -1,7 +1,7 @@
-import type { GraphQLResolveInfo } from 'graphql';
 import { serverAudits } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGraph, type TestGraph } from '../../test/support/test-subgraph.ts';
+import { cacheableForAMinute } from './support/cacheable.ts';
 
 /**
  * The router against the GraphQL-over-HTTP spec, by the `graphql-http`
@@ -25,13 +25,7 @@ const sdl = /* GraphQL */ `
 const resolvers = {
   Query: {
     // Cacheable by the router's response cache, so the audits can run against hits.
-    hello: (_: unknown, __: unknown, ___: unknown, info: GraphQLResolveInfo) => {
-      (info as unknown as { cacheControl: { setCacheHint(hint: object): void } }).cacheControl.setCacheHint({
-        maxAge: 60,
-        scope: 'PUBLIC',
-      });
-      return 'world';
-    },
+    hello: cacheableForAMinute('world'),
   },
 };
 
@@ -49,8 +43,11 @@ afterAll(async () => {
   await Promise.all(Object.values(graphs).map((graph) => graph.stop()));
 });
 
-describe.each(['development', 'production'] as const)('GraphQL over HTTP, %s', (mode) => {
-  const audits = serverAudits({ url: () => graphs[mode]!.router.url }).filter(
+type Mode = 'development' | 'production';
+
+/** The spec's MUST and SHOULD audits against the router in `mode`, each one a test. */
+function auditTests(mode: Mode, fetchFn?: typeof fetch): void {
+  const audits = serverAudits({ url: () => graphs[mode]!.router.url, ...(fetchFn ? { fetchFn } : {}) }).filter(
     (audit) =>
       (audit.name.startsWith('MUST') || audit.name.startsWith('SHOULD')) &&
       !(mode === 'production' && usesIntrospection.has(audit.id)),
@@ -59,6 +56,10 @@ describe.each(['development', 'production'] as const)('GraphQL over HTTP, %s', (
     const result = await fn();
     expect(result.status === 'ok' ? 'ok' : `${result.status}: ${'reason' in result ? result.reason : ''}`).toBe('ok');
   });
+}
+
+describe.each(['development', 'production'] as const)('GraphQL over HTTP, %s', (mode) => {
+  auditTests(mode);
 });
 
 /** Responses the cache answered, by mode, to show the audits below did run against hits. */
@@ -68,7 +69,7 @@ const hits = { development: 0, production: 0 };
  * `fetch` for the audits: each request asks for the cacheable `hello`
  * instead of `__typename` and is sent twice; the second answer is audited.
  */
-function warmingFetch(mode: 'development' | 'production') {
+function warmingFetch(mode: Mode): typeof fetch {
   const cacheable = (text: string) => text.replaceAll('__typename', 'hello');
   return async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
     const url = cacheable(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
@@ -81,15 +82,7 @@ function warmingFetch(mode: 'development' | 'production') {
 }
 
 describe.each(['development', 'production'] as const)('GraphQL over HTTP against a warm cache, %s', (mode) => {
-  const audits = serverAudits({ url: () => graphs[mode]!.router.url, fetchFn: warmingFetch(mode) }).filter(
-    (audit) =>
-      (audit.name.startsWith('MUST') || audit.name.startsWith('SHOULD')) &&
-      !(mode === 'production' && usesIntrospection.has(audit.id)),
-  );
-  it.each(audits)('$id $name', async ({ fn }) => {
-    const result = await fn();
-    expect(result.status === 'ok' ? 'ok' : `${result.status}: ${'reason' in result ? result.reason : ''}`).toBe('ok');
-  });
+  auditTests(mode, warmingFetch(mode));
 
   it('answered from the cache wherever the request was cacheable', () => {
     // The audits send `{ __typename }`, now `{ hello }`, as a plain query by GET and POST in many envelopes.

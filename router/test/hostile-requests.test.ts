@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
+import { GraphQLError } from 'graphql';
 import { SignJWT } from 'jose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { signTestToken, testJwtSecret } from '../../test/support/tokens.ts';
 import { maxRequestJsonDepth, nestsDeeperThan } from '../src/operation-request.ts';
 import { defaultQueryLimits } from '../src/plugins/query-limits/index.ts';
 import type { RunningRouter } from '../src/router.ts';
+import { cacheableForAMinute } from './support/cacheable.ts';
 
 /**
  * A corpus of hostile requests against a production router with its
@@ -58,17 +59,7 @@ const logLines: Array<{ level: number; msg: string }> = [];
 
 beforeAll(async () => {
   const node = (): object => ({ id: '1', name: 'n', child: node, children: () => [] });
-  // Cacheable by the router's response cache, for a minute.
-  const cacheable =
-    <T>(value: T) =>
-    (_: unknown, __: unknown, ___: unknown, info: GraphQLResolveInfo): T => {
-      // Apollo Server's cache control plugin puts this on `info`.
-      (info as unknown as { cacheControl: { setCacheHint(hint: object): void } }).cacheControl.setCacheHint({
-        maxAge: 60,
-        scope: 'PUBLIC',
-      });
-      return value;
-    };
+  const cacheable = cacheableForAMinute;
   subgraph = await startTestSubgraph('nodes', sdl, {
     Query: {
       node,

@@ -1,7 +1,7 @@
-import type { GraphQLResolveInfo } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256 } from '../../test/support/persisted-queries.ts';
 import { startTestGraph, type TestGraph } from '../../test/support/test-subgraph.ts';
+import { cacheableForAMinute } from './support/cacheable.ts';
 import { probePlugin } from './support/probe-plugin.ts';
 
 /** The plugin contract from the outside: a plugin the router's source does not know, added to a running router. */
@@ -22,13 +22,7 @@ beforeAll(async () => {
     sdl,
     {
       Query: {
-        cached: (_: unknown, __: unknown, ___: unknown, info: GraphQLResolveInfo) => {
-          (info as unknown as { cacheControl: { setCacheHint(hint: object): void } }).cacheControl.setCacheHint({
-            maxAge: 60,
-            scope: 'PUBLIC',
-          });
-          return 'kept';
-        },
+        cached: cacheableForAMinute('kept'),
       },
     },
     { plugins: [probe] },
