@@ -59,13 +59,12 @@ const logLines: Array<{ level: number; msg: string }> = [];
 
 beforeAll(async () => {
   const node = (): object => ({ id: '1', name: 'n', child: node, children: () => [] });
-  const cacheable = cacheableForAMinute;
   subgraph = await startTestSubgraph('nodes', sdl, {
     Query: {
       node,
       // Cacheable too, so the corpus, which asks for it most, can be sent against a warm cache.
-      hello: cacheable('hi'),
-      cached: cacheable('kept'),
+      hello: cacheableForAMinute('hi'),
+      cached: cacheableForAMinute('kept'),
       badInput: () => {
         throw new GraphQLError('`sku` must not be empty.', { extensions: { code: 'BAD_USER_INPUT' } });
       },
