@@ -1,0 +1,311 @@
+import {
+  getNamedType,
+  isAbstractType,
+  isEnumType,
+  isListType,
+  isNonNullType,
+  isObjectType,
+  isSpecifiedScalarType,
+  Kind,
+  typeFromAST,
+  type DirectiveNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLAbstractType,
+  type GraphQLLeafType,
+  type GraphQLObjectType,
+  type GraphQLOutputType,
+  type GraphQLSchema,
+  type InlineFragmentNode,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
+
+/**
+ * The compiled form of an operation for response shaping: what graphql-js's
+ * `collectFields` and type walk decide anew for every object, decided once
+ * per (schema, operation, @skip/@include outcome, runtime type).
+ *
+ * Every plan node is a class instance with all its fields set, so the hot
+ * loop in shape.ts sees one hidden class per node kind and its property reads
+ * stay monomorphic.
+ */
+
+/** What a value position holds; the hot path switches on it. */
+export const enum ValueKind {
+  NonNull = 0,
+  List = 1,
+  Leaf = 2,
+  Object = 3,
+  Abstract = 4,
+  /** `__schema` / `__type`: introspection is answered elsewhere, its result is passed through as it is. */
+  Verbatim = 5,
+}
+
+/** How a leaf value is checked before the general `serialize` call. */
+export const enum LeafKind {
+  String = 0,
+  Int = 1,
+  Float = 2,
+  Boolean = 3,
+  ID = 4,
+  Enum = 5,
+  Custom = 6,
+}
+
+export class ValuePlan {
+  constructor(
+    readonly kind: ValueKind,
+    /** The wrapped position, for NonNull and List. */
+    readonly of: ValuePlan | null,
+    readonly leafKind: LeafKind,
+    readonly leafType: GraphQLLeafType | null,
+    /** An enum's internal value → the name clients see; only values of the API schema are here. */
+    readonly enumNames: Map<unknown, string> | null,
+    readonly object: ObjectPlan | null,
+    readonly abstract: AbstractPlan | null,
+  ) {}
+}
+
+export class FieldPlan {
+  constructor(
+    /** The response key: the alias, or else the field name. */
+    readonly key: string,
+    readonly fieldName: string,
+    /** The runtime object type this field is selected on, for error messages. */
+    readonly parentTypeName: string,
+    /** `__typename`: answered from the plan, never read from the raw object. */
+    readonly isTypename: boolean,
+    /**
+     * `__proto__` is the one key whose plain read or write reaches the
+     * prototype; the hot path takes a guarded slow path for it alone.
+     */
+    readonly protoKey: boolean,
+    readonly value: ValuePlan,
+    /** Every field node merged under this key; graphql-js locates errors at all of them. */
+    readonly nodes: readonly FieldNode[],
+  ) {}
+}
+
+export class ObjectPlan {
+  constructor(
+    readonly typeName: string,
+    readonly fields: readonly FieldPlan[],
+  ) {}
+}
+
+/**
+ * A field of interface or union type: its sub-selection depends on the
+ * runtime type, which only the raw object's `__typename` tells, so each
+ * runtime type's plan is compiled on first sight and kept.
+ */
+export class AbstractPlan {
+  readonly byType = new Map<string, ObjectPlan>();
+  constructor(
+    readonly type: GraphQLAbstractType,
+    readonly nodes: readonly FieldNode[],
+    readonly compiler: Compiler,
+  ) {}
+
+  /** The plan for a runtime type already checked to be a possible type of `type`. */
+  planFor(runtimeType: GraphQLObjectType): ObjectPlan {
+    let plan = this.byType.get(runtimeType.name);
+    if (!plan) {
+      plan = this.compiler.objectPlan(runtimeType, this.nodes);
+      this.byType.set(runtimeType.name, plan);
+    }
+    return plan;
+  }
+}
+
+/**
+ * Compiles selection sets under one fixed outcome of every @skip/@include,
+ * so the plans it makes hold no per-request data: only the booleans the
+ * directives read, never the request's variables themselves.
+ */
+export class Compiler {
+  constructor(
+    readonly schema: GraphQLSchema,
+    private readonly fragments: Readonly<Record<string, FragmentDefinitionNode>>,
+    /** Each @skip/@include variable's value, as far as `if` reads it. */
+    private readonly conditions: ReadonlyMap<string, unknown>,
+  ) {}
+
+  rootPlan(operation: OperationDefinitionNode): ObjectPlan {
+    const root = this.schema.getRootType(operation.operation);
+    if (!root) throw new Error(`The schema has no ${operation.operation} type`);
+    return this.objectPlan(root, null, operation.selectionSet);
+  }
+
+  /**
+   * graphql-js's `collectSubfields` then a plan per response key. One
+   * visited-fragments set spans all the merged field nodes, as there: a
+   * fragment spread twice under one key is expanded once.
+   */
+  objectPlan(
+    type: GraphQLObjectType,
+    fieldNodes: readonly FieldNode[] | null,
+    selectionSet?: SelectionSetNode,
+  ): ObjectPlan {
+    const collected = new Map<string, FieldNode[]>();
+    const visited = new Set<string>();
+    if (selectionSet) this.collect(type, selectionSet, collected, visited);
+    for (const node of fieldNodes ?? []) {
+      if (node.selectionSet) this.collect(type, node.selectionSet, collected, visited);
+    }
+    const definitions = type.getFields();
+    const fields: FieldPlan[] = [];
+    for (const [key, nodes] of collected) {
+      const fieldName = nodes[0]!.name.value;
+      const protoKey = key === '__proto__';
+      if (fieldName === '__typename') {
+        fields.push(new FieldPlan(key, fieldName, type.name, true, protoKey, VERBATIM, nodes));
+        continue;
+      }
+      if (fieldName === '__schema' || fieldName === '__type') {
+        fields.push(new FieldPlan(key, fieldName, type.name, false, protoKey, VERBATIM, nodes));
+        continue;
+      }
+      const definition = definitions[fieldName];
+      // Only an operation never validated against this schema gets here.
+      if (!definition) throw new Error(`Cannot shape a response: ${type.name} has no field "${fieldName}"`);
+      fields.push(new FieldPlan(key, fieldName, type.name, false, protoKey, this.valuePlan(definition.type, nodes), nodes));
+    }
+    return new ObjectPlan(type.name, fields);
+  }
+
+  private valuePlan(type: GraphQLOutputType, nodes: readonly FieldNode[]): ValuePlan {
+    if (isNonNullType(type)) return wrapper(ValueKind.NonNull, this.valuePlan(type.ofType, nodes));
+    if (isListType(type)) return wrapper(ValueKind.List, this.valuePlan(type.ofType, nodes));
+    if (isObjectType(type)) {
+      return new ValuePlan(ValueKind.Object, null, LeafKind.Custom, null, null, this.objectPlan(type, nodes), null);
+    }
+    if (isAbstractType(type)) {
+      const abstract = new AbstractPlan(type, nodes, this);
+      return new ValuePlan(ValueKind.Abstract, null, LeafKind.Custom, null, null, null, abstract);
+    }
+    const leaf = getNamedType(type) as GraphQLLeafType;
+    if (isEnumType(leaf)) {
+      const names = new Map<unknown, string>();
+      for (const value of leaf.getValues()) names.set(value.value, value.name);
+      return new ValuePlan(ValueKind.Leaf, null, LeafKind.Enum, leaf, names, null, null);
+    }
+    return new ValuePlan(ValueKind.Leaf, null, scalarKind(leaf), leaf, null, null, null);
+  }
+
+  /** graphql-js's `collectFieldsImpl`, with @skip/@include decided by this compiler's conditions. */
+  private collect(
+    type: GraphQLObjectType,
+    selectionSet: SelectionSetNode,
+    fields: Map<string, FieldNode[]>,
+    visited: Set<string>,
+  ): void {
+    for (const selection of selectionSet.selections) {
+      switch (selection.kind) {
+        case Kind.FIELD: {
+          if (!this.included(selection.directives)) continue;
+          const key = selection.alias?.value ?? selection.name.value;
+          const list = fields.get(key);
+          if (list) list.push(selection);
+          else fields.set(key, [selection]);
+          break;
+        }
+        case Kind.INLINE_FRAGMENT: {
+          if (!this.included(selection.directives) || !this.applies(selection, type)) continue;
+          this.collect(type, selection.selectionSet, fields, visited);
+          break;
+        }
+        case Kind.FRAGMENT_SPREAD: {
+          const name = selection.name.value;
+          // Marked visited before the type condition is checked, as graphql-js does.
+          if (visited.has(name) || !this.included(selection.directives)) continue;
+          visited.add(name);
+          const fragment = this.fragments[name];
+          if (!fragment || !this.applies(fragment, type)) continue;
+          this.collect(type, fragment.selectionSet, fields, visited);
+          break;
+        }
+      }
+    }
+  }
+
+  /** A fragment applies to an object type it names, or to one implementing or belonging to the type it names. */
+  private applies(fragment: InlineFragmentNode | FragmentDefinitionNode, type: GraphQLObjectType): boolean {
+    if (!fragment.typeCondition) return true;
+    const condition = typeFromAST(this.schema, fragment.typeCondition);
+    if (condition === type) return true;
+    return condition !== undefined && isAbstractType(condition) && this.schema.isSubType(condition, type);
+  }
+
+  private included(directives: readonly DirectiveNode[] | undefined): boolean {
+    if (!directives) return true;
+    for (const directive of directives) {
+      const name = directive.name.value;
+      if (name !== 'skip' && name !== 'include') continue;
+      const value = this.conditionValue(directive);
+      if (name === 'skip' && value === true) return false;
+      if (name === 'include' && value === false) return false;
+    }
+    return true;
+  }
+
+  private conditionValue(directive: DirectiveNode): unknown {
+    const argument = directive.arguments?.find((arg) => arg.name.value === 'if');
+    if (!argument) return undefined;
+    const { value } = argument;
+    if (value.kind === Kind.BOOLEAN) return value.value;
+    if (value.kind === Kind.VARIABLE) return this.conditions.get(value.name.value);
+    return undefined;
+  }
+}
+
+/** The placeholder value plan of `__typename` and introspection fields, which the hot path never completes. */
+const VERBATIM = new ValuePlan(ValueKind.Verbatim, null, LeafKind.Custom, null, null, null, null);
+
+function wrapper(kind: ValueKind.NonNull | ValueKind.List, of: ValuePlan): ValuePlan {
+  return new ValuePlan(kind, of, LeafKind.Custom, null, null, null, null);
+}
+
+function scalarKind(type: GraphQLLeafType): LeafKind {
+  if (!isSpecifiedScalarType(type)) return LeafKind.Custom;
+  switch (type.name) {
+    case 'String':
+      return LeafKind.String;
+    case 'Int':
+      return LeafKind.Int;
+    case 'Float':
+      return LeafKind.Float;
+    case 'Boolean':
+      return LeafKind.Boolean;
+    case 'ID':
+      return LeafKind.ID;
+    default:
+      return LeafKind.Custom;
+  }
+}
+
+/**
+ * The variables whose values decide an @skip or @include anywhere in the
+ * operation or its fragments: the plan for an operation is one per outcome
+ * of these, so they make the key of the plan cache.
+ */
+export function conditionVariables(
+  operation: OperationDefinitionNode,
+  fragments: Readonly<Record<string, FragmentDefinitionNode>>,
+): string[] {
+  const names = new Set<string>();
+  const visit = (selectionSet: SelectionSetNode): void => {
+    for (const selection of selectionSet.selections) {
+      for (const directive of selection.directives ?? []) {
+        if (directive.name.value !== 'skip' && directive.name.value !== 'include') continue;
+        for (const argument of directive.arguments ?? []) {
+          if (argument.value.kind === Kind.VARIABLE) names.add(argument.value.name.value);
+        }
+      }
+      if (selection.kind !== Kind.FRAGMENT_SPREAD && selection.selectionSet) visit(selection.selectionSet);
+    }
+  };
+  visit(operation.selectionSet);
+  for (const fragment of Object.values(fragments)) visit(fragment.selectionSet);
+  return [...names];
+}
