@@ -31,27 +31,18 @@ import {
  * stay monomorphic.
  */
 
-/** What a value position holds; the hot path switches on it. */
-export const enum ValueKind {
-  NonNull = 0,
-  List = 1,
-  Leaf = 2,
-  Object = 3,
-  Abstract = 4,
-  /** `__schema` / `__type`: introspection is answered elsewhere, its result is passed through as it is. */
-  Verbatim = 5,
-}
+/**
+ * What a value position holds; the hot path switches on it. String literals,
+ * not an enum: an enum imported from another module is a property load on
+ * every comparison, which made shaping twice as slow.
+ *
+ * `verbatim` is `__schema` / `__type`: introspection is answered elsewhere,
+ * and its result is passed through as it is.
+ */
+export type ValueKind = 'nonNull' | 'list' | 'leaf' | 'object' | 'abstract' | 'verbatim';
 
 /** How a leaf value is checked before the general `serialize` call. */
-export const enum LeafKind {
-  String = 0,
-  Int = 1,
-  Float = 2,
-  Boolean = 3,
-  ID = 4,
-  Enum = 5,
-  Custom = 6,
-}
+export type LeafKind = 'string' | 'int' | 'float' | 'boolean' | 'id' | 'enum' | 'custom';
 
 export class ValuePlan {
   constructor(
@@ -84,7 +75,14 @@ export class FieldPlan {
     readonly value: ValuePlan,
     /** Every field node merged under this key; graphql-js locates errors at all of them. */
     readonly nodes: readonly FieldNode[],
-  ) {}
+  ) {
+    this.nonNull = value.kind === 'nonNull';
+    this.inner = this.nonNull ? value.of! : value;
+  }
+  /** Whether the field's type is non-null: the hot path answers a null then without descending. */
+  readonly nonNull: boolean;
+  /** The field's type without its outer non-null. */
+  readonly inner: ValuePlan;
 }
 
 export class ObjectPlan {
@@ -169,28 +167,30 @@ export class Compiler {
       const definition = definitions[fieldName];
       // Only an operation never validated against this schema gets here.
       if (!definition) throw new Error(`Cannot shape a response: ${type.name} has no field "${fieldName}"`);
-      fields.push(new FieldPlan(key, fieldName, type.name, false, protoKey, this.valuePlan(definition.type, nodes), nodes));
+      fields.push(
+        new FieldPlan(key, fieldName, type.name, false, protoKey, this.valuePlan(definition.type, nodes), nodes),
+      );
     }
     return new ObjectPlan(type.name, fields);
   }
 
   private valuePlan(type: GraphQLOutputType, nodes: readonly FieldNode[]): ValuePlan {
-    if (isNonNullType(type)) return wrapper(ValueKind.NonNull, this.valuePlan(type.ofType, nodes));
-    if (isListType(type)) return wrapper(ValueKind.List, this.valuePlan(type.ofType, nodes));
+    if (isNonNullType(type)) return wrapper('nonNull', this.valuePlan(type.ofType, nodes));
+    if (isListType(type)) return wrapper('list', this.valuePlan(type.ofType, nodes));
     if (isObjectType(type)) {
-      return new ValuePlan(ValueKind.Object, null, LeafKind.Custom, null, null, this.objectPlan(type, nodes), null);
+      return new ValuePlan('object', null, 'custom', null, null, this.objectPlan(type, nodes), null);
     }
     if (isAbstractType(type)) {
       const abstract = new AbstractPlan(type, nodes, this);
-      return new ValuePlan(ValueKind.Abstract, null, LeafKind.Custom, null, null, null, abstract);
+      return new ValuePlan('abstract', null, 'custom', null, null, null, abstract);
     }
     const leaf = getNamedType(type) as GraphQLLeafType;
     if (isEnumType(leaf)) {
       const names = new Map<unknown, string>();
       for (const value of leaf.getValues()) names.set(value.value, value.name);
-      return new ValuePlan(ValueKind.Leaf, null, LeafKind.Enum, leaf, names, null, null);
+      return new ValuePlan('leaf', null, 'enum', leaf, names, null, null);
     }
-    return new ValuePlan(ValueKind.Leaf, null, scalarKind(leaf), leaf, null, null, null);
+    return new ValuePlan('leaf', null, scalarKind(leaf), leaf, null, null, null);
   }
 
   /** graphql-js's `collectFieldsImpl`, with @skip/@include decided by this compiler's conditions. */
@@ -260,27 +260,27 @@ export class Compiler {
 }
 
 /** The placeholder value plan of `__typename` and introspection fields, which the hot path never completes. */
-const VERBATIM = new ValuePlan(ValueKind.Verbatim, null, LeafKind.Custom, null, null, null, null);
+const VERBATIM = new ValuePlan('verbatim', null, 'custom', null, null, null, null);
 
-function wrapper(kind: ValueKind.NonNull | ValueKind.List, of: ValuePlan): ValuePlan {
-  return new ValuePlan(kind, of, LeafKind.Custom, null, null, null, null);
+function wrapper(kind: 'nonNull' | 'list', of: ValuePlan): ValuePlan {
+  return new ValuePlan(kind, of, 'custom', null, null, null, null);
 }
 
 function scalarKind(type: GraphQLLeafType): LeafKind {
-  if (!isSpecifiedScalarType(type)) return LeafKind.Custom;
+  if (!isSpecifiedScalarType(type)) return 'custom';
   switch (type.name) {
     case 'String':
-      return LeafKind.String;
+      return 'string';
     case 'Int':
-      return LeafKind.Int;
+      return 'int';
     case 'Float':
-      return LeafKind.Float;
+      return 'float';
     case 'Boolean':
-      return LeafKind.Boolean;
+      return 'boolean';
     case 'ID':
-      return LeafKind.ID;
+      return 'id';
     default:
-      return LeafKind.Custom;
+      return 'custom';
   }
 }
 

@@ -7,15 +7,7 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { inspect } from 'graphql/jsutils/inspect.js';
-import {
-  Compiler,
-  conditionVariables,
-  LeafKind,
-  ValueKind,
-  type FieldPlan,
-  type ObjectPlan,
-  type ValuePlan,
-} from './shape-plan.ts';
+import { Compiler, conditionVariables, type FieldPlan, type ObjectPlan, type ValuePlan } from './shape-plan.ts';
 
 export interface ShapeInput {
   /** The API schema, the one clients see: values it does not know (an @inaccessible enum value) become errors. */
@@ -92,11 +84,17 @@ interface Run {
  */
 const BUBBLE: unique symbol = Symbol('bubble');
 type Completed = unknown;
+/** Returned by the fast leaf check for a value only `serialize` can judge. */
+const SLOW: unique symbol = Symbol('slow');
 
 const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 const hasOwn = Object.hasOwn;
 
-function completeObject(plan: ObjectPlan, raw: Record<string, unknown>, run: Run): Record<string, unknown> | typeof BUBBLE {
+function completeObject(
+  plan: ObjectPlan,
+  raw: Record<string, unknown>,
+  run: Run,
+): Record<string, unknown> | typeof BUBBLE {
   const out: Record<string, unknown> = {};
   const fields = plan.fields;
   for (let i = 0; i < fields.length; i++) {
@@ -108,23 +106,38 @@ function completeObject(plan: ObjectPlan, raw: Record<string, unknown>, run: Run
       let value = raw[field.key];
       // JSON has no functions: a function came from the prototype chain, so the raw object lacks the field.
       if (typeof value === 'function' || (field.protoKey && !hasOwn(raw, field.key))) value = undefined;
-      if (field.value.kind === ValueKind.Verbatim) {
-        completed = value ?? null;
+      if (value === null || value === undefined) {
+        if (field.nonNull) {
+          run.path.push(field.key);
+          nullError(field, run);
+          run.path.pop();
+          return BUBBLE;
+        }
+        completed = null;
       } else {
-        run.path.push(field.key);
-        completed = completeValue(field.value, value, field, run);
-        run.path.pop();
-        if (completed === BUBBLE) return BUBBLE;
+        // Most fields are leaves with values serialize would return as they are: no path, no call chain.
+        const inner = field.inner;
+        completed = inner.kind === 'leaf' ? passThrough(inner, value) : SLOW;
+        if (completed === SLOW) {
+          run.path.push(field.key);
+          completed = completeNonNullValue(inner, value, field, run);
+          run.path.pop();
+          if (completed === BUBBLE) {
+            if (field.nonNull) return BUBBLE;
+            completed = null;
+          }
+        }
       }
     }
-    if (field.protoKey) Object.defineProperty(out, field.key, { value: completed, enumerable: true, writable: true, configurable: true });
+    if (field.protoKey)
+      Object.defineProperty(out, field.key, { value: completed, enumerable: true, writable: true, configurable: true });
     else out[field.key] = completed;
   }
   return out;
 }
 
 function completeValue(plan: ValuePlan, value: unknown, field: FieldPlan, run: Run): Completed {
-  if (plan.kind === ValueKind.NonNull) {
+  if (plan.kind === 'nonNull') {
     if (value === null || value === undefined) return nullError(field, run);
     return completeNonNullValue(plan.of!, value, field, run);
   }
@@ -136,16 +149,20 @@ function completeValue(plan: ValuePlan, value: unknown, field: FieldPlan, run: R
 /** Completes a value known not to be null or undefined, in a position of any nullability. */
 function completeNonNullValue(plan: ValuePlan, value: unknown, field: FieldPlan, run: Run): Completed {
   switch (plan.kind) {
-    case ValueKind.Leaf:
+    case 'leaf':
       return completeLeaf(plan, value, field, run);
-    case ValueKind.Object:
+    case 'object':
       return completeObject(plan.object!, typeof value === 'object' ? (value as Record<string, unknown>) : EMPTY, run);
-    case ValueKind.Abstract:
+    case 'abstract':
       return completeAbstract(plan, value, field, run);
-    case ValueKind.List: {
+    case 'verbatim':
+      return value;
+    case 'list': {
       if (!Array.isArray(value)) {
         return fieldError(
-          new GraphQLError(`Expected Iterable, but did not find one for field "${field.parentTypeName}.${field.fieldName}".`),
+          new GraphQLError(
+            `Expected Iterable, but did not find one for field "${field.parentTypeName}.${field.fieldName}".`,
+          ),
           field,
           run,
         );
@@ -173,28 +190,8 @@ function completeNonNullValue(plan: ValuePlan, value: unknown, field: FieldPlan,
  * graphql-js's.
  */
 function completeLeaf(plan: ValuePlan, value: unknown, field: FieldPlan, run: Run): Completed {
-  switch (plan.leafKind) {
-    case LeafKind.String:
-    case LeafKind.ID:
-      if (typeof value === 'string') return value;
-      break;
-    case LeafKind.Int:
-      if (typeof value === 'number' && (value | 0) === value) return value;
-      break;
-    case LeafKind.Float:
-      if (typeof value === 'number' && Number.isFinite(value)) return value;
-      break;
-    case LeafKind.Boolean:
-      if (typeof value === 'boolean') return value;
-      break;
-    case LeafKind.Enum: {
-      const name = plan.enumNames!.get(value);
-      if (name !== undefined) return name;
-      break;
-    }
-    case LeafKind.Custom:
-      break;
-  }
+  const fast = passThrough(plan, value);
+  if (fast !== SLOW) return fast;
   const type = plan.leafType!;
   let serialized: unknown;
   try {
@@ -214,6 +211,25 @@ function completeLeaf(plan: ValuePlan, value: unknown, field: FieldPlan, run: Ru
   return serialized;
 }
 
+/** The value itself, or the name of an enum value, when serialize would return just that; else SLOW. */
+function passThrough(plan: ValuePlan, value: unknown): Completed {
+  switch (plan.leafKind) {
+    case 'string':
+    case 'id':
+      return typeof value === 'string' ? value : SLOW;
+    case 'int':
+      return typeof value === 'number' && (value | 0) === value ? value : SLOW;
+    case 'float':
+      return typeof value === 'number' && Number.isFinite(value) ? value : SLOW;
+    case 'boolean':
+      return typeof value === 'boolean' ? value : SLOW;
+    case 'enum':
+      return plan.enumNames!.get(value) ?? SLOW;
+    default:
+      return SLOW;
+  }
+}
+
 /** graphql-js's default type resolver and runtime type checks: the raw `__typename` decides. */
 function completeAbstract(plan: ValuePlan, value: unknown, field: FieldPlan, run: Run): Completed {
   const abstract = plan.abstract!;
@@ -230,9 +246,12 @@ function completeAbstract(plan: ValuePlan, value: unknown, field: FieldPlan, run
     problem = `Abstract type "${type.name}" must resolve to an Object type at runtime for field "${field.parentTypeName}.${field.fieldName}". Either the "${type.name}" type should provide a "resolveType" function or each possible type should provide an "isTypeOf" function.`;
   } else {
     const runtimeType = schema.getType(typename);
-    if (!runtimeType) problem = `Abstract type "${type.name}" was resolved to a type that does not exist inside the schema.`;
-    else if (!isObjectType(runtimeType)) problem = `Abstract type "${type.name}" was resolved to a non-object type "${typename}".`;
-    else if (!schema.isSubType(type, runtimeType)) problem = `Runtime Object type "${typename}" is not a possible type for "${type.name}".`;
+    if (!runtimeType)
+      problem = `Abstract type "${type.name}" was resolved to a type that does not exist inside the schema.`;
+    else if (!isObjectType(runtimeType))
+      problem = `Abstract type "${type.name}" was resolved to a non-object type "${typename}".`;
+    else if (!schema.isSubType(type, runtimeType))
+      problem = `Runtime Object type "${typename}" is not a possible type for "${type.name}".`;
     else return completeObject(abstract.planFor(runtimeType), raw, run);
   }
   return fieldError(new GraphQLError(problem), field, run);

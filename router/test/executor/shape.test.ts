@@ -161,17 +161,28 @@ describe('shapeResponse', () => {
   it('keeps the selection order and aliases, and drops fields nobody selected', () => {
     const op = prepare('{ product(id: "1") { title: name id name price { currency amount } } }');
     const raw = {
-      product: { __typename: 'Product', price: { amount: 3, currency: 'EUR', rate: 1 }, name: 'Mug', id: '1', title: 'Cup', sku: 'x' },
+      product: {
+        __typename: 'Product',
+        price: { amount: 3, currency: 'EUR', rate: 1 },
+        name: 'Mug',
+        id: '1',
+        title: 'Cup',
+        sku: 'x',
+      },
     };
     const result = shape(op, raw);
-    expect(json(result.data)).toBe('{"product":{"title":"Cup","id":"1","name":"Mug","price":{"currency":"EUR","amount":3}}}');
+    expect(json(result.data)).toBe(
+      '{"product":{"title":"Cup","id":"1","name":"Mug","price":{"currency":"EUR","amount":3}}}',
+    );
     expect(result.errors).toEqual([]);
   });
 
   it('answers __typename from the runtime type: the root type, an object field’s type, an abstract field’s raw __typename', () => {
     const op = prepare('{ __typename me { __typename kind: __typename } node(id: "1") { t: __typename id } }');
     const result = shape(op, { me: { id: '1' }, node: { __typename: 'Bundle', id: '9' } });
-    expect(json(result.data)).toBe('{"__typename":"Query","me":{"__typename":"User","kind":"User"},"node":{"t":"Bundle","id":"9"}}');
+    expect(json(result.data)).toBe(
+      '{"__typename":"Query","me":{"__typename":"User","kind":"User"},"node":{"t":"Bundle","id":"9"}}',
+    );
   });
 
   it('answers __typename at the root of a mutation', () => {
@@ -241,7 +252,9 @@ describe('shapeResponse', () => {
       const raw = { product: { id: '1', price: { amount: null, currency: 'EUR' } } };
       expect(shape(op, raw)).toEqual({
         data: { product: null },
-        errors: [{ message: 'Cannot return null for non-nullable field Money.amount.', path: ['product', 'price', 'amount'] }],
+        errors: [
+          { message: 'Cannot return null for non-nullable field Money.amount.', path: ['product', 'price', 'amount'] },
+        ],
       });
     });
 
@@ -258,7 +271,12 @@ describe('shapeResponse', () => {
       const raw = { product: { related: [{ id: '1', name: 'a' }, { id: '2' }, null] } };
       expect(shape(op, raw)).toEqual({
         data: { product: { related: [{ id: '1', name: 'a' }, null, null] } },
-        errors: [{ message: 'Cannot return null for non-nullable field Product.name.', path: ['product', 'related', 1, 'name'] }],
+        errors: [
+          {
+            message: 'Cannot return null for non-nullable field Product.name.',
+            path: ['product', 'related', 1, 'name'],
+          },
+        ],
       });
     });
 
@@ -276,7 +294,12 @@ describe('shapeResponse', () => {
       const result = shape(op, raw);
       expect(result).toEqual({
         data: null,
-        errors: [{ message: 'Cannot return null for non-nullable field Review.rating.', path: ['products', 0, 'reviews', 1, 'rating'] }],
+        errors: [
+          {
+            message: 'Cannot return null for non-nullable field Review.rating.',
+            path: ['products', 0, 'reviews', 1, 'rating'],
+          },
+        ],
       });
       expect(result).toEqual(reference(op, raw));
     });
@@ -331,10 +354,20 @@ describe('shapeResponse', () => {
   describe('leaf values', () => {
     it('makes an enum value the API schema lacks (@inaccessible) a field error, as graphql-js does', () => {
       const op = prepare('{ products { id status } }');
-      const raw = { products: [{ id: '1', status: 'ACTIVE' }, { id: '2', status: 'SECRET' }] };
+      const raw = {
+        products: [
+          { id: '1', status: 'ACTIVE' },
+          { id: '2', status: 'SECRET' },
+        ],
+      };
       const result = shape(op, raw);
       expect(result).toEqual({
-        data: { products: [{ id: '1', status: 'ACTIVE' }, { id: '2', status: null }] },
+        data: {
+          products: [
+            { id: '1', status: 'ACTIVE' },
+            { id: '2', status: null },
+          ],
+        },
         errors: [{ message: 'Enum "Status" cannot represent value: "SECRET"', path: ['products', 1, 'status'] }],
       });
       expect(result).toEqual(reference(op, raw));
@@ -355,14 +388,20 @@ describe('shapeResponse', () => {
 
     it('serialises custom scalars with their own serialize, and fails a nullish result as graphql-js does', () => {
       const op = prepare('{ product(id: "1") { createdAt } now }');
-      expect(shape(op, { product: { createdAt: 'mon' }, now: 'tue' }).data).toEqual({ product: { createdAt: 'MON' }, now: 'TUE' });
+      expect(shape(op, { product: { createdAt: 'mon' }, now: 'tue' }).data).toEqual({
+        product: { createdAt: 'MON' },
+        now: 'TUE',
+      });
       const raw = { product: { createdAt: 5 }, now: '' };
       const result = shape(op, raw);
       expect(result).toEqual({
         data: null,
         errors: [
           { message: 'DateTime cannot represent number', path: ['product', 'createdAt'] },
-          { message: 'Expected `DateTime.serialize("")` to return non-nullable value, returned: undefined', path: ['now'] },
+          {
+            message: 'Expected `DateTime.serialize("")` to return non-nullable value, returned: undefined',
+            path: ['now'],
+          },
         ],
       });
       expect(result).toEqual(reference(op, raw));
@@ -384,7 +423,12 @@ describe('shapeResponse', () => {
       const result = shape(op, { node: { __typename: 'InternalThing', id: '1' }, priced: [] });
       expect(result).toEqual({
         data: { node: null, priced: [] },
-        errors: [{ message: 'Abstract type "Node" was resolved to a type that does not exist inside the schema.', path: ['node'] }],
+        errors: [
+          {
+            message: 'Abstract type "Node" was resolved to a type that does not exist inside the schema.',
+            path: ['node'],
+          },
+        ],
       });
     });
 
@@ -433,7 +477,11 @@ class TreeGenerator {
     return items[Math.floor(this.random() * items.length)]!;
   }
 
-  object(type: GraphQLObjectType, selectionSets: readonly SelectionSetNode[], typename: boolean): Record<string, unknown> {
+  object(
+    type: GraphQLObjectType,
+    selectionSets: readonly SelectionSetNode[],
+    typename: boolean,
+  ): Record<string, unknown> {
     const fields = new Map<string, { type: GraphQLOutputType; selectionSets: SelectionSetNode[] }>();
     const gather = (context: GraphQLCompositeType, selectionSet: SelectionSetNode) => {
       for (const selection of selectionSet.selections) {
@@ -448,7 +496,9 @@ class TreeGenerator {
           fields.set(key, entry);
         } else {
           const fragment = selection.kind === Kind.FRAGMENT_SPREAD ? this.fragments[selection.name.value]! : selection;
-          const condition = fragment.typeCondition ? (typeFromAST(schema, fragment.typeCondition) as GraphQLCompositeType) : context;
+          const condition = fragment.typeCondition
+            ? (typeFromAST(schema, fragment.typeCondition) as GraphQLCompositeType)
+            : context;
           gather(condition, fragment.selectionSet);
         }
       }
@@ -468,8 +518,11 @@ class TreeGenerator {
   private value(type: GraphQLOutputType, selectionSets: readonly SelectionSetNode[]): unknown {
     if (isNonNullType(type)) return this.value(type.ofType, selectionSets);
     if (isListType(type)) {
+      if (this.random() < 0.01) return 'not a list';
       const length = Math.floor(this.random() * 4);
-      return Array.from({ length }, () => (this.random() < this.nullRate ? null : this.value(type.ofType, selectionSets)));
+      return Array.from({ length }, () =>
+        this.random() < this.nullRate ? null : this.value(type.ofType, selectionSets),
+      );
     }
     if (isObjectType(type)) return this.object(type, selectionSets, this.random() < 0.5);
     if (isAbstractType(type)) {
@@ -546,6 +599,7 @@ const operations = [
 describe('shapeResponse against graphql-js execute', () => {
   it('agrees on 1,200 random raw trees over four operations', () => {
     const root = schema.getQueryType()!;
+    const seen = { clean: 0, partial: 0, nulled: 0, errors: new Set<string>() };
     for (let seed = 1; seed <= 1_200; seed++) {
       const random = prng(seed);
       const op = operations[seed % operations.length]!;
@@ -562,7 +616,16 @@ describe('shapeResponse against graphql-js execute', () => {
       const context = `seed ${seed}: ${JSON.stringify(raw)}`;
       expect(json(actual.data), context).toBe(json(expected.data));
       expect(json(actual.errors), context).toBe(json(expected.errors));
+      if (expected.data === null) seen.nulled++;
+      else if (expected.errors.length > 0) seen.partial++;
+      else seen.clean++;
+      for (const { message } of expected.errors) seen.errors.add(message.replace(/[A-Z][a-z]+\.\w+|".*?"|: .*$/g, '…'));
     }
+    // The trees must have covered clean, partial and nulled responses and every kind of error, or agreeing proves little.
+    expect(seen.clean).toBeGreaterThan(100);
+    expect(seen.partial).toBeGreaterThan(100);
+    expect(seen.nulled).toBeGreaterThan(50);
+    expect(seen.errors.size).toBeGreaterThanOrEqual(14);
   });
 
   it('with subgraph errors, keeps graphql-js’s data and drops only the null errors they explain', () => {
@@ -592,10 +655,10 @@ describe('shapeResponse against graphql-js execute', () => {
       const actual = shape(op, raw, variables, subgraphErrors);
       const context = `seed ${seed}: ${JSON.stringify(raw)}`;
       expect(json(actual.data), context).toBe(json(expected.data));
-      expect(
-        actual.errors,
-        context,
-      ).toEqual([...subgraphErrors.map((error) => ({ message: error.message, path: error.path })), ...kept]);
+      expect(actual.errors, context).toEqual([
+        ...subgraphErrors.map((error) => ({ message: error.message, path: error.path })),
+        ...kept,
+      ]);
     }
     // The errors above must have exercised suppression, or this test proves nothing.
     expect(suppressed).toBeGreaterThan(50);
