@@ -43,6 +43,11 @@ type JsonObject = Record<string, unknown>;
 export interface ExecutePlanOptions {
   plan: QueryPlan;
   /**
+   * The API schema the response is shaped by. Not the request context's:
+   * Apollo Server instruments that one's resolvers for its plugins.
+   */
+  apiSchema: GraphQLSchema;
+  /**
    * The supergraph's schema, for the type conditions of `requires` and of
    * rewrite paths: they may name types the API schema hides.
    */
@@ -59,14 +64,15 @@ export interface ExecutePlanOptions {
  * then keeps what the client asked for, in its order, with its nullability.
  */
 export async function executePlan(options: ExecutePlanOptions): Promise<GatewayExecutionResult> {
-  const { requestContext } = options;
+  const { requestContext, apiSchema } = options;
   const { data, errors } = await fetchPlan(options);
+
   const fragments: Record<string, FragmentDefinitionNode> = {};
   for (const definition of requestContext.document.definitions)
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
   // The one call site of shaping: the one-pass shaper (./shape.ts) replaces this line when it lands.
   const shaped = shapeWithGraphQLExecute({
-    schema: requestContext.schema,
+    schema: apiSchema,
     operation: requestContext.operation,
     fragments,
     variables: requestContext.request.variables ?? {},

@@ -49,6 +49,7 @@ export class OwnExecutorGateway implements GatewayInterface {
   private readonly dataSource: (subgraphName: string) => GraphQLDataSource;
   private readonly plans: PlanSource;
   private readonly supergraphSchema: GraphQLSchema;
+  private readonly apiSchema: GraphQLSchema;
   private readonly logger: Logger;
 
   constructor({ gateway, supergraphSdl, dataSource, plans, logger }: OwnExecutorGatewayOptions) {
@@ -57,6 +58,7 @@ export class OwnExecutorGateway implements GatewayInterface {
     this.logger = logger;
     const supergraph = Supergraph.build(supergraphSdl);
     this.supergraphSchema = supergraph.schema.toGraphQLJSSchema();
+    this.apiSchema = supergraph.apiSchema().toGraphQLJSSchema();
     this.plans = plans ?? localPlans(supergraph);
   }
 
@@ -98,6 +100,7 @@ export class OwnExecutorGateway implements GatewayInterface {
     return executePlan({
       plan,
       supergraphSchema: this.supergraphSchema,
+      apiSchema: this.apiSchema,
       requestContext,
       dataSource: this.dataSource,
     });
