@@ -252,10 +252,13 @@ class PlanRun {
       const representation = selectRepresentation(this.schema, place.value, fetch.requires!);
       if (!representation || typeof representation.__typename !== 'string') continue;
       applyRewrites(this.schema, fetch.inputRewrites, representation);
-      const variables = fetch.contextRewrites ? { ...base, ...contextArguments(this.schema, place, fetch.contextRewrites) } : base;
+      const variables = fetch.contextRewrites
+        ? { ...base, ...contextArguments(this.schema, place, fetch.contextRewrites) }
+        : base;
       const key = `${fetch.serviceName}\u0000${fetch.operation}\u0000${JSON.stringify(variables)}`;
       let batch = batches.get(key);
-      if (!batch) batches.set(key, (batch = { fetch, variables, representations: [], indexOf: new Map(), targets: [] }));
+      if (!batch)
+        batches.set(key, (batch = { fetch, variables, representations: [], indexOf: new Map(), targets: [] }));
       const text = JSON.stringify(representation);
       let index = batch.indexOf.get(text);
       if (index === undefined) {
@@ -286,7 +289,9 @@ class PlanRun {
       const [head, index, ...rest] = error.path ?? [];
       const places = head === '_entities' && typeof index === 'number' ? targets[index] : undefined;
       if (!places) this.errors.push(subgraphError(error, fetch.serviceName, undefined));
-      else for (const place of places) this.errors.push(subgraphError(error, fetch.serviceName, [...pathOf(place), ...rest]));
+      else
+        for (const place of places)
+          this.errors.push(subgraphError(error, fetch.serviceName, [...pathOf(place), ...rest]));
     }
     if (!isObject(response.data)) return;
     const entities = response.data._entities;
@@ -530,7 +535,8 @@ function visitPath(
   const step = path[at]!;
   if (step.startsWith(fragmentPrefix)) {
     // Rewrites run on inputs that may not carry a __typename yet: a missing one matches.
-    if (isOfType(schema, value, step.slice(fragmentPrefix.length), true)) visitPath(schema, value, path, at + 1, end, visit);
+    if (isOfType(schema, value, step.slice(fragmentPrefix.length), true))
+      visitPath(schema, value, path, at + 1, end, visit);
   } else visitPath(schema, Object.hasOwn(value, step) ? value[step] : undefined, path, at + 1, end, visit);
 }
 

@@ -55,7 +55,10 @@ interface TestGraph {
   run(
     query: string,
     variables?: Record<string, unknown>,
-  ): Promise<{ data?: Record<string, unknown> | null; errors?: ReadonlyArray<{ message: string; path?: unknown; extensions?: Record<string, unknown> }> }>;
+  ): Promise<{
+    data?: Record<string, unknown> | null;
+    errors?: ReadonlyArray<{ message: string; path?: unknown; extensions?: Record<string, unknown> }>;
+  }>;
   sources: Record<string, TurnBatchedSource>;
   supergraphSdl: string;
 }
@@ -211,8 +214,20 @@ describe('executePlan', () => {
     expect(result.errors).toBeUndefined();
     expect(result.data).toEqual({
       users: [
-        { name: 'Ada', reviews: [{ body: 'Sturdy', product: { name: 'Table' } }, { body: 'Bright', product: { name: 'Lamp' } }] },
-        { name: 'Grace', reviews: [{ body: 'Wobbly', product: { name: 'Chair' } }, { body: 'Gone', product: null }] },
+        {
+          name: 'Ada',
+          reviews: [
+            { body: 'Sturdy', product: { name: 'Table' } },
+            { body: 'Bright', product: { name: 'Lamp' } },
+          ],
+        },
+        {
+          name: 'Grace',
+          reviews: [
+            { body: 'Wobbly', product: { name: 'Chair' } },
+            { body: 'Gone', product: null },
+          ],
+        },
       ],
     });
     // The review without a product is no representation; each product is sent once.
@@ -350,7 +365,11 @@ describe('executePlan', () => {
 
   it('refuses plans with nodes it cannot run yet, with a code', async () => {
     const schema = buildSchema('type Query { a: Int }');
-    const requestContext = { request: { variables: {} }, context: {}, schema } as unknown as GatewayGraphQLRequestContext;
+    const requestContext = {
+      request: { variables: {} },
+      context: {},
+      schema,
+    } as unknown as GatewayGraphQLRequestContext;
     const deferred: QueryPlan = {
       kind: 'QueryPlan',
       node: { kind: 'Defer', primary: {}, deferred: [] },
