@@ -10,7 +10,8 @@ import type {
   GatewaySchemaLoadOrUpdateCallback,
   GatewayUnsubscriber,
 } from '@apollo/server-gateway-interface';
-import { getVariableValues, type GraphQLSchema } from 'graphql';
+import { getVariableValues, GraphQLError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import { ErrorCode } from '../../../platform/src/errors.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
 import { executePlan } from './execute-plan.ts';
 import { localPlans, type PlanSource } from './plan-source.ts';
@@ -78,6 +79,22 @@ export class OwnExecutorGateway implements GatewayInterface {
   readonly executor: GatewayExecutor = async (
     requestContext: GatewayGraphQLRequestContext,
   ): Promise<GatewayExecutionResult> => {
+    // Apollo Server leaves resolving the operation to the gateway too: no operation by that name is the client's mistake.
+    if (!(requestContext.operation as OperationDefinitionNode | undefined)) {
+      const named = requestContext.request.operationName;
+      return {
+        errors: [
+          new GraphQLError(
+            named
+              ? `Unknown operation named "${named}".`
+              : 'Must provide operation name if query contains multiple operations.',
+            {
+              extensions: { code: ErrorCode.OperationResolutionFailure, http: { status: 400 } },
+            },
+          ),
+        ],
+      };
+    }
     // Apollo Server leaves variable coercion to the gateway: a bad value is refused before any fetch.
     const { errors } = getVariableValues(
       requestContext.schema,
