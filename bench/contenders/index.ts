@@ -11,6 +11,7 @@ export const contenderNames = [
   'hive-router-runtime',
   'ours',
   'ours-nocache',
+  'ours-own',
   'ours-apq',
   'ours-cache-hit',
 ] as const;
@@ -100,7 +101,11 @@ function hive(config: string): (context: LaunchContext) => Launch {
  * `x-verified-identity` the load generator sends for the other gateways
  * (see bench/lib/callers.ts).
  */
-function ours(responseCache: 'on' | 'off' | undefined, verifyTokens = true): (context: LaunchContext) => Launch {
+function ours(
+  responseCache: 'on' | 'off' | undefined,
+  verifyTokens = true,
+  executor: 'stock' | 'own' = 'stock',
+): (context: LaunchContext) => Launch {
   return ({ supergraphPath, port, jwtSecret, identitySecret, signedIn }) => ({
     command: [node, '--import', 'tsx', 'router/src/main.ts', '--supergraph', supergraphPath, '--port', String(port)],
     env: {
@@ -119,6 +124,7 @@ function ours(responseCache: 'on' | 'off' | undefined, verifyTokens = true): (co
       // limit (5,000) is for the shop's schema.
       QUERY_MAX_COST: '25000',
       RESPONSE_CACHE: responseCache,
+      ROUTER_EXECUTOR: executor,
       // A Redis in the caller's environment would make runs depend on it.
       REDIS_URL: undefined,
     },
@@ -159,6 +165,12 @@ export const contenders: Record<ContenderName, Contender> = {
     description: 'our router, RESPONSE_CACHE=off',
     persistedQueries: false,
     launch: ours('off'),
+  },
+  'ours-own': {
+    name: 'ours-own',
+    description: "our router, RESPONSE_CACHE=off, ROUTER_EXECUTOR=own (the router's own query-plan executor)",
+    persistedQueries: false,
+    launch: ours('off', true, 'own'),
   },
   'ours-apq': {
     name: 'ours-apq',

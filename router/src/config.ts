@@ -17,6 +17,7 @@ import type { TrustedDocumentsPluginOptions } from './plugins/trusted-documents/
 import { trustedDocumentsEnv } from './plugins/trusted-documents/env.ts';
 import { serviceEnv, type ServiceOptions } from '../../platform/src/config/service.ts';
 import { defaultSubgraphPolicy, type SubgraphPolicy } from './subgraph-fetch/resilience.ts';
+import type { ExecutorKind } from './graph.ts';
 
 export interface RouterConfig extends ServiceOptions {
   port: number;
@@ -40,6 +41,8 @@ export interface RouterConfig extends ServiceOptions {
   persistedQueryTtlSeconds: number;
   /** Accept several operations in one HTTP request. */
   allowBatchedRequests: boolean;
+  /** Who runs query plans (ROUTER_EXECUTOR): @apollo/gateway's executor (`stock`) or the router's (`own`). */
+  executor: ExecutorKind;
   /** Browser origins allowed to call the router; null: same-origin only. */
   cors: CorsOptions | null;
   /** Verifies bearer tokens; null means every caller is anonymous. */
@@ -104,6 +107,7 @@ const globalPolicy = (key: keyof SubgraphPolicy) => z.coerce.number().pipe(polic
 export const routerEnv = defineEnvFragment({
   variables: {
     ROUTER_PORT: portFromEnv.default(4000),
+    ROUTER_EXECUTOR: z.enum(['stock', 'own']).default('stock'),
     SUPERGRAPH_PATH: z.string().min(1).default('schema/supergraph.graphql'),
     SUPERGRAPH_WATCH: booleanFromEnv.default(true),
     APQ_TTL_SECONDS: z.coerce.number().int().min(1).default(86_400),
@@ -146,6 +150,7 @@ export const routerEnv = defineEnvFragment({
     },
     persistedQueryTtlSeconds: vars.APQ_TTL_SECONDS,
     allowBatchedRequests: vars.ALLOW_BATCHED_REQUESTS,
+    executor: vars.ROUTER_EXECUTOR,
     cors: vars.CORS_ORIGINS
       ? { origins: vars.CORS_ORIGINS.split(','), credentials: vars.CORS_ALLOW_CREDENTIALS }
       : null,

@@ -7,6 +7,7 @@ import { requestLogPlugin, type Logger } from '../../platform/src/logger.ts';
 import type { RouterMetrics } from './metrics.ts';
 import { errorsPlugin, routerErrorFormatter } from './errors.ts';
 import type { RouterContext, RouterPlugin } from './plugins/plugin.ts';
+import { OwnExecutorGateway } from './executor/index.ts';
 import { SubgraphFetch } from './subgraph-fetch/index.ts';
 import type { SubgraphPolicies } from './subgraph-fetch/resilience.ts';
 
@@ -52,8 +53,18 @@ export interface GraphOptions {
   allowBatchedRequests?: boolean;
   /** Where operations, APQ lookups and subgraph fetches are counted; null: nowhere. */
   metrics?: RouterMetrics | null;
+  /**
+   * Who runs query plans: `stock`, @apollo/gateway's executor, or `own`,
+   * the router's (./executor), which also applies `@fromContext`
+   * arguments and merges the fetches of a plan step across branches.
+   * Default: stock.
+   */
+  executor?: ExecutorKind;
   logger: Logger;
 }
+
+/** Who runs query plans: @apollo/gateway's executor, or the router's own. */
+export type ExecutorKind = 'stock' | 'own';
 
 /**
  * One supergraph, served by its own gateway and Apollo Server. A version
@@ -89,13 +100,15 @@ export class GraphVersion {
       plugins = [],
       allowBatchedRequests = false,
       metrics = null,
+      executor = 'stock',
       logger,
       drainTimeoutMs = 30_000,
     }: GraphOptions,
   ): Promise<GraphVersion> {
     const subgraphs: SubgraphFetch[] = [];
-    const gateway = new ApolloGateway({
-      supergraphSdl: withSubgraphEnforcedSecurity(supergraphSdl),
+    const served = withSubgraphEnforcedSecurity(supergraphSdl, { contextArguments: executor === 'own' });
+    const apolloGateway = new ApolloGateway({
+      supergraphSdl: served,
       logger,
       buildService: ({ name, url }) => {
         const prefix = envPrefix(name);
@@ -110,6 +123,20 @@ export class GraphVersion {
         return subgraph;
       },
     });
+    const gateway =
+      executor === 'own'
+        ? new OwnExecutorGateway({
+            gateway: apolloGateway,
+            supergraphSdl: served,
+            // The gateway builds every data source when it loads, before the first request.
+            dataSource: (name) => {
+              const subgraph = subgraphs.find((candidate) => candidate.name === name);
+              if (!subgraph) throw new Error(`the supergraph has no subgraph named "${name}"`);
+              return subgraph;
+            },
+            logger,
+          })
+        : apolloGateway;
     const contributions = plugins.map((plugin) => ({ plugin, graph: plugin.graph?.({ sdl: supergraphSdl }) ?? {} }));
     const server = new ApolloServer<RouterContext>({
       gateway,
@@ -200,15 +227,26 @@ const subgraphEnforcedFeatures = [
 ];
 
 /**
+ * Composition links the context spec `for: SECURITY`: a router that
+ * ignored `@fromContext` would call fields without their arguments. The
+ * router's own executor passes them (./executor/execute-plan.ts).
+ */
+const contextFeature = 'https://specs.apollo.dev/context/v0.1';
+
+/**
  * The JavaScript gateway refuses a supergraph that links a `for: SECURITY`
  * feature it does not enforce itself. Ours are enforced one hop later, by
  * the subgraph that owns each field, so they are handed to the gateway as
- * plain metadata. Any other SECURITY feature (`@policy`, say) still makes
- * the supergraph fail to load, because nothing here would enforce it.
+ * plain metadata. With `contextArguments` (the router's own executor) the
+ * context spec is too. Any other SECURITY feature (`@policy`, say) still
+ * makes the supergraph fail to load, because nothing here would enforce it.
  */
-export function withSubgraphEnforcedSecurity(supergraphSdl: string): string {
+export function withSubgraphEnforcedSecurity(
+  supergraphSdl: string,
+  { contextArguments = false }: { contextArguments?: boolean } = {},
+): string {
   let sdl = supergraphSdl;
-  for (const url of subgraphEnforcedFeatures) {
+  for (const url of contextArguments ? [...subgraphEnforcedFeatures, contextFeature] : subgraphEnforcedFeatures) {
     sdl = sdl.replace(`@link(url: "${url}", for: SECURITY)`, `@link(url: "${url}")`);
   }
   return sdl;

@@ -69,6 +69,7 @@ export type RouterSettings = Pick<
       | 'identitySecret'
       | 'trustedDocuments'
       | 'allowBatchedRequests'
+      | 'executor'
       | 'cors'
       | 'rateLimit'
       | 'eventStreamPrefix'
@@ -160,6 +161,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     plugins,
     metrics,
     allowBatchedRequests: settings.allowBatchedRequests ?? false,
+    ...(settings.executor ? { executor: settings.executor } : {}),
     logger,
     ...(settings.drainTimeoutMs !== undefined ? { drainTimeoutMs: settings.drainTimeoutMs } : {}),
   };

@@ -1,0 +1,627 @@
+import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import type {
+  ConditionNode,
+  FetchDataRewrite,
+  FetchDataKeyRenamer,
+  FetchNode,
+  PlanNode,
+  QueryPlan,
+  QueryPlanSelectionNode,
+  ResponsePath,
+} from '@apollo/query-planner';
+import type {
+  GatewayExecutionResult,
+  GatewayGraphQLRequestContext,
+  GatewayGraphQLResponse,
+} from '@apollo/server-gateway-interface';
+import {
+  executeSync,
+  GraphQLError,
+  isAbstractType,
+  isNonNullType,
+  isObjectType,
+  Kind,
+  parse,
+  valueFromASTUntyped,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLFieldResolver,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
+
+/** Codes of the errors the executor raises itself. */
+export enum ExecutorErrorCode {
+  /** The plan has a node this executor does not run yet (`@defer`, subscriptions). */
+  UnsupportedQueryPlanNode = 'UNSUPPORTED_QUERY_PLAN_NODE',
+  /** A subgraph answered, but not with what the plan asked for (an `_entities` list of the wrong length). */
+  DownstreamServiceError = 'DOWNSTREAM_SERVICE_ERROR',
+}
+
+type JsonObject = Record<string, unknown>;
+
+export interface ExecutePlanOptions {
+  plan: QueryPlan;
+  /**
+   * The API schema the response is shaped by. Not the request context's:
+   * Apollo Server instruments that one's resolvers for its plugins.
+   */
+  apiSchema: GraphQLSchema;
+  /**
+   * The supergraph's schema, for the type conditions of `requires` and of
+   * rewrite paths: they may name types the API schema hides.
+   */
+  supergraphSchema: GraphQLSchema;
+  /** The request as Apollo Server hands it to a gateway: document, variables, context, cache policy. */
+  requestContext: GatewayGraphQLRequestContext;
+  /** The data source of a subgraph, by the name the plan's fetches use. */
+  dataSource: (subgraphName: string) => GraphQLDataSource;
+}
+
+/**
+ * Runs a query plan and shapes its result for the client: the plan's
+ * fetches fill one response tree in place, and one pass over the operation
+ * then keeps what the client asked for, in its order, with its nullability.
+ */
+export async function executePlan(options: ExecutePlanOptions): Promise<GatewayExecutionResult> {
+  const { requestContext, apiSchema } = options;
+  const { data, errors } = await fetchPlan(options);
+
+  const fragments: Record<string, FragmentDefinitionNode> = {};
+  for (const definition of requestContext.document.definitions)
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
+  // The one call site of shaping: the one-pass shaper (./shape.ts) replaces this line when it lands.
+  const shaped = shapeWithGraphQLExecute({
+    schema: apiSchema,
+    operation: requestContext.operation,
+    fragments,
+    variables: requestContext.request.variables ?? {},
+    data,
+    errors,
+  });
+  return shaped.errors.length > 0 ? { data: shaped.data, errors: shaped.errors } : { data: shaped.data };
+}
+
+/** The merged response tree of a plan, before shaping, and the errors its fetches met. */
+export interface FetchedPlan {
+  data: JsonObject;
+  errors: GraphQLError[];
+}
+
+/**
+ * Runs the plan's fetches in waves: every fetch whose inputs are ready is
+ * sent in the same turn, so the fetches of one wave to one subgraph leave
+ * as one request (SubgraphFetch merges a request's same-turn queries, and
+ * fetches here that differ only in their entities become one `_entities`
+ * fetch), even when they sit in different branches of a Parallel. The
+ * next wave starts when the whole wave has answered. Waiting for the
+ * slowest of a wave costs latency when subgraphs differ a lot in speed,
+ * and saves a request for every subgraph that two branches need next.
+ */
+export async function fetchPlan({
+  plan,
+  supergraphSchema,
+  requestContext,
+  dataSource,
+}: ExecutePlanOptions): Promise<FetchedPlan> {
+  const data: JsonObject = {};
+  if (!plan.node) return { data, errors: [] };
+  if (plan.node.kind === 'Subscription') throw unsupported('Subscription');
+  const run = new PlanRun(supergraphSchema, requestContext, dataSource);
+  let finished = false;
+  let failure: { error: unknown } | null = null;
+  const root: Place = { value: data, up: null, keys: [] };
+  const done = run.node(plan.node, [root]).then(
+    () => void (finished = true),
+    (error: unknown) => {
+      failure = { error };
+      finished = true;
+    },
+  );
+  // The first wave is queued by now: every branch runs synchronously up to its first fetch.
+  while (!finished && run.queue.length > 0) {
+    const wave = run.queue;
+    run.queue = [];
+    await run.dispatch(wave);
+    // The fetches that the answers unblock are queued from microtasks; a
+    // macrotask turn later they all are, and nothing else is running.
+    if (!finished) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  await done;
+  if (failure) throw (failure as { error: unknown }).error;
+  return { data, errors: run.errors };
+}
+
+/**
+ * An object of the response tree and how it was reached: its parent object
+ * (`..` in a context path) and the keys from that parent to it, list
+ * indices included, which make its path in the response for errors.
+ */
+interface Place {
+  value: JsonObject;
+  up: Place | null;
+  keys: ReadonlyArray<string | number>;
+}
+
+interface Job {
+  fetch: FetchNode;
+  places: Place[];
+  done(): void;
+}
+
+/** One `_entities` fetch of a wave: every job's entities for the same operation and variables, each sent once. */
+interface EntityBatch {
+  fetch: FetchNode;
+  variables: JsonObject;
+  representations: JsonObject[];
+  /** By representation text: its index in `representations`. */
+  indexOf: Map<string, number>;
+  /** By representation index: every place it came from. */
+  targets: Place[][];
+}
+
+/** Subgraph operations are parsed once per plan node; a plan lives as long as its cache keeps it. */
+const documents = new WeakMap<FetchNode, DocumentNode>();
+
+function documentOf(fetch: FetchNode): DocumentNode {
+  let document = fetch.operationDocumentNode ?? documents.get(fetch);
+  if (!document) documents.set(fetch, (document = parse(fetch.operation)));
+  return document;
+}
+
+class PlanRun {
+  readonly errors: GraphQLError[] = [];
+  queue: Job[] = [];
+  private readonly variables: JsonObject;
+
+  constructor(
+    private readonly schema: GraphQLSchema,
+    private readonly requestContext: GatewayGraphQLRequestContext,
+    private readonly dataSource: (subgraphName: string) => GraphQLDataSource,
+  ) {
+    this.variables = requestContext.request.variables ?? {};
+  }
+
+  async node(node: PlanNode, places: Place[]): Promise<void> {
+    switch (node.kind) {
+      case 'Sequence':
+        for (const child of node.nodes) await this.node(child, places);
+        return;
+      case 'Parallel':
+        await Promise.all(node.nodes.map((child) => this.node(child, places)));
+        return;
+      case 'Flatten': {
+        const inner: Place[] = [];
+        for (const place of places) descend(place.value, place.up, place.keys, node.path, 0, inner);
+        if (inner.length > 0) await this.node(node.node, inner);
+        return;
+      }
+      case 'Fetch':
+        await new Promise<void>((done) => this.queue.push({ fetch: node, places, done }));
+        return;
+      case 'Condition': {
+        const branch = this.condition(node) ? node.ifClause : node.elseClause;
+        if (branch) await this.node(branch, places);
+        return;
+      }
+      case 'Defer':
+        throw unsupported('Defer');
+      default:
+        return exhaustive(node);
+    }
+  }
+
+  /** Sends a wave: root fetches as they are, entity fetches batched by operation and variables. */
+  async dispatch(jobs: Job[]): Promise<void> {
+    const sends: Array<Promise<void>> = [];
+    const batches = new Map<string, EntityBatch>();
+    for (const job of jobs) {
+      if (job.fetch.requires) this.collectEntities(job, batches);
+      else sends.push(this.sendRoot(job));
+    }
+    for (const batch of batches.values()) sends.push(this.sendEntities(batch));
+    await Promise.all(sends);
+    for (const job of jobs) job.done();
+  }
+
+  private condition(node: ConditionNode): boolean {
+    let value = this.variables[node.condition];
+    if (value === undefined) {
+      const definition = this.requestContext.operation.variableDefinitions?.find(
+        (candidate) => candidate.variable.name.value === node.condition,
+      );
+      value = definition?.defaultValue ? valueFromASTUntyped(definition.defaultValue) : undefined;
+    }
+    // Validation made it a Boolean!; only @skip(if: $v) with a defaulted nullable variable could leave it null.
+    return value === true;
+  }
+
+  private variablesFor(fetch: FetchNode): JsonObject {
+    const variables: JsonObject = {};
+    for (const name of fetch.variableUsages ?? []) {
+      const value = Object.hasOwn(this.variables, name) ? this.variables[name] : undefined;
+      if (value !== undefined) variables[name] = value;
+    }
+    return variables;
+  }
+
+  private collectEntities(job: Job, batches: Map<string, EntityBatch>) {
+    const { fetch } = job;
+    const base = this.variablesFor(fetch);
+    for (const place of job.places) {
+      const representation = selectRepresentation(this.schema, place.value, fetch.requires!);
+      if (!representation || typeof representation.__typename !== 'string') continue;
+      applyRewrites(this.schema, fetch.inputRewrites, representation);
+      const variables = fetch.contextRewrites
+        ? { ...base, ...contextArguments(this.schema, place, fetch.contextRewrites) }
+        : base;
+      const key = `${fetch.serviceName}\u0000${fetch.operation}\u0000${JSON.stringify(variables)}`;
+      let batch = batches.get(key);
+      if (!batch)
+        batches.set(key, (batch = { fetch, variables, representations: [], indexOf: new Map(), targets: [] }));
+      const text = JSON.stringify(representation);
+      let index = batch.indexOf.get(text);
+      if (index === undefined) {
+        index = batch.representations.push(representation) - 1;
+        batch.indexOf.set(text, index);
+        batch.targets.push([]);
+      }
+      batch.targets[index]!.push(place);
+    }
+  }
+
+  private async sendRoot({ fetch, places }: Job): Promise<void> {
+    const response = await this.send(fetch, this.variablesFor(fetch));
+    if (!response) return;
+    const prefix = pathOf(places[0]!);
+    for (const error of response.errors ?? [])
+      this.errors.push(subgraphError(error, fetch.serviceName, error.path ? [...prefix, ...error.path] : undefined));
+    const data = response.data;
+    if (!isObject(data)) return;
+    applyRewrites(this.schema, fetch.outputRewrites, data);
+    places.forEach((place, index) => mergeInto(place.value, index === 0 ? data : structuredClone(data)));
+  }
+
+  private async sendEntities({ fetch, variables, representations, targets }: EntityBatch): Promise<void> {
+    const response = await this.send(fetch, { ...variables, representations });
+    if (!response) return;
+    for (const error of response.errors ?? []) {
+      const [head, index, ...rest] = error.path ?? [];
+      const places = head === '_entities' && typeof index === 'number' ? targets[index] : undefined;
+      if (!places) this.errors.push(subgraphError(error, fetch.serviceName, undefined));
+      else
+        for (const place of places)
+          this.errors.push(subgraphError(error, fetch.serviceName, [...pathOf(place), ...rest]));
+    }
+    if (!isObject(response.data)) return;
+    const entities = response.data._entities;
+    if (!Array.isArray(entities) || entities.length !== representations.length) {
+      this.errors.push(
+        new GraphQLError(
+          `Subgraph "${fetch.serviceName}" answered ${Array.isArray(entities) ? entities.length : 'no'} entities for ${representations.length} representations`,
+          { extensions: { code: ExecutorErrorCode.DownstreamServiceError, serviceName: fetch.serviceName } },
+        ),
+      );
+      return;
+    }
+    entities.forEach((entity: unknown, index) => {
+      // A null entity (not found, or failed) leaves the object as it was: shaping decides what that means.
+      if (!isObject(entity)) return;
+      applyRewrites(this.schema, fetch.outputRewrites, entity);
+      // An entity reached by several paths gets a copy each: later fetches below it may differ per path.
+      targets[index]!.forEach((place, nth) => mergeInto(place.value, nth === 0 ? entity : structuredClone(entity)));
+    });
+  }
+
+  /** One fetch through the subgraph's data source; a failure is recorded and answers null. */
+  private async send(fetch: FetchNode, variables: JsonObject): Promise<GatewayGraphQLResponse | null> {
+    try {
+      const options: GraphQLDataSourceProcessOptions = {
+        kind: 'incoming operation' as GraphQLDataSourceProcessOptions['kind'] & 'incoming operation',
+        request: { query: fetch.operation, variables, operationName: fetch.operationName },
+        context: this.requestContext.context,
+        incomingRequestContext: this.requestContext,
+        document: documentOf(fetch),
+      } as GraphQLDataSourceProcessOptions;
+      return await this.dataSource(fetch.serviceName).process(options);
+    } catch (error) {
+      this.errors.push(
+        error instanceof GraphQLError
+          ? error
+          : new GraphQLError(error instanceof Error ? error.message : String(error), {
+              originalError: error instanceof Error ? error : undefined,
+            }),
+      );
+      return null;
+    }
+  }
+}
+
+function unsupported(kind: string): GraphQLError {
+  return new GraphQLError(`Query plans with ${kind} nodes are not supported by this router yet`, {
+    extensions: { code: ExecutorErrorCode.UnsupportedQueryPlanNode },
+  });
+}
+
+function exhaustive(node: never): never {
+  throw new Error(`unknown plan node ${JSON.stringify(node)}`);
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The objects at `path` below `value`: `@` steps into a list, and a field
+ * of a list is the field of each element (nested lists as well).
+ */
+function descend(
+  value: unknown,
+  up: Place | null,
+  keys: ReadonlyArray<string | number>,
+  path: ResponsePath,
+  at: number,
+  out: Place[],
+) {
+  if (value === null || value === undefined) return;
+  if (Array.isArray(value)) {
+    const next = path[at] === '@' ? at + 1 : at;
+    value.forEach((element: unknown, index) => descend(element, up, [...keys, index], path, next, out));
+    return;
+  }
+  if (!isObject(value)) return;
+  if (at === path.length) {
+    out.push({ value, up, keys });
+    return;
+  }
+  const step = path[at]!;
+  if (typeof step !== 'string' || step === '@') return;
+  const place: Place = { value, up, keys };
+  descend(Object.hasOwn(value, step) ? value[step] : undefined, place, [step], path, at + 1, out);
+}
+
+function pathOf(place: Place): Array<string | number> {
+  const path: Array<string | number> = [];
+  for (let at: Place | null = place; at; at = at.up) path.unshift(...at.keys);
+  return path;
+}
+
+/**
+ * Merges a subgraph's answer into the response tree, in place: objects
+ * field by field, lists element by element, anything else replaced. The
+ * answer's own objects are adopted, not copied.
+ */
+function mergeInto(target: JsonObject, source: JsonObject) {
+  for (const key of Object.keys(source)) {
+    const incoming = source[key];
+    if (incoming === undefined) continue;
+    const existing = Object.hasOwn(target, key) ? target[key] : undefined;
+    if (isObject(existing) && isObject(incoming)) mergeInto(existing, incoming);
+    else if (Array.isArray(existing) && Array.isArray(incoming) && existing.length === incoming.length)
+      existing.forEach((element: unknown, index) => {
+        const other: unknown = incoming[index];
+        if (isObject(element) && isObject(other)) mergeInto(element, other);
+        else if (Array.isArray(element) && Array.isArray(other)) mergeInto({ list: element }, { list: other });
+        else existing[index] = other;
+      });
+    // JSON can carry a "__proto__" key; assigning it would replace the object's prototype instead.
+    else if (key === '__proto__')
+      Object.defineProperty(target, key, { value: incoming, enumerable: true, writable: true, configurable: true });
+    else target[key] = incoming;
+  }
+}
+
+/** Non-null fields by type: a null in one of them means the entity failed upstream and cannot be represented. */
+const nonNullFields = new WeakMap<GraphQLSchema, Map<string, boolean>>();
+
+function isNonNullField(schema: GraphQLSchema, typeName: unknown, fieldName: string): boolean {
+  if (typeof typeName !== 'string') return false;
+  let known = nonNullFields.get(schema);
+  if (!known) nonNullFields.set(schema, (known = new Map()));
+  const key = `${typeName}.${fieldName}`;
+  let nonNull = known.get(key);
+  if (nonNull === undefined) {
+    const type = schema.getType(typeName);
+    const field = type && (isObjectType(type) ? type.getFields()[fieldName] : undefined);
+    nonNull = field ? isNonNullType(field.type) : false;
+    known.set(key, nonNull);
+  }
+  return nonNull;
+}
+
+/**
+ * The representation of an entity that a fetch's `requires` selects from
+ * it, or null when it cannot be built: a selected field is missing, or is
+ * null where the schema says it cannot be (its subgraph failed).
+ */
+function selectRepresentation(
+  schema: GraphQLSchema,
+  source: JsonObject,
+  selections: readonly QueryPlanSelectionNode[],
+): JsonObject | null {
+  const result: JsonObject = {};
+  for (const selection of selections) {
+    if (selection.kind === 'Field') {
+      const name = selection.alias ?? selection.name;
+      const value = Object.hasOwn(source, name) ? source[name] : undefined;
+      if (value === undefined) return null;
+      if (value === null) {
+        if (isNonNullField(schema, source.__typename, selection.name)) return null;
+        result[name] = null;
+        continue;
+      }
+      if (!selection.selections) {
+        result[name] = value;
+        continue;
+      }
+      const selected = selectValue(schema, value, selection.selections);
+      if (selected === undefined) return null;
+      result[name] = selected;
+    } else if (selection.typeCondition === undefined || isOfType(schema, source, selection.typeCondition, false)) {
+      const inner = selectRepresentation(schema, source, selection.selections);
+      if (!inner) return null;
+      Object.assign(result, inner);
+    }
+  }
+  return result;
+}
+
+/** A selected value below a representation's root; undefined when it cannot be built. */
+function selectValue(schema: GraphQLSchema, value: unknown, selections: readonly QueryPlanSelectionNode[]): unknown {
+  if (value === null) return null;
+  if (Array.isArray(value)) {
+    const list: unknown[] = [];
+    for (const element of value as unknown[]) {
+      const selected = selectValue(schema, element, selections);
+      if (selected === undefined) return undefined;
+      list.push(selected);
+    }
+    return list;
+  }
+  if (!isObject(value)) return value;
+  return selectRepresentation(schema, value, selections) ?? undefined;
+}
+
+/** Whether an object of the response is of `typeName`; `unknown` answers for one that carries no `__typename`. */
+function isOfType(schema: GraphQLSchema, value: JsonObject, typeName: string, unknown: boolean): boolean {
+  const actual = value.__typename;
+  if (typeof actual !== 'string') return unknown;
+  if (actual === typeName) return true;
+  const condition = schema.getType(typeName);
+  const type = schema.getType(actual);
+  return !!condition && isAbstractType(condition) && !!type && isObjectType(type) && schema.isSubType(condition, type);
+}
+
+const fragmentPrefix = '... on ';
+
+/**
+ * Applies a fetch's data rewrites to an input or output object: set a value
+ * (an interface object's `__typename`) or rename a key (an alias the
+ * planner made to keep two fields apart). A rewrite's path is field names
+ * and `... on T` conditions, ending in the field to rewrite.
+ */
+function applyRewrites(schema: GraphQLSchema, rewrites: readonly FetchDataRewrite[] | undefined, value: JsonObject) {
+  if (!rewrites) return;
+  for (const rewrite of rewrites) {
+    const last = rewrite.path[rewrite.path.length - 1];
+    if (last === undefined) continue;
+    visitPath(schema, value, rewrite.path, 0, rewrite.path.length - 1, (object) => {
+      if (rewrite.kind === 'ValueSetter') object[last] = rewrite.setValueTo as unknown;
+      else if (Object.hasOwn(object, last) && object[last] !== undefined) {
+        object[rewrite.renameKeyTo] = object[last];
+        delete object[last];
+      }
+    });
+  }
+}
+
+function visitPath(
+  schema: GraphQLSchema,
+  value: unknown,
+  path: readonly string[],
+  at: number,
+  end: number,
+  visit: (object: JsonObject) => void,
+) {
+  if (Array.isArray(value)) {
+    for (const element of value as unknown[]) visitPath(schema, element, path, at, end, visit);
+    return;
+  }
+  if (!isObject(value)) return;
+  if (at === end) {
+    visit(value);
+    return;
+  }
+  const step = path[at]!;
+  if (step.startsWith(fragmentPrefix)) {
+    // Rewrites run on inputs that may not carry a __typename yet: a missing one matches.
+    if (isOfType(schema, value, step.slice(fragmentPrefix.length), true))
+      visitPath(schema, value, path, at + 1, end, visit);
+  } else visitPath(schema, Object.hasOwn(value, step) ? value[step] : undefined, path, at + 1, end, visit);
+}
+
+/**
+ * The values of a fetch's contextual arguments (`@fromContext`) for one
+ * entity, by variable name. Each renamer's path starts at the entity: `..`
+ * climbs to the object that holds it (lists are not steps), `... on T`
+ * keeps only objects of that type, and field names lead to the value. The
+ * planner gives one renamer per possible type of the context's holder; the
+ * first that finds a value wins.
+ */
+function contextArguments(schema: GraphQLSchema, place: Place, renamers: readonly FetchDataKeyRenamer[]): JsonObject {
+  const values: JsonObject = {};
+  for (const { path, renameKeyTo } of renamers) {
+    if (values[renameKeyTo] !== undefined) continue;
+    const found = readContext(schema, place, path);
+    if (found !== undefined) values[renameKeyTo] = found;
+  }
+  return values;
+}
+
+function readContext(schema: GraphQLSchema, place: Place, path: readonly string[]): unknown {
+  let holder: Place | null = place;
+  let value: unknown = place.value;
+  for (const step of path) {
+    if (step === '..') {
+      holder = holder?.up ?? null;
+      if (!holder) return undefined;
+      value = holder.value;
+    } else if (step.startsWith(fragmentPrefix)) {
+      if (!isObject(value) || !isOfType(schema, value, step.slice(fragmentPrefix.length), false)) return undefined;
+    } else {
+      if (!isObject(value)) return undefined;
+      value = Object.hasOwn(value, step) ? value[step] : undefined;
+      holder = null;
+    }
+  }
+  return value;
+}
+
+interface ShapeInput {
+  schema: GraphQLSchema;
+  operation: OperationDefinitionNode;
+  fragments: Record<string, FragmentDefinitionNode>;
+  variables: Record<string, unknown>;
+  data: JsonObject;
+  errors: readonly GraphQLError[];
+}
+
+/** Reads each field by its response name: the tree is keyed as the client's operation names its fields. */
+const readResponseName: GraphQLFieldResolver<unknown, unknown> = (source, _args, _context, info) =>
+  isObject(source) ? source[info.path.key as string] : undefined;
+
+/**
+ * Shaping by graphql-js `execute` over the merged tree, as the stock
+ * gateway did: correct, and the costly part of a request. The errors of
+ * the fetches come first; shaping's own (a null where the schema forbids
+ * one) only when no fetch failed, since a failed fetch is what causes them
+ * and the client would read the same failure twice.
+ */
+function shapeWithGraphQLExecute({ schema, operation, fragments, variables, data, errors }: ShapeInput): {
+  data: JsonObject | null;
+  errors: GraphQLError[];
+} {
+  const result = executeSync({
+    schema,
+    document: { kind: Kind.DOCUMENT, definitions: [operation, ...Object.values(fragments)] },
+    rootValue: data,
+    variableValues: variables,
+    fieldResolver: readResponseName,
+  });
+  const shaped = (result.data ?? null) as JsonObject | null;
+  return { data: shaped, errors: errors.length > 0 ? [...errors] : [...(result.errors ?? [])] };
+}
+
+/** A subgraph's error, at its place in the client's response, with its code kept. */
+function subgraphError(
+  error: NonNullable<GatewayGraphQLResponse['errors']>[number],
+  serviceName: string,
+  path: ReadonlyArray<string | number> | undefined,
+): GraphQLError {
+  const extensions: Record<string, unknown> = { ...error.extensions, serviceName };
+  extensions.code ??= ExecutorErrorCode.DownstreamServiceError;
+  return new GraphQLError(error.message || `Error while fetching subquery from service "${serviceName}"`, {
+    path,
+    extensions,
+  });
+}

@@ -1,0 +1,125 @@
+import type { ApolloGateway, GraphQLDataSource } from '@apollo/gateway';
+import { Supergraph } from '@apollo/federation-internals';
+import type {
+  GatewayApolloConfig,
+  GatewayExecutionResult,
+  GatewayExecutor,
+  GatewayGraphQLRequestContext,
+  GatewayInterface,
+  GatewayLoadResult,
+  GatewaySchemaLoadOrUpdateCallback,
+  GatewayUnsubscriber,
+} from '@apollo/server-gateway-interface';
+import { getVariableValues, GraphQLError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import { ErrorCode } from '../../../platform/src/errors.ts';
+import type { Logger } from '../../../platform/src/logger.ts';
+import { executePlan } from './execute-plan.ts';
+import { localPlans, type PlanSource } from './plan-source.ts';
+
+export { executePlan, fetchPlan, ExecutorErrorCode, type ExecutePlanOptions } from './execute-plan.ts';
+export { localPlans, type PlanRequest, type PlanSource } from './plan-source.ts';
+
+export interface OwnExecutorGatewayOptions {
+  /** Loads the supergraph and gives Apollo Server its schema; its own executor is never used. */
+  gateway: ApolloGateway;
+  /** The supergraph the gateway was given, as it was given (SECURITY links this router enforces already relaxed). */
+  supergraphSdl: string;
+  /** The data source of each subgraph, by name: the same ones the gateway built, so their state is shared. */
+  dataSource: (subgraphName: string) => GraphQLDataSource;
+  /** Where query plans come from. Default: localPlans(supergraphSdl), an in-memory LRU of this process. */
+  plans?: PlanSource;
+  logger: Logger;
+}
+
+/** The per-request field the executor reads: the progressive-override labels that are on for this caller. */
+interface OverrideLabelsContext {
+  overrideLabels?: ReadonlySet<string>;
+}
+
+const noLabels: ReadonlySet<string> = new Set();
+
+/**
+ * A gateway for Apollo Server whose executor is the router's own
+ * (./execute-plan.ts): the inner ApolloGateway still loads the supergraph
+ * and reports the schema, and its data sources, built by the router, serve
+ * both. Plans come from a PlanSource, so they honour override labels and
+ * can be shared between instances.
+ */
+export class OwnExecutorGateway implements GatewayInterface {
+  private readonly gateway: ApolloGateway;
+  private readonly dataSource: (subgraphName: string) => GraphQLDataSource;
+  private readonly plans: PlanSource;
+  private readonly supergraphSchema: GraphQLSchema;
+  private readonly apiSchema: GraphQLSchema;
+  private readonly logger: Logger;
+
+  constructor({ gateway, supergraphSdl, dataSource, plans, logger }: OwnExecutorGatewayOptions) {
+    this.gateway = gateway;
+    this.dataSource = dataSource;
+    this.logger = logger;
+    const supergraph = Supergraph.build(supergraphSdl);
+    this.supergraphSchema = supergraph.schema.toGraphQLJSSchema();
+    this.apiSchema = supergraph.apiSchema().toGraphQLJSSchema();
+    this.plans = plans ?? localPlans(supergraph);
+  }
+
+  async load(options: { apollo: GatewayApolloConfig }): Promise<GatewayLoadResult> {
+    await this.gateway.load(options);
+    return { executor: this.executor };
+  }
+
+  onSchemaLoadOrUpdate(callback: GatewaySchemaLoadOrUpdateCallback): GatewayUnsubscriber {
+    return this.gateway.onSchemaLoadOrUpdate(callback);
+  }
+
+  stop(): Promise<void> {
+    return this.gateway.stop();
+  }
+
+  readonly executor: GatewayExecutor = async (
+    requestContext: GatewayGraphQLRequestContext,
+  ): Promise<GatewayExecutionResult> => {
+    // Apollo Server leaves resolving the operation to the gateway too: no operation by that name is the client's mistake.
+    if (!(requestContext.operation as OperationDefinitionNode | undefined)) {
+      const named = requestContext.request.operationName;
+      return {
+        errors: [
+          new GraphQLError(
+            named
+              ? `Unknown operation named "${named}".`
+              : 'Must provide operation name if query contains multiple operations.',
+            {
+              extensions: { code: ErrorCode.OperationResolutionFailure, http: { status: 400 } },
+            },
+          ),
+        ],
+      };
+    }
+    // Apollo Server leaves variable coercion to the gateway: a bad value is refused before any fetch.
+    const { errors } = getVariableValues(
+      requestContext.schema,
+      requestContext.operation.variableDefinitions ?? [],
+      requestContext.request.variables ?? {},
+    );
+    if (errors) return { errors };
+    const context = requestContext.context as OverrideLabelsContext;
+    let plan;
+    try {
+      plan = await this.plans.planFor({
+        document: requestContext.document,
+        operationName: requestContext.operationName,
+        overrideLabels: context.overrideLabels ?? noLabels,
+      });
+    } catch (error) {
+      this.logger.warn({ err: error, operationName: requestContext.operationName }, 'no query plan for operation');
+      throw error;
+    }
+    return executePlan({
+      plan,
+      supergraphSchema: this.supergraphSchema,
+      apiSchema: this.apiSchema,
+      requestContext,
+      dataSource: this.dataSource,
+    });
+  };
+}
