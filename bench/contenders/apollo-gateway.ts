@@ -12,7 +12,7 @@
  * SECURITY features, which this gateway refuses to load because it does not
  * enforce them; the shop subgraphs enforce them on the forwarded identity.
  * So, as anyone deploying it in front of them would, and as our router does
- * (`withSubgraphEnforcedSecurity` in router/src/graph.ts, not imported here
+ * (`withSubgraphEnforcedSecurity` in router/src/executor/served-supergraph.ts, not imported here
  * so that none of our router's code runs in the baseline), it loads them as
  * plain metadata.
  *

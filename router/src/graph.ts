@@ -8,6 +8,7 @@ import type { RouterMetrics } from './metrics.ts';
 import { errorsPlugin, routerErrorFormatter } from './errors.ts';
 import type { RouterContext, RouterPlugin } from './plugins/plugin.ts';
 import { OwnExecutorGateway } from './executor/index.ts';
+import { withSubgraphEnforcedSecurity } from './executor/served-supergraph.ts';
 import { SubgraphFetch } from './subgraph-fetch/index.ts';
 import type { SubgraphPolicies } from './subgraph-fetch/resilience.ts';
 
@@ -215,39 +216,4 @@ export class GraphVersion {
       );
     return this.stopped;
   }
-}
-
-/**
- * Security features each subgraph enforces itself, on the identity the
- * router signs (platform/src/subgraph/authorization.ts).
- */
-const subgraphEnforcedFeatures = [
-  'https://specs.apollo.dev/authenticated/v0.1',
-  'https://specs.apollo.dev/requiresScopes/v0.1',
-];
-
-/**
- * Composition links the context spec `for: SECURITY`: a router that
- * ignored `@fromContext` would call fields without their arguments. The
- * router's own executor passes them (./executor/execute-plan.ts).
- */
-const contextFeature = 'https://specs.apollo.dev/context/v0.1';
-
-/**
- * The JavaScript gateway refuses a supergraph that links a `for: SECURITY`
- * feature it does not enforce itself. Ours are enforced one hop later, by
- * the subgraph that owns each field, so they are handed to the gateway as
- * plain metadata. With `contextArguments` (the router's own executor) the
- * context spec is too. Any other SECURITY feature (`@policy`, say) still
- * makes the supergraph fail to load, because nothing here would enforce it.
- */
-export function withSubgraphEnforcedSecurity(
-  supergraphSdl: string,
-  { contextArguments = false }: { contextArguments?: boolean } = {},
-): string {
-  let sdl = supergraphSdl;
-  for (const url of contextArguments ? [...subgraphEnforcedFeatures, contextFeature] : subgraphEnforcedFeatures) {
-    sdl = sdl.replace(`@link(url: "${url}", for: SECURITY)`, `@link(url: "${url}")`);
-  }
-  return sdl;
 }

@@ -2,6 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { ErrorCode } from '../../platform/src/errors.ts';
 import { requestDurationBuckets, type Metrics, type MetricsContext } from '../../platform/src/metrics.ts';
+import type { PlanOrigin, QueryPlansObserver } from './executor/plans/index.ts';
 import type { SubgraphFetchFailure, SubgraphFetchObserver } from './subgraph-fetch/index.ts';
 import type { CircuitState } from './subgraph-fetch/resilience.ts';
 
@@ -9,17 +10,25 @@ import type { CircuitState } from './subgraph-fetch/resilience.ts';
 export type RouterCache = 'apq' | 'response';
 
 /**
+ * Planning one operation takes from well under a millisecond to seconds for
+ * a pathological one; request buckets would put nearly every plan in the first.
+ */
+const planningDurationBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/**
  * The router's own series, beside the request durations every service has
- * (platform/src/metrics.ts): subgraph fetches, cache hits and misses, and
- * rate-limit rejections. Each feature reports here where it decides; see
+ * (platform/src/metrics.ts): subgraph fetches, cache hits and misses,
+ * rate-limit rejections, and query plans. Each feature reports here where it decides; see
  * docs/metrics.md for the series and what to alert on.
  */
-export class RouterMetrics implements SubgraphFetchObserver {
+export class RouterMetrics implements SubgraphFetchObserver, QueryPlansObserver {
   private readonly fetchDurations: Histogram<'subgraph'>;
   private readonly fetchErrors: Counter<'subgraph' | 'reason'>;
   private readonly circuitOpen: Gauge<'subgraph'>;
   private readonly cacheLookups: Counter<'cache' | 'result'>;
   private readonly rateLimitRejections: Counter<'limit'>;
+  private readonly queryPlans: Counter<'source'>;
+  private readonly planningDurations: Histogram;
 
   constructor(readonly metrics: Metrics) {
     const registers = [metrics.registry];
@@ -54,6 +63,18 @@ export class RouterMetrics implements SubgraphFetchObserver {
       labelNames: ['limit'],
       registers,
     });
+    this.queryPlans = new Counter({
+      name: 'router_query_plans_total',
+      help: "Query plans handed to the executor, by source: memory (this instance's), shared (the cache router instances share), or planned (the planner ran); requests that waited for one planning count with its source.",
+      labelNames: ['source'],
+      registers,
+    });
+    this.planningDurations = new Histogram({
+      name: 'router_query_planning_duration_seconds',
+      help: 'Runs of the query planner, one per operation, document and override labels not found in any cache; failed plannings included.',
+      buckets: planningDurationBuckets,
+      registers,
+    });
   }
 
   fetched(subgraph: string, seconds: number, failure: SubgraphFetchFailure | null): void {
@@ -75,6 +96,14 @@ export class RouterMetrics implements SubgraphFetchObserver {
 
   rateLimited(limit: 'caller' | 'operation'): void {
     this.rateLimitRejections.inc({ limit });
+  }
+
+  queryPlanServed(source: PlanOrigin): void {
+    this.queryPlans.inc({ source });
+  }
+
+  queryPlanned(seconds: number): void {
+    this.planningDurations.observe(seconds);
   }
 
   /**

@@ -7,6 +7,7 @@ import type { BytesResponse, JsonRouteHandler, ReadinessChecks } from '../../../
 import type { StopStep } from '../../../platform/src/lifecycle.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
 import type { MetricsContext, ObservedRequest } from '../../../platform/src/metrics.ts';
+import type { WarmOperation } from '../executor/plans/index.ts';
 import type { RouterMetrics } from '../metrics.ts';
 import type { OperationRequest } from '../operation-request.ts';
 import type { SubgraphFetchContext } from '../subgraph-fetch/index.ts';
@@ -117,6 +118,11 @@ export interface RouterPlugin {
   context?(request: RouterRequest): Awaitable<Partial<RouterContext>>;
   /** Apollo Server plugin installed in every supergraph version. */
   apollo?: ApolloServerPlugin<RouterContext>;
+  /**
+   * Operations clients are known to send (the trusted documents), which each
+   * supergraph version plans before it is ready; read after `setup`.
+   */
+  operations?(): readonly WarmOperation[];
   /** Contributions that depend on the supergraph, made for each version as it is built. */
   graph?(supergraph: { sdl: string }): GraphContribution;
   /** Further HTTP endpoints by exact path, such as `/cache/purge`. */

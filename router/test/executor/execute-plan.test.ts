@@ -8,7 +8,7 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/ind
 import { buildSchema, GraphQLError, parse } from 'graphql';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../platform/src/logger.ts';
-import { withSubgraphEnforcedSecurity } from '../../src/graph.ts';
+import { withSubgraphEnforcedSecurity } from '../../src/executor/served-supergraph.ts';
 import { ExecutorErrorCode, fetchPlan, OwnExecutorGateway } from '../../src/executor/index.ts';
 
 /**

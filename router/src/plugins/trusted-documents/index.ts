@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type { HTTPGraphQLRequest, HTTPGraphQLResponse } from '@apollo/server';
+import { Kind, parse } from 'graphql';
 import { errorResponse, ErrorCode } from '../../../../platform/src/errors.ts';
 import type { Logger } from '../../../../platform/src/logger.ts';
+import type { WarmOperation } from '../../executor/plans/index.ts';
 import {
   isRecord,
   parseJsonParam,
@@ -65,6 +67,32 @@ export async function loadTrustedDocuments(path: string): Promise<Map<string, st
     manifest.set(actual, document);
   }
   return manifest;
+}
+
+/**
+ * The manifest's operations, one for each operation a document defines
+ * (a document may hold several, each sent with its name), parsed once here:
+ * what a supergraph version plans before it serves. A document that does
+ * not parse is listed as its text, so the warm-up counts it as failed
+ * rather than this dropping it unseen.
+ */
+export function operationsOf(manifest: ReadonlyMap<string, string>): WarmOperation[] {
+  const operations: WarmOperation[] = [];
+  for (const text of manifest.values()) {
+    let document;
+    try {
+      document = parse(text, { noLocation: true });
+    } catch {
+      operations.push({ document: text });
+      continue;
+    }
+    const definitions = document.definitions.filter((definition) => definition.kind === Kind.OPERATION_DEFINITION);
+    for (const { name } of definitions) {
+      // An anonymous operation is only valid alone in its document, and then needs no name.
+      operations.push(name ? { document, operationName: name.value } : { document });
+    }
+  }
+  return operations;
 }
 
 /**
@@ -208,6 +236,7 @@ export function trustedDocumentsPlugin({
   maxLoggedUnlisted = 1000,
 }: TrustedDocumentsPluginOptions = {}): RouterPlugin {
   let documents: TrustedDocuments | null = null;
+  let operations: WarmOperation[] = [];
   const trusted = new WeakSet<RouterRequest>();
   return {
     name: 'trusted documents',
@@ -217,7 +246,10 @@ export function trustedDocumentsPlugin({
       const manifest = await loadTrustedDocuments(manifestPath);
       logger.info({ mode, documents: manifest.size, manifest: manifestPath }, 'trusted documents loaded');
       documents = new TrustedDocuments({ mode, manifest, logger, maxLoggedUnlisted });
+      operations = operationsOf(manifest);
     },
+    // Empty in `off` mode, which reads no manifest; in `allow` mode too they are what clients send most.
+    operations: () => operations,
     onOperation(request) {
       if (!documents) return;
       const outcome = documents.check(request.http, request.operation);

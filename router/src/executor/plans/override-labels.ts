@@ -1,0 +1,37 @@
+import { Kind, parse, visit } from 'graphql';
+
+/** The labels a supergraph's progressive `@override`s are switched by. */
+export interface OverrideLabels {
+  /** `percent(n)` labels: the router turns each on for n percent of requests. */
+  percent: { label: string; percent: number }[];
+  /** Any other label: on only when something (a plugin, a header) says so. */
+  custom: string[];
+}
+
+/** `percent(5)`, `percent(0.5)`: composition accepts up to eight decimals, so this stays as loose. */
+const percentLabel = /^percent\((\d+(?:\.\d+)?)\)$/;
+
+/**
+ * The override labels in `@join__field(overrideLabel: "…")` applications,
+ * each once, sorted, so other code knows which labels a supergraph has
+ * before it rolls or sets any. Composition writes `join__field` under that
+ * name whatever the subgraphs imported, and so the query planner reads it.
+ */
+export function overrideLabelsOf(supergraphSdl: string): OverrideLabels {
+  const labels = new Set<string>();
+  visit(parse(supergraphSdl, { noLocation: true }), {
+    Directive(node) {
+      if (node.name.value !== 'join__field') return;
+      const argument = node.arguments?.find((arg) => arg.name.value === 'overrideLabel');
+      if (argument?.value.kind === Kind.STRING) labels.add(argument.value.value);
+    },
+  });
+  const percent: OverrideLabels['percent'] = [];
+  const custom: string[] = [];
+  for (const label of [...labels].sort()) {
+    const match = percentLabel.exec(label);
+    if (match) percent.push({ label, percent: Number(match[1]) });
+    else custom.push(label);
+  }
+  return { percent, custom };
+}
