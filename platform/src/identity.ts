@@ -6,6 +6,12 @@ export interface Viewer {
   /** The token's `sub`. */
   id: string;
   scopes: readonly string[];
+  /**
+   * Every claim of the verified token, for router features that read one of
+   * their own (progressive override's labels). Only the router has them:
+   * the identity it signs for subgraphs carries the id and scopes alone.
+   */
+  claims?: Readonly<Record<string, unknown>>;
 }
 
 /**

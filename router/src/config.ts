@@ -9,6 +9,8 @@ import type { AuthenticationOptions } from './plugins/authentication/index.ts';
 import { authenticationEnv } from './plugins/authentication/env.ts';
 import type { QueryLimitsPluginOptions } from './plugins/query-limits/index.ts';
 import { queryLimitsEnv } from './plugins/query-limits/env.ts';
+import type { ProgressiveOverridePluginOptions } from './plugins/progressive-override/index.ts';
+import { progressiveOverrideEnv } from './plugins/progressive-override/env.ts';
 import type { RateLimitPluginOptions } from './plugins/rate-limit/index.ts';
 import { rateLimitEnv } from './plugins/rate-limit/env.ts';
 import type { ResponseCachePluginOptions } from './plugins/response-cache/index.ts';
@@ -52,6 +54,8 @@ export interface RouterConfig extends ServiceOptions {
   /** Requests per caller (verified user, else client address); null: unlimited. */
   rateLimit: RateLimitPluginOptions | null;
   responseCache: ResponseCachePluginOptions & { enabled: boolean };
+  /** Which `@override(label:)` labels are on for each request. */
+  progressiveOverride: ProgressiveOverridePluginOptions & { enabled: boolean };
   /** Variables with one of the router's prefixes that nothing reads: likely typos, warned of at start. */
   unknownVariables: UnknownVariable[];
 }
@@ -181,6 +185,7 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
       limits: queryLimitsEnv,
       rateLimit: rateLimitEnv,
       responseCache: responseCacheEnv,
+      progressiveOverride: progressiveOverrideEnv,
     },
     {
       ...env,
@@ -197,6 +202,7 @@ export function routerConfigFrom(argv: string[], env: NodeJS.ProcessEnv = proces
     limits: options.limits,
     rateLimit: options.rateLimit,
     responseCache: options.responseCache,
+    progressiveOverride: options.progressiveOverride,
     unknownVariables,
   };
 }

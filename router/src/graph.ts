@@ -67,6 +67,11 @@ export interface GraphOptions {
 /** Who runs query plans: @apollo/gateway's executor, or the router's own. */
 export type ExecutorKind = 'stock' | 'own';
 
+/** A supergraph version's id: a sha-256 prefix of its SDL, so the same file always has the same id. */
+export function graphIdOf(supergraphSdl: string): string {
+  return createHash('sha256').update(supergraphSdl).digest('hex').slice(0, 12);
+}
+
 /**
  * One supergraph, served by its own gateway and Apollo Server. A version
  * never changes once built: a reload builds a new one, new requests go to
@@ -87,7 +92,7 @@ export class GraphVersion {
     private readonly logger: Logger,
     private readonly drainTimeoutMs: number,
   ) {
-    this.id = createHash('sha256').update(supergraphSdl).digest('hex').slice(0, 12);
+    this.id = graphIdOf(supergraphSdl);
   }
 
   /** Builds and starts a version; rejects, with the gateway's reason, if the supergraph is unusable. */
@@ -138,7 +143,11 @@ export class GraphVersion {
             logger,
           })
         : apolloGateway;
-    const contributions = plugins.map((plugin) => ({ plugin, graph: plugin.graph?.({ sdl: supergraphSdl }) ?? {} }));
+    const id = graphIdOf(supergraphSdl);
+    const contributions = plugins.map((plugin) => ({
+      plugin,
+      graph: plugin.graph?.({ sdl: supergraphSdl, id }) ?? {},
+    }));
     const server = new ApolloServer<RouterContext>({
       gateway,
       introspection: !production,

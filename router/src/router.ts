@@ -26,7 +26,15 @@ import { RouterMetrics } from './metrics.ts';
 import { readOperationRequest } from './operation-request.ts';
 import { authenticationPlugin } from './plugins/authentication/index.ts';
 import { idePlugin } from './plugins/ide/index.ts';
-import type { AnsweredBy, RouterContext, RouterPlugin, RouterRequest, RouterResponse } from './plugins/plugin.ts';
+import {
+  noOverrideLabels,
+  type AnsweredBy,
+  type RouterContext,
+  type RouterPlugin,
+  type RouterRequest,
+  type RouterResponse,
+} from './plugins/plugin.ts';
+import { progressiveOverridePlugin } from './plugins/progressive-override/index.ts';
 import { queryLimitsPlugin, type QueryLimits } from './plugins/query-limits/index.ts';
 import { rateLimitPlugin } from './plugins/rate-limit/index.ts';
 import { responseCachePlugin } from './plugins/response-cache/index.ts';
@@ -77,6 +85,7 @@ export type RouterSettings = Pick<
       subgraphPolicy: SubgraphPolicies;
       limits: Partial<QueryLimits>;
       responseCache: Partial<RouterConfig['responseCache']>;
+      progressiveOverride: Partial<RouterConfig['progressiveOverride']>;
     }
   > &
   Pick<GraphOptions, 'drainTimeoutMs'> & {
@@ -110,6 +119,9 @@ export function routerPlugins(settings: RouterSettings): RouterPlugin[] {
   plugins.push(queryLimitsPlugin(settings.limits));
   if (settings.rateLimit) plugins.push(rateLimitPlugin(settings.rateLimit));
   if (settings.trustedDocuments) plugins.push(trustedDocumentsPlugin(settings.trustedDocuments));
+  // Before the response cache: the labels on for a request are part of its cache key.
+  if (settings.progressiveOverride?.enabled !== false)
+    plugins.push(progressiveOverridePlugin(settings.progressiveOverride));
   if (settings.responseCache?.enabled !== false)
     plugins.push(
       responseCachePlugin({
@@ -290,7 +302,15 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     incoming: IncomingMessage,
     observed: ObservedRequest,
   ): Promise<RouterResponse> {
-    const request: RouterRequest = { http, incoming, observed, viewer: null, operation: null, graphId: '' };
+    const request: RouterRequest = {
+      http,
+      incoming,
+      observed,
+      viewer: null,
+      operation: null,
+      graphId: '',
+      overrideLabels: noOverrideLabels,
+    };
     const answered = await answer(request);
     let response = answered.response;
     for (const plugin of hooks.onResponse) {
@@ -331,6 +351,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
       trusted: false,
       requestId: request.http.headers.get(requestIdHeader) ?? '',
       observed: request.observed,
+      overrideLabels: request.overrideLabels,
     };
     for (const plugin of hooks.context) {
       const fields = plugin.context!(request);

@@ -42,7 +42,16 @@ export interface RouterRequest {
   operation: OperationRequest | null;
   /** Id of the supergraph version that serves this request; fixed when the operation stage starts. */
   graphId: string;
+  /**
+   * The `@override(label:)` labels on for this request, which the query
+   * planner plans with; set in the operation stage by the progressive-override
+   * plugin, so stages after it (the response cache) see them. Empty when none.
+   */
+  overrideLabels: ReadonlySet<string>;
 }
+
+/** No labels: what a request carries until a plugin turns one on. */
+export const noOverrideLabels: ReadonlySet<string> = new Set<string>();
 
 /**
  * Apollo Server's context for one request. Besides the request itself it
@@ -59,6 +68,8 @@ export interface RouterContext extends MetricsContext, SubgraphFetchContext {
   trusted: boolean;
   /** The request's id, as in its `x-request-id` response header. */
   requestId: string;
+  /** The `@override(label:)` labels the query planner plans this request with (RouterRequest.overrideLabels). */
+  readonly overrideLabels: ReadonlySet<string>;
 }
 
 /** What the router lends its plugins when it starts. */
@@ -123,8 +134,11 @@ export interface RouterPlugin {
    * supergraph version plans before it is ready; read after `setup`.
    */
   operations?(): readonly WarmOperation[];
-  /** Contributions that depend on the supergraph, made for each version as it is built. */
-  graph?(supergraph: { sdl: string }): GraphContribution;
+  /**
+   * Contributions that depend on the supergraph, made for each version as it
+   * is built; `id` is the version's, as requests carry it in `graphId`.
+   */
+  graph?(supergraph: { sdl: string; id: string }): GraphContribution;
   /** Further HTTP endpoints by exact path, such as `/cache/purge`. */
   routes?: Record<string, JsonRouteHandler>;
   /** Checks added to `/health/ready`. */

@@ -322,6 +322,6 @@ describe('override labels of a supergraph', () => {
       percent: [{ label: 'percent(5)', percent: 5 }],
       custom: ['beta'],
     });
-    expect(overrideLabelsOf(shopSdl)).toEqual({ percent: [], custom: [] });
+    expect(overrideLabelsOf(shopSdl)).toEqual({ percent: [{ label: 'percent(0)', percent: 0 }], custom: [] });
   });
 });

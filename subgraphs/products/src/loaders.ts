@@ -5,7 +5,7 @@ import { createRowLoader } from '../../../platform/src/graphql/loaders.ts';
 import * as tables from './db/schema.ts';
 
 export function createLoaders(db: Database<typeof tables>) {
-  const { categories, products } = tables;
+  const { categories, productRatings, products } = tables;
   return {
     productById: createRowLoader({
       fetch: (ids: string[]) => db.select().from(products).where(inArray(products.id, ids)),
@@ -15,6 +15,11 @@ export function createLoaders(db: Database<typeof tables>) {
     productBySku: createRowLoader({
       fetch: (skus: string[]) => db.select().from(products).where(inArray(products.sku, skus)),
       keyOf: (row) => row.sku,
+    }),
+    ratingByProduct: createRowLoader({
+      fetch: (ids: string[]) => db.select().from(productRatings).where(inArray(productRatings.productId, ids)),
+      keyOf: (row) => row.productId,
+      ...uuidKeys,
     }),
     categoryById: createRowLoader({
       fetch: (ids: string[]) => db.select().from(categories).where(inArray(categories.id, ids)),

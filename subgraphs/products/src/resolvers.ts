@@ -36,6 +36,10 @@ export const resolvers: Resolvers = {
         ? loaders.productById.load(reference.id)
         : loaders.productBySku.load((reference as { sku: string }).sku),
     price: (product) => ({ centAmount: product.priceCents, currencyCode: product.currencyCode }),
+    // No row yet: reviews has stated no rating for the product, which has no review.
+    averageRating: async (product, _, { loaders }) =>
+      (await loaders.ratingByProduct.load(product.id))?.averageRating ?? null,
+    reviewCount: async (product, _, { loaders }) => (await loaders.ratingByProduct.load(product.id))?.reviewCount ?? 0,
     category: async (product, _, { loaders }) => {
       const category = await loaders.categoryById.load(product.categoryId);
       // The foreign key guarantees the row; its absence is a bug worth an error.

@@ -1,20 +1,22 @@
 import { and, eq, lt, ne, sql } from 'drizzle-orm';
 import type { Database } from '../../../platform/src/db/database.ts';
-import { handleOnce, on, type DomainEvent } from '../../../platform/src/events/index.ts';
+import { handleOnce, on, republishState, type DomainEvent } from '../../../platform/src/events/index.ts';
 import type { SubgraphEvents } from '../../../platform/src/subgraph/definition.ts';
 import { userProfileChanged, type UserProfileChanged } from '../../accounts/src/events.ts';
 import * as tables from './db/schema.ts';
-import { productRatingChanged, reviewAdded, reviewAuthorRenamed, type ReviewAdded } from './events.ts';
+import {
+  averageRating,
+  productRatingChanged,
+  reviewAdded,
+  reviewAuthorRenamed,
+  type ProductRatingChanged,
+  type ReviewAdded,
+} from './events.ts';
 
 /** The consumer group and inbox name of this subgraph's handlers. */
 const consumer = 'reviews';
 
 type ReviewsDatabase = Database<typeof tables>;
-
-/** The mean rating as the API shows it: two decimals, or null before the first review. */
-export function averageRating({ reviewCount, ratingSum }: { reviewCount: number; ratingSum: number }): number | null {
-  return reviewCount === 0 ? null : Math.round((ratingSum / reviewCount) * 100) / 100;
-}
 
 /** Folds one ReviewAdded into the product's rating row, once per event. */
 export function applyReviewAdded(db: ReviewsDatabase, event: DomainEvent<ReviewAdded>): Promise<boolean> {
@@ -33,11 +35,29 @@ export function applyReviewAdded(db: ReviewsDatabase, event: DomainEvent<ReviewA
         },
       })
       .returning();
-    await productRatingChanged.record(tx, productId, {
-      productId,
-      reviewCount: row!.reviewCount,
-      averageRating: averageRating(row!),
-    });
+    const { aggregateId, payload } = ratingOf(row!);
+    await productRatingChanged.record(tx, aggregateId, payload);
+  });
+}
+
+/** A product's rating as ProductRatingChanged states it, from its projection row. */
+function ratingOf(row: tables.ProductRatingRow): { aggregateId: string; payload: ProductRatingChanged } {
+  return {
+    aggregateId: row.productId,
+    payload: { productId: row.productId, reviewCount: row.reviewCount, averageRating: averageRating(row) },
+  };
+}
+
+/**
+ * Every product's current rating, for a rating read model that starts empty
+ * (the products subgraph's, `npm run db:republish -- reviews`).
+ */
+export function republishRatings(db: ReviewsDatabase): Promise<number> {
+  return republishState(db, {
+    event: productRatingChanged,
+    table: tables.productRatings,
+    id: tables.productRatings.productId,
+    stateOf: ratingOf,
   });
 }
 
@@ -82,6 +102,7 @@ export function applyUserProfileChanged(db: ReviewsDatabase, event: DomainEvent<
  */
 export const reviewsEvents: SubgraphEvents<typeof tables> = {
   publishes: [reviewAdded, productRatingChanged, reviewAuthorRenamed],
+  republish: republishRatings,
   consumes: [
     on(reviewAdded, (event, db: ReviewsDatabase) => applyReviewAdded(db, event)),
     on(userProfileChanged, (event, db: ReviewsDatabase) => applyUserProfileChanged(db, event)),

@@ -33,6 +33,15 @@ export const productRatingChanged = defineEvent({
   invalidates: ({ productId }) => [entityTag('Product', productId)],
 });
 
+/**
+ * The mean rating as `Product.averageRating` shows it and ProductRatingChanged
+ * carries it: two decimals, or null before the first review. Beside the
+ * event, so whoever builds a rating without the event (a seed) rounds alike.
+ */
+export function averageRating({ reviewCount, ratingSum }: { reviewCount: number; ratingSum: number }): number | null {
+  return reviewCount === 0 ? null : Math.round((ratingSum / reviewCount) * 100) / 100;
+}
+
 /** Said once the author's existing reviews carry the new username. */
 export const reviewAuthorRenamed = defineEvent({
   type: 'ReviewAuthorRenamed',
@@ -42,3 +51,4 @@ export const reviewAuthorRenamed = defineEvent({
 });
 
 export type ReviewAdded = z.infer<typeof reviewAdded.schema>;
+export type ProductRatingChanged = z.infer<typeof productRatingChanged.schema>;

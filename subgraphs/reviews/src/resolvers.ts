@@ -2,7 +2,7 @@ import { parseIdArgument } from '../../../platform/src/graphql/ids.ts';
 import { childConnection } from '../../../platform/src/graphql/pagination.ts';
 import type { Resolvers } from './__generated__/resolvers.ts';
 import { addReview } from './add-review.ts';
-import { averageRating } from './consumers.ts';
+import { averageRating } from './events.ts';
 import { reviewCursor, type Loaders } from './loaders.ts';
 
 /**

@@ -187,7 +187,7 @@ function viewerOf(payload: JWTPayload): Viewer {
   if (scp !== undefined && !(Array.isArray(scp) && scp.every((item) => typeof item === 'string')))
     throw new AuthenticationError(`The token's "scp" claim must be a list of strings.`);
   const scopes = typeof scope === 'string' ? scope.split(' ').filter(Boolean) : Array.isArray(scp) ? scp : [];
-  return { id: sub, scopes };
+  return { id: sub, scopes, claims: payload };
 }
 
 /** Says what is wrong without echoing the token or the expected values. */

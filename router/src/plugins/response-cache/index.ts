@@ -5,7 +5,13 @@ import type { JsonRouteHandler } from '../../../../platform/src/http/server.ts';
 import type { Logger } from '../../../../platform/src/logger.ts';
 import type { OperationRequest } from '../../operation-request.ts';
 import type { Viewer } from '../authentication/index.ts';
-import { isBytesResponse, type RouterContext, type RouterPlugin, type RouterRequest } from '../plugin.ts';
+import {
+  isBytesResponse,
+  noOverrideLabels,
+  type RouterContext,
+  type RouterPlugin,
+  type RouterRequest,
+} from '../plugin.ts';
 import { MemoryResponseStore, RedisResponseStore } from './store.ts';
 import { purgeEndpoint } from './purge-endpoint.ts';
 import { purgeOnEvents } from './event-purge.ts';
@@ -72,14 +78,23 @@ export class ResponseCache {
    */
   async lookup(
     operation: OperationRequest & { documentHash: string },
-    context: { graphId: string; accept: string; viewer: Viewer | null },
+    context: {
+      graphId: string;
+      accept: string;
+      viewer: Viewer | null;
+      /** The request's override labels: with others on, the same query may be planned to other subgraphs. */
+      overrideLabels?: ReadonlySet<string>;
+    },
   ): Promise<{ request: ResponseCacheRequest; hit: HTTPGraphQLResponseWithBytes | null }> {
+    const labels = context.overrideLabels ?? noOverrideLabels;
     const material = [
       context.graphId,
       operation.documentHash,
       operation.operationName ?? '',
       operation.variablesJson,
       context.accept,
+      // Only when some are on, so the keys of a graph without labels stay what they were.
+      ...(labels.size > 0 ? ['labels', [...labels].sort().join(',')] : []),
     ].join('\0');
     // Counted before the request reads anything, so a purge while it runs keeps its answer out (store.ts).
     const [generation, publicEntry] = await Promise.all([this.store.generation(), this.store.get(publicKey(material))]);
@@ -309,7 +324,12 @@ export function responseCachePlugin({
       const [lookup, query] = await Promise.all([
         cache.lookup(
           { ...operation, documentHash },
-          { graphId: request.graphId, accept: request.http.headers.get('accept') ?? '', viewer: request.viewer },
+          {
+            graphId: request.graphId,
+            accept: request.http.headers.get('accept') ?? '',
+            viewer: request.viewer,
+            overrideLabels: request.overrideLabels,
+          },
         ),
         // A hash alone runs only while Apollo Server's APQ store holds its
         // document; once it is gone Apollo Server answers

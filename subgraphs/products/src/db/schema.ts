@@ -1,5 +1,5 @@
 import { relations } from 'drizzle-orm';
-import { char, index, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { char, index, integer, numeric, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 export const categories = pgTable('categories', {
   id: uuid('id').primaryKey().defaultRandom(),
@@ -38,8 +38,23 @@ export const productsRelations = relations(products, ({ one }) => ({
   category: one(categories, { fields: [products.categoryId], references: [categories.id] }),
 }));
 
+/**
+ * A read model of each product's rating, as the reviews subgraph states it
+ * in ProductRatingChanged: what lets this subgraph serve
+ * `Product.averageRating` and `reviewCount` (taken over from reviews with
+ * `@override`). A product without a row has no review yet.
+ */
+export const productRatings = pgTable('product_ratings', {
+  productId: uuid('product_id').primaryKey(),
+  reviewCount: integer('review_count').notNull(),
+  // Two decimals exactly, as the event carries it; null before the first review.
+  averageRating: numeric('average_rating', { precision: 3, scale: 2, mode: 'number' }),
+  updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+});
+
 export type CategoryRow = typeof categories.$inferSelect;
 export type ProductRow = typeof products.$inferSelect;
+export type ProductRatingRow = typeof productRatings.$inferSelect;
 
-// Events this subgraph publishes (ProductPriceChanged).
-export { outbox } from '../../../../platform/src/events/index.ts';
+// Events this subgraph publishes (ProductPriceChanged), and those it has applied (ProductRatingChanged).
+export { outbox, processedEvents } from '../../../../platform/src/events/index.ts';
