@@ -46,6 +46,11 @@ export const aliases: CorpusCase = {
       query: '{ product(id: "p3") { name: price(currency: "GBP") price: name id: name } }',
       expected: { data: { product: { name: 'p3 in GBP', price: 'name of p3', id: 'name of p3' } } },
     },
+    {
+      name: 'TypenameAliases',
+      query: '{ product(id: "p1") { kind: __typename price __typename again: __typename } }',
+      expected: { data: { product: { kind: 'Product', price: 'p1 in EUR', __typename: 'Product', again: 'Product' } } },
+    },
   ],
   knownStockBugs: [
     {

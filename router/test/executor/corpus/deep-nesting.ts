@@ -40,12 +40,16 @@ export const deepNesting: CorpusCase = {
     {
       name: 'catalog',
       typeDefs: `${federation('@key')}
-        type Product @key(fields: "id") { id: ID! name: String! seller: User! }
+        type Product @key(fields: "id") { id: ID! name: String! seller: User! rating: Int }
         type User @key(fields: "id") { id: ID! }`,
       resolvers: {
         Product: {
           name: ({ id }: { id: string }) => (id === 'p1' ? 'Kettle' : 'Toaster'),
           seller: ({ id }: { id: string }) => ({ id: id === 'p1' ? 'u1' : 'u9' }),
+          rating: ({ id }: { id: string }) => {
+            if (id === 'p2') throw new Error('no rating for p2');
+            return 5;
+          },
         },
       },
     },
@@ -82,6 +86,41 @@ export const deepNesting: CorpusCase = {
             ],
           },
         },
+      },
+    },
+    {
+      name: 'ErrorFourHopsDown',
+      query: '{ me { orders { product { seller { orders { number product { rating } } } } } } }',
+      expected: {
+        data: {
+          me: {
+            orders: [
+              {
+                product: {
+                  seller: {
+                    orders: [
+                      { number: 'A-1', product: { rating: 5 } },
+                      { number: 'A-2', product: { rating: null } },
+                    ],
+                  },
+                },
+              },
+              { product: { seller: { orders: [{ number: 'S-9', product: { rating: null } }] } } },
+            ],
+          },
+        },
+        errors: [
+          {
+            message: 'no rating for p2',
+            path: ['me', 'orders', 0, 'product', 'seller', 'orders', 1, 'product', 'rating'],
+            code: 'DOWNSTREAM_SERVICE_ERROR',
+          },
+          {
+            message: 'no rating for p2',
+            path: ['me', 'orders', 1, 'product', 'seller', 'orders', 0, 'product', 'rating'],
+            code: 'DOWNSTREAM_SERVICE_ERROR',
+          },
+        ],
       },
     },
   ],

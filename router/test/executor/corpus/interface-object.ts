@@ -64,5 +64,6 @@ export const interfaceObject: CorpusCase = {
       query: '{ topAccount { __typename points ... on Person { name } ... on Company { vatId } } }',
       expected: { data: { topAccount: { __typename: 'Person', points: 120, name: 'Ada' } } },
     },
+    { name: 'PointsOnly', query: '{ topAccount { points } }', expected: { data: { topAccount: { points: 120 } } } },
   ],
 };

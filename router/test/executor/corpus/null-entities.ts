@@ -2,9 +2,12 @@ import { federation, valueCompletionInExtensions, type CorpusCase } from './case
 
 /**
  * Nulls at every place an entity can be missing: a null reference (the
- * parent field is null), a null key field (nothing to send), and an entity
- * the owning subgraph does not find (null from `__resolveReference`), under
- * a nullable and under a non-null field.
+ * parent field is null), a null key field, and an entity the owning
+ * subgraph does not find (null from `__resolveReference`), under a nullable
+ * and under a non-null field. An entity that is not found keeps the fields
+ * its parent subgraph gave it and gets null for the rest (`author: { name:
+ * null }`), as both Apollo executors do. (The stock one sends the null key
+ * to the subgraph as a representation, `{ id: null }`: wasteful, not wrong.)
  */
 export const nullEntities: CorpusCase = {
   name: 'null keys and null entities',

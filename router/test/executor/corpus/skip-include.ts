@@ -82,5 +82,11 @@ export const skipInclude: CorpusCase = {
       query: `query DefaultedVariable($withActivity: Boolean = false) { users { name lastSeen @include(if: $withActivity) } }`,
       expected: { data: { users: [{ name: 'Ada' }, { name: 'Alan' }] } },
     },
+    {
+      name: 'EverythingSkipped',
+      query: 'query EverythingSkipped($skip: Boolean!) { users @skip(if: $skip) { name } }',
+      variables: { skip: true },
+      expected: { data: {} },
+    },
   ],
 };
