@@ -6,7 +6,7 @@ import { federation, valueCompletionInExtensions, type CorpusCase } from './case
  * subgraph does not find (null from `__resolveReference`), under a nullable
  * and under a non-null field. An entity that is not found keeps the fields
  * its parent subgraph gave it and gets null for the rest (`author: { name:
- * null }`), as both Apollo executors do. (The stock one sends the null key
+ * null }`), as the stock executor does. (It also sends the null key
  * to the subgraph as a representation, `{ id: null }`: wasteful, not wrong.)
  */
 export const nullEntities: CorpusCase = {
