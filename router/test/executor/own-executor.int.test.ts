@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedUser } from '../../../seed/world.ts';
 import type { RunningRouter } from '../../src/router.ts';
-import { signedInOperations, variablesByOperation } from '../../../test/support/shipped-operations.ts';
+import { shippedOperations, type ShippedOperation } from '../../../test/support/shipped-operations.ts';
 import { postGraphQL, startShopGraph, startTestRouter, type ShopGraph } from '../../../test/support/shop-graph.ts';
 import { signTestToken, testJwtSecret } from '../../../test/support/tokens.ts';
 
@@ -14,14 +13,7 @@ import { signTestToken, testJwtSecret } from '../../../test/support/tokens.ts';
  * they touch and so run once, must succeed.
  */
 
-const manifest = JSON.parse(readFileSync('operations/__generated__/persisted-documents.json', 'utf8')) as Record<
-  string,
-  string
->;
-const operations = Object.values(manifest).map((document) => {
-  const [, kind, name] = /(query|mutation)\s+(\w+)/.exec(document)!;
-  return { document, kind: kind!, name: name! };
-});
+const operations = shippedOperations();
 
 let graph: ShopGraph;
 let own: RunningRouter;
@@ -36,18 +28,16 @@ afterAll(async () => {
   await graph?.stop();
 });
 
-async function headersFor(name: string): Promise<Record<string, string>> {
-  return signedInOperations.has(name)
-    ? { authorization: `Bearer ${await signTestToken(testJwtSecret, seedUser(0).id)}` }
-    : {};
+async function headersFor({ signedIn }: ShippedOperation): Promise<Record<string, string>> {
+  return signedIn ? { authorization: `Bearer ${await signTestToken(testJwtSecret, seedUser(0).id)}` } : {};
 }
 
 describe('ROUTER_EXECUTOR=own', () => {
   it.each(operations.filter(({ kind }) => kind === 'query'))(
     '$name answers as the stock executor does',
-    async ({ document, name }) => {
-      const headers = await headersFor(name);
-      const variables = variablesByOperation[name];
+    async (operation) => {
+      const { document, variables } = operation;
+      const headers = await headersFor(operation);
       const stock = await graph.query(document, variables, headers);
       const ours = await postGraphQL(own.url, document, variables, headers);
       expect(stock.body.errors).toBeUndefined();
@@ -57,8 +47,8 @@ describe('ROUTER_EXECUTOR=own', () => {
     },
   );
 
-  it.each(operations.filter(({ kind }) => kind === 'mutation'))('$name succeeds', async ({ document, name }) => {
-    const ours = await postGraphQL(own.url, document, variablesByOperation[name], await headersFor(name));
+  it.each(operations.filter(({ kind }) => kind === 'mutation'))('$name succeeds', async (operation) => {
+    const ours = await postGraphQL(own.url, operation.document, operation.variables, await headersFor(operation));
     expect(ours.body.errors).toBeUndefined();
     expect(Object.values(ours.body.data ?? {})[0]).toBeTruthy();
     expect(ours.headers.get('cache-control')).toBe('no-store');
