@@ -15,7 +15,6 @@ import type {
   GatewayGraphQLResponse,
 } from '@apollo/server-gateway-interface';
 import {
-  executeSync,
   GraphQLError,
   isAbstractType,
   isNonNullType,
@@ -25,10 +24,9 @@ import {
   valueFromASTUntyped,
   type DocumentNode,
   type FragmentDefinitionNode,
-  type GraphQLFieldResolver,
   type GraphQLSchema,
-  type OperationDefinitionNode,
 } from 'graphql';
+import { shapeResponse } from './shape.ts';
 
 /** Codes of the errors the executor raises itself. */
 export enum ExecutorErrorCode {
@@ -56,6 +54,8 @@ export interface ExecutePlanOptions {
   requestContext: GatewayGraphQLRequestContext;
   /** The data source of a subgraph, by the name the plan's fetches use. */
   dataSource: (subgraphName: string) => GraphQLDataSource;
+  /** The request's variables coerced by the operation (defaults applied). Default: the request's as sent. */
+  variables?: Record<string, unknown>;
 }
 
 /**
@@ -66,20 +66,33 @@ export interface ExecutePlanOptions {
 export async function executePlan(options: ExecutePlanOptions): Promise<GatewayExecutionResult> {
   const { requestContext, apiSchema } = options;
   const { data, errors } = await fetchPlan(options);
-
-  const fragments: Record<string, FragmentDefinitionNode> = {};
-  for (const definition of requestContext.document.definitions)
-    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
-  // The one call site of shaping: the one-pass shaper (./shape.ts) replaces this line when it lands.
-  const shaped = shapeWithGraphQLExecute({
+  const shaped = shapeResponse({
     schema: apiSchema,
     operation: requestContext.operation,
-    fragments,
-    variables: requestContext.request.variables ?? {},
+    fragments: fragmentsOf(requestContext.document),
+    variables: options.variables ?? requestContext.request.variables ?? {},
     data,
     errors,
   });
   return shaped.errors.length > 0 ? { data: shaped.data, errors: shaped.errors } : { data: shaped.data };
+}
+
+/**
+ * The fragments of a document by name, once per document: Apollo Server
+ * hands the same DocumentNode for the same query text, and shaping keeps
+ * its compiled plan per operation node, so the record is built once too.
+ */
+const fragmentsByDocument = new WeakMap<DocumentNode, Record<string, FragmentDefinitionNode>>();
+
+function fragmentsOf(document: DocumentNode): Record<string, FragmentDefinitionNode> {
+  let fragments = fragmentsByDocument.get(document);
+  if (!fragments) {
+    fragments = {};
+    for (const definition of document.definitions)
+      if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
+    fragmentsByDocument.set(document, fragments);
+  }
+  return fragments;
 }
 
 /** The merged response tree of a plan, before shaping, and the errors its fetches met. */
@@ -575,41 +588,6 @@ function readContext(schema: GraphQLSchema, place: Place, path: readonly string[
     }
   }
   return value;
-}
-
-interface ShapeInput {
-  schema: GraphQLSchema;
-  operation: OperationDefinitionNode;
-  fragments: Record<string, FragmentDefinitionNode>;
-  variables: Record<string, unknown>;
-  data: JsonObject;
-  errors: readonly GraphQLError[];
-}
-
-/** Reads each field by its response name: the tree is keyed as the client's operation names its fields. */
-const readResponseName: GraphQLFieldResolver<unknown, unknown> = (source, _args, _context, info) =>
-  isObject(source) ? source[info.path.key as string] : undefined;
-
-/**
- * Shaping by graphql-js `execute` over the merged tree, as the stock
- * gateway did: correct, and the costly part of a request. The errors of
- * the fetches come first; shaping's own (a null where the schema forbids
- * one) only when no fetch failed, since a failed fetch is what causes them
- * and the client would read the same failure twice.
- */
-function shapeWithGraphQLExecute({ schema, operation, fragments, variables, data, errors }: ShapeInput): {
-  data: JsonObject | null;
-  errors: GraphQLError[];
-} {
-  const result = executeSync({
-    schema,
-    document: { kind: Kind.DOCUMENT, definitions: [operation, ...Object.values(fragments)] },
-    rootValue: data,
-    variableValues: variables,
-    fieldResolver: readResponseName,
-  });
-  const shaped = (result.data ?? null) as JsonObject | null;
-  return { data: shaped, errors: errors.length > 0 ? [...errors] : [...(result.errors ?? [])] };
 }
 
 /** A subgraph's error, at its place in the client's response, with its code kept. */

@@ -96,7 +96,7 @@ export class OwnExecutorGateway implements GatewayInterface {
       };
     }
     // Apollo Server leaves variable coercion to the gateway: a bad value is refused before any fetch.
-    const { errors } = getVariableValues(
+    const { coerced, errors } = getVariableValues(
       requestContext.schema,
       requestContext.operation.variableDefinitions ?? [],
       requestContext.request.variables ?? {},
@@ -120,6 +120,7 @@ export class OwnExecutorGateway implements GatewayInterface {
       apiSchema: this.apiSchema,
       requestContext,
       dataSource: this.dataSource,
+      variables: coerced,
     });
   };
 }
