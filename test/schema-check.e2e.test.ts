@@ -61,7 +61,7 @@ describe('npm run schema:check on a branch', () => {
   });
 
   it('passes a removed field no known operation selects as safe for known clients, and fails it with --strict', async () => {
-    repo.edit(products, '\n  createdAt: DateTime!\n}', '\n}');
+    repo.edit(products, '\n  createdAt: DateTime!\n', '\n');
 
     const { exitCode, report } = await schemaCheck();
     expect(report.changes.filter((change) => change.level === 'breaking')).toEqual([
@@ -163,7 +163,7 @@ describe('npm run schema:check on a branch', () => {
   });
 
   it('checks against the base it is given', async () => {
-    repo.edit(products, '\n  createdAt: DateTime!\n}', '\n}');
+    repo.edit(products, '\n  createdAt: DateTime!\n', '\n');
     await repo.git('commit', '-qam', 'drop Product.createdAt');
     const head = await repo.git('rev-parse', 'HEAD');
 
@@ -192,7 +192,7 @@ describe('npm run schema:check on a branch', () => {
         expect(report).toMatchObject({ compared: false, note: expect.stringContaining('merge base'), changes: [] });
 
         // An uncommitted change on main is still something to compare with HEAD.
-        repo.edit(products, '\n  createdAt: DateTime!\n}', '\n}');
+        repo.edit(products, '\n  createdAt: DateTime!\n', '\n');
         const uncommitted = await schemaCheck();
         expect(uncommitted.report).toMatchObject({ compared: true });
         expect(uncommitted.report.changes).toContainEqual(expect.objectContaining({ path: 'Product.createdAt' }));

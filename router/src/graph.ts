@@ -8,6 +8,7 @@ import type { RouterMetrics } from './metrics.ts';
 import { errorsPlugin, routerErrorFormatter } from './errors.ts';
 import type { RouterContext, RouterPlugin } from './plugins/plugin.ts';
 import { OwnExecutorGateway } from './executor/index.ts';
+import { overrideLabelsOf, QueryPlans, warmLabelSets, type WarmUpReport } from './executor/plans/index.ts';
 import { withSubgraphEnforcedSecurity } from './executor/served-supergraph.ts';
 import { SubgraphFetch } from './subgraph-fetch/index.ts';
 import type { SubgraphPolicies } from './subgraph-fetch/resilience.ts';
@@ -61,6 +62,12 @@ export interface GraphOptions {
    * Default: stock.
    */
   executor?: ExecutorKind;
+  /**
+   * The own executor's query plans (./executor/plans). `shared` is the
+   * cache router instances share (Redis), so one instance plans each
+   * operation for the fleet; null keeps plans in this process only.
+   */
+  queryPlans?: { shared: KeyValueCache<string> | null };
   logger: Logger;
 }
 
@@ -91,6 +98,8 @@ export class GraphVersion {
     private readonly subgraphs: readonly SubgraphFetch[],
     private readonly logger: Logger,
     private readonly drainTimeoutMs: number,
+    /** How planning the trusted operations went before this version served; null with the stock executor. */
+    readonly warmUp: WarmUpReport | null,
   ) {
     this.id = graphIdOf(supergraphSdl);
   }
@@ -107,6 +116,7 @@ export class GraphVersion {
       allowBatchedRequests = false,
       metrics = null,
       executor = 'stock',
+      queryPlans = { shared: null },
       logger,
       drainTimeoutMs = 30_000,
     }: GraphOptions,
@@ -129,11 +139,16 @@ export class GraphVersion {
         return subgraph;
       },
     });
-    const gateway =
+    const plans =
       executor === 'own'
+        ? new QueryPlans(supergraphSdl, { shared: queryPlans.shared, observer: metrics, logger })
+        : null;
+    const gateway =
+      plans !== null
         ? new OwnExecutorGateway({
             gateway: apolloGateway,
             supergraphSdl: served,
+            plans,
             // The gateway builds every data source when it loads, before the first request.
             dataSource: (name) => {
               const subgraph = subgraphs.find((candidate) => candidate.name === name);
@@ -180,7 +195,9 @@ export class GraphVersion {
       await Promise.all(subgraphs.map((subgraph) => subgraph.close()));
       throw error;
     }
-    return new GraphVersion(supergraphSdl, server, subgraphs, logger, drainTimeoutMs);
+    // Before the version is returned, so neither readiness nor a reload's swap sees it unplanned.
+    const warmUp = plans ? await warmUpPlans(plans, supergraphSdl, plugins, id, logger) : null;
+    return new GraphVersion(supergraphSdl, server, subgraphs, logger, drainTimeoutMs, warmUp);
   }
 
   /** Runs `work` as an in-flight request of this version. */
@@ -225,4 +242,26 @@ export class GraphVersion {
       );
     return this.stopped;
   }
+}
+
+/**
+ * Plans every operation the plugins know clients send (the trusted
+ * documents) under each label set requests can carry by chance, so that
+ * none of them is planned on a request. Never fails the version: an
+ * operation the new supergraph cannot plan is logged, and its requests get
+ * the planner's error as they would have anyway.
+ */
+async function warmUpPlans(
+  plans: QueryPlans,
+  supergraphSdl: string,
+  plugins: readonly RouterPlugin[],
+  graphId: string,
+  logger: Logger,
+): Promise<WarmUpReport> {
+  const operations = plugins.flatMap((plugin) => plugin.operations?.() ?? []);
+  const report = await plans.warm(operations, { labelSets: warmLabelSets(overrideLabelsOf(supergraphSdl)) });
+  const { failures, ...counts } = report;
+  logger.info({ graphId, ...counts, ms: Math.round(report.ms) }, 'query plans ready for the trusted operations');
+  if (failures.length > 0) logger.warn({ graphId, failures }, 'some trusted operations cannot be planned');
+  return report;
 }

@@ -40,6 +40,7 @@ import { rateLimitPlugin } from './plugins/rate-limit/index.ts';
 import { responseCachePlugin } from './plugins/response-cache/index.ts';
 import { trustedDocumentsPlugin } from './plugins/trusted-documents/index.ts';
 import type { SubgraphPolicies } from './subgraph-fetch/resilience.ts';
+import type { WarmUpReport } from './executor/plans/index.ts';
 
 export type ReloadOutcome =
   | { status: 'reloaded'; id: string; previousId: string }
@@ -54,6 +55,11 @@ export interface RunningRouter {
   graphId(): string;
   /** Re-reads the supergraph file and swaps to it if it is new and valid. */
   reload(): Promise<ReloadOutcome>;
+  /**
+   * How planning the trusted operations went for the version now serving,
+   * done before it served; null with the stock executor, which plans on requests.
+   */
+  planWarmUp(): WarmUpReport | null;
   /** Readiness answers 503 from now on, while requests are still served (`drain` in http/server.ts). */
   drain(): void;
   /** Stops accepting requests, lets in-flight ones finish, then stops the gateway and closes connections. */
@@ -174,6 +180,8 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     metrics,
     allowBatchedRequests: settings.allowBatchedRequests ?? false,
     ...(settings.executor ? { executor: settings.executor } : {}),
+    // Shared only through Redis: an in-memory shared cache would hold each plan twice in one process.
+    queryPlans: { shared: shared.kind === 'redis' ? shared.cache : null },
     logger,
     ...(settings.drainTimeoutMs !== undefined ? { drainTimeoutMs: settings.drainTimeoutMs } : {}),
   };
@@ -388,6 +396,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     port: listening.port,
     graphId: () => current.id,
     reload,
+    planWarmUp: () => current.warmUp,
     drain: () => drain(server),
     stop: shutdown.stop,
     stillOpen: shutdown.stillOpen,

@@ -12,7 +12,7 @@ import type { PlanRequest, PlanSource } from '../plan-source.ts';
 import { overrideLabelsOf } from './override-labels.ts';
 import { deserializePlan, serializePlan } from './serialize.ts';
 
-export { overrideLabelsOf, type OverrideLabels } from './override-labels.ts';
+export { overrideLabelsOf, warmLabelSets, type OverrideLabels } from './override-labels.ts';
 export { deserializePlan, serializePlan } from './serialize.ts';
 
 /** Where a plan came from: this instance's memory, the cache instances share, or the planner just now. */

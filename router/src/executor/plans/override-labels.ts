@@ -35,3 +35,27 @@ export function overrideLabelsOf(supergraphSdl: string): OverrideLabels {
   }
   return { percent, custom };
 }
+
+/** More label sets than this and only the extremes are warmed; see `warmLabelSets`. */
+const maxWarmLabelSets = 8;
+
+/**
+ * The label sets a request can carry by chance alone, which warm-up plans
+ * each operation under. A `percent(N)` label with 0 < N < 100 may be on or
+ * off for any request, so every combination of those can be drawn; one at
+ * 100 is always on; one at 0 and custom labels are on only when a header or
+ * claim asks, which is a tester's request, planned when it comes. Past
+ * eight combinations (four ramping labels) the count doubles with each
+ * label, so then only all-off and all-on are warmed.
+ */
+export function warmLabelSets({ percent }: OverrideLabels): ReadonlySet<string>[] {
+  const always = percent.filter(({ percent: share }) => share >= 100).map(({ label }) => label);
+  const ramping = percent.filter(({ percent: share }) => share > 0 && share < 100).map(({ label }) => label);
+  const combinations = 2 ** ramping.length;
+  if (combinations > maxWarmLabelSets) return [new Set(always), new Set([...always, ...ramping])];
+  const sets: ReadonlySet<string>[] = [];
+  for (let mask = 0; mask < combinations; mask++) {
+    sets.push(new Set([...always, ...ramping.filter((_, index) => mask & (1 << index))]));
+  }
+  return sets;
+}
