@@ -11,7 +11,7 @@ export const contenderNames = [
   'hive-router-runtime',
   'ours',
   'ours-nocache',
-  'ours-own',
+  'ours-stock',
   'ours-apq',
   'ours-cache-hit',
 ] as const;
@@ -104,7 +104,7 @@ function hive(config: string): (context: LaunchContext) => Launch {
 function ours(
   responseCache: 'on' | 'off' | undefined,
   verifyTokens = true,
-  executor: 'stock' | 'own' = 'stock',
+  executor: 'stock' | 'own' = 'own',
 ): (context: LaunchContext) => Launch {
   return ({ supergraphPath, port, jwtSecret, identitySecret, signedIn }) => ({
     command: [node, '--import', 'tsx', 'router/src/main.ts', '--supergraph', supergraphPath, '--port', String(port)],
@@ -166,11 +166,12 @@ export const contenders: Record<ContenderName, Contender> = {
     persistedQueries: false,
     launch: ours('off'),
   },
-  'ours-own': {
-    name: 'ours-own',
-    description: "our router, RESPONSE_CACHE=off, ROUTER_EXECUTOR=own (the router's own query-plan executor)",
+  'ours-stock': {
+    name: 'ours-stock',
+    description:
+      "our router, RESPONSE_CACHE=off, ROUTER_EXECUTOR=stock (@apollo/gateway's executor instead of the router's)",
     persistedQueries: false,
-    launch: ours('off', true, 'own'),
+    launch: ours('off', true, 'stock'),
   },
   'ours-apq': {
     name: 'ours-apq',

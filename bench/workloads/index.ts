@@ -46,12 +46,12 @@ const everyone: readonly ContenderName[] = [
   'hive-router-runtime',
   'ours',
   'ours-nocache',
-  'ours-own',
+  'ours-stock',
   'ours-apq',
   'ours-cache-hit',
 ];
 /** On the delayed and shop workloads the persisted-query and default variants add nothing new. */
-const gateways: readonly ContenderName[] = ['apollo', 'hive', 'hive-router-runtime', 'ours-nocache', 'ours-own'];
+const gateways: readonly ContenderName[] = ['apollo', 'hive', 'hive-router-runtime', 'ours-nocache', 'ours-stock'];
 const shop: readonly ContenderName[] = ['apollo', 'hive', 'ours-nocache', 'ours-cache-hit'];
 
 function shopIds(ids: ShopIds | null): ShopIds {

@@ -111,7 +111,7 @@ const globalPolicy = (key: keyof SubgraphPolicy) => z.coerce.number().pipe(polic
 export const routerEnv = defineEnvFragment({
   variables: {
     ROUTER_PORT: portFromEnv.default(4000),
-    ROUTER_EXECUTOR: z.enum(['stock', 'own']).default('stock'),
+    ROUTER_EXECUTOR: z.enum(['stock', 'own']).default('own'),
     SUPERGRAPH_PATH: z.string().min(1).default('schema/supergraph.graphql'),
     SUPERGRAPH_WATCH: booleanFromEnv.default(true),
     APQ_TTL_SECONDS: z.coerce.number().int().min(1).default(86_400),

@@ -59,7 +59,7 @@ export interface GraphOptions {
    * Who runs query plans: `stock`, @apollo/gateway's executor, or `own`,
    * the router's (./executor), which also applies `@fromContext`
    * arguments and merges the fetches of a plan step across branches.
-   * Default: stock.
+   * Default: own.
    */
   executor?: ExecutorKind;
   /**
@@ -115,7 +115,7 @@ export class GraphVersion {
       plugins = [],
       allowBatchedRequests = false,
       metrics = null,
-      executor = 'stock',
+      executor = 'own',
       queryPlans = { shared: null },
       logger,
       drainTimeoutMs = 30_000,
