@@ -26,6 +26,7 @@ import {
   type FragmentDefinitionNode,
   type GraphQLSchema,
 } from 'graphql';
+import { scheduleOf, type FetchSchedule } from './schedule.ts';
 import { shapeResponse } from './shape.ts';
 
 /** Codes of the errors the executor raises itself. */
@@ -109,7 +110,9 @@ export interface FetchedPlan {
  * fetch), even when they sit in different branches of a Parallel. The
  * next wave starts when the whole wave has answered. Waiting for the
  * slowest of a wave costs latency when subgraphs differ a lot in speed,
- * and saves a request for every subgraph that two branches need next.
+ * and saves a request for every subgraph that two branches need next. A
+ * fetch nothing waits for may be held for a later wave that asks its
+ * subgraph anyway (./schedule.ts), which saves another.
  */
 export async function fetchPlan({
   plan,
@@ -120,7 +123,7 @@ export async function fetchPlan({
   const data: JsonObject = {};
   if (!plan.node) return { data, errors: [] };
   if (plan.node.kind === 'Subscription') throw unsupported('Subscription');
-  const run = new PlanRun(supergraphSchema, requestContext, dataSource);
+  const run = new PlanRun(supergraphSchema, requestContext, dataSource, scheduleOf(plan));
   let finished = false;
   let failure: { error: unknown } | null = null;
   const root: Place = { value: data, up: null, keys: [] };
@@ -132,10 +135,12 @@ export async function fetchPlan({
     },
   );
   // The first wave is queued by now: every branch runs synchronously up to its first fetch.
-  while (!finished && run.queue.length > 0) {
-    const wave = run.queue;
-    run.queue = [];
-    await run.dispatch(wave);
+  for (let wave = 0; !finished && run.queue.length > 0; wave++) {
+    let sent = run.queue.filter((job) => job.notBefore <= wave);
+    // Only held fetches are left, and nothing is running that could queue more: their wave will not come.
+    if (sent.length === 0) sent = run.queue;
+    run.queue = sent.length === run.queue.length ? [] : run.queue.filter((job) => !sent.includes(job));
+    await run.dispatch(sent);
     // The fetches that the answers unblock are queued from microtasks; a
     // macrotask turn later they all are, and nothing else is running.
     if (!finished) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -159,6 +164,8 @@ interface Place {
 interface Job {
   fetch: FetchNode;
   places: Place[];
+  /** The first wave it may be sent in (./schedule.ts). */
+  notBefore: number;
   done(): void;
 }
 
@@ -191,6 +198,7 @@ class PlanRun {
     private readonly schema: GraphQLSchema,
     private readonly requestContext: GatewayGraphQLRequestContext,
     private readonly dataSource: (subgraphName: string) => GraphQLDataSource,
+    private readonly schedule: FetchSchedule,
   ) {
     this.variables = requestContext.request.variables ?? {};
   }
@@ -210,7 +218,9 @@ class PlanRun {
         return;
       }
       case 'Fetch':
-        await new Promise<void>((done) => this.queue.push({ fetch: node, places, done }));
+        await new Promise<void>((done) =>
+          this.queue.push({ fetch: node, places, notBefore: this.schedule.notBefore.get(node) ?? 0, done }),
+        );
         return;
       case 'Condition': {
         const branch = this.condition(node) ? node.ifClause : node.elseClause;

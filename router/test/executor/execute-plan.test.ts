@@ -309,6 +309,22 @@ describe('executePlan', () => {
     expect(sources.accounts!.requests + sources.products!.requests + sources.inventory!.requests).toBe(3);
   });
 
+  it('holds a fetch nothing waits for until a later wave that asks its subgraph anyway', async () => {
+    const { run, sources } = await graph(shop);
+    // inStock could go in the second wave, beside Product.reviews; shippingEstimate must wait for the products
+    // the reviews name, in the fourth. Held, inStock goes with it: one request to inventory, not two.
+    const result = await run('{ topProducts { upc inStock reviews { product { upc shippingEstimate } } } }');
+    // p2's reviews are hidden by the reviews subgraph.
+    expect(result.errors?.map((error) => error.path)).toEqual([['topProducts', 1, 'reviews']]);
+    expect(result.data?.topProducts).toEqual([
+      { upc: 'p1', inStock: true, reviews: [{ product: { upc: 'p1', shippingEstimate: 0 } }] },
+      { upc: 'p2', inStock: false, reviews: null },
+      { upc: 'p3', inStock: null, reviews: [{ product: { upc: 'p3', shippingEstimate: null } }] },
+    ]);
+    expect(sources.inventory!.requests).toBe(1);
+    expect(sources.products!.requests + sources.reviews!.requests).toBe(3);
+  });
+
   it('merges same-operation fetches of a wave into one _entities fetch, each entity once', async () => {
     const { run, sources } = await graph(shop);
     const result = await run('{ a: topProducts { inStock } b: topProducts { inStock } }');
