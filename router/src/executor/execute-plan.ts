@@ -26,6 +26,7 @@ import {
   type FragmentDefinitionNode,
   type GraphQLSchema,
 } from 'graphql';
+import { inChildSpan } from '../../../platform/src/tracing.ts';
 import { scheduleOf, type FetchSchedule } from './schedule.ts';
 import { shapeResponse } from './shape.ts';
 
@@ -180,6 +181,26 @@ interface EntityBatch {
   targets: Place[][];
 }
 
+/** Per plan node, what makes its `_entities` fetches the same as another's; see `batchKeyOf`. */
+const batchKeys = new WeakMap<FetchNode, string>();
+
+/**
+ * Two entity fetches of a wave can be sent as one when they go to the same
+ * subgraph with the same selection and read the answer the same way. The
+ * planner names each fetch's operation apart (`Op__inventory__1`,
+ * `Op__inventory__2`), so the name is left out: two branches asking the
+ * same fields of their entities differ only by it.
+ */
+function batchKeyOf(fetch: FetchNode): string {
+  let key = batchKeys.get(fetch);
+  if (key === undefined) {
+    const unnamed = fetch.operation.replace(/^(query|mutation|subscription)\s+[_A-Za-z][_0-9A-Za-z]*/, '$1');
+    key = `${fetch.serviceName}\u0000${unnamed}\u0000${JSON.stringify(fetch.outputRewrites ?? null)}`;
+    batchKeys.set(fetch, key);
+  }
+  return key;
+}
+
 /** Subgraph operations are parsed once per plan node; a plan lives as long as its cache keeps it. */
 const documents = new WeakMap<FetchNode, DocumentNode>();
 
@@ -278,7 +299,7 @@ class PlanRun {
       const variables = fetch.contextRewrites
         ? { ...base, ...contextArguments(this.schema, place, fetch.contextRewrites) }
         : base;
-      const key = `${fetch.serviceName}\u0000${fetch.operation}\u0000${JSON.stringify(variables)}`;
+      const key = `${batchKeyOf(fetch)}\u0000${JSON.stringify(variables)}`;
       let batch = batches.get(key);
       if (!batch)
         batches.set(key, (batch = { fetch, variables, representations: [], indexOf: new Map(), targets: [] }));
@@ -346,7 +367,10 @@ class PlanRun {
         incomingRequestContext: this.requestContext,
         document: documentOf(fetch),
       } as GraphQLDataSourceProcessOptions;
-      return await this.dataSource(fetch.serviceName).process(options);
+      // Named and attributed as @apollo/gateway's fetch spans are, so traces read the same with either executor.
+      return await inChildSpan('gateway.fetch', { attributes: { service: fetch.serviceName } }, () =>
+        this.dataSource(fetch.serviceName).process(options),
+      );
     } catch (error) {
       this.errors.push(
         error instanceof GraphQLError
