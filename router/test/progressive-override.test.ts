@@ -1,3 +1,4 @@
+import type { GraphQLResolveInfo } from 'graphql';
 import type { IncomingMessage } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -238,7 +239,12 @@ describe('in a running router', () => {
         Query: { product: cacheableForAMinute({ id: '1', rating: 4, score: 7 }) },
       }),
       new: await startTestSubgraph('new', newSdl, {
-        Product: { __resolveReference: ({ id }: { id: string }) => ({ id, rating: 4, score: 7 }) },
+        // Cacheable as `old`'s answer is, so what the cache keeps apart below is the label set alone.
+        Product: {
+          __resolveReference: ({ id }: { id: string }, context: unknown, info: unknown) =>
+            // Federation calls it (reference, context, info), not as a field resolver.
+            cacheableForAMinute({ id, rating: 4, score: 7 })(undefined, undefined, context, info as GraphQLResolveInfo),
+        },
       }),
     };
     workdir = await mkdtemp(join(tmpdir(), 'override-'));

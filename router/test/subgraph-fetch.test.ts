@@ -108,28 +108,36 @@ async function post(query: string, headers: Record<string, string> = {}) {
 }
 
 describe('parallel fetches to one subgraph', () => {
-  it('go as one merged request, and each part gets its own data and errors', async () => {
-    await start();
-    const response = await post('{ featured { id stock } latest { id stock } }');
+  // The stock executor sends the two fetches apart and SubgraphFetch merges them into one request; the router's
+  // own sends them as one `_entities` fetch to begin with.
+  it.each([
+    { executor: 'stock', entityFields: 2 },
+    { executor: 'own', entityFields: 1 },
+  ] as const)(
+    'go as one request with $executor, and each part gets its own data and errors',
+    async ({ executor, entityFields }) => {
+      await start({ executor });
+      const response = await post('{ featured { id stock } latest { id stock } }');
 
-    expect(response.body.data).toEqual({
-      featured: [
-        { id: '1', stock: 10 },
-        { id: '2', stock: 20 },
-        { id: 'broken', stock: null },
-      ],
-      latest: [
-        { id: '3', stock: 30 },
-        { id: '1', stock: 10 },
-      ],
-    });
-    expect(response.body.errors).toHaveLength(1);
-    expect(response.body.errors[0].path).toEqual(['featured', 2, 'stock']);
-    expect(catalog.requests).toHaveLength(1);
-    // Two entity fetches in one plan step, one HTTP request to the subgraph.
-    expect(stock.requests).toHaveLength(1);
-    expect(stock.requests[0]!.query.match(/: _entities\(/g)).toHaveLength(2);
-  });
+      expect(response.body.data).toEqual({
+        featured: [
+          { id: '1', stock: 10 },
+          { id: '2', stock: 20 },
+          { id: 'broken', stock: null },
+        ],
+        latest: [
+          { id: '3', stock: 30 },
+          { id: '1', stock: 10 },
+        ],
+      });
+      expect(response.body.errors).toHaveLength(1);
+      expect(response.body.errors[0].path).toEqual(['featured', 2, 'stock']);
+      expect(catalog.requests).toHaveLength(1);
+      // Two entity fetches in one plan step, one HTTP request to the subgraph.
+      expect(stock.requests).toHaveLength(1);
+      expect(stock.requests[0]!.query.match(/_entities\(/g)).toHaveLength(entityFields);
+    },
+  );
 });
 
 describe('identical queries in flight at once', () => {

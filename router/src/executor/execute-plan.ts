@@ -27,6 +27,7 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { inChildSpan } from '../../../platform/src/tracing.ts';
+import { introspect } from './introspection.ts';
 import { scheduleOf, type FetchSchedule } from './schedule.ts';
 import { shapeResponse } from './shape.ts';
 
@@ -68,14 +69,15 @@ export interface ExecutePlanOptions {
 export async function executePlan(options: ExecutePlanOptions): Promise<GatewayExecutionResult> {
   const { requestContext, apiSchema } = options;
   const { data, errors } = await fetchPlan(options);
-  const shaped = shapeResponse({
-    schema: apiSchema,
-    operation: requestContext.operation,
-    fragments: fragmentsOf(requestContext.document),
-    variables: options.variables ?? requestContext.request.variables ?? {},
-    data,
-    errors,
-  });
+  const operation = requestContext.operation;
+  const fragments = fragmentsOf(requestContext.document);
+  const variables = options.variables ?? requestContext.request.variables ?? {};
+  const introspection = introspect({ schema: apiSchema, operation, fragments, variables });
+  if (introspection) {
+    Object.assign(data, introspection.data);
+    errors.push(...introspection.errors);
+  }
+  const shaped = shapeResponse({ schema: apiSchema, operation, fragments, variables, data, errors });
   return shaped.errors.length > 0 ? { data: shaped.data, errors: shaped.errors } : { data: shaped.data };
 }
 

@@ -379,6 +379,25 @@ describe('executePlan', () => {
     expect(sources.prices!.requests).toBe(1);
   });
 
+  it('answers __schema and __type from the API schema, beside fetched fields, through fragments and aliases', async () => {
+    const { run, sources } = await graph(shop);
+    const result = await run(`
+      query Mixed { ...Schema product: __type(name: "Product") { name fields { name } } topProducts { upc } }
+      fragment Schema on Query { __schema { queryType { name } } }
+    `);
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toEqual({
+      __schema: { queryType: { name: 'Query' } },
+      product: {
+        name: 'Product',
+        fields: ['upc', 'price', 'weight', 'inStock', 'shippingEstimate', 'name', 'reviews'].map((name) => ({ name })),
+      },
+      topProducts: products.map(({ upc }) => ({ upc })),
+    });
+    expect(sources.products!.requests).toBe(1);
+    expect(sources.accounts!.requests + sources.inventory!.requests + sources.reviews!.requests).toBe(0);
+  });
+
   it('refuses plans with nodes it cannot run yet, with a code', async () => {
     const schema = buildSchema('type Query { a: Int }');
     const requestContext = {
