@@ -6,7 +6,6 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
-import { inspect } from 'graphql/jsutils/inspect.js';
 import { Compiler, conditionVariables, type FieldPlan, type ObjectPlan, type ValuePlan } from './shape-plan.ts';
 
 export interface ShapeInput {
@@ -202,13 +201,30 @@ function completeLeaf(plan: ValuePlan, value: unknown, field: FieldPlan, run: Ru
   if (serialized === null || serialized === undefined) {
     return fieldError(
       new Error(
-        `Expected \`${inspect(type)}.serialize(${inspect(value)})\` to return non-nullable value, returned: ${inspect(serialized)}`,
+        `Expected \`${type.name}.serialize(${describeValue(value)})\` to return non-nullable value, returned: ${describeValue(serialized)}`,
       ),
       field,
       run,
     );
   }
   return serialized;
+}
+
+/**
+ * A value as an error message shows it: strings quoted, as graphql-js's
+ * `inspect` does for the values that reach these messages. Its own module
+ * (`graphql/jsutils`) is not part of graphql's public API.
+ */
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'function') return `[function ${value.name || '(anonymous)'}]`;
+  if (typeof value !== 'object' || value === null) return String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    // A cycle, or a toJSON that throws: a message must still be made.
+    return Array.isArray(value) ? '[Array]' : '[object]';
+  }
 }
 
 /** The value itself, or the name of an enum value, when serialize would return just that; else SLOW. */
