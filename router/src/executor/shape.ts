@@ -49,6 +49,8 @@ export interface ShapeResult {
  *   otherwise moves them to `extensions.valueCompletion` instead of `errors`.
  *   We keep the shaping errors that no subgraph error explains in `errors`,
  *   where the GraphQL spec puts them.
+ * - An enum value the API schema lacks (an @inaccessible one) fails the
+ *   field without naming the value; graphql-js's message names it.
  * - A raw `__typename` naming a type the API schema lacks (an @inaccessible
  *   type) fails the field without naming the type, so the error does not
  *   leak it; graphql-js's message names it.
@@ -192,6 +194,9 @@ function completeLeaf(plan: ValuePlan, value: unknown, field: FieldPlan, run: Ru
   const fast = passThrough(plan, value);
   if (fast !== SLOW) return fast;
   const type = plan.leafType!;
+  // The API schema's enum lacks the value (it is @inaccessible, or unknown): graphql-js's message would name it.
+  if (plan.leafKind === 'enum')
+    return fieldError(new GraphQLError(invalidValueMessage(type.name, field, run)), field, run);
   let serialized: unknown;
   try {
     serialized = type.serialize(value);
@@ -208,6 +213,18 @@ function completeLeaf(plan: ValuePlan, value: unknown, field: FieldPlan, run: Ru
     );
   }
   return serialized;
+}
+
+/**
+ * What an enum value the API schema lacks is reported as, at a field or at
+ * a list element: the stock gateway's wording, which names the position
+ * and never the value.
+ */
+function invalidValueMessage(typeName: string, field: FieldPlan, run: Run): string {
+  const at = run.path[run.path.length - 1];
+  return typeof at === 'number'
+    ? `Invalid value found for array element of type ${typeName} at index ${at}.`
+    : `Invalid value found for field ${field.parentTypeName}.${field.fieldName}.`;
 }
 
 /**
