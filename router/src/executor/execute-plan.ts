@@ -25,6 +25,8 @@ import {
   type DocumentNode,
   type FragmentDefinitionNode,
   type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
 } from 'graphql';
 import { shapeResponse } from './shape.ts';
 
@@ -285,11 +287,17 @@ class PlanRun {
 
   private async sendRoot({ fetch, places }: Job): Promise<void> {
     const response = await this.send(fetch, this.variablesFor(fetch));
-    if (!response) return;
     const prefix = pathOf(places[0]!);
-    for (const error of response.errors ?? [])
-      this.errors.push(subgraphError(error, fetch.serviceName, error.path ? [...prefix, ...error.path] : undefined));
+    if (response instanceof GraphQLError) {
+      this.errors.push(...atRootFields(response, fetch, prefix));
+      return;
+    }
     const data = response.data;
+    for (const error of response.errors ?? []) {
+      const located = subgraphError(error, fetch.serviceName, error.path ? [...prefix, ...error.path] : undefined);
+      // No data at all: the fetch failed as a whole, and a pathless error is every root field's.
+      this.errors.push(...(error.path || isObject(data) ? [located] : atRootFields(located, fetch, prefix)));
+    }
     if (!isObject(data)) return;
     applyRewrites(this.schema, fetch.outputRewrites, data);
     places.forEach((place, index) => mergeInto(place.value, index === 0 ? data : structuredClone(data)));
@@ -297,7 +305,11 @@ class PlanRun {
 
   private async sendEntities({ fetch, variables, representations, targets }: EntityBatch): Promise<void> {
     const response = await this.send(fetch, { ...variables, representations });
-    if (!response) return;
+    // A failed entity fetch has no one path to name: one error per entity would multiply by the list's length.
+    if (response instanceof GraphQLError) {
+      this.errors.push(response);
+      return;
+    }
     for (const error of response.errors ?? []) {
       const [head, index, ...rest] = error.path ?? [];
       const places = head === '_entities' && typeof index === 'number' ? targets[index] : undefined;
@@ -326,8 +338,8 @@ class PlanRun {
     });
   }
 
-  /** One fetch through the subgraph's data source; a failure is recorded and answers null. */
-  private async send(fetch: FetchNode, variables: JsonObject): Promise<GatewayGraphQLResponse | null> {
+  /** One fetch through the subgraph's data source; a failure answers the error, for the caller to place. */
+  private async send(fetch: FetchNode, variables: JsonObject): Promise<GatewayGraphQLResponse | GraphQLError> {
     try {
       const options: GraphQLDataSourceProcessOptions = {
         kind: 'incoming operation' as GraphQLDataSourceProcessOptions['kind'] & 'incoming operation',
@@ -338,14 +350,50 @@ class PlanRun {
       } as GraphQLDataSourceProcessOptions;
       return await this.dataSource(fetch.serviceName).process(options);
     } catch (error) {
-      this.errors.push(
-        error instanceof GraphQLError
-          ? error
-          : new GraphQLError(error instanceof Error ? error.message : String(error), {
-              originalError: error instanceof Error ? error : undefined,
-            }),
+      return error instanceof GraphQLError
+        ? error
+        : new GraphQLError(error instanceof Error ? error.message : String(error), {
+            originalError: error instanceof Error ? error : undefined,
+          });
+    }
+  }
+}
+
+/**
+ * A whole root fetch's failure, reported at each root field the fetch was
+ * for, so a client can tell the fields it lost from fields that are null:
+ * one error per field, as a field has one path. A fetch with no such field
+ * keeps the error pathless.
+ */
+function atRootFields(error: GraphQLError, fetch: FetchNode, prefix: ReadonlyArray<string | number>): GraphQLError[] {
+  const operation = documentOf(fetch).definitions.find(
+    (definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION,
+  );
+  const keys = new Set<string>();
+  if (operation) collectResponseKeys(documentOf(fetch), operation.selectionSet, keys);
+  keys.delete('__typename');
+  if (keys.size === 0) return [error];
+  return [...keys].map(
+    (key) =>
+      new GraphQLError(error.message, {
+        path: [...prefix, key],
+        originalError: error.originalError ?? error,
+        extensions: error.extensions,
+      }),
+  );
+}
+
+/** The response keys a selection set answers, its fragments' included. */
+function collectResponseKeys(document: DocumentNode, selectionSet: SelectionSetNode, keys: Set<string>) {
+  for (const selection of selectionSet.selections) {
+    if (selection.kind === Kind.FIELD) keys.add(selection.alias?.value ?? selection.name.value);
+    else if (selection.kind === Kind.INLINE_FRAGMENT) collectResponseKeys(document, selection.selectionSet, keys);
+    else {
+      const fragment = document.definitions.find(
+        (definition): definition is FragmentDefinitionNode =>
+          definition.kind === Kind.FRAGMENT_DEFINITION && definition.name.value === selection.name.value,
       );
-      return null;
+      if (fragment) collectResponseKeys(document, fragment.selectionSet, keys);
     }
   }
 }
