@@ -540,7 +540,15 @@ function selectValue(schema: GraphQLSchema, value: unknown, selections: readonly
     return list;
   }
   if (!isObject(value)) return value;
-  return selectRepresentation(schema, value, selections) ?? undefined;
+  const selected = selectRepresentation(schema, value, selections);
+  if (!selected) return undefined;
+  // The plan's requires leave out the __typename of a nested object, though
+  // it picks the object's fragments by it: without it, a subgraph handed an
+  // abstract value cannot tell which type it is.
+  const typename = value.__typename;
+  return typeof typename === 'string' && !Object.hasOwn(selected, '__typename')
+    ? { __typename: typename, ...selected }
+    : selected;
 }
 
 /** Whether an object of the response is of `typeName`; `unknown` answers for one that carries no `__typename`. */
