@@ -54,6 +54,11 @@ export interface ShapeResult {
  * - A raw `__typename` naming a type the API schema lacks (an @inaccessible
  *   type) fails the field without naming the type, so the error does not
  *   leak it; graphql-js's message names it.
+ * - A value of interface type with no `__typename` (or with the
+ *   interface's own name, as an `@interfaceObject` subgraph answers) is
+ *   completed by the interface's fields when the selection does not depend
+ *   on its runtime type; graphql-js cannot resolve its type and fails it.
+ *   The planner asks for `__typename` only where the selection needs it.
  * - Fields are read as own properties of the raw objects: a response key
  *   such as `constructor` or `__proto__` never reaches `Object.prototype`.
  * - `__schema` and `__type` are out of scope: whatever the raw tree holds
@@ -273,6 +278,11 @@ function completeAbstract(plan: ValuePlan, value: unknown, field: FieldPlan, run
     if (known) return completeObject(known, raw, run);
   }
   const { type } = abstract;
+  // No runtime type (or only the interface's own name, as an @interfaceObject subgraph gives it): enough when no part of the selection depends on it.
+  if (typeof typename !== 'string' || typename === type.name) {
+    const shared = abstract.sharedPlan();
+    if (shared) return completeObject(shared, raw, run);
+  }
   const schema = abstract.compiler.schema;
   let problem: string;
   if (typeof typename !== 'string') {

@@ -33,7 +33,8 @@ import { shapeResponse } from '../../src/executor/shape.ts';
  * Shaping must return what graphql-js `execute` returns over the same raw
  * tree (with a resolver reading each field's response key), except where
  * shape.ts documents a deliberate difference: null errors a subgraph error
- * already explains, and unknown `__typename`s and enum values left unnamed.
+ * already explains, unknown `__typename`s and enum values left unnamed, and
+ * interface values completed without a runtime type where none is needed.
  */
 
 const schema = buildSchema(/* GraphQL */ `
@@ -457,7 +458,7 @@ describe('shapeResponse', () => {
   });
 
   describe('runtime types', () => {
-    const op = prepare('{ node(id: "1") { id } priced { price { amount } } }');
+    const op = prepare('{ node(id: "1") { id __typename } priced { ... on Bundle { title } price { amount } } }');
 
     it('fails an abstract field whose raw __typename is missing, not possible or not an object, as graphql-js does', () => {
       const raw = { node: { id: '1' }, priced: [{ __typename: 'User' }, { __typename: 'Priced' }] };
@@ -465,6 +466,35 @@ describe('shapeResponse', () => {
       expect(result).toEqual(reference(op, raw));
       expect(result.data).toEqual({ node: null, priced: [null, null] });
       expect(result.errors.map((error) => error.path)).toEqual([['node'], ['priced', 0], ['priced', 1]]);
+    });
+
+    it('completes an interface value without a runtime type when the selection does not depend on one', () => {
+      // As an @interfaceObject subgraph answers: no __typename, or the interface's own name.
+      const shared = prepare('{ node(id: "1") { id ... on Node { id } } priced { price { amount } } }');
+      const raw = {
+        node: { id: '1' },
+        priced: [{ price: { amount: 1 } }, { __typename: 'Priced', price: { amount: 2 } }],
+      };
+      expect(shape(shared, raw)).toEqual({
+        data: { node: { id: '1' }, priced: [{ price: { amount: 1 } }, { price: { amount: 2 } }] },
+        errors: [],
+      });
+      // Its fields are still checked: a missing non-null one is an error at its path.
+      expect(shape(shared, { node: {}, priced: [] }).errors).toEqual([
+        { message: 'Cannot return null for non-nullable field Node.id.', path: ['node', 'id'] },
+      ]);
+    });
+
+    it('still needs the runtime type where a fragment or __typename depends on it', () => {
+      for (const query of [
+        '{ node(id: "1") { id ... on User { email } } }',
+        '{ node(id: "1") { kind: __typename } }',
+      ]) {
+        const dependent = prepare(query);
+        const result = shape(dependent, { node: { id: '1' } });
+        expect(result).toEqual(reference(dependent, { node: { id: '1' } }));
+        expect(result.data).toEqual({ node: null });
+      }
     });
 
     it('fails a __typename the API schema lacks without naming it', () => {
