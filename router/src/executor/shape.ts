@@ -241,11 +241,13 @@ function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'function') return `[function ${value.name || '(anonymous)'}]`;
   if (typeof value !== 'object' || value === null) return String(value);
+  const placeholder = Array.isArray(value) ? '[Array]' : '[object]';
   try {
-    return JSON.stringify(value) ?? String(value);
+    // undefined when a toJSON answers it.
+    return (JSON.stringify(value) as string | undefined) ?? placeholder;
   } catch {
     // A cycle, or a toJSON that throws: a message must still be made.
-    return Array.isArray(value) ? '[Array]' : '[object]';
+    return placeholder;
   }
 }
 
