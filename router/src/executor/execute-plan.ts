@@ -20,7 +20,6 @@ import {
   isNonNullType,
   isObjectType,
   Kind,
-  parse,
   valueFromASTUntyped,
   type DocumentNode,
   type FragmentDefinitionNode,
@@ -28,6 +27,8 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
+import { correctedPlan } from './corrected-plan.ts';
+import { documentOf } from './fetch-documents.ts';
 import { shapeResponse } from './shape.ts';
 
 /** Codes of the errors the executor raises itself. */
@@ -122,11 +123,16 @@ export async function fetchPlan({
   const data: JsonObject = {};
   if (!plan.node) return { data, errors: [] };
   if (plan.node.kind === 'Subscription') throw unsupported('Subscription');
+  const { node } = correctedPlan(plan, {
+    supergraphSchema,
+    operation: requestContext.operation as OperationDefinitionNode | undefined,
+    fragments: requestContext.document ? fragmentsOf(requestContext.document) : {},
+  });
   const run = new PlanRun(supergraphSchema, requestContext, dataSource);
   let finished = false;
   let failure: { error: unknown } | null = null;
   const root: Place = { value: data, up: null, keys: [] };
-  const done = run.node(plan.node, [root]).then(
+  const done = run.node(node as PlanNode, [root]).then(
     () => void (finished = true),
     (error: unknown) => {
       failure = { error };
@@ -173,15 +179,6 @@ interface EntityBatch {
   indexOf: Map<string, number>;
   /** By representation index: every place it came from. */
   targets: Place[][];
-}
-
-/** Subgraph operations are parsed once per plan node; a plan lives as long as its cache keeps it. */
-const documents = new WeakMap<FetchNode, DocumentNode>();
-
-function documentOf(fetch: FetchNode): DocumentNode {
-  let document = fetch.operationDocumentNode ?? documents.get(fetch);
-  if (!document) documents.set(fetch, (document = parse(fetch.operation)));
-  return document;
 }
 
 class PlanRun {
