@@ -57,6 +57,8 @@ describe('an unreachable subgraph', () => {
         errors: [
           {
             message: 'Part of this response is unavailable. Try again shortly.',
+            // Which field is missing is the client's to know; which subgraph failed is not.
+            path: ['products'],
             extensions: { code: 'SUBGRAPH_UNAVAILABLE' },
           },
         ],

@@ -20,13 +20,16 @@ import {
   isNonNullType,
   isObjectType,
   Kind,
-  parse,
   valueFromASTUntyped,
   type DocumentNode,
   type FragmentDefinitionNode,
   type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
 } from 'graphql';
 import { inChildSpan } from '../../../platform/src/tracing.ts';
+import { correctedPlan } from './corrected-plan.ts';
+import { documentOf } from './fetch-documents.ts';
 import { introspect } from './introspection.ts';
 import { scheduleOf, type FetchSchedule } from './schedule.ts';
 import { shapeResponse } from './shape.ts';
@@ -126,11 +129,18 @@ export async function fetchPlan({
   const data: JsonObject = {};
   if (!plan.node) return { data, errors: [] };
   if (plan.node.kind === 'Subscription') throw unsupported('Subscription');
-  const run = new PlanRun(supergraphSchema, requestContext, dataSource, scheduleOf(plan));
+  // Corrected plans are cached per plan, so their schedules are too.
+  const corrected = correctedPlan(plan, {
+    supergraphSchema,
+    operation: requestContext.operation as OperationDefinitionNode | undefined,
+    fragments: requestContext.document ? fragmentsOf(requestContext.document) : {},
+  });
+  const node = corrected.node;
+  const run = new PlanRun(supergraphSchema, requestContext, dataSource, scheduleOf(corrected));
   let finished = false;
   let failure: { error: unknown } | null = null;
   const root: Place = { value: data, up: null, keys: [] };
-  const done = run.node(plan.node, [root]).then(
+  const done = run.node(node as PlanNode, [root]).then(
     () => void (finished = true),
     (error: unknown) => {
       failure = { error };
@@ -201,15 +211,6 @@ function batchKeyOf(fetch: FetchNode): string {
     batchKeys.set(fetch, key);
   }
   return key;
-}
-
-/** Subgraph operations are parsed once per plan node; a plan lives as long as its cache keeps it. */
-const documents = new WeakMap<FetchNode, DocumentNode>();
-
-function documentOf(fetch: FetchNode): DocumentNode {
-  let document = fetch.operationDocumentNode ?? documents.get(fetch);
-  if (!document) documents.set(fetch, (document = parse(fetch.operation)));
-  return document;
 }
 
 class PlanRun {
@@ -318,11 +319,17 @@ class PlanRun {
 
   private async sendRoot({ fetch, places }: Job): Promise<void> {
     const response = await this.send(fetch, this.variablesFor(fetch));
-    if (!response) return;
     const prefix = pathOf(places[0]!);
-    for (const error of response.errors ?? [])
-      this.errors.push(subgraphError(error, fetch.serviceName, error.path ? [...prefix, ...error.path] : undefined));
+    if (response instanceof GraphQLError) {
+      this.errors.push(...atRootFields(response, fetch, prefix));
+      return;
+    }
     const data = response.data;
+    for (const error of response.errors ?? []) {
+      const located = subgraphError(error, fetch.serviceName, error.path ? [...prefix, ...error.path] : undefined);
+      // No data at all: the fetch failed as a whole, and a pathless error is every root field's.
+      this.errors.push(...(error.path || isObject(data) ? [located] : atRootFields(located, fetch, prefix)));
+    }
     if (!isObject(data)) return;
     applyRewrites(this.schema, fetch.outputRewrites, data);
     places.forEach((place, index) => mergeInto(place.value, index === 0 ? data : structuredClone(data)));
@@ -330,7 +337,11 @@ class PlanRun {
 
   private async sendEntities({ fetch, variables, representations, targets }: EntityBatch): Promise<void> {
     const response = await this.send(fetch, { ...variables, representations });
-    if (!response) return;
+    // A failed entity fetch has no one path to name: one error per entity would multiply by the list's length.
+    if (response instanceof GraphQLError) {
+      this.errors.push(response);
+      return;
+    }
     for (const error of response.errors ?? []) {
       const [head, index, ...rest] = error.path ?? [];
       const places = head === '_entities' && typeof index === 'number' ? targets[index] : undefined;
@@ -359,8 +370,8 @@ class PlanRun {
     });
   }
 
-  /** One fetch through the subgraph's data source; a failure is recorded and answers null. */
-  private async send(fetch: FetchNode, variables: JsonObject): Promise<GatewayGraphQLResponse | null> {
+  /** One fetch through the subgraph's data source; a failure answers the error, for the caller to place. */
+  private async send(fetch: FetchNode, variables: JsonObject): Promise<GatewayGraphQLResponse | GraphQLError> {
     try {
       const options: GraphQLDataSourceProcessOptions = {
         kind: 'incoming operation' as GraphQLDataSourceProcessOptions['kind'] & 'incoming operation',
@@ -374,14 +385,50 @@ class PlanRun {
         this.dataSource(fetch.serviceName).process(options),
       );
     } catch (error) {
-      this.errors.push(
-        error instanceof GraphQLError
-          ? error
-          : new GraphQLError(error instanceof Error ? error.message : String(error), {
-              originalError: error instanceof Error ? error : undefined,
-            }),
+      return error instanceof GraphQLError
+        ? error
+        : new GraphQLError(error instanceof Error ? error.message : String(error), {
+            originalError: error instanceof Error ? error : undefined,
+          });
+    }
+  }
+}
+
+/**
+ * A whole root fetch's failure, reported at each root field the fetch was
+ * for, so a client can tell the fields it lost from fields that are null:
+ * one error per field, as a field has one path. A fetch with no such field
+ * keeps the error pathless.
+ */
+function atRootFields(error: GraphQLError, fetch: FetchNode, prefix: ReadonlyArray<string | number>): GraphQLError[] {
+  const operation = documentOf(fetch).definitions.find(
+    (definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION,
+  );
+  const keys = new Set<string>();
+  if (operation) collectResponseKeys(documentOf(fetch), operation.selectionSet, keys);
+  keys.delete('__typename');
+  if (keys.size === 0) return [error];
+  return [...keys].map(
+    (key) =>
+      new GraphQLError(error.message, {
+        path: [...prefix, key],
+        originalError: error.originalError ?? error,
+        extensions: error.extensions,
+      }),
+  );
+}
+
+/** The response keys a selection set answers, its fragments' included. */
+function collectResponseKeys(document: DocumentNode, selectionSet: SelectionSetNode, keys: Set<string>) {
+  for (const selection of selectionSet.selections) {
+    if (selection.kind === Kind.FIELD) keys.add(selection.alias?.value ?? selection.name.value);
+    else if (selection.kind === Kind.INLINE_FRAGMENT) collectResponseKeys(document, selection.selectionSet, keys);
+    else {
+      const fragment = document.definitions.find(
+        (definition): definition is FragmentDefinitionNode =>
+          definition.kind === Kind.FRAGMENT_DEFINITION && definition.name.value === selection.name.value,
       );
-      return null;
+      if (fragment) collectResponseKeys(document, fragment.selectionSet, keys);
     }
   }
 }
@@ -528,7 +575,15 @@ function selectValue(schema: GraphQLSchema, value: unknown, selections: readonly
     return list;
   }
   if (!isObject(value)) return value;
-  return selectRepresentation(schema, value, selections) ?? undefined;
+  const selected = selectRepresentation(schema, value, selections);
+  if (!selected) return undefined;
+  // The plan's requires leave out the __typename of a nested object, though
+  // it picks the object's fragments by it: without it, a subgraph handed an
+  // abstract value cannot tell which type it is.
+  const typename = value.__typename;
+  return typeof typename === 'string' && !Object.hasOwn(selected, '__typename')
+    ? { __typename: typename, ...selected }
+    : selected;
 }
 
 /** Whether an object of the response is of `typeName`; `unknown` answers for one that carries no `__typename`. */

@@ -2,6 +2,7 @@ import {
   getNamedType,
   isAbstractType,
   isEnumType,
+  isInterfaceType,
   isListType,
   isNonNullType,
   isObjectType,
@@ -12,6 +13,7 @@ import {
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLAbstractType,
+  type GraphQLInterfaceType,
   type GraphQLLeafType,
   type GraphQLObjectType,
   type GraphQLOutputType,
@@ -99,6 +101,8 @@ export class ObjectPlan {
  */
 export class AbstractPlan {
   readonly byType = new Map<string, ObjectPlan>();
+  /** `sharedPlan`'s answer once known; undefined until asked. */
+  private shared: ObjectPlan | null | undefined = undefined;
   constructor(
     readonly type: GraphQLAbstractType,
     readonly nodes: readonly FieldNode[],
@@ -113,6 +117,17 @@ export class AbstractPlan {
       this.byType.set(runtimeType.name, plan);
     }
     return plan;
+  }
+
+  /**
+   * The plan every possible type shares, or null when the selection depends
+   * on the runtime type. Shaping needs no `__typename` for such a value, and
+   * the planner asks for none: a subgraph with the interface as an
+   * `@interfaceObject` answers its fields without knowing the real type.
+   */
+  sharedPlan(): ObjectPlan | null {
+    if (this.shared === undefined) this.shared = this.compiler.sharedPlan(this.type, this.nodes);
+    return this.shared;
   }
 }
 
@@ -136,12 +151,50 @@ export class Compiler {
   }
 
   /**
+   * The plan of an interface field's selection when no part of it depends
+   * on the runtime type: no `__typename`, and no fragment that applies to
+   * only some of the interface's types. Null otherwise, and for unions.
+   */
+  sharedPlan(type: GraphQLAbstractType, fieldNodes: readonly FieldNode[]): ObjectPlan | null {
+    if (!isInterfaceType(type)) return null;
+    const visited = new Set<string>();
+    for (const node of fieldNodes) {
+      if (node.selectionSet && this.dependsOnRuntimeType(type, node.selectionSet, visited)) return null;
+    }
+    return this.objectPlan(type, fieldNodes);
+  }
+
+  private dependsOnRuntimeType(
+    type: GraphQLInterfaceType,
+    selectionSet: SelectionSetNode,
+    visited: Set<string>,
+  ): boolean {
+    for (const selection of selectionSet.selections) {
+      if (!this.included(selection.directives)) continue;
+      if (selection.kind === Kind.FIELD) {
+        if (selection.name.value === '__typename') return true;
+        continue;
+      }
+      let fragment: InlineFragmentNode | FragmentDefinitionNode | undefined = undefined;
+      if (selection.kind === Kind.INLINE_FRAGMENT) fragment = selection;
+      else if (!visited.has(selection.name.value)) {
+        visited.add(selection.name.value);
+        fragment = this.fragments[selection.name.value];
+      }
+      if (!fragment) continue;
+      if (!this.applies(fragment, type) || this.dependsOnRuntimeType(type, fragment.selectionSet, visited)) return true;
+    }
+    return false;
+  }
+
+  /**
    * graphql-js's `collectSubfields` then a plan per response key. One
    * visited-fragments set spans all the merged field nodes, as there: a
-   * fragment spread twice under one key is expanded once.
+   * fragment spread twice under one key is expanded once. An interface
+   * type only comes from `sharedPlan`.
    */
   objectPlan(
-    type: GraphQLObjectType,
+    type: GraphQLObjectType | GraphQLInterfaceType,
     fieldNodes: readonly FieldNode[] | null,
     selectionSet?: SelectionSetNode,
   ): ObjectPlan {
@@ -195,7 +248,7 @@ export class Compiler {
 
   /** graphql-js's `collectFieldsImpl`, with @skip/@include decided by this compiler's conditions. */
   private collect(
-    type: GraphQLObjectType,
+    type: GraphQLObjectType | GraphQLInterfaceType,
     selectionSet: SelectionSetNode,
     fields: Map<string, FieldNode[]>,
     visited: Set<string>,
@@ -229,8 +282,14 @@ export class Compiler {
     }
   }
 
-  /** A fragment applies to an object type it names, or to one implementing or belonging to the type it names. */
-  private applies(fragment: InlineFragmentNode | FragmentDefinitionNode, type: GraphQLObjectType): boolean {
+  /**
+   * A fragment applies to a type it names, or to one implementing or
+   * belonging to the type it names: for an interface, to all its types.
+   */
+  private applies(
+    fragment: InlineFragmentNode | FragmentDefinitionNode,
+    type: GraphQLObjectType | GraphQLInterfaceType,
+  ): boolean {
     if (!fragment.typeCondition) return true;
     const condition = typeFromAST(this.schema, fragment.typeCondition);
     if (condition === type) return true;

@@ -6,7 +6,6 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
-import { inspect } from 'graphql/jsutils/inspect.js';
 import { Compiler, conditionVariables, type FieldPlan, type ObjectPlan, type ValuePlan } from './shape-plan.ts';
 
 export interface ShapeInput {
@@ -50,9 +49,16 @@ export interface ShapeResult {
  *   otherwise moves them to `extensions.valueCompletion` instead of `errors`.
  *   We keep the shaping errors that no subgraph error explains in `errors`,
  *   where the GraphQL spec puts them.
+ * - An enum value the API schema lacks (an @inaccessible one) fails the
+ *   field without naming the value; graphql-js's message names it.
  * - A raw `__typename` naming a type the API schema lacks (an @inaccessible
  *   type) fails the field without naming the type, so the error does not
  *   leak it; graphql-js's message names it.
+ * - A value of interface type with no `__typename` (or with the
+ *   interface's own name, as an `@interfaceObject` subgraph answers) is
+ *   completed by the interface's fields when the selection does not depend
+ *   on its runtime type; graphql-js cannot resolve its type and fails it.
+ *   The planner asks for `__typename` only where the selection needs it.
  * - Fields are read as own properties of the raw objects: a response key
  *   such as `constructor` or `__proto__` never reaches `Object.prototype`.
  * - `__schema` and `__type` are out of scope: whatever the raw tree holds
@@ -193,6 +199,9 @@ function completeLeaf(plan: ValuePlan, value: unknown, field: FieldPlan, run: Ru
   const fast = passThrough(plan, value);
   if (fast !== SLOW) return fast;
   const type = plan.leafType!;
+  // The API schema's enum lacks the value (it is @inaccessible, or unknown): graphql-js's message would name it.
+  if (plan.leafKind === 'enum')
+    return fieldError(new GraphQLError(invalidValueMessage(type.name, field, run)), field, run);
   let serialized: unknown;
   try {
     serialized = type.serialize(value);
@@ -202,13 +211,44 @@ function completeLeaf(plan: ValuePlan, value: unknown, field: FieldPlan, run: Ru
   if (serialized === null || serialized === undefined) {
     return fieldError(
       new Error(
-        `Expected \`${inspect(type)}.serialize(${inspect(value)})\` to return non-nullable value, returned: ${inspect(serialized)}`,
+        `Expected \`${type.name}.serialize(${describeValue(value)})\` to return non-nullable value, returned: ${describeValue(serialized)}`,
       ),
       field,
       run,
     );
   }
   return serialized;
+}
+
+/**
+ * What an enum value the API schema lacks is reported as, at a field or at
+ * a list element: the stock gateway's wording, which names the position
+ * and never the value.
+ */
+function invalidValueMessage(typeName: string, field: FieldPlan, run: Run): string {
+  const at = run.path[run.path.length - 1];
+  return typeof at === 'number'
+    ? `Invalid value found for array element of type ${typeName} at index ${at}.`
+    : `Invalid value found for field ${field.parentTypeName}.${field.fieldName}.`;
+}
+
+/**
+ * A value as an error message shows it: strings quoted, as graphql-js's
+ * `inspect` does for the values that reach these messages. Its own module
+ * (`graphql/jsutils`) is not part of graphql's public API.
+ */
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'function') return `[function ${value.name || '(anonymous)'}]`;
+  if (typeof value !== 'object' || value === null) return String(value);
+  const placeholder = Array.isArray(value) ? '[Array]' : '[object]';
+  try {
+    // undefined when a toJSON answers it.
+    return (JSON.stringify(value) as string | undefined) ?? placeholder;
+  } catch {
+    // A cycle, or a toJSON that throws: a message must still be made.
+    return placeholder;
+  }
 }
 
 /** The value itself, or the name of an enum value, when serialize would return just that; else SLOW. */
@@ -240,6 +280,11 @@ function completeAbstract(plan: ValuePlan, value: unknown, field: FieldPlan, run
     if (known) return completeObject(known, raw, run);
   }
   const { type } = abstract;
+  // No runtime type (or only the interface's own name, as an @interfaceObject subgraph gives it): enough when no part of the selection depends on it.
+  if (typeof typename !== 'string' || typename === type.name) {
+    const shared = abstract.sharedPlan();
+    if (shared) return completeObject(shared, raw, run);
+  }
   const schema = abstract.compiler.schema;
   let problem: string;
   if (typeof typename !== 'string') {

@@ -271,6 +271,18 @@ describe('executePlan', () => {
     ]);
   });
 
+  it('reports a failed root fetch at each root field it was for, and only there', async () => {
+    const { run, sources } = await graph(shop);
+    sources.accounts!.process = () => Promise.reject(new Error('accounts is down'));
+    const result = await run('{ users { name } again: users { id } topProducts { name } }');
+    // Both fields are non-null, so `data` is null; their errors explain it, and no null error is added.
+    expect(result.data).toBeNull();
+    expect(result.errors?.map(({ message, path }) => ({ message, path }))).toEqual([
+      { message: 'accounts is down', path: ['users'] },
+      { message: 'accounts is down', path: ['again'] },
+    ]);
+  });
+
   it('runs a fetch under @include only when its condition holds', async () => {
     const { run, sources } = await graph(shop);
     const query = 'query($with: Boolean!) { topProducts { name reviews @include(if: $with) { body } } }';

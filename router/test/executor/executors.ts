@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { composeServices } from '@apollo/composition';
 import { ApolloGateway, LocalGraphQLDataSource, type GraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
@@ -8,18 +7,12 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/ind
 import { parse, type FormattedExecutionResult } from 'graphql';
 import type { Logger } from '../../../platform/src/logger.ts';
 import { testLogger } from '../../../test/support/shop-graph.ts';
+import { OwnExecutorGateway } from '../../src/executor/index.ts';
+import { withSubgraphEnforcedSecurity } from '../../src/executor/served-supergraph.ts';
 import type { CorpusCase, CorpusContext } from './corpus/case.ts';
 
-/**
- * The executors every differential test runs, each against the same
- * supergraph and subgraphs.
- *
- * ┌──────────────────────────────────────────────────────────────────────┐
- * │ ADD 'own' HERE once router/src/executor/index.ts exists:             │
- * │   export const executors = ['stock', 'own'] as const;                │
- * └──────────────────────────────────────────────────────────────────────┘
- */
-export const executors = ['stock'] as const satisfies readonly ExecutorName[];
+/** The executors every differential test runs, each against the same supergraph and subgraphs. */
+export const executors = ['stock', 'own'] as const satisfies readonly ExecutorName[];
 
 /** `stock`: @apollo/gateway's own executor; `own`: the router's (router/src/executor/). */
 export type ExecutorName = 'stock' | 'own';
@@ -88,44 +81,22 @@ export async function startExecutor(
 
 async function gatewayFor(
   name: ExecutorName,
-  options: Required<Pick<ExecutorOptions, 'supergraphSdl' | 'dataSource' | 'logger'>>,
+  { supergraphSdl, dataSource, logger }: Required<Pick<ExecutorOptions, 'supergraphSdl' | 'dataSource' | 'logger'>>,
 ): Promise<GatewayInterface> {
-  const stock = new ApolloGateway({
-    supergraphSdl: options.supergraphSdl,
-    logger: options.logger,
-    buildService: ({ name: subgraphName }) => options.dataSource(subgraphName),
-  });
   switch (name) {
     case 'stock':
-      return stock;
-    case 'own':
-      return ownExecutorGateway(stock, options);
+      return new ApolloGateway({ supergraphSdl, logger, buildService: ({ name: subgraph }) => dataSource(subgraph) });
+    case 'own': {
+      // As the router serves it (router/src/graph.ts): the context spec is the executor's to apply.
+      const served = withSubgraphEnforcedSecurity(supergraphSdl, { contextArguments: true });
+      const gateway = new ApolloGateway({
+        supergraphSdl: served,
+        logger,
+        buildService: ({ name: subgraph }) => dataSource(subgraph),
+      });
+      return new OwnExecutorGateway({ gateway, supergraphSdl: served, dataSource, logger });
+    }
   }
-}
-
-/** The constructor router/src/executor/index.ts is to export (see `executors` above). */
-interface OwnExecutorModule {
-  OwnExecutorGateway: new (options: {
-    gateway: ApolloGateway;
-    supergraphSdl: string;
-    dataSource: (subgraphName: string) => GraphQLDataSource;
-    logger: Logger;
-  }) => GatewayInterface;
-}
-
-/**
- * Loaded only when 'own' is listed, by a path the compiler does not follow:
- * this harness must build and pass before the executor exists, and must not
- * change once it does.
- */
-const ownExecutorPath = fileURLToPath(new URL('../../src/executor/index.ts', import.meta.url));
-
-async function ownExecutorGateway(
-  gateway: ApolloGateway,
-  options: Required<Pick<ExecutorOptions, 'supergraphSdl' | 'dataSource' | 'logger'>>,
-): Promise<GatewayInterface> {
-  const { OwnExecutorGateway } = (await import(ownExecutorPath)) as OwnExecutorModule;
-  return new OwnExecutorGateway({ gateway, ...options });
 }
 
 /** Counts each incoming-operation request into the request's context, then forwards it. */

@@ -11,8 +11,12 @@ import {
   Kind,
   parse,
   typeFromAST,
+  TypeInfo,
   validate,
+  visit,
+  visitWithTypeInfo,
   type DocumentNode,
+  type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLCompositeType,
   type GraphQLFieldResolver,
@@ -29,7 +33,8 @@ import { shapeResponse } from '../../src/executor/shape.ts';
  * Shaping must return what graphql-js `execute` returns over the same raw
  * tree (with a resolver reading each field's response key), except where
  * shape.ts documents a deliberate difference: null errors a subgraph error
- * already explains, and unknown `__typename`s left unnamed.
+ * already explains, unknown `__typename`s and enum values left unnamed, and
+ * interface values completed without a runtime type where none is needed.
  */
 
 const schema = buildSchema(/* GraphQL */ `
@@ -151,8 +156,35 @@ function reference(prepared: Prepared, data: Record<string, unknown> | null, var
   });
   return {
     data: result.data ?? null,
-    errors: (result.errors ?? []).map((error) => ({ message: error.message, path: error.path })),
+    errors: (result.errors ?? []).map((error) => ({ message: withoutEnumValue(prepared, error), path: error.path })),
   };
+}
+
+/**
+ * graphql-js's message for an enum value the schema lacks names the value;
+ * shape.ts deliberately names only the position (the value may be
+ * @inaccessible), in the stock gateway's words.
+ */
+function withoutEnumValue(prepared: Prepared, error: GraphQLError): string {
+  const enumName = /^Enum "(\w+)" cannot represent value: /.exec(error.message)?.[1];
+  if (!enumName) return error.message;
+  const at = error.path?.[error.path.length - 1];
+  if (typeof at === 'number') return `Invalid value found for array element of type ${enumName} at index ${at}.`;
+  const field = error.nodes?.[0];
+  return `Invalid value found for field ${parentTypes(prepared).get(field!)}.${(field as FieldNode).name.value}.`;
+}
+
+/** The parent type of every field node of a prepared operation, by node. */
+function parentTypes(prepared: Prepared): Map<unknown, string> {
+  const parents = new Map<unknown, string>();
+  const typeInfo = new TypeInfo(schema);
+  visit(
+    prepared.document,
+    visitWithTypeInfo(typeInfo, {
+      Field: (node) => void parents.set(node, typeInfo.getParentType()!.name),
+    }),
+  );
+  return parents;
 }
 
 const json = (value: unknown) => JSON.stringify(value);
@@ -352,7 +384,7 @@ describe('shapeResponse', () => {
   });
 
   describe('leaf values', () => {
-    it('makes an enum value the API schema lacks (@inaccessible) a field error, as graphql-js does', () => {
+    it('makes an enum value the API schema lacks (@inaccessible) a field error that does not name the value', () => {
       const op = prepare('{ products { id status } }');
       const raw = {
         products: [
@@ -368,9 +400,26 @@ describe('shapeResponse', () => {
             { id: '2', status: null },
           ],
         },
-        errors: [{ message: 'Enum "Status" cannot represent value: "SECRET"', path: ['products', 1, 'status'] }],
+        errors: [{ message: 'Invalid value found for field Product.status.', path: ['products', 1, 'status'] }],
       });
       expect(result).toEqual(reference(op, raw));
+    });
+
+    it('names the list index, not the value, for an enum value the API schema lacks in a list', () => {
+      const listSchema = buildSchema('enum Status { ACTIVE } type Query { statuses: [Status] }');
+      const op = parse('{ statuses }').definitions[0] as OperationDefinitionNode;
+      const result = shapeResponse({
+        schema: listSchema,
+        operation: op,
+        fragments: {},
+        variables: {},
+        data: { statuses: ['ACTIVE', 'SECRET'] },
+        errors: [],
+      });
+      expect(result.data).toEqual({ statuses: ['ACTIVE', null] });
+      expect(result.errors.map(({ message, path }) => ({ message, path }))).toEqual([
+        { message: 'Invalid value found for array element of type Status at index 1.', path: ['statuses', 1] },
+      ]);
     });
 
     it('coerces through serialize where built-in scalars would, and fails where they would', () => {
@@ -409,7 +458,7 @@ describe('shapeResponse', () => {
   });
 
   describe('runtime types', () => {
-    const op = prepare('{ node(id: "1") { id } priced { price { amount } } }');
+    const op = prepare('{ node(id: "1") { id __typename } priced { ... on Bundle { title } price { amount } } }');
 
     it('fails an abstract field whose raw __typename is missing, not possible or not an object, as graphql-js does', () => {
       const raw = { node: { id: '1' }, priced: [{ __typename: 'User' }, { __typename: 'Priced' }] };
@@ -417,6 +466,35 @@ describe('shapeResponse', () => {
       expect(result).toEqual(reference(op, raw));
       expect(result.data).toEqual({ node: null, priced: [null, null] });
       expect(result.errors.map((error) => error.path)).toEqual([['node'], ['priced', 0], ['priced', 1]]);
+    });
+
+    it('completes an interface value without a runtime type when the selection does not depend on one', () => {
+      // As an @interfaceObject subgraph answers: no __typename, or the interface's own name.
+      const shared = prepare('{ node(id: "1") { id ... on Node { id } } priced { price { amount } } }');
+      const raw = {
+        node: { id: '1' },
+        priced: [{ price: { amount: 1 } }, { __typename: 'Priced', price: { amount: 2 } }],
+      };
+      expect(shape(shared, raw)).toEqual({
+        data: { node: { id: '1' }, priced: [{ price: { amount: 1 } }, { price: { amount: 2 } }] },
+        errors: [],
+      });
+      // Its fields are still checked: a missing non-null one is an error at its path.
+      expect(shape(shared, { node: {}, priced: [] }).errors).toEqual([
+        { message: 'Cannot return null for non-nullable field Node.id.', path: ['node', 'id'] },
+      ]);
+    });
+
+    it('still needs the runtime type where a fragment or __typename depends on it', () => {
+      for (const query of [
+        '{ node(id: "1") { id ... on User { email } } }',
+        '{ node(id: "1") { kind: __typename } }',
+      ]) {
+        const dependent = prepare(query);
+        const result = shape(dependent, { node: { id: '1' } });
+        expect(result).toEqual(reference(dependent, { node: { id: '1' } }));
+        expect(result.data).toEqual({ node: null });
+      }
     });
 
     it('fails a __typename the API schema lacks without naming it', () => {

@@ -4,7 +4,9 @@ import { federation, type CorpusCase } from './case.ts';
  * One field aliased twice with different arguments, on an entity another
  * subgraph completes, plus an alias on the entity field itself: the
  * executor must keep the two results apart and put each under its alias,
- * whatever aliases it gives them in the subgraph operation.
+ * whatever aliases it gives them in the subgraph operation. An alias that
+ * is the name of the entity's key makes the plan drop the client's field:
+ * the own executor corrects it (router/src/executor/corrected-plan.ts).
  */
 export const aliases: CorpusCase = {
   name: 'aliases across entity boundaries',
@@ -47,6 +49,18 @@ export const aliases: CorpusCase = {
       expected: { data: { product: { name: 'p3 in GBP', price: 'name of p3', id: 'name of p3' } } },
     },
     {
+      // The entity field first: the alias still shadows the key the entity fetch needs.
+      name: 'AliasShadowsKeyAfterEntityField',
+      query: '{ product(id: "p3") { price id: name } }',
+      expected: { data: { product: { price: 'p3 in EUR', id: 'name of p3' } } },
+    },
+    {
+      // The alias comes from the other subgraph: its entity fetch runs after the key is read.
+      name: 'AliasFromEntityFetchShadowsKey',
+      query: '{ product(id: "p3") { id: price } }',
+      expected: { data: { product: { id: 'p3 in EUR' } } },
+    },
+    {
       name: 'TypenameAliases',
       query: '{ product(id: "p1") { kind: __typename price __typename again: __typename } }',
       expected: { data: { product: { kind: 'Product', price: 'p1 in EUR', __typename: 'Product', again: 'Product' } } },
@@ -58,6 +72,12 @@ export const aliases: CorpusCase = {
       layer: 'query planner',
       why: "The client's `id: name` has the response name of the key field `id` the plan adds for the entity fetch: the plan selects `id` once, drops the client's alias, and the client gets the key where it asked for the name.",
       stock: { answer: { data: { product: { name: 'p3 in GBP', price: 'name of p3', id: 'p3' } } } },
+    },
+    {
+      operation: 'AliasShadowsKeyAfterEntityField',
+      layer: 'query planner',
+      why: "As AliasShadowsField: the plan selects the key `id` once and drops the client's `id: name`.",
+      stock: { answer: { data: { product: { price: 'p3 in EUR', id: 'p3' } } } },
     },
   ],
 };

@@ -118,6 +118,11 @@ export const inaccessible: CorpusCase = {
   ],
 };
 
+/**
+ * A leaked value is the subgraph breaking its contract, an internal fault:
+ * the executor gives it no code of its own (the router masks and logs
+ * it), so Apollo Server's default formatting calls it INTERNAL_SERVER_ERROR.
+ */
 function leaked(message: string, path: Array<string | number>) {
-  return { message, path, code: 'INVALID_GRAPHQL' };
+  return { message, path, code: 'INTERNAL_SERVER_ERROR' };
 }

@@ -66,11 +66,12 @@ export const nullEntities: CorpusCase = {
           ],
         },
         // 'gone' is not found, so its non-null strictName is missing: graphql-js would say so at that path.
+        // A subgraph breaking its schema's contract is an internal fault, with no code of the executor's own.
         errors: [
           {
             message: 'Cannot return null for non-nullable field Author.strictName.',
             path: ['posts', 1, 'author', 'strictName'],
-            code: 'INVALID_GRAPHQL',
+            code: 'INTERNAL_SERVER_ERROR',
           },
         ],
       },

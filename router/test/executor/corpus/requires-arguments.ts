@@ -9,7 +9,9 @@ const parcels = [
  * `@requires` on a field that takes arguments, requiring a field that takes
  * arguments: the executor must fetch the required field with the arguments
  * the `@requires` names (not the client's), and pass the client's
- * arguments to the requiring field.
+ * arguments to the requiring field. Where the client selects the required
+ * field too, with other arguments, the plan keeps one of the two under the
+ * shared key: the own executor corrects it (router/src/executor/corrected-plan.ts).
  */
 export const requiresArguments: CorpusCase = {
   name: '@requires with field arguments',
@@ -64,6 +66,33 @@ export const requiresArguments: CorpusCase = {
       query: '{ parcels { cost } }',
       expected: { data: { parcels: [{ cost: 8 }, { cost: 4 }] } },
     },
+    {
+      // The client's `weight` after the requiring field: the plan keeps the required kilograms under the client's key.
+      name: 'CostsThenGrams',
+      query: '{ parcels { cost weight } }',
+      expected: {
+        data: {
+          parcels: [
+            { cost: 8, weight: 1500 },
+            { cost: 4, weight: 250 },
+          ],
+        },
+      },
+    },
+    {
+      // The same with the client's argument a variable, which the corrected fetch must declare.
+      name: 'CostsThenChosenUnit',
+      query: 'query ($unit: WeightUnit!) { parcels { cost weight(unit: $unit) } }',
+      variables: { unit: 'GRAM' },
+      expected: {
+        data: {
+          parcels: [
+            { cost: 8, weight: 1500 },
+            { cost: 4, weight: 250 },
+          ],
+        },
+      },
+    },
   ],
   knownStockBugs: [
     {
@@ -76,6 +105,36 @@ export const requiresArguments: CorpusCase = {
             parcels: [
               { id: 'a', weight: 1500, cost: 15000, standard: 6000 },
               { id: 'b', weight: 250, cost: 2500, standard: 1000 },
+            ],
+          },
+        },
+      },
+    },
+    {
+      operation: 'CostsThenGrams',
+      layer: 'query planner',
+      why: "As CostsAndGrams, with the fields the other way round: the plan fetches `weight(unit: KILOGRAM)` for the `@requires` and drops the client's `weight`, so the client gets kilograms where it asked for grams.",
+      stock: {
+        answer: {
+          data: {
+            parcels: [
+              { cost: 8, weight: 1.5 },
+              { cost: 4, weight: 0.25 },
+            ],
+          },
+        },
+      },
+    },
+    {
+      operation: 'CostsThenChosenUnit',
+      layer: 'query planner',
+      why: "As CostsThenGrams: the client's `weight(unit: $unit)` is dropped for the required `weight(unit: KILOGRAM)`.",
+      stock: {
+        answer: {
+          data: {
+            parcels: [
+              { cost: 8, weight: 1.5 },
+              { cost: 4, weight: 0.25 },
             ],
           },
         },
