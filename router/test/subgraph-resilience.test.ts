@@ -337,6 +337,7 @@ describe('retries', () => {
     expect(response.body.errors).toEqual([
       {
         message: 'Part of this response is unavailable. Try again shortly.',
+        path: ['bump'],
         extensions: { code: 'SUBGRAPH_UNAVAILABLE' },
       },
     ]);
