@@ -372,7 +372,11 @@ async function writeGraphQLResponse(outgoing: ServerResponse, response: HTTPGrap
     return;
   }
   if (response.body.kind === 'complete') {
-    outgoing.end(response.body.string);
+    // Encoded once here: handed a string, Node measures its UTF-8 length
+    // for Content-Length and then encodes it again to write it.
+    const bytes = Buffer.from(response.body.string);
+    outgoing.setHeader('content-length', bytes.length);
+    outgoing.end(bytes);
     return;
   }
   for await (const chunk of response.body.asyncIterator) outgoing.write(chunk);

@@ -295,6 +295,8 @@ class PlanRun {
   private collectEntities(job: Job, batches: Map<string, EntityBatch>) {
     const { fetch } = job;
     const base = this.variablesFor(fetch);
+    // Without context rewrites every entity of the job has the same variables, so the same batch.
+    const baseKey = fetch.contextRewrites ? null : `${batchKeyOf(fetch)}\u0000${JSON.stringify(base)}`;
     for (const place of job.places) {
       const representation = selectRepresentation(this.schema, place.value, fetch.requires!);
       if (!representation || typeof representation.__typename !== 'string') continue;
@@ -302,7 +304,7 @@ class PlanRun {
       const variables = fetch.contextRewrites
         ? { ...base, ...contextArguments(this.schema, place, fetch.contextRewrites) }
         : base;
-      const key = `${batchKeyOf(fetch)}\u0000${JSON.stringify(variables)}`;
+      const key = baseKey ?? `${batchKeyOf(fetch)}\u0000${JSON.stringify(variables)}`;
       let batch = batches.get(key);
       if (!batch)
         batches.set(key, (batch = { fetch, variables, representations: [], indexOf: new Map(), targets: [] }));

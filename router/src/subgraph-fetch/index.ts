@@ -173,12 +173,15 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
   private async flush(pending: Pending[], caller: string) {
     // Identical parts of one request are sent once.
     const distinct = new Map<string, Pending[]>();
-    for (const item of pending) {
-      const key = `${item.part.query}\u0000${JSON.stringify(item.part.variables)}`;
-      const same = distinct.get(key);
-      if (same) same.push(item);
-      else distinct.set(key, [item]);
-    }
+    // One part alone needs no key, which would serialise its variables (often every representation) once more.
+    if (pending.length === 1) distinct.set('', pending);
+    else
+      for (const item of pending) {
+        const key = `${item.part.query}\u0000${JSON.stringify(item.part.variables)}`;
+        const same = distinct.get(key);
+        if (same) same.push(item);
+        else distinct.set(key, [item]);
+      }
     const groups = [...distinct.values()];
     const settle = (
       group: Pending[],
