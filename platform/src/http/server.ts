@@ -10,6 +10,7 @@ import { ServiceLifecycle, type LivePhase, type ServicePhase } from '../lifecycl
 import { withRequestLogFields, type Logger } from '../logger.ts';
 import { observeRequest, type Metrics, type ObservedRequest } from '../metrics.ts';
 import { inServerSpan } from '../tracing.ts';
+import { utf8Bytes } from './utf8.ts';
 
 /** A response whose body is bytes already, such as a cached one: written as they are. */
 export interface BytesResponse {
@@ -374,7 +375,7 @@ async function writeGraphQLResponse(outgoing: ServerResponse, response: HTTPGrap
   if (response.body.kind === 'complete') {
     // Encoded once here: handed a string, Node measures its UTF-8 length
     // for Content-Length and then encodes it again to write it.
-    const bytes = Buffer.from(response.body.string);
+    const bytes = utf8Bytes(response.body.string);
     outgoing.setHeader('content-length', bytes.length);
     outgoing.end(bytes);
     return;

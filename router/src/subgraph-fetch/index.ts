@@ -7,6 +7,7 @@ import { Pool } from 'undici';
 import { context, propagation } from '@opentelemetry/api';
 import { recordedEventsExtension } from '../../../platform/src/events/index.ts';
 import { requestIdHeader } from '../../../platform/src/http/server.ts';
+import { utf8Bytes } from '../../../platform/src/http/utf8.ts';
 import { identityHeader } from '../../../platform/src/identity.ts';
 import { currentRequestId, type Logger } from '../../../platform/src/logger.ts';
 import { isMergeable, mergeQueries, type SubgraphQuery, type SubgraphResult } from './merge.ts';
@@ -259,7 +260,7 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
         path: this.path,
         method: 'POST',
         headers: requestHeaders(identity),
-        body,
+        body: utf8Bytes(body),
         signal,
       });
       text = await response.body.text();

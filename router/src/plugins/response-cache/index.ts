@@ -2,6 +2,7 @@ import { HeaderMap, type ApolloServerPlugin, type HTTPGraphQLResponse } from '@a
 import { createEventBus, type EventBus } from '../../../../platform/src/events/index.ts';
 import { withStreamPrefix } from '../../../../platform/src/events/stream-prefix.ts';
 import type { JsonRouteHandler } from '../../../../platform/src/http/server.ts';
+import { utf8Bytes } from '../../../../platform/src/http/utf8.ts';
 import type { Logger } from '../../../../platform/src/logger.ts';
 import type { OperationRequest } from '../../operation-request.ts';
 import type { Viewer } from '../authentication/index.ts';
@@ -119,7 +120,7 @@ export class ResponseCache {
     // Private data without a verified viewer has no one to be cached for.
     if (!key) return;
     const entry: CachedResponse = {
-      body: Buffer.from(response.body.string),
+      body: utf8Bytes(response.body.string),
       createdAt: Date.now(),
       maxAgeSeconds: Math.min(storable.maxAgeSeconds, this.maxTtlSeconds),
       scope: storable.scope,
