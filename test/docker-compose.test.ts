@@ -48,7 +48,13 @@ const scrapeTargets = (job: string) =>
 describe('docker-compose.yml', () => {
   it('has Postgres, Redis, the migrate step and the router', () => {
     expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['postgres', 'redis', 'migrate', 'router']));
-    expect(compose.services.router!.command).toEqual(['node', '--import', 'tsx', 'router/src/main.ts']);
+    expect(compose.services.router!.command).toEqual([
+      'node',
+      '--max-semi-space-size=64',
+      '--import',
+      'tsx',
+      'router/src/main.ts',
+    ]);
     expect(compose.services.router!.ports).toEqual(['4000:4000']);
     expect(compose.services.router!.environment?.REDIS_URL).toBe('redis://redis:6379');
   });

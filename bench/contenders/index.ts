@@ -107,7 +107,18 @@ function ours(
   executor: 'stock' | 'own' = 'own',
 ): (context: LaunchContext) => Launch {
   return ({ supergraphPath, port, jwtSecret, identitySecret, signedIn }) => ({
-    command: [node, '--import', 'tsx', 'router/src/main.ts', '--supergraph', supergraphPath, '--port', String(port)],
+    // The image's command line (Dockerfile), young-generation size included.
+    command: [
+      node,
+      '--max-semi-space-size=64',
+      '--import',
+      'tsx',
+      'router/src/main.ts',
+      '--supergraph',
+      supergraphPath,
+      '--port',
+      String(port),
+    ],
     env: {
       HOST: '127.0.0.1',
       SUPERGRAPH_WATCH: 'false',
