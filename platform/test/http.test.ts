@@ -65,6 +65,14 @@ describe('HTTP front of a service', () => {
     expect((await fetch(url)).status).toBe(400);
   });
 
+  it('keeps an idle connection longer than client pools and load balancers keep theirs, so the client closes first', async () => {
+    const response = await post(JSON.stringify({ query: '{ hello }' }));
+    await response.arrayBuffer();
+    const timeoutSeconds = Number(/timeout=(\d+)/.exec(response.headers.get('keep-alive') ?? '')?.[1]);
+    // 60 s is the common load-balancer idle timeout; the router's own subgraph pools keep 30 s.
+    expect(timeoutSeconds).toBeGreaterThan(60);
+  });
+
   it('refuses a mutation over GET', async () => {
     const url = `${base}/graphql?query=${encodeURIComponent('mutation { touch }')}`;
     expect((await fetch(url, { headers: { 'apollo-require-preflight': 'true' } })).status).toBe(405);

@@ -122,6 +122,9 @@ class HttpError extends Error {
  * negotiation, status codes); this layer only reads bounded bodies and
  * writes responses.
  */
+/** How long a kept-alive connection may sit idle before the server closes it (see `createHttpService`). */
+const idleKeepAliveMs = 65_000;
+
 export function createHttpService({
   graphql,
   readiness,
@@ -146,6 +149,14 @@ export function createHttpService({
     });
   });
 
+  // Whoever closes an idle keep-alive connection should be the client: a
+  // server that closes first races the client's next request on it, which
+  // then fails with a reset ("socket hang up"). Node's 5 s default is below
+  // every common client pool (our router's undici keeps 30 s, load balancers
+  // 60 s, some gateways' agents never expire idle sockets), so this outlasts
+  // them. Shutdown still closes idle connections at once (`close`).
+  server.keepAliveTimeout = idleKeepAliveMs;
+  server.headersTimeout = idleKeepAliveMs + 1_000;
   const state = trackConnections(server);
   lifecycles.set(server, lifecycle);
 
