@@ -41,6 +41,7 @@ import { responseCachePlugin } from './plugins/response-cache/index.ts';
 import { trustedDocumentsPlugin } from './plugins/trusted-documents/index.ts';
 import type { SubgraphPolicies } from './subgraph-fetch/resilience.ts';
 import type { WarmUpReport } from './executor/plans/index.ts';
+import { isPromise } from '../../platform/src/awaitable.ts';
 
 export type ReloadOutcome =
   | { status: 'reloaded'; id: string; previousId: string }
@@ -404,9 +405,6 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
   };
 }
 
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return value instanceof Promise;
-}
 
 /**
  * Headers for a JSON API that no browser should render, frame or sniff. In

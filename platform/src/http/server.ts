@@ -139,6 +139,7 @@ export function createHttpService({
   lifecycle = new ServiceLifecycle(),
 }: HttpServiceOptions): Server {
   const corsOrigins = new Set(cors?.origins ?? []);
+  const fixedHeaders = Object.entries(responseHeaders);
   const server: Server = createServer((incoming, outgoing) => {
     handle(incoming, outgoing).catch((error: unknown) => {
       // Only a bug in this file lands here; the client still gets an answer.
@@ -170,7 +171,7 @@ export function createHttpService({
     const requestId = typeof given === 'string' && acceptableRequestId.test(given) ? given : randomUUID();
     incoming.headers[requestIdHeader] = requestId;
     outgoing.setHeader(requestIdHeader, requestId);
-    for (const [name, value] of Object.entries(responseHeaders)) outgoing.setHeader(name, value);
+    for (const [name, value] of fixedHeaders) outgoing.setHeader(name, value);
     if (applyCors(incoming, outgoing)) return;
     const url = requestTarget(incoming.url);
     if (!url)
@@ -274,7 +275,8 @@ export function createHttpService({
       incoming,
       observed,
     );
-    await writeGraphQLResponse(outgoing, response);
+    const writing = writeGraphQLResponse(outgoing, response);
+    if (writing) await writing;
   }
 
   /**
@@ -376,7 +378,11 @@ async function readBody(incoming: IncomingMessage, limit: number): Promise<unkno
   }
 }
 
-async function writeGraphQLResponse(outgoing: ServerResponse, response: HTTPGraphQLResponse | BytesResponse) {
+/** Writes a response; only a streamed body (multipart, `@defer`) makes a promise. */
+function writeGraphQLResponse(
+  outgoing: ServerResponse,
+  response: HTTPGraphQLResponse | BytesResponse,
+): Promise<void> | undefined {
   for (const [name, value] of response.headers) outgoing.setHeader(name, value);
   outgoing.statusCode = response.status ?? 200;
   if (response.body.kind === 'bytes') {
@@ -391,7 +397,11 @@ async function writeGraphQLResponse(outgoing: ServerResponse, response: HTTPGrap
     outgoing.end(bytes);
     return;
   }
-  for await (const chunk of response.body.asyncIterator) outgoing.write(chunk);
+  return writeChunks(outgoing, response.body.asyncIterator);
+}
+
+async function writeChunks(outgoing: ServerResponse, chunks: AsyncIterableIterator<string>): Promise<void> {
+  for await (const chunk of chunks) outgoing.write(chunk);
   outgoing.end();
 }
 

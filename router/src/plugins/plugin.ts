@@ -11,12 +11,12 @@ import type { WarmOperation } from '../executor/plans/index.ts';
 import type { RouterMetrics } from '../metrics.ts';
 import type { OperationRequest } from '../operation-request.ts';
 import type { SubgraphFetchContext } from '../subgraph-fetch/index.ts';
+import type { Awaitable } from '../../../platform/src/awaitable.ts';
 import type { Viewer } from '../../../platform/src/identity.ts';
 
 /** What the router answers with: Apollo Server's response, or bytes served as they are (a cache hit). */
 export type RouterResponse = HTTPGraphQLResponse | BytesResponse;
 
-type Awaitable<T> = T | Promise<T>;
 
 /**
  * One GraphQL request as the router's front stage sees it, before Apollo

@@ -1,7 +1,8 @@
 import { HeaderMap, type ApolloServerPlugin, type HTTPGraphQLResponse } from '@apollo/server';
+import { isPromise, type Awaitable } from '../../../../platform/src/awaitable.ts';
 import { createEventBus, type EventBus } from '../../../../platform/src/events/index.ts';
 import { withStreamPrefix } from '../../../../platform/src/events/stream-prefix.ts';
-import type { JsonRouteHandler } from '../../../../platform/src/http/server.ts';
+import type { BytesResponse, JsonRouteHandler } from '../../../../platform/src/http/server.ts';
 import { utf8Bytes } from '../../../../platform/src/http/utf8.ts';
 import type { Logger } from '../../../../platform/src/logger.ts';
 import type { OperationRequest } from '../../operation-request.ts';
@@ -52,6 +53,12 @@ export interface PurgeRequest {
 
 export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS';
 
+/** A lookup's outcome: the entry's key material for storing a miss, and the hit, if any. */
+export interface CacheLookup {
+  request: ResponseCacheRequest;
+  hit: HTTPGraphQLResponseWithBytes | null;
+}
+
 /**
  * The router's whole-response cache. The front stage serves a hit as the
  * exact bytes first sent, before Apollo Server parses anything; on a miss
@@ -77,7 +84,7 @@ export class ResponseCache {
    * verified viewer, their own. An anonymous caller can never reach a
    * private entry, because only a verified viewer's id makes its key.
    */
-  async lookup(
+  lookup(
     operation: OperationRequest & { documentHash: string },
     context: {
       graphId: string;
@@ -86,7 +93,7 @@ export class ResponseCache {
       /** The request's override labels: with others on, the same query may be planned to other subgraphs. */
       overrideLabels?: ReadonlySet<string>;
     },
-  ): Promise<{ request: ResponseCacheRequest; hit: HTTPGraphQLResponseWithBytes | null }> {
+  ): Awaitable<CacheLookup> {
     const labels = context.overrideLabels ?? noOverrideLabels;
     const material = [
       context.graphId,
@@ -98,18 +105,38 @@ export class ResponseCache {
       ...(labels.size > 0 ? ['labels', [...labels].sort().join(',')] : []),
     ].join('\0');
     // Counted before the request reads anything, so a purge while it runs keeps its answer out (store.ts).
-    const [generation, publicEntry] = await Promise.all([this.store.generation(), this.store.get(publicKey(material))]);
-    const request: ResponseCacheRequest = { material, viewer: context.viewer, generation };
-    let cached = publicEntry;
-    if (!cached && context.viewer) {
-      cached = await this.store.get(privateKey(material, context.viewer));
-      if (cached && cached.scope !== 'PRIVATE') cached = undefined;
-    }
-    return { request, hit: cached ? cachedHttpResponse(cached) : null };
+    const generation = this.store.generation();
+    const publicEntry = this.store.get(publicKey(material));
+    if (isPromise(generation) || isPromise(publicEntry))
+      return Promise.all([generation, publicEntry]).then(([counted, entry]) =>
+        this.lookupPrivate(material, context.viewer, counted, entry),
+      );
+    return this.lookupPrivate(material, context.viewer, generation, publicEntry);
   }
 
-  /** Stores a response the plugin found storable; a no-op otherwise. */
-  async save(request: ResponseCacheRequest, response: HTTPGraphQLResponse): Promise<void> {
+  /** The public entry when there is one, else the viewer's own. */
+  private lookupPrivate(
+    material: string,
+    viewer: Viewer | null,
+    generation: number | undefined,
+    publicEntry: CachedResponse | undefined,
+  ): Awaitable<CacheLookup> {
+    const request: ResponseCacheRequest = { material, viewer, generation };
+    if (publicEntry || !viewer) return { request, hit: publicEntry ? cachedHttpResponse(publicEntry) : null };
+    const found = (cached: CachedResponse | undefined): CacheLookup => ({
+      request,
+      hit: cached?.scope === 'PRIVATE' ? cachedHttpResponse(cached) : null,
+    });
+    const privateEntry = this.store.get(privateKey(material, viewer));
+    return isPromise(privateEntry) ? privateEntry.then(found) : found(privateEntry);
+  }
+
+  /**
+   * Stores a response the plugin found storable, and answers it as the
+   * bytes stored, so the body is encoded once for both; undefined (nothing
+   * stored) otherwise.
+   */
+  async save(request: ResponseCacheRequest, response: HTTPGraphQLResponse): Promise<BytesResponse | undefined> {
     const { storable, generation } = request;
     if (!storable || generation === undefined) return;
     if ((response.status ?? 200) !== 200 || response.body.kind !== 'complete') return;
@@ -119,14 +146,16 @@ export class ResponseCache {
         : request.viewer && privateKey(request.material, request.viewer);
     // Private data without a verified viewer has no one to be cached for.
     if (!key) return;
+    const body = utf8Bytes(response.body.string);
     const entry: CachedResponse = {
-      body: utf8Bytes(response.body.string),
+      body,
       createdAt: Date.now(),
       maxAgeSeconds: Math.min(storable.maxAgeSeconds, this.maxTtlSeconds),
       scope: storable.scope,
       contentType: response.headers.get('content-type') ?? 'application/json; charset=utf-8',
     };
     await this.store.set(key, entry, storable.tags, generation);
+    return { status: 200, headers: response.headers, body: { kind: 'bytes', bytes: body } };
   }
 
   async purge({ types = [], entities = [], all = false }: PurgeRequest): Promise<number> {
@@ -286,6 +315,27 @@ export function responseCachePlugin({
   let subscriptions: Array<{ stop(): Promise<void> }> = [];
   // The lookup of each request that missed, to store its response under.
   const misses = new WeakMap<RouterRequest, ResponseCacheRequest>();
+
+  /** Serves a hit, or notes the miss so that its response is stored. */
+  function answer(request: RouterRequest, lookup: CacheLookup, query: string | undefined) {
+    const operation = request.operation!;
+    countLookup(lookup.hit !== null);
+    if (query === undefined) return;
+    // A registration is Apollo Server's to run, even when its response is
+    // cached: answered here, it would register nothing, and the client's
+    // next request, by hash alone, would not be found.
+    if (lookup.hit && operation.apq !== 'register') {
+      if (operation.query === undefined) request.operation = { ...operation, query };
+      // Counted under the name the request gives: it is part of the
+      // entry's key. A request that names no operation counts as
+      // anonymous, even when its one operation has a name.
+      request.observed.operationName = operation.operationName ?? null;
+      return lookup.hit;
+    }
+    misses.set(request, lookup.request);
+    return undefined;
+  }
+
   return {
     name: 'response cache',
     setup({ redis, logger, metrics, cache: shared }) {
@@ -315,42 +365,30 @@ export function responseCachePlugin({
       const bus = eventBus ?? ownBus;
       subscriptions = bus ? purgeOnEvents({ bus, cache: created, logger }) : [];
     },
-    async onOperation(request) {
+    // Not async: with the in-process store a hit is found and returned with no promise made.
+    onOperation(request) {
       const operation = request.operation;
       // Only a request Apollo Server would accept as it is may be answered
       // without it: a single operation whose envelope the router read in
       // full, past CSRF prevention, and with a document Apollo Server can find.
       if (!cache || !operation?.documentHash || !operation.passesCsrfPrevention) return;
       const documentHash = operation.documentHash;
-      const [lookup, query] = await Promise.all([
-        cache.lookup(
-          { ...operation, documentHash },
-          {
-            graphId: request.graphId,
-            accept: request.http.headers.get('accept') ?? '',
-            viewer: request.viewer,
-            overrideLabels: request.overrideLabels,
-          },
-        ),
-        // A hash alone runs only while Apollo Server's APQ store holds its
-        // document; once it is gone Apollo Server answers
-        // PERSISTED_QUERY_NOT_FOUND, and so must a cached request.
-        operation.query ?? (operation.apq === 'lookup' ? registeredQuery(documentHash) : undefined),
-      ]);
-      countLookup(lookup.hit !== null);
-      if (query === undefined) return;
-      // A registration is Apollo Server's to run, even when its response is
-      // cached: answered here, it would register nothing, and the client's
-      // next request, by hash alone, would not be found.
-      if (lookup.hit && operation.apq !== 'register') {
-        if (operation.query === undefined) request.operation = { ...operation, query };
-        // Counted under the name the request gives: it is part of the
-        // entry's key. A request that names no operation counts as
-        // anonymous, even when its one operation has a name.
-        request.observed.operationName = operation.operationName ?? null;
-        return lookup.hit;
-      }
-      misses.set(request, lookup.request);
+      const lookup = cache.lookup(
+        { ...operation, documentHash },
+        {
+          graphId: request.graphId,
+          accept: request.http.headers.get('accept') ?? '',
+          viewer: request.viewer,
+          overrideLabels: request.overrideLabels,
+        },
+      );
+      // A hash alone runs only while Apollo Server's APQ store holds its
+      // document; once it is gone Apollo Server answers
+      // PERSISTED_QUERY_NOT_FOUND, and so must a cached request.
+      const query = operation.query ?? (operation.apq === 'lookup' ? registeredQuery(documentHash) : undefined);
+      if (isPromise(lookup) || isPromise(query))
+        return Promise.all([lookup, query]).then(([found, document]) => answer(request, found, document));
+      return answer(request, lookup, query);
     },
     // Not async: a hit, the request this cache exists for, returns at once, with no promise to settle.
     onResponse(request, response, answeredBy) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import type { Awaitable } from '../../../../platform/src/awaitable.ts';
 import type { RedisCache, RedisClient } from '../../../../platform/src/cache/redis.ts';
 
 /** One cached response: its body bytes exactly as first sent, and what they may be reused for. */
@@ -27,9 +28,10 @@ export interface CachedResponse {
  */
 export interface ResponseStore {
   readonly kind: 'redis' | 'memory';
-  get(key: string): Promise<CachedResponse | undefined>;
+  /** An entry, synchronously when the store has it at hand (memory), so a hit makes no promise. */
+  get(key: string): Awaitable<CachedResponse | undefined>;
   /** The purge count now, to pass to `set`; undefined when the store cannot say (then nothing is stored). */
-  generation(): Promise<number | undefined>;
+  generation(): Awaitable<number | undefined>;
   /** Stores `response` unless one of `tags` (or everything) was purged after `generation`. */
   set(key: string, response: CachedResponse, tags: readonly string[], generation: number): Promise<void>;
   /** Removes every entry carrying any of `tags`; resolves with how many went. */
@@ -73,11 +75,11 @@ export class MemoryResponseStore implements ResponseStore {
     });
   }
 
-  async get(key: string) {
+  get(key: string) {
     return this.entries.get(key)?.response;
   }
 
-  async generation() {
+  generation() {
     return this.purges;
   }
 
