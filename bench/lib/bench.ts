@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { contenders, type ContenderName, type LaunchContext } from '../contenders/index.ts';
+import { contenders, type Contender, type ContenderName, type LaunchContext } from '../contenders/index.ts';
 import { startShopGraph, type RunningShop } from '../shop/graph.ts';
 import { startBenchGraph, type RunningGraph } from '../subgraphs/graph.ts';
 import { workloads, type ShopIds, type Workload, type WorkloadName } from '../workloads/index.ts';
@@ -114,10 +114,10 @@ interface Settings extends Omit<CellSettings, 'callers'> {
   signedIn: Callers | null;
 }
 
-function callersFor(workload: Workload, settings: Settings): Callers {
+function callersFor(workload: Workload, contender: Contender, settings: Settings): Callers {
   if (!workload.signedIn) return settings.anyone;
   if (!settings.signedIn) throw new Error(`${workload.name} needs a graph with seeded users`);
-  return settings.signedIn;
+  return contender.measuresCacheHits ? settings.signedIn.narrowedTo(settings.connections) : settings.signedIn;
 }
 
 function launchContext(
@@ -195,7 +195,7 @@ async function runContender(
         connections: settings.connections,
         warmupSeconds: index === 0 ? settings.warmupSeconds * 2 : settings.warmupSeconds,
         durationSeconds: settings.durationSeconds,
-        callers: callersFor(workload, settings),
+        callers: callersFor(workload, contender, settings),
       };
       await runWorkload(workload, {
         url,

@@ -34,12 +34,29 @@ export class Callers {
   private identities = new Map<string, string>();
   private signedAt = -Infinity;
   private signing: Promise<void> | null = null;
+  private readonly narrowed = new Map<number, Callers>();
 
   /** `users` null: a caller of its own for every token, and no identity. */
   constructor(
     private readonly tokens: TokenPool,
     private readonly users: SeededUsers | null,
   ) {}
+
+  /**
+   * The same callers narrowed to the first `count` users (all of them
+   * without users). Kept, like every Callers, so its warm-up tokens are
+   * minted once for the whole run.
+   */
+  narrowedTo(count: number): Callers {
+    if (!this.users || count >= this.users.userIds.length) return this;
+    let narrowed = this.narrowed.get(count);
+    if (!narrowed)
+      this.narrowed.set(
+        count,
+        (narrowed = new Callers(this.tokens, { ...this.users, userIds: this.users.userIds.slice(0, count) })),
+      );
+    return narrowed;
+  }
 
   /** Fresh callers for measured requests. */
   take(count: number): Promise<Caller[]> {
