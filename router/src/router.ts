@@ -405,7 +405,6 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
   };
 }
 
-
 /**
  * Headers for a JSON API that no browser should render, frame or sniff. In
  * production no page is served at all, so everything may be locked down;

@@ -122,11 +122,11 @@ describe('purgeOnEvents', () => {
         scope: 'PUBLIC' as const,
         contentType: 'application/json',
       };
-      await store.set(tag, entry, [tag], await store.generation());
+      await store.set(tag, entry, [tag], store.generation());
     }
     const kept = async () => {
       const present: string[] = [];
-      for (const tag of tags) if (await store.get(tag)) present.push(tag);
+      for (const tag of tags) if (store.get(tag)) present.push(tag);
       return present;
     };
     return { cache, kept };

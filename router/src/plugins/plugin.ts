@@ -17,7 +17,6 @@ import type { Viewer } from '../../../platform/src/identity.ts';
 /** What the router answers with: Apollo Server's response, or bytes served as they are (a cache hit). */
 export type RouterResponse = HTTPGraphQLResponse | BytesResponse;
 
-
 /**
  * One GraphQL request as the router's front stage sees it, before Apollo
  * Server. The same object goes through every plugin's hooks and, as
