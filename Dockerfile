@@ -1,7 +1,9 @@
 # One image for every service: the router and each subgraph differ only in
 # the command and environment that docker-compose gives them. TypeScript runs
-# through tsx (a runtime dependency, loaded with `node --import tsx`), so
-# there is no build stage.
+# through tsx (a runtime dependency), so there is no build stage: its ESM
+# loader alone (`node --import tsx/esm`), as every service here is ESM. Its
+# CommonJS hook would resolve every require() made while serving, and
+# Apollo Server requires node:crypto on each request to hash the query.
 FROM node:20-bookworm-slim
 
 # tini runs as PID 1: it forwards `docker stop`'s SIGTERM to Node and reaps
@@ -45,4 +47,4 @@ EXPOSE 4000 4001 4002 4003 4004 4005
 # with `npm run bench` (heavy, 50 connections, rounds interleaved): 19 % less
 # CPU per request.
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "--max-semi-space-size=64", "--import", "tsx", "router/src/main.ts"]
+CMD ["node", "--max-semi-space-size=64", "--import", "tsx/esm", "router/src/main.ts"]

@@ -78,7 +78,7 @@ describe("the image's command", () => {
     expect(image.cmd.filter((arg) => !arg.startsWith('--max-semi-space-size='))).toEqual([
       'node',
       '--import',
-      'tsx',
+      'tsx/esm',
       'router/src/main.ts',
     ]);
     expect(image.entrypoint).toEqual(['/usr/bin/tini', '--']);

@@ -52,7 +52,7 @@ describe('docker-compose.yml', () => {
       'node',
       '--max-semi-space-size=64',
       '--import',
-      'tsx',
+      'tsx/esm',
       'router/src/main.ts',
     ]);
     expect(compose.services.router!.ports).toEqual(['4000:4000']);
@@ -103,7 +103,7 @@ describe('docker-compose.yml', () => {
 
       it('runs as its own service, on its port, on its own database', () => {
         // Node itself, never npm, which would not pass `docker stop`'s SIGTERM on (Dockerfile).
-        expect(service().command).toEqual(['node', '--import', 'tsx', 'subgraphs/serve.ts', name]);
+        expect(service().command).toEqual(['node', '--import', 'tsx/esm', 'subgraphs/serve.ts', name]);
         expect(service().environment).toMatchObject({
           [`${prefix}_PORT`]: port,
           NODE_ENV: 'production',

@@ -121,7 +121,7 @@ function ours(
       node,
       '--max-semi-space-size=64',
       '--import',
-      'tsx',
+      'tsx/esm',
       'router/src/main.ts',
       '--supergraph',
       supergraphPath,

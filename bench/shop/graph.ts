@@ -73,7 +73,7 @@ export async function startShopGraph(options: {
       command: [
         process.execPath,
         '--import',
-        'tsx',
+        'tsx/esm',
         '--import',
         './bench/shop/count-requests.ts',
         'subgraphs/serve.ts',
