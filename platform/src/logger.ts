@@ -74,11 +74,6 @@ export function withRequestLogFields<T>(fields: RequestLogFields, serve: () => T
   return requestLogFields.run(fields, serve);
 }
 
-/** The id of the request being served here, if any: a router forwards it to the subgraphs it calls. */
-export function currentRequestId(): string | undefined {
-  return requestLogFields.getStore()?.requestId;
-}
-
 /**
  * Adds the resolved operation's name to the request's log lines: the name
  * from the parsed document, never one a client merely sent.

@@ -3,7 +3,7 @@ import { ApolloServer } from '@apollo/server';
 import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { ApolloGateway } from '@apollo/gateway';
 import { envPrefix } from '../../platform/src/config.ts';
-import { requestLogPlugin, type Logger } from '../../platform/src/logger.ts';
+import type { Logger } from '../../platform/src/logger.ts';
 import type { RouterMetrics } from './metrics.ts';
 import { errorsPlugin, routerErrorFormatter } from './errors.ts';
 import type { RouterContext, RouterPlugin } from './plugins/plugin.ts';
@@ -178,8 +178,9 @@ export class GraphVersion {
       // Apollo verifies each query's sha256 and keys entries under `apq:`.
       persistedQueries: { cache: persistedQueries.cache, ttl: persistedQueries.ttlSeconds },
       plugins: [
+        // Log lines name their request explicitly (errorsPlugin, the executor):
+        // the router keeps no AsyncLocalStorage (platform/src/http/server.ts).
         errorsPlugin({ logger, production }),
-        requestLogPlugin(),
         ...contributions.flatMap(({ plugin, graph }) => [
           ...(graph.apollo ?? []),
           ...(plugin.apollo ? [plugin.apollo] : []),

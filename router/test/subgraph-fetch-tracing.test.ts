@@ -4,7 +4,6 @@ import { context, trace, type SpanContext } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { close, listen } from '../../platform/src/http/server.ts';
-import { withRequestLogFields } from '../../platform/src/logger.ts';
 import { startTracing, tracer, type Tracing } from '../../platform/src/tracing.ts';
 import { SubgraphFetch, type SubgraphFetchContext } from '../src/subgraph-fetch/index.ts';
 
@@ -48,11 +47,9 @@ function fetchFor(requestId: string, query: string): { spanContext: SpanContext;
     request: { query, variables: {} },
     // Each client request has a context of its own; fetches are grouped by it.
     incomingRequestContext: {},
-    context: { identity: null },
+    context: { identity: null, requestId },
   } as unknown as GraphQLDataSourceProcessOptions<SubgraphFetchContext>;
-  const done = context.with(trace.setSpan(context.active(), span), () =>
-    withRequestLogFields({ requestId }, () => fetcher.process(options)),
-  );
+  const done = context.with(trace.setSpan(context.active(), span), () => fetcher.process(options));
   return { spanContext: span.spanContext(), done: done.finally(() => span.end()) };
 }
 

@@ -26,7 +26,14 @@ import {
 } from '../events/index.ts';
 import { registerEventMetrics } from '../events/metrics.ts';
 import { withStreamPrefix } from '../events/stream-prefix.ts';
-import { close, createHttpService, listen, serveMetricsApart, type ReadinessChecks } from '../http/server.ts';
+import {
+  close,
+  createHttpService,
+  listen,
+  requestIdHeader,
+  serveMetricsApart,
+  type ReadinessChecks,
+} from '../http/server.ts';
 import {
   closeHttpServer,
   describeFailure,
@@ -36,7 +43,7 @@ import {
   type LivePhase,
   type ServicePhase,
 } from '../lifecycle.ts';
-import { createLogger, requestLogPlugin, type Logger } from '../logger.ts';
+import { createLogger, requestLogPlugin, withRequestLogFields, type Logger } from '../logger.ts';
 import { Metrics, type MetricsContext } from '../metrics.ts';
 import { noStartProgress, postgresLocation, seedProgress, type StartProgress } from '../progress.ts';
 import type { SubgraphConfig } from './config.ts';
@@ -344,29 +351,38 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
     logger,
     metrics,
     lifecycle,
-    graphql: async (httpGraphQLRequest, _incoming, observed) => {
-      if (awaitsTables(lifecycle.phase, preparesOnStart)) {
-        return errorResponse(
-          ErrorCode.DatabaseUnavailable,
-          `The ${definition.name} database is unavailable. Try again shortly.`,
-          { headers: [['retry-after', '5']] },
+    // Every line a resolver, loader or plugin logs carries the request's id: a
+    // subgraph records its events in an AsyncLocalStorage anyway
+    // (recordingEvents), so one more store costs it nothing.
+    graphql: (httpGraphQLRequest, _incoming, observed) =>
+      withRequestLogFields({ requestId: httpGraphQLRequest.headers.get(requestIdHeader) ?? '' }, async () => {
+        if (awaitsTables(lifecycle.phase, preparesOnStart)) {
+          return errorResponse(
+            ErrorCode.DatabaseUnavailable,
+            `The ${definition.name} database is unavailable. Try again shortly.`,
+            { headers: [['retry-after', '5']] },
+          );
+        }
+        let viewer: Viewer | null;
+        try {
+          viewer = await identity.verify(httpGraphQLRequest.headers.get(identityHeader));
+        } catch (error) {
+          if (!(error instanceof IdentityError)) throw error;
+          logger.warn({ reason: error.message }, 'refused a request with a forwarded identity that does not verify');
+          return unauthenticatedResponse('The forwarded identity is not accepted.');
+        }
+        return recordingEvents(() =>
+          apollo.executeHTTPGraphQLRequest({
+            httpGraphQLRequest,
+            context: async () => ({
+              viewer,
+              db: database.db,
+              loaders: definition.createLoaders(database.db),
+              observed,
+            }),
+          }),
         );
-      }
-      let viewer: Viewer | null;
-      try {
-        viewer = await identity.verify(httpGraphQLRequest.headers.get(identityHeader));
-      } catch (error) {
-        if (!(error instanceof IdentityError)) throw error;
-        logger.warn({ reason: error.message }, 'refused a request with a forwarded identity that does not verify');
-        return unauthenticatedResponse('The forwarded identity is not accepted.');
-      }
-      return recordingEvents(() =>
-        apollo.executeHTTPGraphQLRequest({
-          httpGraphQLRequest,
-          context: async () => ({ viewer, db: database.db, loaders: definition.createLoaders(database.db), observed }),
-        }),
-      );
-    },
+      }),
     readiness: async (phase) =>
       checksWhileStarting(phase) ?? {
         schema: { ok: true },

@@ -32,9 +32,10 @@ export interface OwnExecutorGatewayOptions {
   logger: Logger;
 }
 
-/** The per-request field the executor reads: the progressive-override labels that are on for this caller. */
-interface OverrideLabelsContext {
+/** The per-request fields the executor reads: the progressive-override labels on for this caller, and the request's id. */
+interface RouterRequestContext {
   overrideLabels?: ReadonlySet<string>;
+  requestId?: string;
 }
 
 const noLabels: ReadonlySet<string> = new Set();
@@ -105,7 +106,7 @@ export class OwnExecutorGateway implements GatewayInterface {
       requestContext.request.variables ?? {},
     );
     if (errors) return { errors };
-    const context = requestContext.context as OverrideLabelsContext;
+    const context = requestContext.context as RouterRequestContext;
     let plan;
     try {
       plan = await this.plans.planFor({
@@ -114,7 +115,10 @@ export class OwnExecutorGateway implements GatewayInterface {
         overrideLabels: context.overrideLabels ?? noLabels,
       });
     } catch (error) {
-      this.logger.warn({ err: error, operationName: requestContext.operationName }, 'no query plan for operation');
+      this.logger.warn(
+        { err: error, requestId: context.requestId, operationName: requestContext.operationName },
+        'no query plan for operation',
+      );
       throw error;
     }
     return executePlan({

@@ -9,7 +9,8 @@ import { recordedEventsExtension } from '../../../platform/src/events/index.ts';
 import { requestIdHeader } from '../../../platform/src/http/server.ts';
 import { utf8Bytes } from '../../../platform/src/http/utf8.ts';
 import { identityHeader } from '../../../platform/src/identity.ts';
-import { currentRequestId, type Logger } from '../../../platform/src/logger.ts';
+import type { Logger } from '../../../platform/src/logger.ts';
+import { inTracedWork } from '../../../platform/src/tracing.ts';
 import { isMergeable, mergeQueries, type SubgraphQuery, type SubgraphResult } from './merge.ts';
 import {
   defaultSubgraphPolicy,
@@ -54,6 +55,14 @@ export interface SubgraphFetchContext {
    * response cache purges for them before the router answers. Filled here.
    */
   recordedEvents?: unknown[];
+  /** The client request's id, forwarded as `x-request-id` so the subgraph's log lines carry it. */
+  requestId?: string;
+}
+
+/** Who a fetch is for: the identity it carries, which keeps fetches apart, and the request it serves. */
+interface Caller {
+  identity: string;
+  requestId: string;
 }
 
 interface RawResponse {
@@ -94,7 +103,7 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
   private readonly url: string;
   private readonly inFlight = new Map<string, Promise<RawResponse>>();
   /** Queries waiting for the end of the tick, grouped by the client request they belong to. */
-  private batches = new Map<object, { caller: string; pending: Pending[] }>();
+  private batches = new Map<object, { caller: Caller; pending: Pending[] }>();
   private flushScheduled = false;
   private readonly observer: SubgraphFetchObserver | null;
   private readonly resilience: Resilience;
@@ -120,10 +129,11 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
     const { query, variables = {}, operationName } = options.request;
     if (!query) throw new Error('Missing query');
     if (options.kind !== 'incoming operation') {
-      return parseResult(await this.request(JSON.stringify({ query, variables, operationName }), '', true));
+      const nobody = { identity: '', requestId: options.context.requestId ?? '' };
+      return parseResult(await this.request(JSON.stringify({ query, variables, operationName }), nobody, true));
     }
     const document = options.document ?? parseOnce(query);
-    const caller = options.context.identity ?? '';
+    const caller: Caller = { identity: options.context.identity ?? '', requestId: options.context.requestId ?? '' };
     let result: SubgraphResult & { cacheControl: string | undefined };
     if (isMergeable(document)) {
       result = await new Promise((resolve, reject) => {
@@ -135,7 +145,7 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
           operationName,
           resolve,
           reject,
-          inScope: requestScope(),
+          inScope: inTracedWork() ? requestScope() : runHere,
         });
         this.scheduleFlush();
       });
@@ -171,7 +181,7 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
     });
   }
 
-  private async flush(pending: Pending[], caller: string) {
+  private async flush(pending: Pending[], caller: Caller) {
     // Identical parts of one request are sent once.
     const distinct = new Map<string, Pending[]>();
     // One part alone needs no key, which would serialise its variables (often every representation) once more.
@@ -230,8 +240,8 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
   }
 
   /** Sends a query body, or joins an identical one already in flight for the same caller. */
-  private sendShared(body: string, caller: string): Promise<RawResponse> {
-    const key = `${caller}\u0000${body}`;
+  private sendShared(body: string, caller: Caller): Promise<RawResponse> {
+    const key = `${caller.identity}\u0000${body}`;
     let inFlight = this.inFlight.get(key);
     if (!inFlight) {
       inFlight = this.request(body, caller, true).finally(() => this.inFlight.delete(key));
@@ -241,15 +251,15 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
   }
 
   /** Sends a body under the subgraph's deadline and breaker; only queries (`retry`) are sent again. */
-  private request(body: string, identity: string, retry: boolean): Promise<RawResponse> {
-    return this.resilience.run((signal) => this.send(body, identity, signal), { retry });
+  private request(body: string, caller: Caller, retry: boolean): Promise<RawResponse> {
+    return this.resilience.run((signal) => this.send(body, caller, signal), { retry });
   }
 
   /**
    * Sends one request. Its headers are built here from nothing: no header of
    * the client's (Authorization, Cookie, a forged identity) can reach a subgraph.
    */
-  private async send(body: string, identity: string, signal: AbortSignal): Promise<RawResponse> {
+  private async send(body: string, caller: Caller, signal: AbortSignal): Promise<RawResponse> {
     const started = performance.now();
     const observe = (failure: SubgraphFetchFailure | null) =>
       this.observer?.fetched(this.name, (performance.now() - started) / 1000, failure);
@@ -259,7 +269,7 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
       response = await this.pool.request({
         path: this.path,
         method: 'POST',
-        headers: requestHeaders(identity),
+        headers: requestHeaders(caller),
         body: utf8Bytes(body),
         signal,
       });
@@ -296,11 +306,14 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
 
 type RequestScope = <T>(work: () => T) => T;
 
+const runHere: RequestScope = (work) => work();
+
 /**
  * Captures the calling client request's async context: its trace (the
- * gateway's `gateway.fetch` span is active in `process()`) and its log
- * fields. A merged batch is sent from a setImmediate, which would otherwise
- * run in the context of whichever request happened to schedule it.
+ * gateway's `gateway.fetch` span is active in `process()`). A merged batch
+ * is sent from a setImmediate, which would otherwise run in the context of
+ * whichever request happened to schedule it. Untraced, there is no context
+ * to keep (the request id travels with the caller), and `runHere` is used.
  */
 function requestScope(): RequestScope {
   // A resource of its own rather than AsyncResource.bind, which on Node 20
@@ -317,10 +330,9 @@ function requestScope(): RequestScope {
  * context, so the subgraph's server span is a child of the fetch. A fetch
  * shared between requests carries the first one's.
  */
-function requestHeaders(identity: string): Record<string, string> {
+function requestHeaders({ identity, requestId }: Caller): Record<string, string> {
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
   if (identity) headers[identityHeader] = identity;
-  const requestId = currentRequestId();
   if (requestId) headers[requestIdHeader] = requestId;
   // A no-op unless tracing is on.
   propagation.inject(context.active(), headers);
