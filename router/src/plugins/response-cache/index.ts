@@ -123,12 +123,11 @@ export class ResponseCache {
   ): Awaitable<CacheLookup> {
     const request: ResponseCacheRequest = { material, viewer, generation };
     if (publicEntry || !viewer) return { request, hit: publicEntry ? cachedHttpResponse(publicEntry) : null };
-    const found = (cached: CachedResponse | undefined): CacheLookup => ({
-      request,
-      hit: cached?.scope === 'PRIVATE' ? cachedHttpResponse(cached) : null,
-    });
     const privateEntry = this.store.get(privateKey(material, viewer));
-    return isPromise(privateEntry) ? privateEntry.then(found) : found(privateEntry);
+    // No closure on the synchronous path: a hit should allocate only its response.
+    return isPromise(privateEntry)
+      ? privateEntry.then((cached) => privateHit(request, cached))
+      : privateHit(request, privateEntry);
   }
 
   /**
@@ -242,6 +241,11 @@ export interface HTTPGraphQLResponseWithBytes {
   status: number;
   headers: HeaderMap;
   body: { kind: 'bytes'; bytes: Buffer };
+}
+
+/** A viewer's own entry, which only a private response can be. */
+function privateHit(request: ResponseCacheRequest, cached: CachedResponse | undefined): CacheLookup {
+  return { request, hit: cached?.scope === 'PRIVATE' ? cachedHttpResponse(cached) : null };
 }
 
 function cachedHttpResponse(cached: CachedResponse): HTTPGraphQLResponseWithBytes {
