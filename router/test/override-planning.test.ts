@@ -10,6 +10,7 @@ import {
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { withSubgraphEnforcedSecurity } from '../src/executor/served-supergraph.ts';
+import { ratedProductQuery } from './support/moving-ratings.ts';
 
 /**
  * The composed shop supergraph moves `Product.averageRating` and
@@ -57,15 +58,7 @@ const fetchingOf = (queryPlan: QueryPlan, field: string) =>
     .filter((fetch) => new RegExp(`\\b${field}\\b`).test(fetch.operation))
     .map((fetch) => fetch.serviceName);
 
-const query = /* GraphQL */ `
-  query Rated($id: ID!) {
-    product(id: $id) {
-      name
-      averageRating
-      reviewCount
-    }
-  }
-`;
+const query = ratedProductQuery;
 
 describe('planning Product.averageRating and reviewCount', () => {
   it('fetches them from reviews while the label is off', () => {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedProduct } from '../../seed/world.ts';
 import { scrape } from '../../test/support/metrics.ts';
 import { startShopGraph, type ShopGraph } from '../../test/support/shop-graph.ts';
+import { ratedProductQuery } from './support/moving-ratings.ts';
 
 /**
  * A field moving between two subgraphs of the real shop graph, through the
@@ -17,15 +18,7 @@ const labelsHeader = 'x-override-labels';
 /** A product no earlier request asked for: a repeated request would be a response-cache hit, fetching nothing. */
 let nextProduct = 0;
 const freshProduct = () => seedProduct(nextProduct++);
-const rated = /* GraphQL */ `
-  query Rated($id: ID!) {
-    product(id: $id) {
-      name
-      averageRating
-      reviewCount
-    }
-  }
-`;
+const rated = ratedProductQuery;
 
 let graph: ShopGraph;
 
