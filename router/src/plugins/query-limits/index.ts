@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import type { ValidationContext, ValidationRule } from 'graphql';
+import type { OperationDefinitionNode, ValidationContext, ValidationRule } from 'graphql';
 import {
   costModelFromSupergraph,
   fragmentsOf,
@@ -12,6 +12,11 @@ import { QueryLimitCode, QueryLimitError } from './errors.ts';
 import type { RouterPlugin } from '../plugin.ts';
 
 export { formatQueryLimitError, QueryLimitCode, QueryLimitError } from './errors.ts';
+
+/** Costs kept per operation, one per set of variables, oldest dropped first. */
+const maxCostsPerOperation = 64;
+/** Variables longer than this (as JSON) have their cost computed every time instead of kept. */
+const maxCachedVariablesLength = 1024;
 
 /** How big an operation may be. Every limit is checked before any subgraph is called. */
 export interface QueryLimits {
@@ -114,18 +119,34 @@ export function queryLimits(
   });
 
   const model = costModelFromSupergraph(supergraphSdl);
+  // A cost depends on the operation and its variables alone (the schema and
+  // model are this version's), and clients send the same few again and
+  // again: each is computed once. Apollo Server hands the same operation
+  // node for the same query text; its entry goes when the node does.
+  const costs = new WeakMap<OperationDefinitionNode, Map<string, number>>();
   const costLimit: ApolloServerPlugin<QueryLimitsContext> = {
     async requestDidStart() {
       return {
         async didResolveOperation({ document, operation, schema, request, contextValue }) {
           if (!operation || (limits.costExemptTrusted && contextValue.trusted)) return;
-          const cost = operationCost({
-            schema,
-            model,
-            operation,
-            fragments: fragmentsOf(document),
-            variables: request.variables,
-          });
+          let known = costs.get(operation);
+          if (!known) costs.set(operation, (known = new Map()));
+          const key = request.variables ? JSON.stringify(request.variables) : '';
+          let cost = known.get(key);
+          if (cost === undefined) {
+            cost = operationCost({
+              schema,
+              model,
+              operation,
+              fragments: fragmentsOf(document),
+              variables: request.variables,
+            });
+            // Bounded: a client cycling through variables, or sending large ones, cannot grow it.
+            if (key.length <= maxCachedVariablesLength) {
+              if (known.size >= maxCostsPerOperation) known.delete(known.keys().next().value!);
+              known.set(key, cost);
+            }
+          }
           // Thrown here, Apollo Server answers with the error as it is: code and status 400.
           if (cost > limits.maxCost) throw new QueryLimitError(QueryLimitCode.Cost, limits.maxCost, cost);
         },
