@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routerConfigFrom } from '../../router/src/config.ts';
@@ -200,4 +200,44 @@ describe('draining an HTTP service', () => {
     expect((await fetch(`${base}/health/live`)).status).toBe(200);
     expect(await post()).toEqual({ status: 200, connection: 'close' });
   });
+});
+
+describe('stopping an HTTP service that keeps connections alive', () => {
+  it('closes a connection a client keeps idle at once, without waiting out the 65 s keep-alive', async () => {
+    const apollo = new ApolloServer({
+      typeDefs: 'type Query { hello: String }',
+      resolvers: { Query: { hello: () => 'hi' } },
+    });
+    await apollo.start();
+    const server = createHttpService({
+      logger,
+      graphql: (httpGraphQLRequest) =>
+        apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context: async () => ({}) }),
+      readiness: async () => ({}),
+    });
+    const base = (await listen(server, 0, '127.0.0.1')).url;
+    const agent = new Agent({ keepAlive: true });
+    try {
+      let socketClosed: Promise<void> = Promise.resolve();
+      await new Promise<void>((resolve, reject) => {
+        const outgoing = request(
+          `${base}/graphql`,
+          { agent, method: 'POST', headers: { 'content-type': 'application/json' } },
+          (response) => {
+            expect(response.headers['keep-alive']).toMatch(/timeout=65/);
+            socketClosed = new Promise<void>((done) => response.socket.once('close', () => done()));
+            response.resume().on('end', resolve);
+          },
+        );
+        outgoing.on('error', reject);
+        outgoing.end(JSON.stringify({ query: '{ hello }' }));
+      });
+      // The connection now sits idle in the agent's pool; a stop that waited for it would outlast this test's limit.
+      await close(server);
+      await socketClosed;
+    } finally {
+      agent.destroy();
+      await apollo.stop();
+    }
+  }, 30_000);
 });

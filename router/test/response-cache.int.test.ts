@@ -60,6 +60,7 @@ async function post(query: string, variables: Record<string, unknown> = {}, as?:
     cache: response.headers.get('x-cache'),
     cacheControl: response.headers.get('cache-control'),
     age: response.headers.get('age'),
+    contentLength: response.headers.get('content-length'),
     text: await response.clone().text(),
     body: (await response.json()) as any,
   };
@@ -102,6 +103,9 @@ describe('public data', () => {
     const second = await post(productQuery, { id: product.id });
     expect(second.cache).toBe('HIT');
     expect(second.text).toBe(first.text);
+    // The miss is written as the bytes it stored: both carry the body's exact length.
+    expect(Number(first.contentLength)).toBe(Buffer.byteLength(first.text));
+    expect(second.contentLength).toBe(first.contentLength);
     expect(second.cacheControl).toBe('max-age=300, public');
     expect(Number(second.age)).toBeGreaterThanOrEqual(0);
 
