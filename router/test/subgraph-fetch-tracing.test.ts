@@ -1,11 +1,10 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { context, trace, type SpanContext } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { close, listen } from '../../platform/src/http/server.ts';
 import { startTracing, tracer, type Tracing } from '../../platform/src/tracing.ts';
-import { SubgraphFetch, type SubgraphFetchContext } from '../src/subgraph-fetch/index.ts';
+import type { SubgraphFetchContext } from '../src/subgraph-fetch/index.ts';
+import { startHeaderRecordingSubgraph } from './support/header-recording-subgraph.ts';
 
 /**
  * What the router tells a subgraph about the client request a fetch is
@@ -14,28 +13,18 @@ import { SubgraphFetch, type SubgraphFetchContext } from '../src/subgraph-fetch/
  */
 
 let tracing: Tracing;
-let server: Server;
-let fetcher: SubgraphFetch;
-const received: IncomingHttpHeaders[] = [];
+let subgraph: Awaited<ReturnType<typeof startHeaderRecordingSubgraph>>;
 
 beforeAll(async () => {
   tracing = startTracing(
     { serviceName: 'subgraph-fetch-test', tracesUrl: null, sampler: 'parentbased_always_on', samplerRatio: 1 },
     { spanProcessors: [new SimpleSpanProcessor(new InMemorySpanExporter())] },
   );
-  server = createServer((incoming, outgoing) => {
-    received.push(incoming.headers);
-    incoming.resume().on('end', () => {
-      outgoing.writeHead(200, { 'content-type': 'application/json' }).end('{"data":{"hello":"hi"}}');
-    });
-  });
-  const { url } = await listen(server, 0, '127.0.0.1');
-  fetcher = new SubgraphFetch({ name: 'greetings', url: `${url}/graphql` });
+  subgraph = await startHeaderRecordingSubgraph();
 });
 
 afterAll(async () => {
-  await fetcher?.close();
-  if (server) await close(server);
+  await subgraph?.stop();
   await tracing?.shutdown();
 });
 
@@ -49,7 +38,7 @@ function fetchFor(requestId: string, query: string): { spanContext: SpanContext;
     incomingRequestContext: {},
     context: { identity: null, requestId },
   } as unknown as GraphQLDataSourceProcessOptions<SubgraphFetchContext>;
-  const done = context.with(trace.setSpan(context.active(), span), () => fetcher.process(options));
+  const done = context.with(trace.setSpan(context.active(), span), () => subgraph.fetcher.process(options));
   return { spanContext: span.spanContext(), done: done.finally(() => span.end()) };
 }
 
@@ -60,12 +49,12 @@ describe('a subgraph fetch', () => {
     const second = fetchFor('request-2', 'query { hello }');
     await Promise.all([first.done, second.done]);
 
-    expect(received).toHaveLength(2);
+    expect(subgraph.received).toHaveLength(2);
     for (const [requestId, { spanContext }] of [
       ['request-1', first],
       ['request-2', second],
     ] as const) {
-      const headers = received.find((candidate) => candidate['x-request-id'] === requestId);
+      const headers = subgraph.received.find((candidate) => candidate['x-request-id'] === requestId);
       expect(headers, requestId).toBeDefined();
       expect(headers!.traceparent).toBe(`00-${spanContext.traceId}-${spanContext.spanId}-01`);
     }

@@ -116,15 +116,15 @@ class HttpError extends Error {
   }
 }
 
+/** How long a kept-alive connection may sit idle before the server closes it (see `createHttpService`). */
+const idleKeepAliveMs = 65_000;
+
 /**
  * The node:http front of a service: health endpoints, then GraphQL at one
  * path. Apollo Server does the protocol work (CSRF prevention, content
  * negotiation, status codes); this layer only reads bounded bodies and
  * writes responses.
  */
-/** How long a kept-alive connection may sit idle before the server closes it (see `createHttpService`). */
-const idleKeepAliveMs = 65_000;
-
 export function createHttpService({
   graphql,
   readiness,

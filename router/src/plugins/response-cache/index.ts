@@ -56,7 +56,7 @@ export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS';
 /** A lookup's outcome: the entry's key material for storing a miss, and the hit, if any. */
 export interface CacheLookup {
   request: ResponseCacheRequest;
-  hit: HTTPGraphQLResponseWithBytes | null;
+  hit: BytesResponse | null;
 }
 
 /**
@@ -236,19 +236,12 @@ function isReportedEvent(event: unknown): event is { type: string; payload: unkn
   return typeof event === 'object' && event !== null && typeof (event as { type?: unknown }).type === 'string';
 }
 
-/** A response whose body is bytes already, served as they are. */
-export interface HTTPGraphQLResponseWithBytes {
-  status: number;
-  headers: HeaderMap;
-  body: { kind: 'bytes'; bytes: Buffer };
-}
-
 /** A viewer's own entry, which only a private response can be. */
 function privateHit(request: ResponseCacheRequest, cached: CachedResponse | undefined): CacheLookup {
   return { request, hit: cached?.scope === 'PRIVATE' ? cachedHttpResponse(cached) : null };
 }
 
-function cachedHttpResponse(cached: CachedResponse): HTTPGraphQLResponseWithBytes {
+function cachedHttpResponse(cached: CachedResponse): BytesResponse {
   const ageSeconds = Math.max(0, Math.floor((Date.now() - cached.createdAt) / 1000));
   const headers = new HeaderMap([
     ['content-type', cached.contentType],
