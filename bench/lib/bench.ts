@@ -83,7 +83,14 @@ export async function runBench(options: BenchOptions, command: string): Promise<
       if (!graph || graphWorkloads.length === 0) continue;
       const names = options.contenders.filter((name) => graphWorkloads.some((w) => w.contenders.includes(name)));
       const graphSettings = { ...settings, signedIn: signedIn.get(graph) ?? null };
-      const context = { placement, settings: graphSettings, results, shopIds, echo: options.echo };
+      const context = {
+        placement,
+        settings: graphSettings,
+        results,
+        shopIds,
+        echo: options.echo,
+        profileDir: options.profileDir,
+      };
       for (const name of rotate(names, round)) {
         const mine = graphWorkloads.filter((workload) => workload.contenders.includes(name));
         for (const group of launchGroups(name, mine, graph)) await runContender(name, group, graph, round, context);
@@ -157,6 +164,7 @@ interface RunContext {
   results: Results;
   shopIds: ShopIds | null;
   echo: boolean;
+  profileDir: string | null;
 }
 
 async function runContender(
@@ -164,11 +172,14 @@ async function runContender(
   mine: Workload[],
   graph: RunningGraph,
   round: number,
-  { placement, settings, results, shopIds, echo }: RunContext,
+  { placement, settings, results, shopIds, echo, profileDir }: RunContext,
 ): Promise<void> {
   const contender = contenders[name];
   const [port] = await freePorts(1);
   const launch = contender.launch(launchContext(graph, settings, port!, mine));
+  // V8 writes the profile when the process exits, which a gateway does on the SIGTERM that ends its round.
+  if (profileDir)
+    launch.command.splice(1, 0, '--cpu-prof', `--cpu-prof-dir=${join(profileDir, `${name}-r${round + 1}`)}`);
   const url = `http://127.0.0.1:${port}/graphql`;
   const gateway = startProcess({
     name,
@@ -215,7 +226,8 @@ async function runContender(
     const summary = lastLine ? `${(error as Error).message} (last output: ${lastLine})` : (error as Error).message;
     for (const workload of mine) results.fail(workload.name, name, round, summary);
   } finally {
-    await gateway.stop();
+    // A profiled process exits only after its graceful stop (drain included), and writes its profile then.
+    await gateway.stop(profileDir ? 60_000 : undefined);
   }
 }
 

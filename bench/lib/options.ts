@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { contenderNames, isContenderName, type ContenderName } from '../contenders/index.ts';
 import { isWorkloadName, workloadNames, type WorkloadName } from '../workloads/index.ts';
@@ -18,6 +19,8 @@ export interface BenchOptions {
   writeDocs: boolean;
   /** Copy every child's output to stderr. */
   echo: boolean;
+  /** Where each gateway process writes a V8 CPU profile when it stops; null: no profiles. */
+  profileDir: string | null;
 }
 
 export const usage = `Usage: npm run bench -- [options]
@@ -33,6 +36,7 @@ export const usage = `Usage: npm run bench -- [options]
   --write-docs            write docs/benchmarks.md (default for full runs)
   --no-write-docs         do not
   --echo                  copy every process's output to stderr
+  --profile <dir>         each gateway process writes a CPU profile (.cpuprofile) into <dir>/<contender>-r<round>
 `;
 
 export function parseOptions(argv: string[]): BenchOptions {
@@ -51,6 +55,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       'write-docs': { type: 'boolean' },
       'no-write-docs': { type: 'boolean' },
       echo: { type: 'boolean', default: false },
+      profile: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -73,6 +78,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     shopSize,
     writeDocs: values['no-write-docs'] ? false : (values['write-docs'] ?? !quick),
     echo: values.echo,
+    profileDir: values.profile ? resolve(values.profile) : null,
   };
 }
 
