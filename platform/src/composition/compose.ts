@@ -54,7 +54,8 @@ export function composeSupergraph(sources: readonly SubgraphSource[]): Compositi
   return {
     ok: true,
     supergraphSdl: result.supergraphSdl,
-    apiSchemaSdl: printSchema(result.schema.toAPISchema().toGraphQLJSSchema()),
+    // @defer is part of the API: the router plans and streams deferred fragments.
+    apiSchemaSdl: printSchema(result.schema.toAPISchema().toGraphQLJSSchema({ includeDefer: true })),
     hints: hints.map((hint) => hint.text),
     diagnostics: hints,
   };

@@ -1,6 +1,7 @@
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type {
   ConditionNode,
+  DeferNode,
   FetchDataRewrite,
   FetchDataKeyRenamer,
   FetchNode,
@@ -36,7 +37,7 @@ import { shapeResponse } from './shape.ts';
 
 /** Codes of the errors the executor raises itself. */
 export enum ExecutorErrorCode {
-  /** The plan has a node this executor does not run yet (`@defer`, subscriptions). */
+  /** The plan has a node this executor does not run (a subscription's). */
   UnsupportedQueryPlanNode = 'UNSUPPORTED_QUERY_PLAN_NODE',
   /** A subgraph answered, but not with what the plan asked for (an `_entities` list of the wrong length). */
   DownstreamServiceError = 'DOWNSTREAM_SERVICE_ERROR',
@@ -120,14 +121,31 @@ export interface FetchedPlan {
  * fetch nothing waits for may be held for a later wave that asks its
  * subgraph anyway (./schedule.ts), which saves another.
  */
-export async function fetchPlan({
-  plan,
-  supergraphSchema,
-  requestContext,
-  dataSource,
-}: ExecutePlanOptions): Promise<FetchedPlan> {
+export async function fetchPlan(options: ExecutePlanOptions): Promise<FetchedPlan> {
+  const running = startPlan(options);
+  await running.done;
+  return running;
+}
+
+/** A plan whose fetches are under way: `data` and `errors` fill in as they answer, until `done`. */
+export interface RunningPlan extends FetchedPlan {
+  done: Promise<void>;
+}
+
+/**
+ * Called when a part of a deferred plan has all its data in the tree:
+ * `null` for the part the first payload holds, else the router's label of
+ * the deferred fragment (./defer/operation.ts).
+ */
+export type PartReady = (label: string | null) => void;
+
+/** Starts the plan's fetches; `ready` hears of each part of a deferred plan as it completes. */
+export function startPlan(
+  { plan, supergraphSchema, requestContext, dataSource }: ExecutePlanOptions,
+  ready: PartReady | null = null,
+): RunningPlan {
   const data: JsonObject = {};
-  if (!plan.node) return { data, errors: [] };
+  if (!plan.node) return { data, errors: [], done: Promise.resolve() };
   if (plan.node.kind === 'Subscription') throw unsupported('Subscription');
   // Corrected plans are cached per plan, so their schedules are too.
   const corrected = correctedPlan(plan, {
@@ -136,31 +154,33 @@ export async function fetchPlan({
     fragments: requestContext.document ? fragmentsOf(requestContext.document) : {},
   });
   const node = corrected.node;
-  const run = new PlanRun(supergraphSchema, requestContext, dataSource, scheduleOf(corrected));
+  const run = new PlanRun(supergraphSchema, requestContext, dataSource, scheduleOf(corrected), ready);
   let finished = false;
   let failure: { error: unknown } | null = null;
   const root: Place = { value: data, up: null, keys: [] };
-  const done = run.node(node as PlanNode, [root]).then(
+  const all = run.node(node as PlanNode, [root]).then(
     () => void (finished = true),
     (error: unknown) => {
       failure = { error };
       finished = true;
     },
   );
-  // The first wave is queued by now: every branch runs synchronously up to its first fetch.
-  for (let wave = 0; !finished && run.queue.length > 0; wave++) {
-    let sent = run.queue.filter((job) => job.notBefore <= wave);
-    // Only held fetches are left, and nothing is running that could queue more: their wave will not come.
-    if (sent.length === 0) sent = run.queue;
-    run.queue = sent.length === run.queue.length ? [] : run.queue.filter((job) => !sent.includes(job));
-    await run.dispatch(sent);
-    // The fetches that the answers unblock are queued from microtasks; a
-    // macrotask turn later they all are, and nothing else is running.
-    if (!finished) await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  await done;
-  if (failure) throw (failure as { error: unknown }).error;
-  return { data, errors: run.errors };
+  const drive = async () => {
+    // The first wave is queued by now: every branch runs synchronously up to its first fetch.
+    for (let wave = 0; !finished && run.queue.length > 0; wave++) {
+      let sent = run.queue.filter((job) => job.notBefore <= wave);
+      // Only held fetches are left, and nothing is running that could queue more: their wave will not come.
+      if (sent.length === 0) sent = run.queue;
+      run.queue = sent.length === run.queue.length ? [] : run.queue.filter((job) => !sent.includes(job));
+      await run.dispatch(sent);
+      // The fetches that the answers unblock are queued from microtasks; a
+      // macrotask turn later they all are, and nothing else is running.
+      if (!finished) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    await all;
+    if (failure) throw (failure as { error: unknown }).error;
+  };
+  return { data, errors: run.errors, done: drive() };
 }
 
 /**
@@ -223,6 +243,7 @@ class PlanRun {
     private readonly requestContext: GatewayGraphQLRequestContext,
     private readonly dataSource: (subgraphName: string) => GraphQLDataSource,
     private readonly schedule: FetchSchedule,
+    private readonly ready: PartReady | null,
   ) {
     this.variables = requestContext.request.variables ?? {};
   }
@@ -252,10 +273,29 @@ class PlanRun {
         return;
       }
       case 'Defer':
-        throw unsupported('Defer');
+        return this.defer(node, places, null);
       default:
         return exhaustive(node);
     }
+  }
+
+  /**
+   * A Defer node: its primary part, then, once that part's data is in,
+   * each deferred part side by side. `owner` is the deferred fragment the
+   * primary part completes (a fragment deferred inside another is planned
+   * as a Defer node of its own); null: the first payload.
+   */
+  private async defer(node: DeferNode, places: Place[], owner: string | null): Promise<void> {
+    if (node.primary.node) await this.node(node.primary.node, places);
+    this.ready?.(owner);
+    await Promise.all(
+      node.deferred.map(async (deferred) => {
+        const label = deferred.label ?? null;
+        if (deferred.node?.kind === 'Defer') return this.defer(deferred.node, places, label);
+        if (deferred.node) await this.node(deferred.node, places);
+        this.ready?.(label);
+      }),
+    );
   }
 
   /** Sends a wave: root fetches as they are, entity fetches batched by operation and variables. */

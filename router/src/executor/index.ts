@@ -10,10 +10,21 @@ import type {
   GatewaySchemaLoadOrUpdateCallback,
   GatewayUnsubscriber,
 } from '@apollo/server-gateway-interface';
-import { getVariableValues, GraphQLError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import {
+  DirectiveLocation,
+  getVariableValues,
+  GraphQLBoolean,
+  GraphQLDirective,
+  GraphQLError,
+  GraphQLNonNull,
+  GraphQLSchema,
+  GraphQLString,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { ErrorCode } from '../../../platform/src/errors.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
 import { inChildSpan } from '../../../platform/src/tracing.ts';
+import { deferredOperation, executeIncrementally, incrementalFormatOf } from './defer/index.ts';
 import { executePlan } from './execute-plan.ts';
 import { localPlans, type PlanSource } from './plan-source.ts';
 
@@ -39,6 +50,22 @@ interface RouterRequestContext {
 }
 
 const noLabels: ReadonlySet<string> = new Set();
+
+/** `@defer` as the incremental delivery RFC declares it (graphql-js 16 has no definition of its own). */
+const deferDirective = new GraphQLDirective({
+  name: 'defer',
+  locations: [DirectiveLocation.FRAGMENT_SPREAD, DirectiveLocation.INLINE_FRAGMENT],
+  args: {
+    label: { type: GraphQLString },
+    if: { type: new GraphQLNonNull(GraphQLBoolean), defaultValue: true },
+  },
+});
+
+function withDefer(schema: GraphQLSchema): GraphQLSchema {
+  if (schema.getDirective('defer')) return schema;
+  const config = schema.toConfig();
+  return new GraphQLSchema({ ...config, directives: [...config.directives, deferDirective] });
+}
 
 /**
  * A gateway for Apollo Server whose executor is the router's own
@@ -70,8 +97,11 @@ export class OwnExecutorGateway implements GatewayInterface {
     return { executor: this.executor };
   }
 
+  /** The inner gateway's schema, with `@defer` declared: this executor runs it (./defer). */
   onSchemaLoadOrUpdate(callback: GatewaySchemaLoadOrUpdateCallback): GatewayUnsubscriber {
-    return this.gateway.onSchemaLoadOrUpdate(callback);
+    return this.gateway.onSchemaLoadOrUpdate((update) =>
+      callback({ ...update, apiSchema: withDefer(update.apiSchema) }),
+    );
   }
 
   stop(): Promise<void> {
@@ -107,10 +137,13 @@ export class OwnExecutorGateway implements GatewayInterface {
     );
     if (errors) return { errors };
     const context = requestContext.context as RouterRequestContext;
+    // An operation with @defer is answered in parts when the client accepts them, else whole (./defer).
+    const format = incrementalFormatOf(requestContext.request.http?.headers.get('accept') ?? undefined);
+    const deferred = format ? deferredOperation(requestContext.document, requestContext.operation, coerced) : null;
     let plan;
     try {
       plan = await this.plans.planFor({
-        document: requestContext.document,
+        document: deferred ? deferred.planned : requestContext.document,
         operationName: requestContext.operationName,
         overrideLabels: context.overrideLabels ?? noLabels,
       });
@@ -121,13 +154,17 @@ export class OwnExecutorGateway implements GatewayInterface {
       );
       throw error;
     }
-    return executePlan({
+    const options = {
       plan,
       supergraphSchema: this.supergraphSchema,
       apiSchema: this.apiSchema,
       requestContext,
       dataSource: this.dataSource,
       variables: coerced,
-    });
+    };
+    if (deferred && format)
+      // Apollo Server (patched, see patches/) streams a gateway's incremental result as it does its own executor's.
+      return (await executeIncrementally(options, deferred, format)) as GatewayExecutionResult;
+    return executePlan(options);
   }
 }

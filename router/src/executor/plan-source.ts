@@ -20,6 +20,9 @@ export interface PlanSource {
   planFor(request: PlanRequest): QueryPlan | Promise<QueryPlan>;
 }
 
+/** Plans Defer nodes for `@defer`, which the executor runs (./defer). */
+export const deferEnabled = { incrementalDelivery: { enableDefer: true } } as const;
+
 export interface LocalPlansOptions {
   /** Plans kept, least recently used dropped first. Default: 1,000. */
   max?: number;
@@ -33,7 +36,7 @@ export interface LocalPlansOptions {
 export function localPlans(supergraph: string | Supergraph, { max = 1_000 }: LocalPlansOptions = {}): PlanSource {
   const built = typeof supergraph === 'string' ? Supergraph.build(supergraph) : supergraph;
   const apiSchema = built.apiSchema();
-  const planner = new QueryPlanner(built);
+  const planner = new QueryPlanner(built, deferEnabled);
   const plans = new LRUCache<string, QueryPlan>({ max });
   return {
     planFor({ document, operationName, overrideLabels }) {

@@ -37,7 +37,9 @@ const nothingHeld: FetchSchedule = { notBefore: new Map() };
 export function scheduleOf(plan: QueryPlan): FetchSchedule {
   let schedule = schedules.get(plan);
   if (!schedule) {
-    schedule = plan.node && plan.node.kind !== 'Subscription' ? scheduleNode(plan.node) : nothingHeld;
+    // A deferred plan holds nothing back: a held fetch could delay a payload that was ready to go.
+    schedule =
+      plan.node && plan.node.kind !== 'Subscription' && !hasDefer(plan.node) ? scheduleNode(plan.node) : nothingHeld;
     schedules.set(plan, schedule);
   }
   return schedule;
@@ -92,8 +94,24 @@ function walk(node: PlanNode, start: number, last: boolean, out: Timed[]): numbe
         node.elseClause ? walk(node.elseClause, start, last, out) : start,
       );
     case 'Defer':
-      // Not executed yet (the executor refuses it); nothing to hold.
+      // Never reached: deferred plans are not scheduled (scheduleOf).
       return start;
+  }
+}
+
+function hasDefer(node: PlanNode): boolean {
+  switch (node.kind) {
+    case 'Defer':
+      return true;
+    case 'Fetch':
+      return false;
+    case 'Flatten':
+      return hasDefer(node.node);
+    case 'Sequence':
+    case 'Parallel':
+      return node.nodes.some(hasDefer);
+    case 'Condition':
+      return [node.ifClause, node.elseClause].some((branch) => branch !== undefined && hasDefer(branch));
   }
 }
 

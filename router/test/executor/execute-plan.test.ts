@@ -5,7 +5,7 @@ import { ApolloServer } from '@apollo/server';
 import type { GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
-import { buildSchema, GraphQLError, parse } from 'graphql';
+import { buildSchema, GraphQLError, OperationTypeNode, parse } from 'graphql';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../platform/src/logger.ts';
 import { withSubgraphEnforcedSecurity } from '../../src/executor/served-supergraph.ts';
@@ -417,12 +417,22 @@ describe('executePlan', () => {
       context: {},
       schema,
     } as unknown as GatewayGraphQLRequestContext;
-    const deferred: QueryPlan = {
+    const subscription: QueryPlan = {
       kind: 'QueryPlan',
-      node: { kind: 'Defer', primary: {}, deferred: [] },
+      node: {
+        kind: 'Subscription',
+        primary: {
+          kind: 'Fetch',
+          serviceName: 'a',
+          variableUsages: [],
+          operation: 'subscription { a }',
+          operationKind: OperationTypeNode.SUBSCRIPTION,
+          operationName: undefined,
+        },
+      },
     };
     const failure = await fetchPlan({
-      plan: deferred,
+      plan: subscription,
       supergraphSchema: schema,
       apiSchema: schema,
       requestContext,

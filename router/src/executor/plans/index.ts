@@ -8,7 +8,7 @@ import { parse, print, type DocumentNode } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../../../../platform/src/logger.ts';
 import { withSubgraphEnforcedSecurity } from '../served-supergraph.ts';
-import type { PlanRequest, PlanSource } from '../plan-source.ts';
+import { deferEnabled, type PlanRequest, type PlanSource } from '../plan-source.ts';
 import { overrideLabelsOf } from './override-labels.ts';
 import { deserializePlan, serializePlan } from './serialize.ts';
 
@@ -153,10 +153,10 @@ export class QueryPlans implements PlanSource {
     }: QueryPlansOptions = {},
   ) {
     this.graphHash = sha256(supergraphSdl);
-    this.plannerVersion = plannerVersionOf(planner);
+    this.plannerVersion = plannerVersionOf({ ...deferEnabled, ...planner });
     const supergraph = Supergraph.build(withSubgraphEnforcedSecurity(supergraphSdl, { contextArguments: true }));
     this.apiSchema = supergraph.apiSchema();
-    this.planner = new QueryPlanner(supergraph, planner);
+    this.planner = new QueryPlanner(supergraph, { ...deferEnabled, ...planner });
     const { percent, custom } = overrideLabelsOf(supergraphSdl);
     this.knownLabels = new Set([...percent.map(({ label }) => label), ...custom]);
     this.withDocuments = planner.exposeDocumentNodeInFetchNode ?? false;
