@@ -108,11 +108,17 @@ export function errorsPlugin({
           }
         },
         async willSendResponse({ request, response }) {
-          if (response.body.kind !== 'single') return;
+          if (response.body.kind === 'incremental') {
+            // A deferred answer's first payload; its later ones pass willSendSubsequentPayload.
+            const { initialResult } = response.body;
+            if (!initialResult.errors) return;
+            initialResult.errors = tidied(initialResult.errors, production);
+            if (requestId) initialResult.extensions = { ...initialResult.extensions, requestId };
+            return;
+          }
           const { singleResult } = response.body;
           if (!singleResult.errors) return;
-          let errors = withoutRepeatedSubgraphFailures(singleResult.errors);
-          if (production) errors = errors.map(withoutSubgraphName);
+          const errors = tidied(singleResult.errors, production);
           singleResult.errors = errors;
           // The gateway reports an operation name missing from the document
           // as INVALID_GRAPHQL while executing, which Apollo Server answers
@@ -134,9 +140,23 @@ export function errorsPlugin({
             response.http.status = 200;
           if (requestId) singleResult.extensions = { ...singleResult.extensions, requestId };
         },
+        // Each later payload of a deferred answer: its errors are told the same way as the first's.
+        async willSendSubsequentPayload(_requestContext, payload) {
+          const parts: Array<{ errors?: readonly GraphQLFormattedError[] }> = [
+            ...(payload.incremental ?? []),
+            ...(('completed' in payload ? payload.completed : undefined) ?? []),
+          ];
+          for (const part of parts) if (part.errors) part.errors = tidied(part.errors, production);
+        },
       };
     },
   };
+}
+
+/** Errors as the client gets them: a merged fetch's failure once, and in production without subgraph names. */
+function tidied(errors: readonly GraphQLFormattedError[], production: boolean): GraphQLFormattedError[] {
+  const once = withoutRepeatedSubgraphFailures(errors);
+  return production ? once.map(withoutSubgraphName) : once;
 }
 
 /**

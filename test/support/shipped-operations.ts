@@ -33,6 +33,7 @@ const variablesByOperation: Record<string, () => Record<string, unknown>> = {
   Categories: () => ({}),
   Cart: () => ({ productIds: [seedProduct(3).id, seedProduct(0).id] }),
   ProductPage: () => ({ id: seedProduct(0).id }),
+  ProductPageDeferred: () => ({ id: seedProduct(0).id }),
   ProductReviews: () => ({ id: seedProduct(0).id, first: 5 }),
   OrderHistory: () => ({}),
   PlaceOrder: () => ({

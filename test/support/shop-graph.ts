@@ -13,6 +13,7 @@ import { startSubgraph, type RunningSubgraph } from '../../platform/src/subgraph
 import { startRouter, type RouterSettings, type RunningRouter } from '../../router/src/router.ts';
 import { loadSubgraph, schemaFileOf, subgraphs, type SubgraphName } from '../../subgraphs/registry.ts';
 import { createTestDatabase, type TestDatabase } from '../databases.ts';
+import { startDelayingProxy, type DelayingProxy } from './delaying-proxy.ts';
 import { testIdentitySecret, testJwtSecret } from './tokens.ts';
 
 /** Test servers log nothing unless TEST_LOG_LEVEL asks for it. */
@@ -167,6 +168,8 @@ export function startTestRouter(
 export interface ShopGraph {
   router: RunningRouter;
   subgraphs: Record<SubgraphName, RunningSubgraph>;
+  /** The delaying proxies asked for (`delays`), by subgraph: set `delayMs` to change a delay. */
+  proxies: Partial<Record<SubgraphName, DelayingProxy>>;
   /** The supergraph the router serves, for another router beside it. */
   supergraphPath: string;
   /** Sends an operation through the router; a typed document types the response. */
@@ -191,26 +194,40 @@ export async function startShopGraph(
     bus = null,
     postgresAdminUrl,
     loggerFor = testLogger,
-  }: { bus?: EventBus | null; postgresAdminUrl?: string; loggerFor?: (service: string) => Logger } = {},
+    delays = {},
+  }: {
+    bus?: EventBus | null;
+    postgresAdminUrl?: string;
+    loggerFor?: (service: string) => Logger;
+    /** Subgraphs the router reaches through a proxy that holds each request this many ms (`proxies`). */
+    delays?: Partial<Record<SubgraphName, number>>;
+  } = {},
 ): Promise<ShopGraph> {
   const started = await startSubgraphs(label, 'small', bus, postgresAdminUrl, loggerFor);
   const workdir = await mkdtemp(join(tmpdir(), 'shop-graph-'));
+  const proxies: Partial<Record<SubgraphName, DelayingProxy>> = {};
+  const stopProxies = () => Promise.allSettled(Object.values(proxies).map((proxy) => proxy.stop()));
   try {
+    for (const [name, ms] of Object.entries(delays) as Array<[SubgraphName, number]>)
+      proxies[name] = await startDelayingProxy(started.byName[name].url, ms);
     const supergraphPath = join(workdir, 'supergraph.graphql');
-    await writeFile(supergraphPath, composeFor(started.byName));
+    await writeFile(supergraphPath, composeFor({ ...started.byName, ...proxies }));
     const router = await startTestRouter(supergraphPath, routerSettings, loggerFor('router'));
     return {
       router,
       subgraphs: started.byName,
+      proxies,
       supergraphPath,
       query: (query, variables, headers) => postGraphQL(router.url, query, variables, headers),
       async stop() {
         await router.stop();
+        await stopProxies();
         await started.stop();
         await rm(workdir, { recursive: true, force: true });
       },
     };
   } catch (error) {
+    await stopProxies();
     await started.stop();
     await rm(workdir, { recursive: true, force: true });
     throw error;

@@ -67,7 +67,8 @@ export { defaultListSize } from '../graphql/demand-control.ts';
 export function reportOperations({ supergraphSdl, subgraphs, documents }: OperationsReportInput): OperationReport[] {
   // The report plans, it does not serve: security features need no enforcer here.
   const supergraph = Supergraph.build(supergraphSdl, { supportedFeatures: ROUTER_SUPPORTED_SUPERGRAPH_FEATURES });
-  const planner = new QueryPlanner(supergraph);
+  // As the router plans: `@defer` becomes Defer nodes, each deferred fragment its own part.
+  const planner = new QueryPlanner(supergraph, { incrementalDelivery: { enableDefer: true } });
   const apiSchema = supergraph.apiSchema().toGraphQLJSSchema();
   const costModel = costModelFromSupergraph(supergraphSdl);
   const subgraphSchemas = new Map(
