@@ -7,7 +7,7 @@ import type { Logger } from '../../platform/src/logger.ts';
 import type { RouterMetrics } from './metrics.ts';
 import { errorsPlugin, routerErrorFormatter } from './errors.ts';
 import type { RouterContext, RouterPlugin } from './plugins/plugin.ts';
-import { OwnExecutorGateway } from './executor/index.ts';
+import { OwnExecutorGateway, withDeferDeclared } from './executor/index.ts';
 import { overrideLabelsOf, QueryPlans, warmLabelSets, type WarmUpReport } from './executor/plans/index.ts';
 import { withSubgraphEnforcedSecurity } from './executor/served-supergraph.ts';
 import { SubgraphFetch } from './subgraph-fetch/index.ts';
@@ -157,7 +157,7 @@ export class GraphVersion {
             },
             logger,
           })
-        : apolloGateway;
+        : withDeferDeclared(apolloGateway);
     const id = graphIdOf(supergraphSdl);
     const contributions = plugins.map((plugin) => ({
       plugin,

@@ -96,7 +96,7 @@ interface PlannedFetch {
   before: readonly PlannedFetch[];
 }
 
-/** The fetches of `node`, each into `out`; null for a plan this executor does not run (`@defer`). */
+/** The fetches of `node`, each into `out`; null for a plan holding a node this executor does not run. */
 function collectFetches(
   node: PlanNode,
   path: ResponsePath,
@@ -134,8 +134,20 @@ function collectFetches(
       }
       return all;
     }
-    case 'Defer':
-      return null;
+    case 'Defer': {
+      // The deferred parts start once the primary part is in, each side by side.
+      const primary = node.primary.node ? collectFetches(node.primary.node, path, before, out) : [];
+      if (!primary) return null;
+      const all = [...primary];
+      const after = [...before, ...primary];
+      for (const deferred of node.deferred) {
+        if (!deferred.node) continue;
+        const inner = collectFetches(deferred.node, path, after, out);
+        if (!inner) return null;
+        all.push(...inner);
+      }
+      return all;
+    }
   }
 }
 
@@ -156,7 +168,14 @@ function replaceFetches(node: PlanNode, patched: ReadonlyMap<FetchNode, FetchNod
         elseClause: node.elseClause && replaceFetches(node.elseClause, patched),
       };
     case 'Defer':
-      return node;
+      return {
+        ...node,
+        primary: { ...node.primary, node: node.primary.node && replaceFetches(node.primary.node, patched) },
+        deferred: node.deferred.map((deferred) => ({
+          ...deferred,
+          node: deferred.node && replaceFetches(deferred.node, patched),
+        })),
+      };
   }
 }
 

@@ -211,6 +211,8 @@ interface EntityBatch {
   indexOf: Map<string, number>;
   /** By representation index: every place it came from. */
   targets: Place[][];
+  /** The jobs whose entities it holds. */
+  jobs: Set<Job>;
 }
 
 /** Per plan node, what makes its `_entities` fetches the same as another's; see `batchKeyOf`. */
@@ -304,11 +306,26 @@ class PlanRun {
     const batches = new Map<string, EntityBatch>();
     for (const job of jobs) {
       if (job.fetch.requires) this.collectEntities(job, batches);
-      else sends.push(this.sendRoot(job));
+      else sends.push(this.sendRoot(job).then(job.done));
     }
-    for (const batch of batches.values()) sends.push(this.sendEntities(batch));
+    // A job is done once every batch holding its entities has answered, not
+    // when the whole wave has: what waits on it (a deferred fragment's
+    // payload) goes out then. The next wave still starts after the whole one.
+    const batchesLeft = new Map<Job, number>();
+    for (const batch of batches.values())
+      for (const job of batch.jobs) batchesLeft.set(job, (batchesLeft.get(job) ?? 0) + 1);
+    for (const job of jobs) if (job.fetch.requires && !batchesLeft.has(job)) job.done();
+    for (const batch of batches.values())
+      sends.push(
+        this.sendEntities(batch).then(() => {
+          for (const job of batch.jobs) {
+            const left = batchesLeft.get(job)! - 1;
+            batchesLeft.set(job, left);
+            if (left === 0) job.done();
+          }
+        }),
+      );
     await Promise.all(sends);
-    for (const job of jobs) job.done();
   }
 
   private condition(node: ConditionNode): boolean {
@@ -347,7 +364,11 @@ class PlanRun {
       const key = baseKey ?? `${batchKeyOf(fetch)}\u0000${JSON.stringify(variables)}`;
       let batch = batches.get(key);
       if (!batch)
-        batches.set(key, (batch = { fetch, variables, representations: [], indexOf: new Map(), targets: [] }));
+        batches.set(
+          key,
+          (batch = { fetch, variables, representations: [], indexOf: new Map(), targets: [], jobs: new Set() }),
+        );
+      batch.jobs.add(job);
       const text = JSON.stringify(representation);
       let index = batch.indexOf.get(text);
       if (index === undefined) {

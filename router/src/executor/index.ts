@@ -24,7 +24,7 @@ import {
 import { ErrorCode } from '../../../platform/src/errors.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
 import { inChildSpan } from '../../../platform/src/tracing.ts';
-import { deferredOperation, executeIncrementally, incrementalFormatOf } from './defer/index.ts';
+import { deferredOperation, executeIncrementally, incrementalFormatOf, withoutDefer } from './defer/index.ts';
 import { executePlan } from './execute-plan.ts';
 import { localPlans, type PlanSource } from './plan-source.ts';
 
@@ -61,6 +61,21 @@ const deferDirective = new GraphQLDirective({
   },
 });
 
+/**
+ * The stock gateway with `@defer` declared in its schema, as the router's
+ * own executor declares it: the same documents validate with either. Its
+ * planner plans without incremental delivery, so it answers a deferred
+ * operation whole.
+ */
+export function withDeferDeclared(gateway: ApolloGateway): GatewayInterface {
+  return {
+    load: (options) => gateway.load(options),
+    onSchemaLoadOrUpdate: (callback) =>
+      gateway.onSchemaLoadOrUpdate((update) => callback({ ...update, apiSchema: withDefer(update.apiSchema) })),
+    stop: () => gateway.stop(),
+  };
+}
+
 function withDefer(schema: GraphQLSchema): GraphQLSchema {
   if (schema.getDirective('defer')) return schema;
   const config = schema.toConfig();
@@ -88,7 +103,8 @@ export class OwnExecutorGateway implements GatewayInterface {
     this.logger = logger;
     const supergraph = Supergraph.build(supergraphSdl);
     this.supergraphSchema = supergraph.schema.toGraphQLJSSchema();
-    this.apiSchema = supergraph.apiSchema().toGraphQLJSSchema();
+    // With @defer declared, as Apollo Server validates against it (`withDefer`) and introspection shows it.
+    this.apiSchema = supergraph.apiSchema().toGraphQLJSSchema({ includeDefer: true });
     this.plans = plans ?? localPlans(supergraph);
   }
 
@@ -139,11 +155,14 @@ export class OwnExecutorGateway implements GatewayInterface {
     const context = requestContext.context as RouterRequestContext;
     // An operation with @defer is answered in parts when the client accepts them, else whole (./defer).
     const format = incrementalFormatOf(requestContext.request.http?.headers.get('accept') ?? undefined);
-    const deferred = format ? deferredOperation(requestContext.document, requestContext.operation, coerced) : null;
+    const deferred = format
+      ? deferredOperation(this.apiSchema, requestContext.document, requestContext.operation, coerced)
+      : null;
     let plan;
     try {
       plan = await this.plans.planFor({
-        document: deferred ? deferred.planned : requestContext.document,
+        // Answered whole, an operation is planned without its @defer: no Defer node holds its fetches back.
+        document: deferred ? deferred.planned : withoutDefer(requestContext.document),
         operationName: requestContext.operationName,
         overrideLabels: context.overrideLabels ?? noLabels,
       });

@@ -1,10 +1,15 @@
 import {
   GraphQLError,
   isObjectType,
+  Kind,
   locatedError,
+  OperationTypeNode,
   type FragmentDefinitionNode,
+  type GraphQLInterfaceType,
+  type GraphQLObjectType,
   type GraphQLSchema,
   type OperationDefinitionNode,
+  type SelectionSetNode,
 } from 'graphql';
 import { Compiler, conditionVariables, type FieldPlan, type ObjectPlan, type ValuePlan } from './shape-plan.ts';
 
@@ -72,6 +77,70 @@ export function shapeResponse(input: ShapeInput): ShapeResult {
     data: data === BUBBLE ? null : data,
     errors: run.errors.length === 0 ? input.errors : [...input.errors, ...run.errors],
   };
+}
+
+export interface ShapeObjectInput {
+  schema: GraphQLSchema;
+  /** The object's type: an object type, or an interface whose fields the selection reads on any of its types. */
+  type: GraphQLObjectType | GraphQLInterfaceType;
+  /** A selection on `type`, named fragments inlined (it is compiled without a fragment table). */
+  selectionSet: SelectionSetNode;
+  variables: Record<string, unknown>;
+  /** The object's raw data in the merged tree. */
+  data: Record<string, unknown>;
+  /** Where the object is in the response: the paths of errors raised below it start here. */
+  path: ReadonlyArray<string | number>;
+  /** Subgraph errors, their paths already mapped to client paths. */
+  errors: readonly GraphQLError[];
+}
+
+/**
+ * Shapes one object of the response by a selection of its own, as
+ * `shapeResponse` shapes the whole: a deferred fragment's part
+ * (./defer). A null in a non-null position propagates up to the object
+ * and no further, so the object's data is then null: that is where a
+ * deferred fragment's data stops.
+ */
+export function shapeObject(input: ShapeObjectInput): { data: Record<string, unknown> | null; errors: GraphQLError[] } {
+  const plan = objectPlanFor(input);
+  const run: Run = { path: [...input.path], errors: [], subgraphErrors: input.errors };
+  const data = completeObject(plan, input.data, run);
+  return { data: data === BUBBLE ? null : data, errors: run.errors };
+}
+
+/** Compiled object plans, by schema, then selection set node, then type and @skip/@include outcome. */
+const compiledObjects = new WeakMap<
+  GraphQLSchema,
+  WeakMap<SelectionSetNode, { conditions: readonly string[]; plans: Map<string, ObjectPlan> }>
+>();
+
+function objectPlanFor({ schema, type, selectionSet, variables }: ShapeObjectInput): ObjectPlan {
+  let bySchema = compiledObjects.get(schema);
+  if (!bySchema) compiledObjects.set(schema, (bySchema = new WeakMap()));
+  let known = bySchema.get(selectionSet);
+  if (!known) {
+    const asOperation: OperationDefinitionNode = {
+      kind: Kind.OPERATION_DEFINITION,
+      operation: OperationTypeNode.QUERY,
+      selectionSet,
+    };
+    known = { conditions: conditionVariables(asOperation, {}), plans: new Map() };
+    bySchema.set(selectionSet, known);
+  }
+  let signature = type.name;
+  for (const name of known.conditions) {
+    const value = variables[name];
+    signature += value === true ? 't' : value === false ? 'f' : 'u';
+  }
+  let plan = known.plans.get(signature);
+  if (!plan) {
+    const conditions = new Map<string, unknown>();
+    for (const name of known.conditions) conditions.set(name, variables[name]);
+    plan = new Compiler(schema, {}, conditions).objectPlan(type, null, selectionSet);
+    if (known.plans.size >= MAX_PLANS_PER_OPERATION) known.plans.delete(known.plans.keys().next().value!);
+    known.plans.set(signature, plan);
+  }
+  return plan;
 }
 
 /** Per-call state of the hot path: one object, no closures. */

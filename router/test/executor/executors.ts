@@ -7,7 +7,7 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/ind
 import { parse, type FormattedExecutionResult } from 'graphql';
 import type { Logger } from '../../../platform/src/logger.ts';
 import { testLogger } from '../../../test/support/shop-graph.ts';
-import { OwnExecutorGateway } from '../../src/executor/index.ts';
+import { OwnExecutorGateway, withDeferDeclared } from '../../src/executor/index.ts';
 import { withSubgraphEnforcedSecurity } from '../../src/executor/served-supergraph.ts';
 import type { CorpusCase, CorpusContext } from './corpus/case.ts';
 
@@ -85,7 +85,10 @@ async function gatewayFor(
 ): Promise<GatewayInterface> {
   switch (name) {
     case 'stock':
-      return new ApolloGateway({ supergraphSdl, logger, buildService: ({ name: subgraph }) => dataSource(subgraph) });
+      // As the router runs it (ROUTER_EXECUTOR=stock): @defer declared, answered whole.
+      return withDeferDeclared(
+        new ApolloGateway({ supergraphSdl, logger, buildService: ({ name: subgraph }) => dataSource(subgraph) }),
+      );
     case 'own': {
       // As the router serves it (router/src/graph.ts): the context spec is the executor's to apply.
       const served = withSubgraphEnforcedSecurity(supergraphSdl, { contextArguments: true });

@@ -8,6 +8,7 @@ import { parse, print, type DocumentNode } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../../../../platform/src/logger.ts';
 import { withSubgraphEnforcedSecurity } from '../served-supergraph.ts';
+import { plannedDocumentsOf } from '../defer/operation.ts';
 import { deferEnabled, type PlanRequest, type PlanSource } from '../plan-source.ts';
 import { overrideLabelsOf } from './override-labels.ts';
 import { deserializePlan, serializePlan } from './serialize.ts';
@@ -215,8 +216,11 @@ export class QueryPlans implements PlanSource {
       }
       for (const overrideLabels of labelSets) {
         try {
-          const { origin } = await this.resolve({ document: parsed, operationName, overrideLabels });
-          report[origin] += 1;
+          // An operation with @defer is planned as requests will ask for it: whole, and in parts.
+          for (const document of plannedDocumentsOf(parsed)) {
+            const { origin } = await this.resolve({ document, operationName, overrideLabels });
+            report[origin] += 1;
+          }
         } catch (error) {
           failed(operationName, error, 1);
         }
