@@ -113,6 +113,26 @@ describe('@defer through the router', () => {
     expect(applyPayloads([first, ...rest]).data).toEqual(await whole());
   });
 
+  it('keeps serving when a client leaves in the middle of a stream', async () => {
+    const reviews = graph.proxies.reviews!;
+    reviews.pause();
+    const leaving = new AbortController();
+    const response = await fetch(graph.router.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: legacyAccept },
+      body: JSON.stringify({ query: deferredPage.document, variables: { id: productId } }),
+      signal: leaving.signal,
+    });
+    const parts = multipartPayloads(response);
+    expect((await parts.next()).value).toMatchObject({ hasNext: true });
+    await until(() => reviews.held === 1, { what: 'the reviews fetch held at the proxy' });
+    leaving.abort();
+    await parts.next().catch(() => undefined);
+    reviews.resume();
+    const next = await payloadsOf(await post(deferredPage.document, { id: productId }, legacyAccept));
+    expect(applyPayloads(next).data).toEqual(await whole());
+  });
+
   it('reports a failed deferred part in its own payload, with a code, after an intact first part', async () => {
     graph.proxies.reviews!.failing = true;
     const response = await post(deferredPage.document, { id: productId }, legacyAccept);

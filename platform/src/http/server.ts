@@ -405,7 +405,11 @@ function writeGraphQLResponse(
 }
 
 async function writeChunks(outgoing: ServerResponse, chunks: AsyncIterableIterator<string>): Promise<void> {
-  for await (const chunk of chunks) outgoing.write(chunk);
+  for await (const chunk of chunks) {
+    // The client went away: leaving the loop ends the stream's producer (a deferred plan sends no more parts).
+    if (outgoing.destroyed) break;
+    outgoing.write(chunk);
+  }
   outgoing.end();
 }
 
