@@ -18,7 +18,7 @@ import {
 import { closeHttpServer, ServiceLifecycle, stopInOrder } from '../../platform/src/lifecycle.ts';
 import type { EventBus } from '../../platform/src/events/index.ts';
 import type { Logger } from '../../platform/src/logger.ts';
-import { Metrics, type ObservedRequest } from '../../platform/src/metrics.ts';
+import { Metrics, observeRequest, type ObservedRequest } from '../../platform/src/metrics.ts';
 import type { RouterConfig } from './config.ts';
 import { createSharedCache } from './cache.ts';
 import { disableApolloTelemetry, GraphVersion, type GraphOptions } from './graph.ts';
@@ -41,6 +41,8 @@ import { responseCachePlugin } from './plugins/response-cache/index.ts';
 import { trustedDocumentsPlugin } from './plugins/trusted-documents/index.ts';
 import type { SubgraphPolicies } from './subgraph-fetch/resilience.ts';
 import type { WarmUpReport } from './executor/plans/index.ts';
+import type { SubscriptionSink } from './executor/index.ts';
+import { serveGraphqlWs, type StartStreamed } from './subscriptions/graphql-ws.ts';
 import { isPromise } from '../../platform/src/awaitable.ts';
 
 export type ReloadOutcome =
@@ -361,6 +363,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
       requestId: request.http.headers.get(requestIdHeader) ?? '',
       observed: request.observed,
       overrideLabels: request.overrideLabels,
+      ...(request.subscriptions ? { subscriptions: request.subscriptions } : {}),
     };
     for (const plugin of hooks.context) {
       const fields = plugin.context!(request);
@@ -368,6 +371,38 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     }
     return context;
   }
+
+  /**
+   * One operation from a streaming protocol (graphql-ws), through the same
+   * stages as an HTTP request; a subscription's events go to `streamed`.
+   * The caller's identity is signed again whenever the subscription asks,
+   * since it outlives one signature.
+   */
+  const startStreamed: StartStreamed = async (http, incoming, streamed) => {
+    const subscriptions: SubscriptionSink = {
+      resumeAfter: streamed.resumeAfter,
+      accept: streamed.accept,
+      identity: async () => (await contextOf(request)).identity,
+    };
+    const request: RouterRequest = {
+      http,
+      incoming,
+      observed: observeRequest(),
+      viewer: null,
+      operation: null,
+      graphId: '',
+      overrideLabels: noOverrideLabels,
+      subscriptions,
+    };
+    const answered = await answer(request);
+    let response = answered.response;
+    for (const plugin of hooks.onResponse) {
+      const replaced = plugin.onResponse!(request, response, answered.by);
+      response = (isPromise(replaced) ? await replaced : replaced) ?? response;
+    }
+    return { response, viewer: request.viewer };
+  };
+  const graphqlWs = serveGraphqlWs({ server, path: '/graphql', start: startStreamed, logger });
 
   const metricsServed: MetricsEndpoint = metricsEndpoint;
   const metricsUrl = metricsServed.url;
@@ -383,6 +418,8 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
         clearTimeout(debounce);
       },
     },
+    // Before the HTTP server, which would wait for them: clients reconnect elsewhere and resume.
+    { name: 'subscriptions', stop: () => graphqlWs.close() },
     closeHttpServer(server),
     { name: 'supergraph reload', stop: () => reloading },
     { name: 'gateway', stop: () => current.stop() },

@@ -143,8 +143,9 @@ export type PartReady = (label: string | null) => void;
 export function startPlan(
   { plan, supergraphSchema, requestContext, dataSource }: ExecutePlanOptions,
   ready: PartReady | null = null,
+  /** The tree the fetches fill in: empty, or a subscription event's data that the rest of its plan completes. */
+  data: JsonObject = {},
 ): RunningPlan {
-  const data: JsonObject = {};
   if (!plan.node) return { data, errors: [], done: Promise.resolve() };
   if (plan.node.kind === 'Subscription') throw unsupported('Subscription');
   // Corrected plans are cached per plan, so their schedules are too.

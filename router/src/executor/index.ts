@@ -19,13 +19,16 @@ import {
   GraphQLNonNull,
   GraphQLSchema,
   GraphQLString,
+  type ExecutionResult,
   type OperationDefinitionNode,
 } from 'graphql';
 import { ErrorCode } from '../../../platform/src/errors.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
 import { inChildSpan } from '../../../platform/src/tracing.ts';
 import { deferredOperation, executeIncrementally, incrementalFormatOf, withoutDefer } from './defer/index.ts';
+import { SubgraphSubscriptions } from '../subgraph-fetch/subscriptions.ts';
 import { executePlan } from './execute-plan.ts';
+import { subscriptionEvents, type SubscriptionEventsOptions } from './subscription.ts';
 import { localPlans, type PlanSource } from './plan-source.ts';
 
 export { executePlan, fetchPlan, ExecutorErrorCode, type ExecutePlanOptions } from './execute-plan.ts';
@@ -47,6 +50,22 @@ export interface OwnExecutorGatewayOptions {
 interface RouterRequestContext {
   overrideLabels?: ReadonlySet<string>;
   requestId?: string;
+  /** Present when the request came over a protocol that streams a subscription's events. */
+  subscriptions?: SubscriptionSink;
+}
+
+/**
+ * What a subscription's transport (graphql-ws, SSE) puts on the request
+ * context: the operation runs through the router like any request (plugins,
+ * validation, limits), and the executor hands the transport its events
+ * instead of answering.
+ */
+export interface SubscriptionSink {
+  /** The position of the last event the client received, for it to resume after; null: from now. */
+  resumeAfter: string | null;
+  /** The caller's identity signed now: a subscription outlives one signature. */
+  identity(): Promise<string | null>;
+  accept(events: AsyncGenerator<ExecutionResult>): void;
 }
 
 const noLabels: ReadonlySet<string> = new Set();
@@ -96,6 +115,8 @@ export class OwnExecutorGateway implements GatewayInterface {
   private readonly supergraphSchema: GraphQLSchema;
   private readonly apiSchema: GraphQLSchema;
   private readonly logger: Logger;
+  /** Sockets to the subgraphs for subscriptions, opened on the first one. */
+  private subgraphSubscriptions: SubgraphSubscriptions | null = null;
 
   constructor({ gateway, supergraphSdl, dataSource, plans, logger }: OwnExecutorGatewayOptions) {
     this.gateway = gateway;
@@ -120,8 +141,9 @@ export class OwnExecutorGateway implements GatewayInterface {
     );
   }
 
-  stop(): Promise<void> {
-    return this.gateway.stop();
+  async stop(): Promise<void> {
+    await this.subgraphSubscriptions?.close();
+    await this.gateway.stop();
   }
 
   readonly executor: GatewayExecutor = (requestContext: GatewayGraphQLRequestContext) =>
@@ -181,9 +203,40 @@ export class OwnExecutorGateway implements GatewayInterface {
       dataSource: this.dataSource,
       variables: coerced,
     };
+    if (requestContext.operation.operation === 'subscription') return this.subscribe(options, context);
     if (deferred && format)
       // Apollo Server (patched, see patches/) streams a gateway's incremental result as it does its own executor's.
       return (await executeIncrementally(options, deferred, format)) as GatewayExecutionResult;
     return executePlan(options);
+  }
+
+  /** Hands a subscription's events to its transport; the answer itself says nothing. */
+  private subscribe(
+    options: Omit<SubscriptionEventsOptions, 'subscribe' | 'identity' | 'resumeAfter'>,
+    context: RouterRequestContext,
+  ): GatewayExecutionResult {
+    const sink = context.subscriptions;
+    if (!sink)
+      return {
+        errors: [
+          new GraphQLError(
+            'Subscriptions are served over WebSocket (graphql-ws) and Server-Sent Events at this path, not over a plain POST.',
+            { extensions: { code: ErrorCode.BadRequest, http: { status: 400 } } },
+          ),
+        ],
+      };
+    this.subgraphSubscriptions ??= new SubgraphSubscriptions(
+      (subgraph) => (this.dataSource(subgraph) as unknown as { url: string }).url,
+      this.logger,
+    );
+    sink.accept(
+      subscriptionEvents({
+        ...options,
+        subscribe: this.subgraphSubscriptions.subscribe,
+        identity: () => sink.identity(),
+        resumeAfter: sink.resumeAfter,
+      }),
+    );
+    return { data: null };
   }
 }

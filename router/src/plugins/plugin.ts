@@ -7,6 +7,7 @@ import type { BytesResponse, JsonRouteHandler, ReadinessChecks } from '../../../
 import type { StopStep } from '../../../platform/src/lifecycle.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
 import type { MetricsContext, ObservedRequest } from '../../../platform/src/metrics.ts';
+import type { SubscriptionSink } from '../executor/index.ts';
 import type { WarmOperation } from '../executor/plans/index.ts';
 import type { RouterMetrics } from '../metrics.ts';
 import type { OperationRequest } from '../operation-request.ts';
@@ -47,6 +48,8 @@ export interface RouterRequest {
    * plugin, so stages after it (the response cache) see them. Empty when none.
    */
   overrideLabels: ReadonlySet<string>;
+  /** Set when the request came over a protocol that streams a subscription's events (router/src/subscriptions). */
+  readonly subscriptions?: SubscriptionSink;
 }
 
 /** No labels: what a request carries until a plugin turns one on. */
@@ -69,6 +72,8 @@ export interface RouterContext extends MetricsContext, SubgraphFetchContext {
   requestId: string;
   /** The `@override(label:)` labels the query planner plans this request with (RouterRequest.overrideLabels). */
   readonly overrideLabels: ReadonlySet<string>;
+  /** Where a subscription's events go (RouterRequest.subscriptions); absent over plain HTTP. */
+  readonly subscriptions?: SubscriptionSink;
 }
 
 /** What the router lends its plugins when it starts. */

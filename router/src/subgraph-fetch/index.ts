@@ -100,7 +100,8 @@ export class SubgraphFetch implements GraphQLDataSource<SubgraphFetchContext> {
   readonly name: string;
   private readonly pool: Pool;
   private readonly path: string;
-  private readonly url: string;
+  /** Where the subgraph is served; its subscriptions are on the same URL, over WebSocket. */
+  readonly url: string;
   private readonly inFlight = new Map<string, Promise<RawResponse>>();
   /** Queries waiting for the end of the tick, grouped by the client request they belong to. */
   private batches = new Map<object, { caller: Caller; pending: Pending[] }>();

@@ -1,0 +1,169 @@
+import type { Server } from 'node:http';
+import {
+  createSourceEventStream,
+  execute,
+  GraphQLError,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLSchema,
+} from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { unauthenticated } from '../errors.ts';
+import { IdentityError, type IdentityVerifier, type Viewer } from '../identity.ts';
+import type { DomainEvent } from '../events/types.ts';
+import type { Logger } from '../logger.ts';
+
+/**
+ * What the router sends with each subscription, in the subscribe
+ * message's `extensions`: the caller's identity as it signs it for HTTP
+ * requests (`x-verified-identity`), and where to resume.
+ */
+export interface SubscriptionExtensions {
+  /** The signed identity; absent for an anonymous caller. */
+  identity?: string;
+  /**
+   * The position of the last event the caller received: the subscription
+   * starts after it, replaying what was missed (`StreamReader.tail`).
+   */
+  resumeAfter?: string;
+}
+
+/** Reads an event stream from a position: what subscription resolvers turn into events (the event bus). */
+export interface StreamReader {
+  tail(options: { stream: string; after?: string }): AsyncIterable<{ position: string; event: DomainEvent }> & {
+    close(): Promise<void>;
+  };
+}
+
+/** What a subscription resolver is told, besides the request context every resolver gets. */
+export interface SubscriptionContext {
+  /** Set by the router when it resumes a subscription; a field's own `after` argument wins over it. */
+  resumeAfter: string | null;
+}
+
+/**
+ * A source event of a subscription field, as its `subscribe` yields it:
+ * `position` names it in its stream, so the router can resume after it.
+ */
+export interface PositionedEvent {
+  position: string;
+}
+
+export interface ServeSubscriptionsOptions {
+  /** The subgraph's HTTP server: WebSocket upgrades on `path` are taken here. */
+  server: Server;
+  path: string;
+  schema: GraphQLSchema;
+  identity: IdentityVerifier;
+  /** The request context for one subscription, as an HTTP request gets it. */
+  contextFor: (viewer: Viewer | null, subscription: SubscriptionContext) => Record<string, unknown>;
+  production: boolean;
+  logger: Logger;
+}
+
+export interface ServedSubscriptions {
+  /** Subscriptions open now, across connections. */
+  readonly active: number;
+  /**
+   * Ends every connection with 1001 (going away): the router resumes each
+   * subscription, after its last event, on another instance.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the subgraph's subscriptions to the router over graphql-ws on the
+ * GraphQL path. The router keeps one connection per subgraph instance and
+ * runs every caller's subscriptions on it, each carrying its own signed
+ * identity (`SubscriptionExtensions`): a connection is the router's, not a
+ * caller's. Each event's result carries its stream position in
+ * `extensions.position`, whatever the caller selected.
+ */
+export function serveSubscriptions({
+  server,
+  path,
+  schema,
+  identity,
+  contextFor,
+  production,
+  logger,
+}: ServeSubscriptionsOptions): ServedSubscriptions {
+  const sockets = new WebSocketServer({ server, path });
+  let active = 0;
+  const serving = useServer<Record<string, unknown> | undefined, { viewers: Map<string, Viewer | null> }>(
+    {
+      schema,
+      isProd: production,
+      // The router opens a connection and says hello at once; a silent one is not a router.
+      connectionInitWaitTimeout: 10_000,
+      onConnect: (ctx) => {
+        ctx.extra.viewers = new Map();
+      },
+      onSubscribe: async (ctx, id, payload) => {
+        const extensions = (payload.extensions ?? {}) as SubscriptionExtensions;
+        try {
+          ctx.extra.viewers!.set(id, await identity.verify(extensions.identity));
+        } catch (error) {
+          if (!(error instanceof IdentityError)) throw error;
+          logger.warn({ reason: error.message }, 'refused a subscription with a forwarded identity that does not verify');
+          return [unauthenticated('The forwarded identity is not accepted.')];
+        }
+      },
+      context: (ctx, id, payload) => {
+        const { resumeAfter } = (payload.extensions ?? {}) as SubscriptionExtensions;
+        return contextFor(ctx.extra.viewers!.get(id) ?? null, { resumeAfter: resumeAfter ?? null });
+      },
+      subscribe: (args) => subscribeWithPositions(args),
+      onOperation: () => {
+        active++;
+      },
+      onComplete: (ctx, id) => {
+        active = Math.max(0, active - 1);
+        ctx.extra.viewers?.delete(id);
+      },
+    },
+    sockets,
+  );
+  sockets.on('error', (error) => logger.error({ err: error }, 'subscription server failed'));
+  return {
+    get active() {
+      return active;
+    },
+    async close() {
+      for (const socket of sockets.clients) socket.close(1001, 'Going away');
+      await serving.dispose();
+      await new Promise<void>((resolve) => sockets.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * graphql-js's `subscribe`, with each result's `extensions.position` set
+ * from its source event: the source stream is made the same way, and each
+ * event is executed as graphql-js maps it (the event as the root value).
+ */
+async function subscribeWithPositions(
+  args: ExecutionArgs,
+): Promise<AsyncGenerator<ExecutionResult> | ExecutionResult> {
+  const source = await createSourceEventStream(args);
+  if (!(Symbol.asyncIterator in source)) return source;
+  const events = source as AsyncGenerator<unknown>;
+  async function* results(): AsyncGenerator<ExecutionResult> {
+    try {
+      for await (const event of events) {
+        const result = await execute({ ...args, rootValue: event });
+        const position = (event as Partial<PositionedEvent> | null)?.position;
+        yield typeof position === 'string' ? { ...result, extensions: { ...result.extensions, position } } : result;
+      }
+    } catch (error) {
+      // A source that fails (its stream position expired, say) ends the subscription with its error.
+      yield {
+        errors: [error instanceof GraphQLError ? error : new GraphQLError(String((error as Error).message ?? error))],
+      };
+    } finally {
+      await events.return?.(undefined);
+    }
+  }
+  return results();
+}

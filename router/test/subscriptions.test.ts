@@ -1,0 +1,279 @@
+import { EventEmitter, on } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { parse } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { composeSupergraph } from '../../platform/src/composition/compose.ts';
+import { close, createHttpService, listen } from '../../platform/src/http/server.ts';
+import { createIdentityVerifier } from '../../platform/src/identity.ts';
+import { serveSubscriptions } from '../../platform/src/subgraph/subscriptions.ts';
+import type { RunningRouter } from '../src/router.ts';
+import { startTestRouter, testLogger } from '../../test/support/shop-graph.ts';
+import { signTestToken, testIdentitySecret, testJwtSecret } from '../../test/support/tokens.ts';
+import { until } from '../../test/support/until.ts';
+
+/**
+ * Federated subscriptions through the router over graphql-ws, on two small
+ * subgraphs in process: `feed` owns the subscription and sends positioned
+ * events (a stream the test appends to), `catalog` owns the products the
+ * events name. Each event reaches the client completed from `catalog`,
+ * with its position; the identity the router signs reaches `feed`; when
+ * `feed`'s connections drop, the router resumes after the last position
+ * with nothing missed and nothing twice.
+ */
+
+const federation = `extend schema @link(url: "https://specs.apollo.dev/federation/v2.8", import: ["@key"])`;
+const feedSdl = `${federation}
+  type Query { _feed: Boolean }
+  type Subscription { priceChanged(minimum: Int): PriceChange! }
+  type PriceChange { cents: Int! viewer: String product: Product! }
+  type Product @key(fields: "id", resolvable: false) { id: ID! }`;
+const catalogSdl = `${federation}
+  type Query { product(id: ID!): Product }
+  type Product @key(fields: "id") { id: ID! name: String! }`;
+
+interface Entry {
+  position: string;
+  productId: string;
+  cents: number;
+}
+
+/** The feed's event stream: appended to by the test, read from a position by each subscription. */
+const stream: Entry[] = [];
+const appended = new EventEmitter();
+const append = (productId: string, cents: number) => {
+  const entry = { position: `${stream.length + 1}-0`, productId, cents };
+  stream.push(entry);
+  appended.emit('entry');
+  return entry;
+};
+
+async function* entriesAfter(after: string | null, signal: AbortSignal) {
+  let next = after === null ? stream.length : stream.findIndex((entry) => entry.position === after) + 1;
+  const waits = on(appended, 'entry', { signal });
+  try {
+    for (;;) {
+      while (next < stream.length) yield stream[next++]!;
+      await waits.next();
+    }
+  } finally {
+    await waits.return?.();
+  }
+}
+
+let stopFeed: () => Promise<void>;
+let stopCatalog: () => Promise<void>;
+let router: RunningRouter;
+let workdir: string;
+const seenViewers: Array<string | null> = [];
+
+async function startSubgraph(
+  name: string,
+  sdl: string,
+  resolvers: Record<string, unknown>,
+  subscriptions: boolean,
+  port = 0,
+) {
+  const schema = buildSubgraphSchema({ typeDefs: parse(sdl), resolvers: resolvers as never });
+  const apollo = new ApolloServer({ schema, plugins: [ApolloServerPluginInlineTraceDisabled()] });
+  await apollo.start();
+  const server = createHttpService({
+    logger: testLogger(name),
+    graphql: (httpGraphQLRequest) =>
+      apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context: async () => ({}) }),
+    readiness: async () => ({}),
+  });
+  const served = subscriptions
+    ? serveSubscriptions({
+        server,
+        path: '/graphql',
+        schema,
+        identity: await createIdentityVerifier(testIdentitySecret),
+        production: false,
+        logger: testLogger(name),
+        contextFor: (viewer, subscription) => ({ viewer, subscription }),
+      })
+    : null;
+  const { url, port: listeningOn } = await listen(server, port, '127.0.0.1');
+  return {
+    url: `${url}/graphql`,
+    port: listeningOn,
+    served,
+    stop: async () => {
+      await served?.close();
+      await close(server);
+      await apollo.stop();
+    },
+  };
+}
+
+const feedResolvers = {
+  Subscription: {
+    priceChanged: {
+      subscribe: (
+        _: unknown,
+        { minimum }: { minimum?: number },
+        context: { viewer: { id: string } | null; subscription: { resumeAfter: string | null } },
+      ) => {
+        seenViewers.push(context.viewer?.id ?? null);
+        const signal = new AbortController();
+        const entries = entriesAfter(context.subscription.resumeAfter, signal.signal);
+        return (async function* () {
+          try {
+            for await (const entry of entries)
+              if (entry.cents >= (minimum ?? 0)) yield { ...entry, viewer: context.viewer?.id ?? null };
+          } finally {
+            signal.abort();
+          }
+        })();
+      },
+      resolve: (entry: Entry & { viewer: string | null }) => ({
+        cents: entry.cents,
+        viewer: entry.viewer,
+        product: { id: entry.productId },
+      }),
+    },
+  },
+};
+let feedPort = 0;
+
+/** The feed subgraph, on the port of the one before it when it is restarted (as a new instance behind one address). */
+async function startFeed() {
+  const feed = await startSubgraph('feed', feedSdl, feedResolvers, true, feedPort);
+  feedPort = feed.port;
+
+  stopFeed = feed.stop;
+  return feed;
+}
+
+beforeAll(async () => {
+  const feed = await startFeed();
+  const names: Record<string, string> = { p1: 'Kettle', p2: 'Lamp' };
+  const catalog = await startSubgraph(
+    'catalog',
+    catalogSdl,
+    { Product: { __resolveReference: ({ id }: { id: string }) => ({ id, name: names[id] ?? `Product ${id}` }) } },
+    false,
+  );
+  stopCatalog = catalog.stop;
+  const outcome = composeSupergraph([
+    { name: 'feed', url: feed.url, sdl: feedSdl },
+    { name: 'catalog', url: catalog.url, sdl: catalogSdl },
+  ]);
+  if (!outcome.ok) throw new Error(outcome.errors.join('\n'));
+  workdir = await mkdtemp(join(tmpdir(), 'subscriptions-'));
+  await writeFile(join(workdir, 'supergraph.graphql'), outcome.supergraphSdl);
+  router = await startTestRouter(join(workdir, 'supergraph.graphql'));
+});
+
+afterAll(async () => {
+  await router?.stop();
+  await stopFeed?.();
+  await stopCatalog?.();
+  if (workdir) await rm(workdir, { recursive: true, force: true });
+});
+
+const clients: Client[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map(async (client) => void (await client.dispose())));
+});
+
+function connect(connectionParams: Record<string, unknown> = {}): Client {
+  const client = createClient({
+    url: router.url.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    connectionParams,
+    retryAttempts: 0,
+  });
+  clients.push(client);
+  return client;
+}
+
+const priceChanges = `subscription ($minimum: Int) { priceChanged(minimum: $minimum) { cents viewer product { id name } } }`;
+
+/** Collects a subscription's results as they come. */
+function collect(client: Client, query: string, variables: Record<string, unknown> = {}, extensions = {}) {
+  const received: Array<{ data?: any; errors?: any[]; extensions?: any }> = [];
+  let ended: unknown = null;
+  const stop = client.subscribe(
+    { query, variables, extensions },
+    {
+      next: (result) => void received.push(result as (typeof received)[number]),
+      error: (error) => void (ended = error ?? 'error'),
+      complete: () => void (ended ??= 'complete'),
+    },
+  );
+  return { received, stop, ended: () => ended };
+}
+
+describe('subscriptions through the router (graphql-ws)', () => {
+  it('delivers each event completed from the other subgraph, with its stream position', async () => {
+    const subscribed = seenViewers.length;
+    const { received } = collect(connect(), priceChanges, { minimum: 100 });
+    await until(() => seenViewers.length > subscribed, { what: 'the subscription to reach the feed' });
+    append('p1', 150);
+    append('p2', 50); // below the minimum: filtered by the subgraph
+    const last = append('p2', 300);
+    await until(() => received.length === 2, { what: 'two events' });
+    expect(received.map(({ data }) => data)).toEqual([
+      { priceChanged: { cents: 150, viewer: null, product: { id: 'p1', name: 'Kettle' } } },
+      { priceChanged: { cents: 300, viewer: null, product: { id: 'p2', name: 'Lamp' } } },
+    ]);
+    expect(received.at(-1)!.extensions).toEqual({ position: last.position });
+  });
+
+  it('forwards the signed-in caller to the subgraph that owns the subscription, never their token', async () => {
+    const token = await signTestToken(testJwtSecret, 'shopper-7');
+    const { received } = collect(connect({ authorization: `Bearer ${token}` }), priceChanges);
+    await until(() => seenViewers.at(-1) === 'shopper-7', { what: 'the feed to see the caller' });
+    append('p1', 120);
+    await until(() => received.length === 1, { what: 'one event' });
+    expect(received[0]!.data.priceChanged.viewer).toBe('shopper-7');
+  });
+
+  it('refuses a bad token and an invalid operation with coded errors, before any subgraph is asked', async () => {
+    const before = seenViewers.length;
+    const refused = collect(connect({ authorization: 'Bearer not-a-token' }), priceChanges);
+    const invalid = collect(connect(), 'subscription { priceChanged { nope } }');
+    await until(() => refused.ended() !== null && invalid.ended() !== null, { what: 'both refusals' });
+    expect((refused.ended() as Array<{ extensions: { code: string } }>)[0]!.extensions.code).toBe('UNAUTHENTICATED');
+    expect((invalid.ended() as Array<{ extensions: { code: string } }>)[0]!.extensions.code).toBe(
+      'GRAPHQL_VALIDATION_FAILED',
+    );
+    expect(seenViewers.length).toBe(before);
+  });
+
+  it('resumes after the last position when the connection to the subgraph drops: nothing missed, nothing twice', async () => {
+    const subscribed = seenViewers.length;
+    const { received } = collect(connect(), priceChanges);
+    await until(() => seenViewers.length > subscribed, { what: 'the subscription to reach the feed' });
+    append('p1', 1);
+    await until(() => received.length === 1, { what: 'the first event' });
+    const resumedBefore = seenViewers.length;
+    // The feed instance stops (its connections close with 1001) and another takes its address.
+    await stopFeed();
+    append('p1', 2);
+    append('p2', 3);
+    await startFeed();
+    await until(() => received.length === 3, { what: 'the events published while disconnected', timeoutMs: 30_000 });
+    expect(seenViewers.length).toBeGreaterThan(resumedBefore);
+    expect(received.map(({ data }) => data.priceChanged.cents)).toEqual([1, 2, 3]);
+  });
+
+  it('answers a subscription sent as a plain POST with a coded client error', async () => {
+    const response = await fetch(router.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: priceChanges }),
+    });
+    const body = (await response.json()) as { errors: Array<{ extensions: { code: string } }> };
+    expect(response.status).toBe(400);
+    expect(body.errors[0]!.extensions.code).toBe('BAD_REQUEST');
+  });
+});
