@@ -42,7 +42,9 @@ import { trustedDocumentsPlugin } from './plugins/trusted-documents/index.ts';
 import type { SubgraphPolicies } from './subgraph-fetch/resilience.ts';
 import type { WarmUpReport } from './executor/plans/index.ts';
 import type { SubscriptionSink } from './executor/index.ts';
-import { serveGraphqlWs, type StartStreamed } from './subscriptions/graphql-ws.ts';
+import { serveGraphqlWs } from './subscriptions/graphql-ws.ts';
+import { sseEndpoint } from './subscriptions/sse.ts';
+import type { StartStreamed } from './subscriptions/start.ts';
 import { isPromise } from '../../platform/src/awaitable.ts';
 
 export type ReloadOutcome =
@@ -197,6 +199,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
   loading.catch(() => {});
   // The router waits for its supergraph, then serves until drained: readiness and keep-alive follow this.
   const lifecycle = new ServiceLifecycle({ phase: 'waiting', for: ['supergraph'], reason: null });
+  const sse = sseEndpoint({ start: startStreamed, logger });
   const server = createHttpService({
     lifecycle,
     logger,
@@ -204,6 +207,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     graphql: handleGraphQL,
     responseHeaders: securityHeaders({ production: graphOptions.production }),
     cors: settings.cors ?? null,
+    eventStream: (incoming, outgoing) => sse.handle(incoming, outgoing),
     readiness: async () => {
       const checks: ReadinessChecks = {
         supergraph: loading
@@ -378,7 +382,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
    * The caller's identity is signed again whenever the subscription asks,
    * since it outlives one signature.
    */
-  const startStreamed: StartStreamed = async (http, incoming, streamed) => {
+  async function startStreamed(...[http, incoming, streamed]: Parameters<StartStreamed>): ReturnType<StartStreamed> {
     const subscriptions: SubscriptionSink = {
       resumeAfter: streamed.resumeAfter,
       accept: streamed.accept,
@@ -401,7 +405,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
       response = (isPromise(replaced) ? await replaced : replaced) ?? response;
     }
     return { response, viewer: request.viewer };
-  };
+  }
   const graphqlWs = serveGraphqlWs({ server, path: '/graphql', start: startStreamed, logger });
 
   const metricsServed: MetricsEndpoint = metricsEndpoint;
@@ -419,7 +423,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
       },
     },
     // Before the HTTP server, which would wait for them: clients reconnect elsewhere and resume.
-    { name: 'subscriptions', stop: () => graphqlWs.close() },
+    { name: 'subscriptions', stop: () => Promise.all([graphqlWs.close(), sse.close()]) },
     closeHttpServer(server),
     { name: 'supergraph reload', stop: () => reloading },
     { name: 'gateway', stop: () => current.stop() },

@@ -6,6 +6,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
+import { createClient as createSseClient } from 'graphql-sse';
 import { createClient, type Client } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -275,5 +276,88 @@ describe('subscriptions through the router (graphql-ws)', () => {
     const body = (await response.json()) as { errors: Array<{ extensions: { code: string } }> };
     expect(response.status).toBe(400);
     expect(body.errors[0]!.extensions.code).toBe('BAD_REQUEST');
+  });
+});
+
+describe('subscriptions through the router (Server-Sent Events)', () => {
+  /** Reads an SSE response's events as they arrive: each with its `id` and parsed `data`. */
+  async function* sseEvents(response: Response) {
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffered = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (value) buffered += decoder.decode(value, { stream: true });
+      for (let end = buffered.indexOf('\n\n'); end !== -1; end = buffered.indexOf('\n\n')) {
+        const block = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        const fields = Object.fromEntries(
+          block.split('\n').map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()]),
+        );
+        // A block of comments alone (`:`) keeps the connection alive and is no event.
+        if (fields.event)
+          yield { event: fields.event, id: fields.id, data: fields.data ? JSON.parse(fields.data) : null };
+      }
+      if (done) return;
+    }
+  }
+
+  const subscribeOverSse = (headers: Record<string, string> = {}, signal?: AbortSignal) =>
+    fetch(router.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers },
+      body: JSON.stringify({ query: priceChanges }),
+      ...(signal ? { signal } : {}),
+    });
+
+  it('streams completed events with their positions as SSE ids, and resumes after Last-Event-ID', async () => {
+    const leaving = new AbortController();
+    let subscribed = seenViewers.length;
+    const response = await subscribeOverSse({}, leaving.signal);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const events = sseEvents(response);
+    await until(() => seenViewers.length > subscribed, { what: 'the subscription to reach the feed' });
+    const first = append('p1', 10);
+    const event = (await events.next()).value!;
+    expect(event).toEqual({
+      event: 'next',
+      id: first.position,
+      data: {
+        data: { priceChanged: { cents: 10, viewer: null, product: { id: 'p1', name: 'Kettle' } } },
+        extensions: { position: first.position },
+      },
+    });
+    leaving.abort();
+    await events.return(undefined).catch(() => undefined);
+    // Missed while away; the client comes back with the last id it saw, as EventSource does.
+    append('p2', 11);
+    append('p1', 12);
+    subscribed = seenViewers.length;
+    const back = sseEvents(await subscribeOverSse({ 'last-event-id': first.position }));
+    const replayed = [(await back.next()).value!, (await back.next()).value!];
+    expect(replayed.map(({ data }) => data.data.priceChanged.cents)).toEqual([11, 12]);
+    expect(seenViewers.length).toBeGreaterThan(subscribed);
+    await back.return(undefined);
+  });
+
+  it('streams through the graphql-sse client, signed in', async () => {
+    const token = await signTestToken(testJwtSecret, 'shopper-9');
+    const client = createSseClient({
+      url: router.url,
+      headers: { authorization: `Bearer ${token}` },
+      retryAttempts: 0,
+    });
+    const subscribed = seenViewers.length;
+    const results = client.iterate({ query: priceChanges });
+    const next = results.next();
+    await until(() => seenViewers.length > subscribed, { what: 'the subscription to reach the feed' });
+    append('p2', 42);
+    const { value } = await next;
+    expect(value!.data).toEqual({
+      priceChanged: { cents: 42, viewer: 'shopper-9', product: { id: 'p2', name: 'Lamp' } },
+    });
+    await results.return?.(undefined);
+    client.dispose();
   });
 });

@@ -10,9 +10,13 @@ export type {
   EventBus,
   EventBusStats,
   EventHandlerContext,
+  EventTail,
   SubscribeOptions,
   Subscription,
+  TailedEvent,
+  TailOptions,
 } from './types.ts';
+export { InvalidPositionError, TailGapError, TailOverflowError } from './tail.ts';
 export { deadLetterStream, newEvent } from './types.ts';
 export {
   consumersOf,

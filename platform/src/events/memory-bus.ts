@@ -1,14 +1,17 @@
 import type { Logger } from '../logger.ts';
 import { decodeDeadLetter, decodeEvent, encodeDeadLetter, encodeEvent, type EntryFields } from './codec.ts';
 import { runSubscription, trackedIn, type Delivery, type GroupReader } from './consumer.ts';
+import { comparePositions, gapAfter, LiveFanOut, openTail, type TailSource } from './tail.ts';
 import {
   deadLetterStream,
   type DeadLetter,
   type DomainEvent,
   type EventBus,
   type EventBusStats,
+  type EventTail,
   type SubscribeOptions,
   type Subscription,
+  type TailOptions,
 } from './types.ts';
 
 export interface MemoryBusOptions {
@@ -47,14 +50,23 @@ interface Group {
 class Stream {
   entries: Entry[] = [];
   nextSeq = 1;
+  /** The seq of the newest entry trimmed away, 0 when none: tails after an older position missed something. */
+  trimmedThrough = 0;
   readonly groups = new Map<string, Group>();
   /** Readers waiting for something to happen on this stream. */
   readonly waiters = new Set<() => void>();
+  /** The live part of this stream's tails, while it has any. */
+  live: LiveFanOut | null = null;
 
   append(fields: EntryFields, maxLen: number): void {
-    this.entries.push({ seq: this.nextSeq++, fields: Object.freeze({ ...fields }) });
+    const entry = { seq: this.nextSeq++, fields: Object.freeze({ ...fields }) };
+    this.entries.push(entry);
+    this.live?.deliver({ position: position(entry.seq), fields: entry.fields });
     // Trimmed in chunks, like Redis's `MAXLEN ~`: dropping one entry per append would copy the array each time.
-    if (this.entries.length > maxLen + Math.ceil(maxLen / 100)) this.entries.splice(0, this.entries.length - maxLen);
+    if (this.entries.length > maxLen + Math.ceil(maxLen / 100)) {
+      this.trimmedThrough = this.entries[this.entries.length - maxLen - 1]!.seq;
+      this.entries.splice(0, this.entries.length - maxLen);
+    }
   }
 
   find(seq: number): Entry | undefined {
@@ -78,6 +90,11 @@ class Stream {
   }
 }
 
+/** An entry's position, shaped like a Redis stream entry id so that clients see one kind of position. */
+function position(seq: number): string {
+  return `${seq}-0`;
+}
+
 /**
  * The event bus for the embedded default, where there is no Redis: the same
  * semantics as `RedisStreamsBus` (consumer groups, at-least-once delivery,
@@ -92,6 +109,7 @@ class Stream {
 export class MemoryBus implements EventBus {
   private readonly streams = new Map<string, Stream>();
   private readonly subscriptions = new Set<Subscription>();
+  private readonly tails = new Set<EventTail>();
   private readonly logger: Logger;
   private readonly maxLen: number;
   private readonly claimIdleMs: number;
@@ -130,6 +148,11 @@ export class MemoryBus implements EventBus {
     );
   }
 
+  /** `blockMs` means nothing here: an append hands its entry to the live tails as it happens. */
+  tail(options: TailOptions): EventTail {
+    return openTail(this.tailSource(options.stream), options, this.tails, this.logger);
+  }
+
   async stats(stream: string, group: string): Promise<EventBusStats> {
     const target = this.streams.get(stream);
     const deadLetters = this.streams.get(deadLetterStream(stream))?.entries.length ?? 0;
@@ -147,7 +170,40 @@ export class MemoryBus implements EventBus {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.subscriptions].map((subscription) => subscription.stop()));
+    await Promise.all([
+      ...[...this.subscriptions].map((subscription) => subscription.stop()),
+      ...[...this.tails].map((tail) => tail.close()),
+    ]);
+  }
+
+  /** All synchronous, so no entry can be appended between a replay's last read and its joining the live tails. */
+  private tailSource(name: string): TailSource {
+    const stream = this.stream(name);
+    const history = () => ({ newest: position(stream.nextSeq - 1), completeAfter: position(stream.trimmedThrough) });
+    return {
+      stream: name,
+      newest: async () => history().newest,
+      read: async (after, count) => {
+        const gap = gapAfter(after, history());
+        if (gap !== null) return { entries: [], gap };
+        // Not past the newest position, `after`'s first part is a seq, at least trimmedThrough; the
+        // entries run seq by seq from trimmedThrough + 1, so the first one after it is at this index.
+        const start = Number(after.slice(0, after.indexOf('-'))) - stream.trimmedThrough;
+        const entries = stream.entries
+          .slice(start, start + count)
+          .map((entry) => ({ position: position(entry.seq), fields: entry.fields }));
+        return { entries, gap: null };
+      },
+      join: (tail, caughtUpTo) => {
+        stream.live ??= new LiveFanOut(position(stream.nextSeq - 1), this.logger.child({ stream: name }));
+        if (comparePositions(stream.live.position, caughtUpTo) > 0) return false;
+        stream.live.add(tail);
+        return true;
+      },
+      leave: async (tail) => {
+        if (stream.live?.delete(tail) && stream.live.size === 0) stream.live = null;
+      },
+    };
   }
 
   private stream(name: string): Stream {

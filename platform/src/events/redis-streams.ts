@@ -1,23 +1,29 @@
-import { once } from 'node:events';
 import type { RedisClient } from '../cache/redis.ts';
 import type { Logger } from '../logger.ts';
 import { decodeDeadLetter, decodeEvent, encodeDeadLetter, encodeEvent, type EntryFields } from './codec.ts';
 import { runSubscription, trackedIn, type Delivery, type GroupReader } from './consumer.ts';
+import { dedicatedConnection, isReplyError, whenReady, type StreamsReply } from './redis-connection.ts';
+import { RedisTailReaders } from './redis-tail.ts';
+import { openTail } from './tail.ts';
 import {
   deadLetterStream,
   type DeadLetter,
   type DomainEvent,
   type EventBus,
   type EventBusStats,
+  type EventTail,
   type SubscribeOptions,
   type Subscription,
+  type TailOptions,
 } from './types.ts';
 
 export interface RedisStreamsBusOptions {
   /**
-   * Publishes and reads stats. It stays the caller's: `close()` leaves it
-   * open. Each subscription reads on a connection of its own, duplicated from
-   * it, because a blocking XREADGROUP holds its connection until it returns.
+   * Publishes, reads stats and replays tails. It stays the caller's:
+   * `close()` leaves it open. Each subscription reads on a connection of its
+   * own, duplicated from it, because a blocking XREADGROUP holds its
+   * connection until it returns; so do the tails of a stream, all of them on
+   * one.
    */
   redis: RedisClient;
   logger: Logger;
@@ -61,15 +67,21 @@ export interface RedisStreamsBusOptions {
  *   `maxAttempts` the entry moves to `<stream>.dead` with the reason, in one
  *   MULTI with its XACK.
  *
- * Redis being down or restarting never throws out of a subscription: reads
- * back off and resume, and a group lost with Redis's data is created again.
- * `publish` and `stats` do reject, within `commandTimeoutMs`.
+ * Tails (`tail`) read a stream without a group: every tail gets every
+ * entry. However many tails a stream has in this process, one blocking
+ * XREAD reads it for all of them (redis-tail.ts).
+ *
+ * Redis being down or restarting never throws out of a subscription or a
+ * tail: reads back off and resume, and a group lost with Redis's data is
+ * created again. `publish` and `stats` do reject, within `commandTimeoutMs`.
  */
 export class RedisStreamsBus implements EventBus {
   private readonly redis: RedisClient;
   private readonly logger: Logger;
   private readonly settings: Required<Omit<RedisStreamsBusOptions, 'redis' | 'logger'>>;
   private readonly subscriptions = new Set<Subscription>();
+  private readonly tails = new Set<EventTail>();
+  private readonly tailReaders: RedisTailReaders;
 
   constructor({
     redis,
@@ -84,6 +96,11 @@ export class RedisStreamsBus implements EventBus {
     this.redis = redis;
     this.logger = logger.child({ component: 'events', bus: 'redis' });
     this.settings = { maxLen, deadLetterMaxLen, claimIdleMs, claimIntervalMs, retryDelayMs, commandTimeoutMs };
+    this.tailReaders = new RedisTailReaders({
+      redis,
+      logger: this.logger,
+      command: (run) => this.command(run),
+    });
   }
 
   async publish(stream: string, events: readonly DomainEvent[]): Promise<void> {
@@ -107,6 +124,10 @@ export class RedisStreamsBus implements EventBus {
         this.logger,
       ),
     );
+  }
+
+  tail(options: TailOptions): EventTail {
+    return openTail(this.tailReaders.source(options.stream), options, this.tails, this.logger);
   }
 
   /**
@@ -145,9 +166,13 @@ export class RedisStreamsBus implements EventBus {
     return entries.reverse().map((entry) => decodeDeadLetter(entry.message as EntryFields));
   }
 
-  /** Stops every subscription and closes their connections; the client passed in stays open. */
+  /** Stops every subscription and tail and closes their connections; the client passed in stays open. */
   async close(): Promise<void> {
-    await Promise.all([...this.subscriptions].map((subscription) => subscription.stop()));
+    await Promise.all([
+      ...[...this.subscriptions].map((subscription) => subscription.stop()),
+      // The last tail of a stream to close stops the stream's reader.
+      ...[...this.tails].map((tail) => tail.close()),
+    ]);
   }
 
   /** Fails at once when Redis is not connected, and after `commandTimeoutMs` when it does not answer. */
@@ -191,15 +216,10 @@ class RedisGroupReader implements GroupReader {
     private readonly control: RedisClient,
     options: SubscribeOptions,
     private readonly settings: Settings,
-    private readonly logger: Logger,
+    logger: Logger,
   ) {
     ({ stream: this.stream, group: this.group, consumer: this.consumer } = options);
-    // No offline queue: while Redis is away a command fails at once and the loop backs off,
-    // instead of commands piling up to run against whatever Redis comes back.
-    this.connection = control.duplicate({ disableOfflineQueue: true });
-    // Without an 'error' listener node-redis crashes the process on a socket error.
-    // The consumer loop reports the failures that matter, once per streak.
-    this.connection.on('error', (error: Error) => this.logger.debug({ err: error }, 'event consumer: redis error'));
+    this.connection = dedicatedConnection(control, logger);
     // A reconnect is a new client on the server, with a new id.
     this.connection.on('ready', () => {
       this.connectionId = null;
@@ -207,7 +227,7 @@ class RedisGroupReader implements GroupReader {
   }
 
   async read(batchSize: number, blockMs: number, signal: AbortSignal): Promise<Delivery[]> {
-    await this.connected(blockMs, signal);
+    await whenReady(this.connection, blockMs, signal);
     if (signal.aborted) return [];
     try {
       if (!this.groupExists) await this.createGroup();
@@ -222,7 +242,6 @@ class RedisGroupReader implements GroupReader {
       signal.addEventListener('abort', unblock, { once: true });
       this.blocked = true;
       try {
-        // The reply type is loose because RESP3 would shape it differently; this client speaks RESP2.
         const reply = (await this.connection.xReadGroup(
           this.group,
           this.consumer,
@@ -291,17 +310,6 @@ class RedisGroupReader implements GroupReader {
     else if (this.connection.isOpen) this.connection.destroy();
   }
 
-  /** Resolves once the connection is ready; rejects when it is not within `waitMs`. */
-  private async connected(waitMs: number, signal: AbortSignal): Promise<void> {
-    if (this.connection.isReady) return;
-    // connect() retries by itself (the client's reconnect strategy) and resolves when ready.
-    if (!this.connection.isOpen) this.connection.connect().catch(() => {});
-    await once(this.connection, 'ready', { signal: AbortSignal.any([signal, AbortSignal.timeout(waitMs)]) }).catch(
-      () => {},
-    );
-    if (!this.connection.isReady && !signal.aborted) throw new Error('redis is not reachable');
-  }
-
   private async createGroup(): Promise<void> {
     try {
       // From 0: a new group reads whatever the stream still holds, so events published
@@ -348,8 +356,6 @@ class RedisGroupReader implements GroupReader {
   }
 }
 
-type StreamsReply = Array<{ name: string; messages: Array<{ id: string; message: unknown }> }> | null;
-
 function delivery(entryId: string, fields: EntryFields, attempt: number): Delivery {
   return { entryId, fields, event: decodeEvent(fields), attempt };
 }
@@ -357,8 +363,4 @@ function delivery(entryId: string, fields: EntryFields, attempt: number): Delive
 function trimTo(threshold: number) {
   // `~` lets Redis trim whole macro nodes, which costs next to nothing; exact trimming does not.
   return { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold } } as const;
-}
-
-function isReplyError(error: unknown, prefix: string): boolean {
-  return error instanceof Error && error.message.startsWith(prefix);
 }

@@ -11,6 +11,7 @@ export function withStreamPrefix(bus: EventBus, prefix: string): EventBus {
   return {
     publish: (stream, events) => bus.publish(named(stream), events),
     subscribe: (options) => bus.subscribe({ ...options, stream: named(options.stream) }),
+    tail: (options) => bus.tail({ ...options, stream: named(options.stream) }),
     stats: (stream, group) => bus.stats(named(stream), group),
     close: () => bus.close(),
   };

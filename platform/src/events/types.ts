@@ -5,7 +5,9 @@ import { randomUUID } from 'node:crypto';
  * transactional outbox (outbox.ts) and consume them through an `EventBus`:
  * Redis Streams in production (redis-streams.ts), an in-process bus in the
  * embedded default (memory-bus.ts). Both deliver at least once, so consumers
- * deduplicate by event id (inbox.ts).
+ * deduplicate by event id (inbox.ts). Subscriptions to a stream's events as
+ * they happen read it with `tail` instead (tail.ts): every reader gets every
+ * event, with its position, from a position on.
  */
 
 export interface DomainEvent<TPayload = unknown> {
@@ -64,16 +66,67 @@ export interface Subscription {
   stop(): Promise<void>;
 }
 
+export interface TailOptions {
+  stream: string;
+  /**
+   * Start after this position (an event's `position`): the events since then
+   * are delivered first, then live ones, with no gap and no duplicate between
+   * the two. Absent: live events only, from now on. A position the stream no
+   * longer holds everything after (trimmed to its `maxLen`), or never reached
+   * (the stream was recreated), ends the tail with a `TailGapError` as its
+   * first result: what was missed is unknown. A position that is not one
+   * (`<ms>-<n>`) makes `tail` throw an `InvalidPositionError` (a TypeError).
+   */
+  after?: string;
+  /**
+   * Longest wait for new events in one read (Redis XREAD BLOCK). The tails of
+   * a stream share one read, which waits the shortest `blockMs` among them;
+   * the in-process bus never waits on a read. Default 1000 ms.
+   */
+  blockMs?: number;
+  /**
+   * Live events held for a consumer slower than the stream, at most. One
+   * more ends the tail with a `TailOverflowError` after the events held,
+   * rather than memory growing with the consumer's lag. It must also hold a
+   * burst: Redis hands a tail up to 1000 entries of one read at once.
+   * Replayed events are read only as fast as the consumer takes them, so
+   * they never overflow. Default 1000.
+   */
+  bufferSize?: number;
+}
+
+export interface TailedEvent {
+  /**
+   * Where the event is in its stream: a Redis stream entry id
+   * (`1733400000000-0`), or the same shape from the in-process bus. Strictly
+   * increasing along the stream; `after` it resumes the stream behind it.
+   */
+  position: string;
+  event: DomainEvent;
+}
+
+/**
+ * A stream read from a position: every event, in stream order, each once.
+ * It ends (throws) with a `TailGapError` or `TailOverflowError` when it
+ * cannot go on without a gap; Redis being away only pauses it.
+ */
+export interface EventTail extends AsyncIterable<TailedEvent> {
+  /** Stops reading and drops the events held; the iterator ends. Breaking out of `for await` does the same. */
+  close(): Promise<void>;
+}
+
 export interface EventBus {
   /** Appends `events` to `stream`, in order, all or none. Rejects when they may not have been stored. */
   publish(stream: string, events: readonly DomainEvent[]): Promise<void>;
   subscribe(options: SubscribeOptions): Subscription;
+  /** A stream read from a position: every event, in order, each with its position. */
+  tail(options: TailOptions): EventTail;
   /** Stream length, pending per group (lag), dead-letter length: for metrics. */
   stats(
     stream: string,
     group: string,
   ): Promise<{ length: number; pending: number; lag: number | null; deadLetters: number }>;
-  /** Stops every subscription and releases the bus's own resources. */
+  /** Stops every subscription and tail and releases the bus's own resources. */
   close(): Promise<void>;
 }
 

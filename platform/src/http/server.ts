@@ -77,6 +77,12 @@ export interface HttpServiceOptions {
   /** Browser origins allowed to call this service. Default: none (same-origin only). */
   cors?: CorsOptions | null;
   /**
+   * Serves GraphQL requests that ask for an event stream (`Accept:
+   * text/event-stream`, Server-Sent Events) in place of `graphql`, body
+   * and all. Default: none (they are `graphql`'s, which refuses them).
+   */
+  eventStream?: ((incoming: IncomingMessage, outgoing: ServerResponse) => Promise<void>) | null;
+  /**
    * Every GraphQL request is timed into it. It is served by
    * `createMetricsService` on a port of its own, never here: `/metrics` on
    * the public port is 404. Default: none (nothing timed).
@@ -137,6 +143,7 @@ export function createHttpService({
   cors = null,
   metrics = null,
   lifecycle = new ServiceLifecycle(),
+  eventStream = null,
 }: HttpServiceOptions): Server {
   const corsOrigins = new Set(cors?.origins ?? []);
   const fixedHeaders = Object.entries(responseHeaders);
@@ -197,6 +204,8 @@ export function createHttpService({
         });
       }
       case graphqlPath:
+        if (eventStream && incoming.headers.accept?.includes('text/event-stream'))
+          return eventStream(incoming, outgoing);
         return serveGraphQL(incoming, outgoing, url.search, requestId);
       default: {
         const route = Object.hasOwn(routes, url.pathname) ? routes[url.pathname] : undefined;

@@ -72,6 +72,13 @@ function guard(field: GraphQLField<unknown, unknown>, rule: AccessRule): void {
     checkAccess(rule, (context as { viewer?: Viewer | null }).viewer ?? null);
     return resolve(source, args, context, info);
   };
+  // A subscription field is checked when it starts too: a caller who may not see its events never subscribes.
+  const subscribe = field.subscribe;
+  if (subscribe)
+    field.subscribe = (source, args, context, info) => {
+      checkAccess(rule, (context as { viewer?: Viewer | null }).viewer ?? null);
+      return subscribe(source, args, context, info);
+    };
 }
 
 /** Throws the coded error a caller gets for a field it may not see. */

@@ -4,6 +4,7 @@ import type { Database, DrizzleSchema } from '../db/database.ts';
 import type { EventDefinition, EventHandler } from '../events/index.ts';
 import type { Viewer } from '../identity.ts';
 import type { Logger } from '../logger.ts';
+import type { StreamReader, SubscriptionContext } from './subscriptions.ts';
 
 /** How much seed data to write: `small` for a quick start, `scale` for benchmarks. */
 export type SeedSize = 'small' | 'scale';
@@ -18,6 +19,10 @@ export interface SubgraphContext<TTables extends DrizzleSchema, TLoaders> {
   db: Database<TTables>;
   /** Built fresh for each request, so batching and caching never cross callers. */
   loaders: TLoaders;
+  /** The event streams subscription fields read; null or absent without an event bus, and outside subscriptions. */
+  streams?: StreamReader | null;
+  /** Set while a subscription runs: where the router resumes it. */
+  subscription?: SubscriptionContext;
 }
 
 /**

@@ -49,6 +49,7 @@ import { noStartProgress, postgresLocation, seedProgress, type StartProgress } f
 import type { SubgraphConfig } from './config.ts';
 import { executeResultsOnce } from './single-execution.ts';
 import { refuseUnstorableInput } from './storable-input.ts';
+import { serveSubscriptions, type ServedSubscriptions, type StreamReader } from './subscriptions.ts';
 import { traceRootFields } from './tracing.ts';
 import {
   every,
@@ -81,6 +82,8 @@ export interface RunningSubgraph<TTables extends DrizzleSchema = DrizzleSchema> 
   stillOpen(): Promise<string[]>;
   /** Where Prometheus scrapes, e.g. http://127.0.0.1:9466/metrics; null when metrics are not served. */
   metricsUrl: string | null;
+  /** Subscriptions the router has open on this subgraph now, and has started since it started. */
+  subscriptions(): { active: number; started: number };
 }
 
 export type SubgraphStartSettings = Pick<
@@ -150,13 +153,14 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
   );
   const database = await openDatabase(config.database, definition.tables, { metrics });
   const lifecycle = new ServiceLifecycle({ phase: 'waiting', for: ['database'], reason: null });
-  const { server, apollo } = await createSubgraphServer(definition, database, {
+  const { server, apollo, subscriptions } = await createSubgraphServer(definition, database, {
     production: config.nodeEnv === 'production',
     identitySecret: config.identitySecret ?? null,
     logger,
     metrics,
     lifecycle,
     preparesOnStart: config.migrateOnStart || config.seedIfEmpty !== null,
+    streams: () => events?.streams ?? null,
   }).catch(async (error: unknown) => {
     await database.close().catch(() => {});
     throw error;
@@ -183,7 +187,7 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
     logger,
   };
   let background: BackgroundWork | undefined;
-  let events: BackgroundWork | null = null;
+  let events: RunningEvents | null = null;
   const ready = (async () => {
     await waitFor(() => database.ping(), {
       ...waiting,
@@ -257,6 +261,8 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
         return ready.catch(() => {});
       },
     },
+    // Before the HTTP server: an open subscription would keep its connection, and the close, waiting.
+    { name: 'subscriptions', stop: () => subscriptions.close() },
     closeHttpServer(server),
     { name: 'graphql', stop: () => apollo.stop() },
     { name: 'event consumers and relay', stop: () => events?.stop() },
@@ -276,6 +282,7 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
     stop: stopping.stop,
     stillOpen: stopping.stillOpen,
     metricsUrl,
+    subscriptions: () => ({ active: subscriptions.active, started: subscriptions.started }),
   };
 }
 
@@ -298,6 +305,8 @@ export interface SubgraphServerOptions {
    * with 503, since the tables are not what the resolvers expect. Default: false.
    */
   preparesOnStart?: boolean;
+  /** The event streams subscriptions read, once events run; null until then, or without a bus. Default: none. */
+  streams?: () => StreamReader | null;
 }
 
 /** Builds the Apollo Server and its HTTP front without listening, for in-process tests. */
@@ -311,8 +320,13 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
     metrics = new Metrics(),
     lifecycle = new ServiceLifecycle(),
     preparesOnStart = false,
+    streams = () => null,
   }: SubgraphServerOptions,
-): Promise<{ server: Server; apollo: ApolloServer<SubgraphContext<TTables, TLoaders> & MetricsContext> }> {
+): Promise<{
+  server: Server;
+  apollo: ApolloServer<SubgraphContext<TTables, TLoaders> & MetricsContext>;
+  subscriptions: ServedSubscriptions;
+}> {
   type Context = SubgraphContext<TTables, TLoaders> & MetricsContext;
   const schema = buildSubgraphSchema({
     typeDefs: loadTypeDefs(subgraphFiles(definition).schemaFile),
@@ -392,7 +406,23 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
         ),
       },
   });
-  return { server, apollo };
+  // The router runs the subgraph's subscriptions over graphql-ws on the same path.
+  const subscriptions = serveSubscriptions({
+    server,
+    path: '/graphql',
+    schema,
+    identity,
+    production,
+    logger,
+    contextFor: (viewer, subscription) => ({
+      viewer,
+      db: database.db,
+      loaders: definition.createLoaders(database.db),
+      subscription,
+      streams: streams(),
+    }),
+  });
+  return { server, apollo, subscriptions };
 }
 
 /**
@@ -439,6 +469,11 @@ function checksWhileStarting(phase: LivePhase): ReadinessChecks | null {
   }
 }
 
+/** The subgraph's event work, and the bus its subscriptions read. */
+interface RunningEvents extends BackgroundWork {
+  streams: StreamReader;
+}
+
 /**
  * The outbox relay and the consumers a subgraph declares, on the bus it is
  * given or on Redis Streams. Without either, nothing is relayed: events wait
@@ -451,7 +486,7 @@ function startEvents<TTables extends DrizzleSchema, TLoaders>(
   config: { bus?: EventBus | null; redis: RedisCache | null; eventStreamPrefix?: string },
   logger: Logger,
   metrics: Metrics,
-): BackgroundWork | null {
+): RunningEvents | null {
   const redis = config.redis;
   const bus =
     config.bus ??
@@ -487,6 +522,7 @@ function startEvents<TTables extends DrizzleSchema, TLoaders>(
     outboxAge,
   });
   return {
+    streams: bus,
     async stop() {
       await Promise.all(subscriptions.map((subscription) => subscription.stop()));
       await forgetting?.stop();

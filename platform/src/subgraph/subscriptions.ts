@@ -56,7 +56,11 @@ export interface ServeSubscriptionsOptions {
   path: string;
   schema: GraphQLSchema;
   identity: IdentityVerifier;
-  /** The request context for one subscription, as an HTTP request gets it. */
+  /**
+   * The request context for one subscription, as an HTTP request gets it:
+   * called when it starts, and again for each event, so what a request
+   * context caches (DataLoaders) never carries one event's rows to the next.
+   */
   contextFor: (viewer: Viewer | null, subscription: SubscriptionContext) => Record<string, unknown>;
   production: boolean;
   logger: Logger;
@@ -65,6 +69,8 @@ export interface ServeSubscriptionsOptions {
 export interface ServedSubscriptions {
   /** Subscriptions open now, across connections. */
   readonly active: number;
+  /** Subscriptions started since the subgraph started: only ever grows. */
+  readonly started: number;
   /**
    * Ends every connection with 1001 (going away): the router resumes each
    * subscription, after its last event, on another instance.
@@ -91,6 +97,7 @@ export function serveSubscriptions({
 }: ServeSubscriptionsOptions): ServedSubscriptions {
   const sockets = new WebSocketServer({ server, path });
   let active = 0;
+  let started = 0;
   const serving = useServer<Record<string, unknown> | undefined, { viewers: Map<string, Viewer | null> }>(
     {
       schema,
@@ -106,17 +113,23 @@ export function serveSubscriptions({
           ctx.extra.viewers!.set(id, await identity.verify(extensions.identity));
         } catch (error) {
           if (!(error instanceof IdentityError)) throw error;
-          logger.warn({ reason: error.message }, 'refused a subscription with a forwarded identity that does not verify');
+          logger.warn(
+            { reason: error.message },
+            'refused a subscription with a forwarded identity that does not verify',
+          );
           return [unauthenticated('The forwarded identity is not accepted.')];
         }
       },
       context: (ctx, id, payload) => {
         const { resumeAfter } = (payload.extensions ?? {}) as SubscriptionExtensions;
-        return contextFor(ctx.extra.viewers!.get(id) ?? null, { resumeAfter: resumeAfter ?? null });
+        const viewer = ctx.extra.viewers!.get(id) ?? null;
+        const subscription = { resumeAfter: resumeAfter ?? null };
+        return { ...contextFor(viewer, subscription), [contextPerEvent]: () => contextFor(viewer, subscription) };
       },
       subscribe: (args) => subscribeWithPositions(args),
       onOperation: () => {
         active++;
+        started++;
       },
       onComplete: (ctx, id) => {
         active = Math.max(0, active - 1);
@@ -130,6 +143,9 @@ export function serveSubscriptions({
     get active() {
       return active;
     },
+    get started() {
+      return started;
+    },
     async close() {
       for (const socket of sockets.clients) socket.close(1001, 'Going away');
       await serving.dispose();
@@ -138,21 +154,23 @@ export function serveSubscriptions({
   };
 }
 
+/** Where a subscription's context keeps the factory of each event's own context. */
+const contextPerEvent = Symbol('context per event');
+
 /**
  * graphql-js's `subscribe`, with each result's `extensions.position` set
  * from its source event: the source stream is made the same way, and each
  * event is executed as graphql-js maps it (the event as the root value).
  */
-async function subscribeWithPositions(
-  args: ExecutionArgs,
-): Promise<AsyncGenerator<ExecutionResult> | ExecutionResult> {
+async function subscribeWithPositions(args: ExecutionArgs): Promise<AsyncGenerator<ExecutionResult> | ExecutionResult> {
   const source = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in source)) return source;
   const events = source as AsyncGenerator<unknown>;
   async function* results(): AsyncGenerator<ExecutionResult> {
     try {
       for await (const event of events) {
-        const result = await execute({ ...args, rootValue: event });
+        const fresh = (args.contextValue as { [contextPerEvent]?: () => unknown } | undefined)?.[contextPerEvent];
+        const result = await execute({ ...args, rootValue: event, contextValue: fresh ? fresh() : args.contextValue });
         const position = (event as Partial<PositionedEvent> | null)?.position;
         yield typeof position === 'string' ? { ...result, extensions: { ...result.extensions, position } } : result;
       }
@@ -166,4 +184,59 @@ async function subscribeWithPositions(
     }
   }
   return results();
+}
+
+export interface StreamEventsOptions<T> {
+  stream: string;
+  /** The client's own `after` argument: wins over the router's resume position. */
+  after?: string | null;
+  /** The value for an event the subscriber gets, or null for one it does not (another shopper's, another type). */
+  select(event: DomainEvent): T | null;
+}
+
+/**
+ * A subscription field's source: the events of one stream that `select`
+ * keeps, each with its position, from the position asked for (the field's
+ * `after`, else where the router resumes it) or from now. A position the
+ * stream no longer holds fails the subscription with STREAM_POSITION_EXPIRED:
+ * the client refetches, then subscribes from now.
+ */
+export async function* streamEvents<T extends object>(
+  context: { streams?: StreamReader | null; subscription?: SubscriptionContext },
+  { stream, after, select }: StreamEventsOptions<T>,
+): AsyncGenerator<T & PositionedEvent> {
+  const streams = context.streams;
+  if (!streams)
+    throw new GraphQLError('Subscriptions are unavailable: this service has no event stream. Try again shortly.', {
+      extensions: { code: 'SUBSCRIPTIONS_UNAVAILABLE' },
+    });
+  const from = after ?? context.subscription?.resumeAfter ?? undefined;
+  let tail;
+  try {
+    tail = streams.tail({ stream, ...(from ? { after: from } : {}) });
+  } catch (error) {
+    // A malformed position is the client's: it came from its `after` or its resume cursor.
+    throw new GraphQLError(`"${from}" is not an event position.`, {
+      extensions: { code: 'BAD_USER_INPUT' },
+      originalError: error instanceof Error ? error : undefined,
+    });
+  }
+  try {
+    for await (const { position, event } of tail) {
+      const selected = select(event);
+      if (selected) yield { ...selected, position };
+    }
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'STREAM_POSITION_EXPIRED' || code === 'SUBSCRIBER_TOO_SLOW')
+      throw new GraphQLError(
+        code === 'STREAM_POSITION_EXPIRED'
+          ? 'The events after this position are no longer kept: fetch the current state, then subscribe again from now.'
+          : 'The subscriber fell too far behind and was closed: subscribe again after the last position received.',
+        { extensions: { code } },
+      );
+    throw error;
+  } finally {
+    await tail.close();
+  }
 }

@@ -65,7 +65,7 @@ export async function* subscriptionEvents(options: SubscriptionEventsOptions): A
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
   let after = options.resumeAfter;
   const maxReconnects = options.maxReconnects ?? 5;
-  for (let reconnects = 0; ; ) {
+  for (let reconnects = 0; ;) {
     const identity = await options.identity();
     const events = options.subscribe(primary.serviceName, {
       query: primary.operation,

@@ -1,30 +1,11 @@
-import type { IncomingMessage, Server } from 'node:http';
-import { HeaderMap, type HTTPGraphQLRequest } from '@apollo/server';
-import {
-  buildSchema,
-  GraphQLError,
-  parse,
-  type ExecutionArgs,
-  type ExecutionResult,
-  type FormattedExecutionResult,
-} from 'graphql';
+import type { Server } from 'node:http';
+import type { GraphQLError } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { ErrorCode } from '../../../platform/src/errors.ts';
-import type { Logger } from '../../../platform/src/logger.ts';
 import type { Viewer } from '../../../platform/src/identity.ts';
-import type { RouterResponse } from '../plugins/plugin.ts';
-
-/** What a client protocol asks of the router to start one operation (router.ts `startStreamed`). */
-export type StartStreamed = (
-  http: HTTPGraphQLRequest,
-  incoming: IncomingMessage,
-  streamed: {
-    resumeAfter: string | null;
-    accept(events: AsyncGenerator<ExecutionResult>): void;
-  },
-) => Promise<{ response: RouterResponse; viewer: Viewer | null }>;
+import type { Logger } from '../../../platform/src/logger.ts';
+import { dispatchSchema, resumePositionOf, runStreamed, type Outcome, type StartStreamed } from './start.ts';
 
 export interface GraphqlWsOptions {
   server: Server;
@@ -46,17 +27,6 @@ export interface ServedGraphqlWs {
    */
   close(): Promise<void>;
 }
-
-/** What graphql-ws is handed to run: the router already ran the operation; this only hands over the outcome. */
-interface Outcome {
-  result?: ExecutionResult;
-  events?: AsyncGenerator<ExecutionResult>;
-}
-
-/** The operations graphql-ws dispatches on: it picks `execute` or `subscribe` by the operation type it finds. */
-const dispatchSchema = buildSchema('type Query { _: Boolean } type Subscription { _: Boolean }');
-const asQuery = parse('query { _ }');
-const asSubscription = parse('subscription { _ }');
 
 /** The keys a client may put in `connection_init`'s payload. */
 interface ConnectionParams extends Record<string, unknown> {
@@ -90,46 +60,17 @@ export function serveGraphqlWs({
     {
       schema: dispatchSchema,
       connectionInitWaitTimeout: connectionInitTimeoutMs,
-      onSubscribe: async (ctx, _id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> => {
+      onSubscribe: async (ctx, _id, payload) => {
         const params = ctx.connectionParams ?? {};
-        const headers = new HeaderMap();
-        for (const [name, value] of Object.entries(ctx.extra.request.headers))
-          if (value !== undefined && !hopByHop.has(name))
-            headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-        headers.set('content-type', 'application/json');
-        headers.set('accept', 'application/json');
         const authorization = params.authorization ?? params.Authorization;
-        if (typeof authorization === 'string') headers.set('authorization', authorization);
-        const extensions = (payload.extensions ?? {}) as { resumeAfter?: unknown };
-        const resumeAfter =
-          typeof extensions.resumeAfter === 'string'
-            ? extensions.resumeAfter
-            : typeof params.resumeAfter === 'string'
-              ? params.resumeAfter
-              : null;
-        const outcome: Outcome = {};
-        const http: HTTPGraphQLRequest = {
-          method: 'POST',
-          headers,
-          search: '',
-          body: {
-            query: payload.query,
-            ...(payload.operationName ? { operationName: payload.operationName } : {}),
-            ...(payload.variables ? { variables: payload.variables } : {}),
-            ...(payload.extensions ? { extensions: payload.extensions } : {}),
-          },
-        };
-        const { response, viewer } = await start(http, ctx.extra.request, {
-          resumeAfter,
-          accept: (events) => (outcome.events = events),
+        const run = await runStreamed(start, ctx.extra.request, payload, {
+          authorization: typeof authorization === 'string' ? authorization : null,
+          resumeAfter: resumePositionOf(payload.extensions?.resumeAfter, params.resumeAfter),
         });
-        expireWithToken(ctx.extra, viewer, () => ctx.extra.socket.close(CloseCode.Unauthorized, 'The token expired.'));
-        if (outcome.events) return { schema: dispatchSchema, document: asSubscription, contextValue: outcome };
-        const result = await bodyOf(response);
-        if (!result.data && result.errors?.length)
-          return result.errors.map((error) => new GraphQLError(error.message, { extensions: error.extensions }));
-        outcome.result = result as ExecutionResult;
-        return { schema: dispatchSchema, document: asQuery, contextValue: outcome };
+        expireWithToken(ctx.extra, run.viewer, () =>
+          ctx.extra.socket.close(CloseCode.Unauthorized, 'The token expired.'),
+        );
+        return 'errors' in run ? (run.errors as readonly GraphQLError[]) : run.args;
       },
       execute: (args) => (args.contextValue as Outcome).result!,
       subscribe: (args) => (args.contextValue as Outcome).events!,
@@ -151,17 +92,6 @@ export function serveGraphqlWs({
   };
 }
 
-/** Headers of the upgrade that describe the WebSocket handshake, not the operation. */
-const hopByHop = new Set([
-  'connection',
-  'upgrade',
-  'sec-websocket-key',
-  'sec-websocket-version',
-  'sec-websocket-extensions',
-  'sec-websocket-protocol',
-  'content-length',
-]);
-
 /** Closes the connection when the token its operations were authorized with expires. */
 function expireWithToken(extra: { expiry?: NodeJS.Timeout }, viewer: Viewer | null, expire: () => void) {
   const exp = viewer?.claims?.exp;
@@ -170,22 +100,4 @@ function expireWithToken(extra: { expiry?: NodeJS.Timeout }, viewer: Viewer | nu
   clearTimeout(extra.expiry);
   // setTimeout holds 32-bit delays: a token valid for longer is checked again by its next operation.
   if (inMs < 2 ** 31) extra.expiry = setTimeout(expire, Math.max(0, inMs)).unref();
-}
-
-async function bodyOf(response: RouterResponse): Promise<FormattedExecutionResult> {
-  const body = response.body;
-  try {
-    if (body.kind === 'bytes') return JSON.parse(body.bytes.toString('utf8')) as FormattedExecutionResult;
-    if (body.kind === 'complete') return JSON.parse(body.string) as FormattedExecutionResult;
-  } catch {
-    // Not JSON: answered below as the router's own failure.
-  }
-  return {
-    errors: [
-      {
-        message: 'This operation cannot be answered over a WebSocket.',
-        extensions: { code: ErrorCode.BadRequest },
-      },
-    ],
-  };
 }

@@ -62,6 +62,30 @@ export type RestockPayload = {
   product?: Maybe<Product>;
 };
 
+/** A change to a product's stock, as it happens. */
+export type StockChange = {
+  __typename?: 'StockChange';
+  /** Whether any unit is on hand after the change. */
+  inStock: Scalars['Boolean']['output'];
+  /** Where this change is in the stock stream: subscribe again with it as `after` to resume after it. */
+  position: Scalars['String']['output'];
+  product: Product;
+  /** Units on hand and not reserved after the change. */
+  quantity: Scalars['Int']['output'];
+};
+
+export type Subscription = {
+  __typename?: 'Subscription';
+  /** Changes to one product's stock: orders reserving it, cancellations giving it back, restocks. With `after` (a change's `position`), the changes since then come first. */
+  stockChanged: StockChange;
+};
+
+
+export type SubscriptionStockChangedArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  productId: Scalars['ID']['input'];
+};
+
 export type WithIndex<TObject> = TObject & Record<string, any>;
 export type ResolversObject<TObject> = WithIndex<TObject>;
 
@@ -166,6 +190,8 @@ export type ResolversTypes = ResolversObject<{
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Product: ResolverTypeWrapper<InventoryProduct>;
   RestockPayload: ResolverTypeWrapper<Omit<RestockPayload, 'product'> & { product?: Maybe<ResolversTypes['Product']> }>;
+  StockChange: ResolverTypeWrapper<Omit<StockChange, 'product'> & { product: ResolversTypes['Product'] }>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
 }>;
@@ -178,6 +204,8 @@ export type ResolversParentTypes = ResolversObject<{
   ID: Scalars['ID']['output'];
   Product: InventoryProduct;
   RestockPayload: Omit<RestockPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
+  StockChange: Omit<StockChange, 'product'> & { product: ResolversParentTypes['Product'] };
+  Subscription: Record<PropertyKey, never>;
   Boolean: Scalars['Boolean']['output'];
   Int: Scalars['Int']['output'];
 }>;
@@ -211,11 +239,24 @@ export type RestockPayloadResolvers<ContextType = Context, ParentType extends Re
   product?: Resolver<Maybe<ResolversTypes['Product']>, ParentType, ContextType>;
 }>;
 
+export type StockChangeResolvers<ContextType = Context, ParentType extends ResolversParentTypes['StockChange'] = ResolversParentTypes['StockChange']> = ResolversObject<{
+  inStock?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  position?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  product?: Resolver<ResolversTypes['Product'], ParentType, ContextType>;
+  quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = ResolversObject<{
+  stockChanged?: SubscriptionResolver<ResolversTypes['StockChange'], "stockChanged", ParentType, ContextType, RequireFields<SubscriptionStockChangedArgs, 'productId'>>;
+}>;
+
 export type Resolvers<ContextType = Context> = ResolversObject<{
   Money?: MoneyResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Product?: ProductResolvers<ContextType>;
   RestockPayload?: RestockPayloadResolvers<ContextType>;
+  StockChange?: StockChangeResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
 }>;
 
 export type DirectiveResolvers<ContextType = Context> = ResolversObject<{

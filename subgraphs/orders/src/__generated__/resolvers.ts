@@ -112,6 +112,15 @@ export type OrderStatus =
   | 'REJECTED'
   | 'SHIPPED';
 
+/** A change to one of the signed-in shopper's orders, as it happens. */
+export type OrderUpdate = {
+  __typename?: 'OrderUpdate';
+  /** The order as it is after the change. */
+  order: Order;
+  /** Where this change is in the order stream: subscribe again with it as `after` to resume after it. */
+  position: Scalars['String']['output'];
+};
+
 export type PageInfo = {
   __typename?: 'PageInfo';
   endCursor?: Maybe<Scalars['String']['output']>;
@@ -143,6 +152,21 @@ export type PlaceOrderPayload = {
 export type Product = {
   __typename?: 'Product';
   id: Scalars['ID']['output'];
+};
+
+export type Subscription = {
+  __typename?: 'Subscription';
+  /**
+   * The signed-in shopper's orders as they change: placed, confirmed,
+   * rejected, cancelled. With `after` (a change's `position`), the changes
+   * since then come first. Only the shopper's own orders are ever sent.
+   */
+  orderUpdated: OrderUpdate;
+};
+
+
+export type SubscriptionOrderUpdatedArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type User = {
@@ -270,10 +294,12 @@ export type ResolversTypes = ResolversObject<{
   OrderItem: ResolverTypeWrapper<OrderItemRow>;
   OrderLineInput: OrderLineInput;
   OrderStatus: OrderStatus;
+  OrderUpdate: ResolverTypeWrapper<Omit<OrderUpdate, 'order'> & { order: ResolversTypes['Order'] }>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   PlaceOrderInput: PlaceOrderInput;
   PlaceOrderPayload: ResolverTypeWrapper<Omit<PlaceOrderPayload, 'order'> & { order: ResolversTypes['Order'] }>;
   Product: ResolverTypeWrapper<ProductReference>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   User: ResolverTypeWrapper<Customer>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
@@ -292,10 +318,12 @@ export type ResolversParentTypes = ResolversObject<{
   OrderEdge: Omit<OrderEdge, 'node'> & { node: ResolversParentTypes['Order'] };
   OrderItem: OrderItemRow;
   OrderLineInput: OrderLineInput;
+  OrderUpdate: Omit<OrderUpdate, 'order'> & { order: ResolversParentTypes['Order'] };
   PageInfo: PageInfo;
   PlaceOrderInput: PlaceOrderInput;
   PlaceOrderPayload: Omit<PlaceOrderPayload, 'order'> & { order: ResolversParentTypes['Order'] };
   Product: ProductReference;
+  Subscription: Record<PropertyKey, never>;
   User: Customer;
   Boolean: Scalars['Boolean']['output'];
   Int: Scalars['Int']['output'];
@@ -355,6 +383,11 @@ export type OrderItemResolvers<ContextType = Context, ParentType extends Resolve
   unitPrice?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
 }>;
 
+export type OrderUpdateResolvers<ContextType = Context, ParentType extends ResolversParentTypes['OrderUpdate'] = ResolversParentTypes['OrderUpdate']> = ResolversObject<{
+  order?: Resolver<ResolversTypes['Order'], ParentType, ContextType>;
+  position?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
 export type PageInfoResolvers<ContextType = Context, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = ResolversObject<{
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -369,6 +402,10 @@ export type PlaceOrderPayloadResolvers<ContextType = Context, ParentType extends
 
 export type ProductResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Product'] = ResolversParentTypes['Product']> = ResolversObject<{
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+}>;
+
+export type SubscriptionResolvers<ContextType = Context, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = ResolversObject<{
+  orderUpdated?: SubscriptionResolver<ResolversTypes['OrderUpdate'], "orderUpdated", ParentType, ContextType, Partial<SubscriptionOrderUpdatedArgs>>;
 }>;
 
 export type UserResolvers<ContextType = Context, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
@@ -386,9 +423,11 @@ export type Resolvers<ContextType = Context> = ResolversObject<{
   OrderConnection?: OrderConnectionResolvers<ContextType>;
   OrderEdge?: OrderEdgeResolvers<ContextType>;
   OrderItem?: OrderItemResolvers<ContextType>;
+  OrderUpdate?: OrderUpdateResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   PlaceOrderPayload?: PlaceOrderPayloadResolvers<ContextType>;
   Product?: ProductResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 }>;
 

@@ -1,0 +1,129 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHandler } from 'graphql-sse';
+import type { Logger } from '../../../platform/src/logger.ts';
+import { dispatchSchema, resumePositionOf, runStreamed, type Outcome, type StartStreamed } from './start.ts';
+
+export interface SseOptions {
+  start: StartStreamed;
+  logger: Logger;
+  /** Largest request body accepted, in bytes. Default: 2 MiB, as the HTTP layer. */
+  maxBodyBytes?: number;
+}
+
+/** The SSE endpoint: the HTTP layer hands `handle` the GraphQL requests that accept `text/event-stream`. */
+export interface SseEndpoint {
+  handle(incoming: IncomingMessage, outgoing: ServerResponse): Promise<void>;
+  /** Streams open now. */
+  readonly open: number;
+  /**
+   * Ends every open stream, as a stopping router must: each client
+   * reconnects (to another instance) with `Last-Event-ID` and resumes.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * GraphQL over Server-Sent Events (the graphql-sse protocol, "distinct
+ * connections" mode: one operation per request) on the router's GraphQL
+ * path, for requests that accept `text/event-stream`. An operation runs
+ * through the router as a POST with the same headers would. Each event of a
+ * subscription is sent with its stream position as the SSE `id`, so a
+ * client that reconnects with `Last-Event-ID` (as EventSource does by
+ * itself) resumes after it; `extensions.resumeAfter` does the same.
+ */
+export function sseEndpoint({ start, logger, maxBodyBytes = 2 * 1024 * 1024 }: SseOptions): SseEndpoint {
+  const streams = new Set<ServerResponse>();
+  const handle = createHandler<IncomingMessage, undefined, Outcome>({
+    schema: dispatchSchema,
+    onSubscribe: async (request, params) => {
+      const run = await runStreamed(start, request.raw, params, {
+        authorization: request.headers.get('authorization') ?? null,
+        resumeAfter: resumePositionOf(request.headers.get('last-event-id'), params.extensions?.resumeAfter),
+      });
+      if ('errors' in run) return { errors: run.errors };
+      return { ...run.args, contextValue: run.args.contextValue as Outcome };
+    },
+    execute: (args) => args.contextValue.result!,
+    subscribe: (args) => args.contextValue.events!,
+  });
+  const handleRequest = async (incoming: IncomingMessage, outgoing: ServerResponse) => {
+    const [body, init] = await handle({
+      method: incoming.method ?? 'GET',
+      url: incoming.url ?? '/',
+      headers: {
+        get: (name) => {
+          const value = incoming.headers[name.toLowerCase()];
+          return Array.isArray(value) ? value.join(', ') : value;
+        },
+      },
+      body: () => readBody(incoming, maxBodyBytes),
+      raw: incoming,
+      context: undefined,
+    });
+    outgoing.writeHead(init.status, init.statusText, init.headers as Record<string, string>);
+    if (body === null || typeof body === 'string') {
+      outgoing.end(body ?? undefined);
+      return;
+    }
+    // A client that goes away ends the subscription, and with it the subgraph's.
+    outgoing.once('close', () => {
+      streams.delete(outgoing);
+      void body.return(undefined);
+    });
+    streams.add(outgoing);
+    try {
+      for await (const message of body) {
+        if (outgoing.destroyed || outgoing.writableEnded) break;
+        const position = positionOf(message);
+        outgoing.write(position ? `id: ${position}\n${message}` : message);
+      }
+    } catch (error) {
+      logger.warn({ err: error }, 'an event stream failed');
+    }
+    if (!outgoing.writableEnded) outgoing.end();
+  };
+  return {
+    handle: handleRequest,
+    get open() {
+      return streams.size;
+    },
+    async close() {
+      for (const outgoing of streams) outgoing.end();
+      streams.clear();
+    },
+  };
+}
+
+/** A `next` message's event position (`extensions.position`), to send as its SSE `id`. */
+function positionOf(message: string): string | null {
+  if (!message.startsWith('event: next')) return null;
+  const dataAt = message.indexOf('data:');
+  if (dataAt === -1) return null;
+  try {
+    const data = JSON.parse(message.slice(dataAt + 5)) as {
+      extensions?: { position?: unknown };
+      payload?: { extensions?: { position?: unknown } };
+    };
+    const position = data.extensions?.position ?? data.payload?.extensions?.position;
+    // An id is one line: a position never holds a line break, and one that did would end the field early.
+    return typeof position === 'string' && !/[\r\n]/.test(position) ? position : null;
+  } catch {
+    return null;
+  }
+}
+
+function readBody(incoming: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    incoming.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        incoming.pause();
+        reject(new Error(`Request body is larger than ${limit} bytes.`));
+      } else chunks.push(chunk);
+    });
+    incoming.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    incoming.once('error', reject);
+  });
+}
