@@ -9,7 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { format } from 'prettier';
+import { format, resolveConfig } from 'prettier';
 import { errorCodes, type ErrorCode, type ErrorCodeUse } from '../platform/src/errors.ts';
 
 const { values: flags } = parseArgs({ options: { check: { type: 'boolean', default: false } } });
@@ -38,8 +38,10 @@ if (from < 0 || to < from) {
   console.error(`README.md: the error table's markers are missing; expected\n${start}\n...\n${end}`);
   process.exit(1);
 }
-// Formatted as `npm run format` would, so the check and prettier agree on one text.
+// Formatted as `npm run format` would, with the repo's own options (quotes in the README's code blocks
+// included), so the check and prettier agree on one text.
 const updated = await format(`${readme.slice(0, from + start.length)}\n\n${errorTable()}\n\n${readme.slice(to)}`, {
+  ...(await resolveConfig(readmePath)),
   filepath: readmePath,
 });
 

@@ -34,6 +34,9 @@ export enum ErrorCode {
   DatabaseUnavailable = 'DATABASE_UNAVAILABLE',
   SubgraphTimeout = 'SUBGRAPH_TIMEOUT',
   SubgraphUnavailable = 'SUBGRAPH_UNAVAILABLE',
+  StreamPositionExpired = 'STREAM_POSITION_EXPIRED',
+  SubscriberTooSlow = 'SUBSCRIBER_TOO_SLOW',
+  SubscriptionsUnavailable = 'SUBSCRIPTIONS_UNAVAILABLE',
   InternalServerError = 'INTERNAL_SERVER_ERROR',
 }
 
@@ -175,6 +178,21 @@ export const errorCodes: Readonly<Record<ErrorCode, ErrorCodeUse>> = {
     field: true,
     when: 'A subgraph refused or dropped the connection, gave a 5xx, or its breaker is open; `extensions.subgraph` names it, outside production',
   },
+  [ErrorCode.StreamPositionExpired]: {
+    status: null,
+    field: true,
+    when: 'A subscription asked to resume after a position its event stream no longer keeps: fetch the current state, then subscribe from now',
+  },
+  [ErrorCode.SubscriberTooSlow]: {
+    status: null,
+    field: true,
+    when: 'A subscriber fell too far behind its event stream and was closed: subscribe again after the last position received',
+  },
+  [ErrorCode.SubscriptionsUnavailable]: {
+    status: null,
+    field: true,
+    when: 'The subgraph that owns a subscription has no event stream to read right now',
+  },
   [ErrorCode.InternalServerError]: {
     status: 500,
     field: true,
@@ -198,6 +216,9 @@ export const clientErrorCodes: ReadonlySet<string> = new Set([
   ErrorCode.IdempotencyKeyInProgress,
   ErrorCode.SubgraphTimeout,
   ErrorCode.SubgraphUnavailable,
+  ErrorCode.StreamPositionExpired,
+  ErrorCode.SubscriberTooSlow,
+  ErrorCode.SubscriptionsUnavailable,
 ]);
 
 /**

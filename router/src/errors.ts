@@ -153,6 +153,20 @@ export function errorsPlugin({
   };
 }
 
+/**
+ * A subscription event's errors as Apollo Server would format a response's
+ * (`routerErrorFormatter`, then the errors plugin's tidying): events stream
+ * past Apollo Server, so the router formats them itself.
+ */
+export function eventErrorFormatter({ production }: { production: boolean }) {
+  const format = routerErrorFormatter({ production });
+  return (errors: readonly GraphQLError[]): GraphQLFormattedError[] =>
+    tidied(
+      errors.map((error) => format(error.toJSON(), error)),
+      production,
+    );
+}
+
 /** Errors as the client gets them: a merged fetch's failure once, and in production without subgraph names. */
 function tidied(errors: readonly GraphQLFormattedError[], production: boolean): GraphQLFormattedError[] {
   const once = withoutRepeatedSubgraphFailures(errors);

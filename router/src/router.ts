@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import type { HTTPGraphQLRequest } from '@apollo/server';
+import { GraphQLError, type ExecutionResult } from 'graphql';
 import {
   close,
   createHttpService,
@@ -21,6 +22,7 @@ import type { Logger } from '../../platform/src/logger.ts';
 import { Metrics, observeRequest, type ObservedRequest } from '../../platform/src/metrics.ts';
 import type { RouterConfig } from './config.ts';
 import { createSharedCache } from './cache.ts';
+import { eventErrorFormatter } from './errors.ts';
 import { disableApolloTelemetry, GraphVersion, type GraphOptions } from './graph.ts';
 import { RouterMetrics } from './metrics.ts';
 import { readOperationRequest } from './operation-request.ts';
@@ -385,7 +387,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
   async function startStreamed(...[http, incoming, streamed]: Parameters<StartStreamed>): ReturnType<StartStreamed> {
     const subscriptions: SubscriptionSink = {
       resumeAfter: streamed.resumeAfter,
-      accept: streamed.accept,
+      accept: (events) => streamed.accept(withFormattedErrors(events)),
       identity: async () => (await contextOf(request)).identity,
     };
     const request: RouterRequest = {
@@ -405,6 +407,24 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
       response = (isPromise(replaced) ? await replaced : replaced) ?? response;
     }
     return { response, viewer: request.viewer };
+  }
+  const formatEventErrors = eventErrorFormatter({ production: graphOptions.production });
+  /** A subscription's events with their errors masked and worded as any response's. */
+  async function* withFormattedErrors(events: AsyncGenerator<ExecutionResult>): AsyncGenerator<ExecutionResult> {
+    try {
+      for await (const event of events)
+        yield event.errors?.length
+          ? {
+              ...event,
+              // As GraphQLErrors again: the protocol libraries serialise errors with their toJSON.
+              errors: formatEventErrors(event.errors).map(
+                ({ message, path, extensions }) => new GraphQLError(message, { ...(path ? { path } : {}), extensions }),
+              ),
+            }
+          : event;
+    } finally {
+      await events.return(undefined);
+    }
   }
   const graphqlWs = serveGraphqlWs({ server, path: '/graphql', start: startStreamed, logger });
 

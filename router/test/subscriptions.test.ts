@@ -159,7 +159,15 @@ beforeAll(async () => {
   const catalog = await startSubgraph(
     'catalog',
     catalogSdl,
-    { Product: { __resolveReference: ({ id }: { id: string }) => ({ id, name: names[id] ?? `Product ${id}` }) } },
+    {
+      Product: {
+        __resolveReference: ({ id }: { id: string }) => {
+          // An internal failure whose words must never reach a client in production.
+          if (id === 'broken') throw new Error('catalog row lock timeout on host db-7');
+          return { id, name: names[id] ?? `Product ${id}` };
+        },
+      },
+    },
     false,
   );
   stopCatalog = catalog.stop;
@@ -265,6 +273,36 @@ describe('subscriptions through the router (graphql-ws)', () => {
     await until(() => received.length === 3, { what: 'the events published while disconnected', timeoutMs: 30_000 });
     expect(seenViewers.length).toBeGreaterThan(resumedBefore);
     expect(received.map(({ data }) => data.priceChanged.cents)).toEqual([1, 2, 3]);
+  });
+
+  it("masks an event's errors in production as any response's: coded, with no subgraph's words or name", async () => {
+    const production = await startTestRouter(join(workdir, 'supergraph.graphql'), { nodeEnv: 'production' });
+    try {
+      const client = createClient({
+        url: production.url.replace(/^http/, 'ws'),
+        webSocketImpl: WebSocket,
+        retryAttempts: 0,
+      });
+      clients.push(client);
+      const subscribed = seenViewers.length;
+      const received: Array<{ data?: any; errors?: any[] }> = [];
+      client.subscribe(
+        { query: priceChanges },
+        {
+          next: (result) => void received.push(result as (typeof received)[number]),
+          error: (error) => void received.push({ errors: [error] }),
+          complete: () => {},
+        },
+      );
+      await until(() => seenViewers.length > subscribed, { what: 'the subscription to reach the feed' });
+      append('broken', 99);
+      await until(() => received.length === 1, { what: 'the event' });
+      const text = JSON.stringify(received[0]);
+      expect(received[0]!.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+      expect(text).not.toMatch(/lock timeout|db-7|catalog|stacktrace/);
+    } finally {
+      await production.stop();
+    }
   });
 
   it('answers a subscription sent as a plain POST with a coded client error', async () => {

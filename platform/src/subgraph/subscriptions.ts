@@ -9,7 +9,7 @@ import {
 } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { unauthenticated } from '../errors.ts';
+import { ErrorCode, unauthenticated } from '../errors.ts';
 import { IdentityError, type IdentityVerifier, type Viewer } from '../identity.ts';
 import type { DomainEvent } from '../events/types.ts';
 import type { Logger } from '../logger.ts';
@@ -208,7 +208,7 @@ export async function* streamEvents<T extends object>(
   const streams = context.streams;
   if (!streams)
     throw new GraphQLError('Subscriptions are unavailable: this service has no event stream. Try again shortly.', {
-      extensions: { code: 'SUBSCRIPTIONS_UNAVAILABLE' },
+      extensions: { code: ErrorCode.SubscriptionsUnavailable },
     });
   const from = after ?? context.subscription?.resumeAfter ?? undefined;
   let tail;
@@ -217,7 +217,7 @@ export async function* streamEvents<T extends object>(
   } catch (error) {
     // A malformed position is the client's: it came from its `after` or its resume cursor.
     throw new GraphQLError(`"${from}" is not an event position.`, {
-      extensions: { code: 'BAD_USER_INPUT' },
+      extensions: { code: ErrorCode.BadUserInput },
       originalError: error instanceof Error ? error : undefined,
     });
   }
@@ -228,9 +228,9 @@ export async function* streamEvents<T extends object>(
     }
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    if (code === 'STREAM_POSITION_EXPIRED' || code === 'SUBSCRIBER_TOO_SLOW')
+    if (code === ErrorCode.StreamPositionExpired || code === ErrorCode.SubscriberTooSlow)
       throw new GraphQLError(
-        code === 'STREAM_POSITION_EXPIRED'
+        code === ErrorCode.StreamPositionExpired
           ? 'The events after this position are no longer kept: fetch the current state, then subscribe again from now.'
           : 'The subscriber fell too far behind and was closed: subscribe again after the last position received.',
         { extensions: { code } },
