@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createClient as createRedisClient } from 'redis';
+import { ApolloClient, gql, HttpLink, InMemoryCache } from '@apollo/client';
+import { createClient as createSseClient } from 'graphql-sse';
 import { createClient, type Client } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
@@ -174,6 +176,87 @@ describe.each(['memory', 'redis streams'] as const)('subscriptions on the %s bus
     await until(() => theirs.received.length >= 1, { what: "bob's own order update", timeoutMs: 30_000 });
     expect(theirs.received.map((event) => event.data?.orderUpdated.order.id)).not.toContain(orderId);
     expect(theirs.received[0]!.data.orderUpdated.order.id).toBe(his.body.data!.placeOrder.order.id);
+  });
+
+  /**
+   * The same two subscriptions through another client: stock changes of a
+   * product, and the signed-in shopper's order updates, each completed
+   * from the other subgraphs.
+   */
+  async function receivesStockAndOrders(
+    open: (query: string, variables: Record<string, unknown>, authorization?: string) => { received: Received[] },
+    productIndex: number,
+  ) {
+    const product = seedProduct(productIndex);
+    const before = { inventory: started('inventory'), orders: started('orders') };
+    const stock = open(stockChanged, { productId: product.id });
+    const orders = open(orderUpdated, {}, headers.alice);
+    await subscribed('inventory', before.inventory);
+    await subscribed('orders', before.orders);
+    await restockUntilSeen(product.id, stock);
+    // Apollo Client adds `__typename` to every selection.
+    expect(stock.received[0]!.data.stockChanged.product).toMatchObject({ id: product.id, name: product.name });
+    const placed = await graph.query<{ placeOrder: { order: { id: string } } }>(
+      placeOrder,
+      { input: { items: [{ productId: product.id, quantity: 1 }], idempotencyKey: randomUUID() } },
+      { authorization: headers.alice },
+    );
+    const orderId = placed.body.data!.placeOrder.order.id;
+    await until(() => orders.received.some((event) => event.data?.orderUpdated.order.id === orderId), {
+      what: "alice's order update",
+      timeoutMs: 30_000,
+    });
+    const update = orders.received.find((event) => event.data?.orderUpdated.order.id === orderId)!;
+    expect(update.data.orderUpdated.order.items).toMatchObject([{ quantity: 1, product: { name: product.name } }]);
+    expect(update.extensions?.position).toMatch(/^\d+-\d+$/);
+  }
+
+  it('sends stock and order updates through graphql-sse', async () => {
+    if (!ready()) return;
+    const streams: Array<() => void> = [];
+    try {
+      await receivesStockAndOrders((query, variables, authorization) => {
+        const client = createSseClient({
+          url: graph.router.url,
+          headers: authorization ? { authorization } : {},
+          retryAttempts: 0,
+        });
+        const received: Received[] = [];
+        streams.push(
+          client.subscribe(
+            { query, variables },
+            { next: (result) => void received.push(result as Received), error: () => {}, complete: () => {} },
+          ),
+          () => client.dispose(),
+        );
+        return { received };
+      }, 10);
+    } finally {
+      for (const stop of streams) stop();
+    }
+  });
+
+  it('sends stock and order updates to Apollo Client (multipart subscriptions over HTTP)', async () => {
+    if (!ready()) return;
+    const subscriptions: Array<{ unsubscribe(): void }> = [];
+    try {
+      await receivesStockAndOrders((query, variables, authorization) => {
+        const client = new ApolloClient({
+          link: new HttpLink({ uri: graph.router.url, headers: authorization ? { authorization } : {} }),
+          cache: new InMemoryCache(),
+        });
+        const received: Received[] = [];
+        subscriptions.push(
+          client.subscribe({ query: gql(query), variables, fetchPolicy: 'no-cache' }).subscribe({
+            next: (result) => void received.push(result as Received),
+            error: (error: unknown) => void received.push({ errors: [{ message: String(error) }] }),
+          }),
+        );
+        return { received };
+      }, 11);
+    } finally {
+      for (const subscription of subscriptions) subscription.unsubscribe();
+    }
   });
 
   it('refuses order updates to an anonymous caller, with a code', async () => {

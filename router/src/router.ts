@@ -45,6 +45,7 @@ import type { SubgraphPolicies } from './subgraph-fetch/resilience.ts';
 import type { WarmUpReport } from './executor/plans/index.ts';
 import type { SubscriptionSink } from './executor/index.ts';
 import { serveGraphqlWs } from './subscriptions/graphql-ws.ts';
+import { multipartEndpoint } from './subscriptions/multipart.ts';
 import { sseEndpoint } from './subscriptions/sse.ts';
 import type { StartStreamed } from './subscriptions/start.ts';
 import { isPromise } from '../../platform/src/awaitable.ts';
@@ -202,6 +203,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
   // The router waits for its supergraph, then serves until drained: readiness and keep-alive follow this.
   const lifecycle = new ServiceLifecycle({ phase: 'waiting', for: ['supergraph'], reason: null });
   const sse = sseEndpoint({ start: startStreamed, logger });
+  const multipart = multipartEndpoint({ start: startStreamed, logger });
   const server = createHttpService({
     lifecycle,
     logger,
@@ -209,7 +211,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     graphql: handleGraphQL,
     responseHeaders: securityHeaders({ production: graphOptions.production }),
     cors: settings.cors ?? null,
-    eventStream: (incoming, outgoing) => sse.handle(incoming, outgoing),
+    streams: [sse, multipart],
     readiness: async () => {
       const checks: ReadinessChecks = {
         supergraph: loading
@@ -443,7 +445,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
       },
     },
     // Before the HTTP server, which would wait for them: clients reconnect elsewhere and resume.
-    { name: 'subscriptions', stop: () => Promise.all([graphqlWs.close(), sse.close()]) },
+    { name: 'subscriptions', stop: () => Promise.all([graphqlWs.close(), sse.close(), multipart.close()]) },
     closeHttpServer(server),
     { name: 'supergraph reload', stop: () => reloading },
     { name: 'gateway', stop: () => current.stop() },

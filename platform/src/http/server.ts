@@ -77,17 +77,24 @@ export interface HttpServiceOptions {
   /** Browser origins allowed to call this service. Default: none (same-origin only). */
   cors?: CorsOptions | null;
   /**
-   * Serves GraphQL requests that ask for an event stream (`Accept:
-   * text/event-stream`, Server-Sent Events) in place of `graphql`, body
-   * and all. Default: none (they are `graphql`'s, which refuses them).
+   * Endpoints for GraphQL requests that ask for a stream (Server-Sent
+   * Events, multipart subscriptions): the first whose `accepts` takes the
+   * request's `Accept` serves it in place of `graphql`, body and all.
+   * Default: none (such requests are `graphql`'s, which refuses them).
    */
-  eventStream?: ((incoming: IncomingMessage, outgoing: ServerResponse) => Promise<void>) | null;
+  streams?: ReadonlyArray<StreamEndpoint>;
   /**
    * Every GraphQL request is timed into it. It is served by
    * `createMetricsService` on a port of its own, never here: `/metrics` on
    * the public port is 404. Default: none (nothing timed).
    */
   metrics?: Metrics | null;
+}
+
+/** A GraphQL endpoint that streams its answer (`HttpServiceOptions.streams`). */
+export interface StreamEndpoint {
+  accepts(accept: string): boolean;
+  handle(incoming: IncomingMessage, outgoing: ServerResponse): Promise<void>;
 }
 
 export interface CorsOptions {
@@ -143,7 +150,7 @@ export function createHttpService({
   cors = null,
   metrics = null,
   lifecycle = new ServiceLifecycle(),
-  eventStream = null,
+  streams = [],
 }: HttpServiceOptions): Server {
   const corsOrigins = new Set(cors?.origins ?? []);
   const fixedHeaders = Object.entries(responseHeaders);
@@ -204,8 +211,11 @@ export function createHttpService({
         });
       }
       case graphqlPath:
-        if (eventStream && incoming.headers.accept?.includes('text/event-stream'))
-          return eventStream(incoming, outgoing);
+        if (streams.length > 0 && incoming.headers.accept) {
+          const accept = incoming.headers.accept;
+          const stream = streams.find((endpoint) => endpoint.accepts(accept));
+          if (stream) return stream.handle(incoming, outgoing);
+        }
         return serveGraphQL(incoming, outgoing, url.search, requestId);
       default: {
         const route = Object.hasOwn(routes, url.pathname) ? routes[url.pathname] : undefined;

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHandler } from 'graphql-sse';
 import type { Logger } from '../../../platform/src/logger.ts';
-import { dispatchSchema, resumePositionOf, runStreamed, type Outcome, type StartStreamed } from './start.ts';
+import { dispatchSchema, readBody, resumePositionOf, runStreamed, type Outcome, type StartStreamed } from './start.ts';
 
 export interface SseOptions {
   start: StartStreamed;
@@ -12,6 +12,8 @@ export interface SseOptions {
 
 /** The SSE endpoint: the HTTP layer hands `handle` the GraphQL requests that accept `text/event-stream`. */
 export interface SseEndpoint {
+  /** Whether a request's `Accept` asks for an event stream. */
+  accepts(accept: string): boolean;
   handle(incoming: IncomingMessage, outgoing: ServerResponse): Promise<void>;
   /** Streams open now. */
   readonly open: number;
@@ -83,6 +85,7 @@ export function sseEndpoint({ start, logger, maxBodyBytes = 2 * 1024 * 1024 }: S
     if (!outgoing.writableEnded) outgoing.end();
   };
   return {
+    accepts: (accept) => accept.includes('text/event-stream'),
     handle: handleRequest,
     get open() {
       return streams.size;
@@ -110,20 +113,4 @@ function positionOf(message: string): string | null {
   } catch {
     return null;
   }
-}
-
-function readBody(incoming: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    incoming.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        incoming.pause();
-        reject(new Error(`Request body is larger than ${limit} bytes.`));
-      } else chunks.push(chunk);
-    });
-    incoming.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    incoming.once('error', reject);
-  });
 }

@@ -67,7 +67,10 @@ export async function runStreamed(
   incoming: IncomingMessage,
   operation: StreamedOperation,
   { authorization, resumeAfter }: { authorization: string | null; resumeAfter: string | null },
-): Promise<{ args: ExecutionArgs; viewer: Viewer | null } | { errors: GraphQLError[]; viewer: Viewer | null }> {
+): Promise<
+  | { args: ExecutionArgs; viewer: Viewer | null; response: RouterResponse }
+  | { errors: GraphQLError[]; viewer: Viewer | null; response: RouterResponse }
+> {
   const headers = new HeaderMap();
   for (const [name, value] of Object.entries(incoming.headers))
     if (value !== undefined && !transportHeaders.has(name))
@@ -92,15 +95,16 @@ export async function runStreamed(
     accept: (events) => (outcome.events = events),
   });
   if (outcome.events)
-    return { args: { schema: dispatchSchema, document: asSubscription, contextValue: outcome }, viewer };
+    return { args: { schema: dispatchSchema, document: asSubscription, contextValue: outcome }, viewer, response };
   const result = await bodyOf(response);
   if (!result.data && result.errors?.length)
     return {
       errors: result.errors.map((error) => new GraphQLError(error.message, { extensions: error.extensions })),
       viewer,
+      response,
     };
   outcome.result = result as ExecutionResult;
-  return { args: { schema: dispatchSchema, document: asQuery, contextValue: outcome }, viewer };
+  return { args: { schema: dispatchSchema, document: asQuery, contextValue: outcome }, viewer, response };
 }
 
 /** The position a client asked to resume after, where each protocol puts it. */
@@ -120,4 +124,21 @@ async function bodyOf(response: RouterResponse): Promise<FormattedExecutionResul
   return {
     errors: [{ message: 'This operation cannot be answered as a stream.', extensions: { code: ErrorCode.BadRequest } }],
   };
+}
+
+/** A streaming request's body, bounded: the HTTP layer hands these requests over unread. */
+export function readBody(incoming: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    incoming.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        incoming.pause();
+        reject(new Error(`Request body is larger than ${limit} bytes.`));
+      } else chunks.push(chunk);
+    });
+    incoming.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    incoming.once('error', reject);
+  });
 }

@@ -1,0 +1,112 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../../../platform/src/logger.ts';
+import type { RouterResponse } from '../plugins/plugin.ts';
+import {
+  readBody,
+  resumePositionOf,
+  runStreamed,
+  type Outcome,
+  type StartStreamed,
+  type StreamedOperation,
+} from './start.ts';
+
+export interface MultipartOptions {
+  start: StartStreamed;
+  logger: Logger;
+  /** How often an idle subscription sends a heartbeat part (`{}`), so proxies keep the response open. Default: 5 s. */
+  heartbeatMs?: number;
+  /** Largest request body accepted, in bytes. Default: 2 MiB, as the HTTP layer. */
+  maxBodyBytes?: number;
+}
+
+export interface MultipartEndpoint {
+  /** Whether a request's `Accept` asks for a multipart subscription (Apollo Client's `subscriptionSpec`). */
+  accepts(accept: string): boolean;
+  handle(incoming: IncomingMessage, outgoing: ServerResponse): Promise<void>;
+  readonly open: number;
+  /** Ends every open subscription response: clients subscribe again, on another instance, after their last position. */
+  close(): Promise<void>;
+}
+
+const boundary = 'graphql';
+const partHeader = `\r\n--${boundary}\r\ncontent-type: application/json; charset=utf-8\r\n\r\n`;
+const finalBoundary = `\r\n--${boundary}--\r\n`;
+
+/**
+ * Subscriptions over multipart HTTP, as Apollo Client's HttpLink speaks
+ * them (`Accept: multipart/mixed;boundary="graphql";subscriptionSpec=1.0`):
+ * one POST per subscription, answered with a part per event
+ * (`{"payload": <result>}`, its position in `payload.extensions`) and an
+ * empty `{}` part every few seconds while nothing happens. The operation
+ * runs through the router as any POST; a request it refuses is answered
+ * as that POST would be (a 401 for a bad token, say), not as a stream.
+ */
+export function multipartEndpoint({
+  start,
+  logger,
+  heartbeatMs = 5_000,
+  maxBodyBytes = 2 * 1024 * 1024,
+}: MultipartOptions): MultipartEndpoint {
+  const open = new Set<ServerResponse>();
+  return {
+    accepts: (accept) => accept.includes('multipart/mixed') && accept.includes('subscriptionSpec'),
+    async handle(incoming, outgoing) {
+      let operation: StreamedOperation;
+      try {
+        operation = JSON.parse(await readBody(incoming, maxBodyBytes)) as StreamedOperation;
+        if (typeof operation?.query !== 'string') throw new Error('no query');
+      } catch {
+        outgoing.writeHead(400, { 'content-type': 'application/json; charset=utf-8' });
+        outgoing.end(
+          JSON.stringify({
+            errors: [{ message: 'The body is not a GraphQL request.', extensions: { code: 'BAD_REQUEST' } }],
+          }),
+        );
+        return;
+      }
+      const run = await runStreamed(start, incoming, operation, {
+        authorization: incoming.headers.authorization ?? null,
+        resumeAfter: resumePositionOf(operation.extensions?.resumeAfter),
+      });
+      const events = 'args' in run ? (run.args.contextValue as Outcome).events : undefined;
+      if (!events) return writeWhole(outgoing, run.response);
+      outgoing.writeHead(200, {
+        'content-type': `multipart/mixed;boundary="${boundary}";subscriptionSpec="1.0"`,
+        'cache-control': 'no-store',
+      });
+      open.add(outgoing);
+      const heartbeat = setInterval(() => outgoing.write(`${partHeader}{}`), heartbeatMs);
+      outgoing.once('close', () => {
+        open.delete(outgoing);
+        clearInterval(heartbeat);
+        void events.return(undefined);
+      });
+      try {
+        for await (const event of events) {
+          if (outgoing.destroyed || outgoing.writableEnded) break;
+          outgoing.write(`${partHeader}${JSON.stringify({ payload: event })}`);
+        }
+      } catch (error) {
+        logger.warn({ err: error }, 'a multipart subscription failed');
+      } finally {
+        clearInterval(heartbeat);
+      }
+      if (!outgoing.writableEnded) outgoing.end(finalBoundary);
+    },
+    get open() {
+      return open.size;
+    },
+    async close() {
+      for (const outgoing of open) outgoing.end(finalBoundary);
+      open.clear();
+    },
+  };
+}
+
+/** The router's answer as the POST would have had it. */
+function writeWhole(outgoing: ServerResponse, response: RouterResponse) {
+  for (const [name, value] of response.headers) outgoing.setHeader(name, value);
+  outgoing.statusCode = response.status ?? 200;
+  const body = response.body;
+  outgoing.end(body.kind === 'bytes' ? body.bytes : body.kind === 'complete' ? body.string : undefined);
+}
