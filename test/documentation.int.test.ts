@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kind, parse, type OperationDefinitionNode } from 'graphql';
+import { buildSchema, Kind, parse, validate, type OperationDefinitionNode } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultQueryLimits } from '../router/src/plugins/query-limits/index.ts';
 import type { RunningRouter } from '../router/src/router.ts';
@@ -43,6 +43,7 @@ const documentationFiles = [
     .map((name) => join('docs', name)),
 ];
 const examples = documentationFiles.flatMap(graphqlExamplesIn);
+const apiSchema = buildSchema(readFileSync('schema/api.graphql', 'utf8'));
 
 /** Every operation of an example, by name: a block may hold several. */
 function operationsOf(example: Example): Array<{ name: string | undefined; type: string }> {
@@ -84,6 +85,13 @@ describe('documentation examples', () => {
 
   describe.each(examples)('$location', (example) => {
     for (const operation of operationsOf(example)) {
+      // A subscription example streams: it must be one the API accepts (its events are tested in test/subscriptions.int.test.ts).
+      if (operation.type === 'subscription') {
+        it(`${operation.name ?? 'anonymous subscription'} is valid against the API schema`, () => {
+          expect(validate(apiSchema, parse(example.document)).map((error) => error.message)).toEqual([]);
+        });
+        continue;
+      }
       // Examples are what a reader pastes into the IDE: reads, runnable as often as they like.
       if (operation.type !== 'query') continue;
       it.each([

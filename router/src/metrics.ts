@@ -29,6 +29,10 @@ export class RouterMetrics implements SubgraphFetchObserver, QueryPlansObserver 
   private readonly rateLimitRejections: Counter<'limit'>;
   private readonly queryPlans: Counter<'source'>;
   private readonly planningDurations: Histogram;
+  private readonly subscriptionsActive: Gauge<'field' | 'protocol'>;
+  private readonly subscriptionEvents: Counter<'field'>;
+  private readonly subscriptionsRefused: Counter<'reason'>;
+  private readonly subscriptionResumes: Counter<'field'>;
 
   constructor(readonly metrics: Metrics) {
     const registers = [metrics.registry];
@@ -75,6 +79,47 @@ export class RouterMetrics implements SubgraphFetchObserver, QueryPlansObserver 
       buckets: planningDurationBuckets,
       registers,
     });
+    this.subscriptionsActive = new Gauge({
+      name: 'router_subscriptions_active',
+      help: 'Subscriptions open on this router, by root field and client protocol (graphql-ws, sse, multipart).',
+      labelNames: ['field', 'protocol'],
+      registers,
+    });
+    this.subscriptionEvents = new Counter({
+      name: 'router_subscription_events_total',
+      help: 'Subscription events handed to the client protocol, by root field.',
+      labelNames: ['field'],
+      registers,
+    });
+    this.subscriptionsRefused = new Counter({
+      name: 'router_subscriptions_closed_total',
+      help: 'Subscriptions the router refused or ended itself, by reason: limit (too many open for the caller or the connection), slow_client (its unsent events passed the buffer bound; the client resumes after its last position), token_expired.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.subscriptionResumes = new Counter({
+      name: 'router_subscription_resumes_total',
+      help: 'Subscriptions started after a position (a client resuming after a reconnect or a router restart), by root field.',
+      labelNames: ['field'],
+      registers,
+    });
+  }
+
+  subscriptionOpened(field: string, protocol: string, resumed: boolean): void {
+    this.subscriptionsActive.inc({ field, protocol });
+    if (resumed) this.subscriptionResumes.inc({ field });
+  }
+
+  subscriptionClosed(field: string, protocol: string): void {
+    this.subscriptionsActive.dec({ field, protocol });
+  }
+
+  subscriptionEvent(field: string): void {
+    this.subscriptionEvents.inc({ field });
+  }
+
+  subscriptionRefused(reason: 'limit' | 'slow_client' | 'token_expired'): void {
+    this.subscriptionsRefused.inc({ reason });
   }
 
   fetched(subgraph: string, seconds: number, failure: SubgraphFetchFailure | null): void {

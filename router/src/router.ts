@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { IncomingMessage } from 'node:http';
-import type { HTTPGraphQLRequest } from '@apollo/server';
+import { HeaderMap, type HTTPGraphQLRequest } from '@apollo/server';
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import {
   close,
@@ -16,6 +16,7 @@ import {
   type MetricsEndpoint,
   type ReadinessChecks,
 } from '../../platform/src/http/server.ts';
+import { ErrorCode } from '../../platform/src/errors.ts';
 import { closeHttpServer, ServiceLifecycle, stopInOrder } from '../../platform/src/lifecycle.ts';
 import type { EventBus } from '../../platform/src/events/index.ts';
 import type { Logger } from '../../platform/src/logger.ts';
@@ -46,6 +47,12 @@ import type { WarmUpReport } from './executor/plans/index.ts';
 import type { SubscriptionSink } from './executor/index.ts';
 import { serveGraphqlWs } from './subscriptions/graphql-ws.ts';
 import { multipartEndpoint } from './subscriptions/multipart.ts';
+import {
+  defaultSubscriptionLimits,
+  OpenSubscriptions,
+  type OpenSubscription,
+  type SubscriptionLimits,
+} from './subscriptions/open-subscriptions.ts';
 import { sseEndpoint } from './subscriptions/sse.ts';
 import type { StartStreamed } from './subscriptions/start.ts';
 import { isPromise } from '../../platform/src/awaitable.ts';
@@ -100,6 +107,8 @@ export type RouterSettings = Pick<
       limits: Partial<QueryLimits>;
       responseCache: Partial<RouterConfig['responseCache']>;
       progressiveOverride: Partial<RouterConfig['progressiveOverride']>;
+      /** How many subscriptions a caller and a connection may hold, and how far a client may fall behind. */
+      subscriptionLimits: Partial<SubscriptionLimits>;
     }
   > &
   Pick<GraphOptions, 'drainTimeoutMs'> & {
@@ -202,8 +211,13 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
   loading.catch(() => {});
   // The router waits for its supergraph, then serves until drained: readiness and keep-alive follow this.
   const lifecycle = new ServiceLifecycle({ phase: 'waiting', for: ['supergraph'], reason: null });
-  const sse = sseEndpoint({ start: startStreamed, logger });
-  const multipart = multipartEndpoint({ start: startStreamed, logger });
+  const subscriptionLimits: SubscriptionLimits = { ...defaultSubscriptionLimits, ...settings.subscriptionLimits };
+  const streamLimits = {
+    unreadBytes: subscriptionLimits.unreadBytes,
+    closedSlow: () => openSubscriptions.closedBy('slow_client'),
+  };
+  const sse = sseEndpoint({ start: startStreamed, logger, ...streamLimits });
+  const multipart = multipartEndpoint({ start: startStreamed, logger, ...streamLimits });
   const server = createHttpService({
     lifecycle,
     logger,
@@ -387,9 +401,10 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
    * since it outlives one signature.
    */
   async function startStreamed(...[http, incoming, streamed]: Parameters<StartStreamed>): ReturnType<StartStreamed> {
+    let accepted: { events: AsyncGenerator<ExecutionResult>; field: string } | null = null;
     const subscriptions: SubscriptionSink = {
       resumeAfter: streamed.resumeAfter,
-      accept: (events) => streamed.accept(withFormattedErrors(events)),
+      accept: (events, { field }) => (accepted = { events, field }),
       identity: async () => (await contextOf(request)).identity,
     };
     const request: RouterRequest = {
@@ -408,13 +423,28 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
       const replaced = plugin.onResponse!(request, response, answered.by);
       response = (isPromise(replaced) ? await replaced : replaced) ?? response;
     }
+    const started = accepted as { events: AsyncGenerator<ExecutionResult>; field: string } | null;
+    if (started) {
+      const caller = request.viewer ? `user:${request.viewer.id}` : `address:${incoming.socket.remoteAddress ?? ''}`;
+      const opened = openSubscriptions.open(caller, started.field, streamed.protocol, streamed.resumeAfter !== null);
+      if (!opened) {
+        await started.events.return(undefined);
+        return { response: tooManySubscriptions(openSubscriptions.limits.perCaller), viewer: request.viewer };
+      }
+      streamed.accept(tracked(started.events, opened));
+    }
     return { response, viewer: request.viewer };
   }
   const formatEventErrors = eventErrorFormatter({ production: graphOptions.production });
-  /** A subscription's events with their errors masked and worded as any response's. */
-  async function* withFormattedErrors(events: AsyncGenerator<ExecutionResult>): AsyncGenerator<ExecutionResult> {
+  const openSubscriptions = new OpenSubscriptions(subscriptionLimits, metrics);
+  /** A subscription's events with their errors masked and worded as any response's, counted until it closes. */
+  async function* tracked(
+    events: AsyncGenerator<ExecutionResult>,
+    subscription: OpenSubscription,
+  ): AsyncGenerator<ExecutionResult> {
     try {
-      for await (const event of events)
+      for await (const event of events) {
+        subscription.delivered();
         yield event.errors?.length
           ? {
               ...event,
@@ -424,11 +454,21 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
               ),
             }
           : event;
+      }
     } finally {
+      subscription.close();
       await events.return(undefined);
     }
   }
-  const graphqlWs = serveGraphqlWs({ server, path: '/graphql', start: startStreamed, logger });
+  const graphqlWs = serveGraphqlWs({
+    server,
+    path: '/graphql',
+    start: startStreamed,
+    logger,
+    perConnection: subscriptionLimits.perConnection,
+    ...streamLimits,
+    closedExpired: () => openSubscriptions.closedBy('token_expired'),
+  });
 
   const metricsServed: MetricsEndpoint = metricsEndpoint;
   const metricsUrl = metricsServed.url;
@@ -486,5 +526,24 @@ export function securityHeaders({ production }: { production: boolean }): Record
           'strict-transport-security': 'max-age=31536000; includeSubDomains',
         }
       : {}),
+  };
+}
+
+/** The answer to a subscription over the caller's limit: what a rate-limited request gets. */
+function tooManySubscriptions(limit: number): RouterResponse {
+  return {
+    status: 429,
+    headers: new HeaderMap([['content-type', 'application/json; charset=utf-8']]),
+    body: {
+      kind: 'complete',
+      string: JSON.stringify({
+        errors: [
+          {
+            message: `This caller has ${limit} subscriptions open, the most allowed. Close one before opening another.`,
+            extensions: { code: ErrorCode.RateLimited },
+          },
+        ],
+      }),
+    },
   };
 }

@@ -305,6 +305,36 @@ describe('subscriptions through the router (graphql-ws)', () => {
     }
   });
 
+  it("refuses a caller's subscriptions past its limit with RATE_LIMITED, and counts them", async () => {
+    const limited = await startTestRouter(join(workdir, 'supergraph.graphql'), {
+      subscriptionLimits: { perCaller: 2 },
+    });
+    try {
+      const client = createClient({
+        url: limited.url.replace(/^http/, 'ws'),
+        webSocketImpl: WebSocket,
+        retryAttempts: 0,
+      });
+      clients.push(client);
+      const outcomes: unknown[] = [];
+      const subscribed = seenViewers.length;
+      for (let index = 0; index < 3; index++)
+        client.subscribe(
+          { query: priceChanges },
+          { next: () => {}, error: (error) => void outcomes.push(error), complete: () => {} },
+        );
+      await until(() => outcomes.length === 1 && seenViewers.length >= subscribed + 2, {
+        what: 'two subscriptions open and one refused',
+      });
+      expect((outcomes[0] as Array<{ extensions: { code: string } }>)[0]!.extensions.code).toBe('RATE_LIMITED');
+      const metrics = await (await fetch(limited.metricsUrl!)).text();
+      expect(metrics).toMatch(/router_subscriptions_active\{field="priceChanged",protocol="graphql-ws"\} 2/);
+      expect(metrics).toMatch(/router_subscriptions_closed_total\{reason="limit"\} 1/);
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it('answers a subscription sent as a plain POST with a coded client error', async () => {
     const response = await fetch(router.url, {
       method: 'POST',

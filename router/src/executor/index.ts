@@ -19,6 +19,7 @@ import {
   GraphQLNonNull,
   GraphQLSchema,
   GraphQLString,
+  Kind,
   type ExecutionResult,
   type OperationDefinitionNode,
 } from 'graphql';
@@ -65,7 +66,8 @@ export interface SubscriptionSink {
   resumeAfter: string | null;
   /** The caller's identity signed now: a subscription outlives one signature. */
   identity(): Promise<string | null>;
-  accept(events: AsyncGenerator<ExecutionResult>): void;
+  /** `field`: the subscription's root field, for metrics. */
+  accept(events: AsyncGenerator<ExecutionResult>, about: { field: string }): void;
 }
 
 const noLabels: ReadonlySet<string> = new Set();
@@ -229,6 +231,9 @@ export class OwnExecutorGateway implements GatewayInterface {
       (subgraph) => (this.dataSource(subgraph) as unknown as { url: string }).url,
       this.logger,
     );
+    const root = options.requestContext.operation.selectionSet.selections.find(
+      (selection) => selection.kind === Kind.FIELD,
+    );
     sink.accept(
       subscriptionEvents({
         ...options,
@@ -236,6 +241,7 @@ export class OwnExecutorGateway implements GatewayInterface {
         identity: () => sink.identity(),
         resumeAfter: sink.resumeAfter,
       }),
+      { field: root?.name.value ?? 'unknown' },
     );
     return { data: null };
   }

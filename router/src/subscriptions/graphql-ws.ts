@@ -1,8 +1,9 @@
 import type { Server } from 'node:http';
-import type { GraphQLError } from 'graphql';
+import { GraphQLError } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { ErrorCode } from '../../../platform/src/errors.ts';
 import type { Viewer } from '../../../platform/src/identity.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
 import { dispatchSchema, resumePositionOf, runStreamed, type Outcome, type StartStreamed } from './start.ts';
@@ -16,6 +17,14 @@ export interface GraphqlWsOptions {
   connectionInitTimeoutMs?: number;
   /** Ping interval: a connection whose peer stops answering is closed. Default: 12 s. */
   keepAliveMs?: number;
+  /** Subscriptions one connection may carry at once (SubscriptionLimits). */
+  perConnection: number;
+  /** Bytes a connection may leave unread before it is closed as too slow (SubscriptionLimits). */
+  unreadBytes: number;
+  /** Told when a connection is closed because its client fell behind. */
+  closedSlow: () => void;
+  /** Told when a connection is closed because its token expired. */
+  closedExpired: () => void;
 }
 
 export interface ServedGraphqlWs {
@@ -54,24 +63,51 @@ export function serveGraphqlWs({
   logger,
   connectionInitTimeoutMs = 10_000,
   keepAliveMs = 12_000,
+  perConnection,
+  unreadBytes,
+  closedSlow,
+  closedExpired,
 }: GraphqlWsOptions): ServedGraphqlWs {
   const sockets = new WebSocketServer({ server, path });
-  const serving = useServer<ConnectionParams | undefined, { expiry?: NodeJS.Timeout }>(
+  const serving = useServer<ConnectionParams | undefined, { expiry?: NodeJS.Timeout; operations?: Set<string> }>(
     {
       schema: dispatchSchema,
       connectionInitWaitTimeout: connectionInitTimeoutMs,
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
+        const operations = (ctx.extra.operations ??= new Set());
+        if (operations.size >= perConnection)
+          return [
+            new GraphQLError(
+              `This connection carries ${perConnection} operations, the most allowed. Complete one first.`,
+              { extensions: { code: ErrorCode.RateLimited } },
+            ),
+          ];
+        operations.add(id);
         const params = ctx.connectionParams ?? {};
         const authorization = params.authorization ?? params.Authorization;
         const run = await runStreamed(start, ctx.extra.request, payload, {
+          protocol: 'graphql-ws',
           authorization: typeof authorization === 'string' ? authorization : null,
           resumeAfter: resumePositionOf(payload.extensions?.resumeAfter, params.resumeAfter),
         });
-        expireWithToken(ctx.extra, run.viewer, () =>
-          ctx.extra.socket.close(CloseCode.Unauthorized, 'The token expired.'),
-        );
-        return 'errors' in run ? (run.errors as readonly GraphQLError[]) : run.args;
+        expireWithToken(ctx.extra, run.viewer, () => {
+          closedExpired();
+          ctx.extra.socket.close(CloseCode.Unauthorized, 'The token expired.');
+        });
+        if ('errors' in run) {
+          // Refused: it never counts against the connection.
+          operations.delete(id);
+          return run.errors as readonly GraphQLError[];
+        }
+        return run.args;
       },
+      // Closed rather than buffered without bound: the client reconnects and resumes after its last position.
+      onNext: (ctx) => {
+        if (ctx.extra.socket.bufferedAmount <= unreadBytes) return;
+        closedSlow();
+        ctx.extra.socket.close(1013, 'SUBSCRIBER_TOO_SLOW');
+      },
+      onComplete: (ctx, id) => void ctx.extra.operations?.delete(id),
       execute: (args) => (args.contextValue as Outcome).result!,
       subscribe: (args) => (args.contextValue as Outcome).events!,
       onClose: (ctx) => clearTimeout(ctx.extra.expiry),

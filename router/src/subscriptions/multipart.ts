@@ -17,6 +17,10 @@ export interface MultipartOptions {
   heartbeatMs?: number;
   /** Largest request body accepted, in bytes. Default: 2 MiB, as the HTTP layer. */
   maxBodyBytes?: number;
+  /** Bytes of events a client may leave unread before its subscription ends as too slow (SubscriptionLimits). */
+  unreadBytes: number;
+  /** Told when a subscription ends because its client fell behind. */
+  closedSlow: () => void;
 }
 
 export interface MultipartEndpoint {
@@ -31,6 +35,16 @@ export interface MultipartEndpoint {
 const boundary = 'graphql';
 const partHeader = `\r\n--${boundary}\r\ncontent-type: application/json; charset=utf-8\r\n\r\n`;
 const finalBoundary = `\r\n--${boundary}--\r\n`;
+/** A transport-level error, as the multipart subscription protocol puts it: no payload, the errors beside it. */
+const tooSlowPart = JSON.stringify({
+  payload: null,
+  errors: [
+    {
+      message: 'This client fell too far behind its events: subscribe again after the last one received.',
+      extensions: { code: 'SUBSCRIBER_TOO_SLOW' },
+    },
+  ],
+});
 
 /**
  * Subscriptions over multipart HTTP, as Apollo Client's HttpLink speaks
@@ -46,6 +60,8 @@ export function multipartEndpoint({
   logger,
   heartbeatMs = 5_000,
   maxBodyBytes = 2 * 1024 * 1024,
+  unreadBytes,
+  closedSlow,
 }: MultipartOptions): MultipartEndpoint {
   const open = new Set<ServerResponse>();
   return {
@@ -65,6 +81,7 @@ export function multipartEndpoint({
         return;
       }
       const run = await runStreamed(start, incoming, operation, {
+        protocol: 'multipart',
         authorization: incoming.headers.authorization ?? null,
         resumeAfter: resumePositionOf(operation.extensions?.resumeAfter),
       });
@@ -84,6 +101,12 @@ export function multipartEndpoint({
       try {
         for await (const event of events) {
           if (outgoing.destroyed || outgoing.writableEnded) break;
+          if (outgoing.writableLength > unreadBytes) {
+            // Ended rather than buffered without bound: the client subscribes again after its last position.
+            closedSlow();
+            outgoing.write(`${partHeader}${tooSlowPart}`);
+            break;
+          }
           outgoing.write(`${partHeader}${JSON.stringify({ payload: event })}`);
         }
       } catch (error) {

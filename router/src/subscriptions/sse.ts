@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHandler } from 'graphql-sse';
+import { ErrorCode } from '../../../platform/src/errors.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
 import { dispatchSchema, readBody, resumePositionOf, runStreamed, type Outcome, type StartStreamed } from './start.ts';
 
@@ -8,6 +9,10 @@ export interface SseOptions {
   logger: Logger;
   /** Largest request body accepted, in bytes. Default: 2 MiB, as the HTTP layer. */
   maxBodyBytes?: number;
+  /** Bytes of events a client may leave unread before its stream ends as too slow (SubscriptionLimits). */
+  unreadBytes: number;
+  /** Told when a stream ends because its client fell behind. */
+  closedSlow: () => void;
 }
 
 /** The SSE endpoint: the HTTP layer hands `handle` the GraphQL requests that accept `text/event-stream`. */
@@ -33,12 +38,19 @@ export interface SseEndpoint {
  * client that reconnects with `Last-Event-ID` (as EventSource does by
  * itself) resumes after it; `extensions.resumeAfter` does the same.
  */
-export function sseEndpoint({ start, logger, maxBodyBytes = 2 * 1024 * 1024 }: SseOptions): SseEndpoint {
+export function sseEndpoint({
+  start,
+  logger,
+  maxBodyBytes = 2 * 1024 * 1024,
+  unreadBytes,
+  closedSlow,
+}: SseOptions): SseEndpoint {
   const streams = new Set<ServerResponse>();
   const handle = createHandler<IncomingMessage, undefined, Outcome>({
     schema: dispatchSchema,
     onSubscribe: async (request, params) => {
       const run = await runStreamed(start, request.raw, params, {
+        protocol: 'sse',
         authorization: request.headers.get('authorization') ?? null,
         resumeAfter: resumePositionOf(request.headers.get('last-event-id'), params.extensions?.resumeAfter),
       });
@@ -76,6 +88,12 @@ export function sseEndpoint({ start, logger, maxBodyBytes = 2 * 1024 * 1024 }: S
     try {
       for await (const message of body) {
         if (outgoing.destroyed || outgoing.writableEnded) break;
+        if (outgoing.writableLength > unreadBytes) {
+          // Closed rather than buffered without bound: the client comes back with Last-Event-ID.
+          closedSlow();
+          outgoing.write(tooSlowMessage);
+          break;
+        }
         const position = positionOf(message);
         outgoing.write(position ? `id: ${position}\n${message}` : message);
       }
@@ -96,6 +114,15 @@ export function sseEndpoint({ start, logger, maxBodyBytes = 2 * 1024 * 1024 }: S
     },
   };
 }
+
+const tooSlowMessage = `event: next\ndata: ${JSON.stringify({
+  errors: [
+    {
+      message: 'This client fell too far behind its events: reconnect to resume after the last one received.',
+      extensions: { code: ErrorCode.SubscriberTooSlow },
+    },
+  ],
+})}\n\nevent: complete\ndata:\n\n`;
 
 /** A `next` message's event position (`extensions.position`), to send as its SSE `id`. */
 function positionOf(message: string): string | null {

@@ -17,6 +17,8 @@ export type StartStreamed = (
   http: HTTPGraphQLRequest,
   incoming: IncomingMessage,
   streamed: {
+    /** For metrics: graphql-ws, sse or multipart. */
+    protocol: string;
     resumeAfter: string | null;
     accept(events: AsyncGenerator<ExecutionResult>): void;
   },
@@ -66,7 +68,11 @@ export async function runStreamed(
   start: StartStreamed,
   incoming: IncomingMessage,
   operation: StreamedOperation,
-  { authorization, resumeAfter }: { authorization: string | null; resumeAfter: string | null },
+  {
+    protocol,
+    authorization,
+    resumeAfter,
+  }: { protocol: string; authorization: string | null; resumeAfter: string | null },
 ): Promise<
   | { args: ExecutionArgs; viewer: Viewer | null; response: RouterResponse }
   | { errors: GraphQLError[]; viewer: Viewer | null; response: RouterResponse }
@@ -91,6 +97,7 @@ export async function runStreamed(
     },
   };
   const { response, viewer } = await start(http, incoming, {
+    protocol,
     resumeAfter,
     accept: (events) => (outcome.events = events),
   });
