@@ -425,7 +425,8 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     }
     const started = accepted as { events: AsyncGenerator<ExecutionResult>; field: string } | null;
     if (started) {
-      const caller = request.viewer ? `user:${request.viewer.id}` : `address:${incoming.socket.remoteAddress ?? ''}`;
+      // Anonymous callers behind one proxy share an address: theirs are bounded per connection and by the rate limit.
+      const caller = request.viewer ? `user:${request.viewer.id}` : null;
       const opened = openSubscriptions.open(caller, started.field, streamed.protocol, streamed.resumeAfter !== null);
       if (!opened) {
         await started.events.return(undefined);

@@ -305,15 +305,17 @@ describe('subscriptions through the router (graphql-ws)', () => {
     }
   });
 
-  it("refuses a caller's subscriptions past its limit with RATE_LIMITED, and counts them", async () => {
+  it("refuses a signed-in caller's subscriptions past its limit with RATE_LIMITED, and counts them", async () => {
     const limited = await startTestRouter(join(workdir, 'supergraph.graphql'), {
       subscriptionLimits: { perCaller: 2 },
     });
     try {
+      const token = await signTestToken(testJwtSecret, 'shopper-limited');
       const client = createClient({
         url: limited.url.replace(/^http/, 'ws'),
         webSocketImpl: WebSocket,
         retryAttempts: 0,
+        connectionParams: { authorization: `Bearer ${token}` },
       });
       clients.push(client);
       const outcomes: unknown[] = [];

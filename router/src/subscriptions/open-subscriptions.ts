@@ -1,7 +1,12 @@
 import type { RouterMetrics } from '../metrics.ts';
 
 export interface SubscriptionLimits {
-  /** Subscriptions one caller (a signed-in user, else a client address) may have open on this router. Default: 50. */
+  /**
+   * Subscriptions one signed-in caller may have open on this router.
+   * Anonymous ones are bounded per connection, and by the rate limit on
+   * starting them: behind a proxy, every anonymous caller has one address.
+   * Default: 50.
+   */
   perCaller: number;
   /** Subscriptions one graphql-ws connection may carry. Default: 100. */
   perConnection: number;
@@ -38,14 +43,14 @@ export class OpenSubscriptions {
     private readonly metrics: RouterMetrics,
   ) {}
 
-  /** Opens one for `caller`, or null when the caller has its limit open already. */
-  open(caller: string, field: string, protocol: string, resumed: boolean): OpenSubscription | null {
-    const count = this.byCaller.get(caller) ?? 0;
+  /** Opens one for `caller` (null: anonymous), or null when the caller has its limit open already. */
+  open(caller: string | null, field: string, protocol: string, resumed: boolean): OpenSubscription | null {
+    const count = caller === null ? 0 : (this.byCaller.get(caller) ?? 0);
     if (count >= this.limits.perCaller) {
       this.metrics.subscriptionRefused('limit');
       return null;
     }
-    this.byCaller.set(caller, count + 1);
+    if (caller !== null) this.byCaller.set(caller, count + 1);
     this.metrics.subscriptionOpened(field, protocol, resumed);
     let closed = false;
     return {
@@ -53,10 +58,11 @@ export class OpenSubscriptions {
       close: () => {
         if (closed) return;
         closed = true;
+        this.metrics.subscriptionClosed(field, protocol);
+        if (caller === null) return;
         const left = (this.byCaller.get(caller) ?? 1) - 1;
         if (left > 0) this.byCaller.set(caller, left);
         else this.byCaller.delete(caller);
-        this.metrics.subscriptionClosed(field, protocol);
       },
     };
   }
