@@ -16,6 +16,7 @@ import {
   type MetricsEndpoint,
   type ReadinessChecks,
 } from '../../platform/src/http/server.ts';
+import { closableMap } from '../../platform/src/closable-iterator.ts';
 import { ErrorCode } from '../../platform/src/errors.ts';
 import { closeHttpServer, ServiceLifecycle, stopInOrder } from '../../platform/src/lifecycle.ts';
 import type { EventBus } from '../../platform/src/events/index.ts';
@@ -402,10 +403,12 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
    */
   async function startStreamed(...[http, incoming, streamed]: Parameters<StartStreamed>): ReturnType<StartStreamed> {
     let accepted: { events: AsyncGenerator<ExecutionResult>; field: string } | null = null;
+    const clientGone = new AbortController();
     const subscriptions: SubscriptionSink = {
       resumeAfter: streamed.resumeAfter,
       accept: (events, { field }) => (accepted = { events, field }),
       identity: async () => (await contextOf(request)).identity,
+      signal: clientGone.signal,
     };
     const request: RouterRequest = {
       http,
@@ -432,34 +435,32 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
         await started.events.return(undefined);
         return { response: tooManySubscriptions(openSubscriptions.limits.perCaller), viewer: request.viewer };
       }
-      streamed.accept(tracked(started.events, opened));
+      streamed.accept(
+        closableMap(
+          started.events,
+          (event) => withFormattedErrors(event, opened),
+          () => {
+            opened.close();
+            clientGone.abort();
+          },
+        ),
+      );
     }
     return { response, viewer: request.viewer };
   }
   const formatEventErrors = eventErrorFormatter({ production: graphOptions.production });
   const openSubscriptions = new OpenSubscriptions(subscriptionLimits, metrics);
-  /** A subscription's events with their errors masked and worded as any response's, counted until it closes. */
-  async function* tracked(
-    events: AsyncGenerator<ExecutionResult>,
-    subscription: OpenSubscription,
-  ): AsyncGenerator<ExecutionResult> {
-    try {
-      for await (const event of events) {
-        subscription.delivered();
-        yield event.errors?.length
-          ? {
-              ...event,
-              // As GraphQLErrors again: the protocol libraries serialise errors with their toJSON.
-              errors: formatEventErrors(event.errors).map(
-                ({ message, path, extensions }) => new GraphQLError(message, { ...(path ? { path } : {}), extensions }),
-              ),
-            }
-          : event;
-      }
-    } finally {
-      subscription.close();
-      await events.return(undefined);
-    }
+  /** An event with its errors masked and worded as any response's, counted as delivered. */
+  function withFormattedErrors(event: ExecutionResult, subscription: OpenSubscription): ExecutionResult {
+    subscription.delivered();
+    if (!event.errors?.length) return event;
+    return {
+      ...event,
+      // As GraphQLErrors again: the protocol libraries serialise errors with their toJSON.
+      errors: formatEventErrors(event.errors).map(
+        ({ message, path, extensions }) => new GraphQLError(message, { ...(path ? { path } : {}), extensions }),
+      ),
+    };
   }
   const graphqlWs = serveGraphqlWs({
     server,

@@ -143,11 +143,13 @@ const feedResolvers = {
   },
 };
 let feedPort = 0;
+let feedServed: { readonly active: number };
 
 /** The feed subgraph, on the port of the one before it when it is restarted (as a new instance behind one address). */
 async function startFeed() {
   const feed = await startSubgraph('feed', feedSdl, feedResolvers, true, feedPort);
   feedPort = feed.port;
+  feedServed = feed.served!;
 
   stopFeed = feed.stop;
   return feed;
@@ -335,6 +337,15 @@ describe('subscriptions through the router (graphql-ws)', () => {
     } finally {
       await limited.stop();
     }
+  });
+
+  it("ends the subgraph's subscription as soon as the client leaves, without waiting for another event", async () => {
+    const before = feedServed.active;
+    const client = connect();
+    collect(client, priceChanges);
+    await until(() => feedServed.active === before + 1, { what: 'the subscription open on the feed' });
+    await client.dispose();
+    await until(() => feedServed.active === before, { what: 'the subscription closed on the feed' });
   });
 
   it('answers a subscription sent as a plain POST with a coded client error', async () => {

@@ -41,6 +41,7 @@ export {
   type OutboxRow,
 } from './outbox.ts';
 export {
+  recordedSoFar,
   noteRecordedEvents,
   recordedEventsExtension,
   recordingEvents,

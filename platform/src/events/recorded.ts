@@ -19,6 +19,11 @@ export function recordingEvents<T>(work: () => T): T {
   return recording.run([], work);
 }
 
+/** The events recorded so far in the current `recordingEvents` scope; empty outside one. */
+export function recordedSoFar(): readonly DomainEvent[] {
+  return recording.getStore() ?? [];
+}
+
 /** Called by `recordEvents`: notes `events` for the request in whose async context they were recorded, if any. */
 export function noteRecordedEvents(events: readonly DomainEvent[]): void {
   recording.getStore()?.push(...events);

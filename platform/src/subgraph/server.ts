@@ -20,6 +20,7 @@ import {
   oldestUnpublishedAgeSeconds,
   OutboxRelay,
   processedEventsRetentionMs,
+  recordedSoFar,
   recordingEvents,
   reportRecordedEventsPlugin,
   type EventBus,
@@ -161,6 +162,7 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
     lifecycle,
     preparesOnStart: config.migrateOnStart || config.seedIfEmpty !== null,
     streams: () => events?.streams ?? null,
+    eventsWritten: () => events?.relayNow(),
   }).catch(async (error: unknown) => {
     await database.close().catch(() => {});
     throw error;
@@ -307,6 +309,8 @@ export interface SubgraphServerOptions {
   preparesOnStart?: boolean;
   /** The event streams subscriptions read, once events run; null until then, or without a bus. Default: none. */
   streams?: () => StreamReader | null;
+  /** Told after a request committed events to the outbox (the relay publishes them at once). Default: nothing. */
+  eventsWritten?: () => void;
 }
 
 /** Builds the Apollo Server and its HTTP front without listening, for in-process tests. */
@@ -321,6 +325,7 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
     lifecycle = new ServiceLifecycle(),
     preparesOnStart = false,
     streams = () => null,
+    eventsWritten = () => {},
   }: SubgraphServerOptions,
 ): Promise<{
   server: Server;
@@ -385,8 +390,8 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
           logger.warn({ reason: error.message }, 'refused a request with a forwarded identity that does not verify');
           return unauthenticatedResponse('The forwarded identity is not accepted.');
         }
-        return recordingEvents(() =>
-          apollo.executeHTTPGraphQLRequest({
+        return recordingEvents(async () => {
+          const response = await apollo.executeHTTPGraphQLRequest({
             httpGraphQLRequest,
             context: async () => ({
               viewer,
@@ -394,8 +399,11 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
               loaders: definition.createLoaders(database.db),
               observed,
             }),
-          }),
-        );
+          });
+          // Committed by now: relayed at once rather than at the relay's next poll, so subscribers hear of it promptly.
+          if (recordedSoFar().length > 0) eventsWritten();
+          return response;
+        });
       }),
     readiness: async (phase) =>
       checksWhileStarting(phase) ?? {
@@ -472,6 +480,8 @@ function checksWhileStarting(phase: LivePhase): ReadinessChecks | null {
 /** The subgraph's event work, and the bus its subscriptions read. */
 interface RunningEvents extends BackgroundWork {
   streams: StreamReader;
+  /** Relays what was just committed to the outbox now, not at the next poll. */
+  relayNow(): void;
 }
 
 /**
@@ -506,7 +516,16 @@ function startEvents<TTables extends DrizzleSchema, TLoaders>(
   const consumer = `${definition.name}-${hostname()}-${process.pid}`;
   const consumes = consumersOf(definition.events?.consumes ?? []);
   const subscriptions = consumes.map(({ stream, handle }) =>
-    bus.subscribe({ stream, group: definition.name, consumer, handle: (event) => handle(event, db) }),
+    bus.subscribe({
+      stream,
+      group: definition.name,
+      consumer,
+      // A handler's own events (stock reserved for an order) are relayed at once, as a request's are.
+      handle: async (event) => {
+        await handle(event, db);
+        relay?.wake();
+      },
+    }),
   );
   // The inbox only has to remember events that could still be delivered again.
   const forgetting =
@@ -523,6 +542,7 @@ function startEvents<TTables extends DrizzleSchema, TLoaders>(
   });
   return {
     streams: bus,
+    relayNow: () => relay?.wake(),
     async stop() {
       await Promise.all(subscriptions.map((subscription) => subscription.stop()));
       await forgetting?.stop();

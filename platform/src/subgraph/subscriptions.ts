@@ -2,13 +2,16 @@ import type { Server } from 'node:http';
 import {
   createSourceEventStream,
   execute,
+  getOperationAST,
   GraphQLError,
+  parse,
   type ExecutionArgs,
   type ExecutionResult,
   type GraphQLSchema,
 } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { closableMap, skip } from '../closable-iterator.ts';
 import { ErrorCode, unauthenticated } from '../errors.ts';
 import { IdentityError, type IdentityVerifier, type Viewer } from '../identity.ts';
 import type { DomainEvent } from '../events/types.ts';
@@ -108,6 +111,21 @@ export function serveSubscriptions({
         ctx.extra.viewers = new Map();
       },
       onSubscribe: async (ctx, id, payload) => {
+        // Queries and mutations go over HTTP, where the subgraph gates, records events and formats errors.
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch {
+          return [
+            new GraphQLError('The document does not parse.', { extensions: { code: ErrorCode.GraphqlParseFailed } }),
+          ];
+        }
+        if (getOperationAST(document, payload.operationName)?.operation !== 'subscription')
+          return [
+            new GraphQLError('Only subscriptions are served over this connection.', {
+              extensions: { code: ErrorCode.BadRequest },
+            }),
+          ];
         const extensions = (payload.extensions ?? {}) as SubscriptionExtensions;
         try {
           ctx.extra.viewers!.set(id, await identity.verify(extensions.identity));
@@ -162,28 +180,19 @@ const contextPerEvent = Symbol('context per event');
  * from its source event: the source stream is made the same way, and each
  * event is executed as graphql-js maps it (the event as the root value).
  */
-async function subscribeWithPositions(args: ExecutionArgs): Promise<AsyncGenerator<ExecutionResult> | ExecutionResult> {
+async function subscribeWithPositions(
+  args: ExecutionArgs,
+): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   const source = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in source)) return source;
-  const events = source as AsyncGenerator<unknown>;
-  async function* results(): AsyncGenerator<ExecutionResult> {
-    try {
-      for await (const event of events) {
-        const fresh = (args.contextValue as { [contextPerEvent]?: () => unknown } | undefined)?.[contextPerEvent];
-        const result = await execute({ ...args, rootValue: event, contextValue: fresh ? fresh() : args.contextValue });
-        const position = (event as Partial<PositionedEvent> | null)?.position;
-        yield typeof position === 'string' ? { ...result, extensions: { ...result.extensions, position } } : result;
-      }
-    } catch (error) {
-      // A source that fails (its stream position expired, say) ends the subscription with its error.
-      yield {
-        errors: [error instanceof GraphQLError ? error : new GraphQLError(String((error as Error).message ?? error))],
-      };
-    } finally {
-      await events.return?.(undefined);
-    }
-  }
-  return results();
+  const events = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  const fresh = (args.contextValue as { [contextPerEvent]?: () => unknown } | undefined)?.[contextPerEvent];
+  // Closable: when the router completes the subscription, its stream stops at once, not at its next event.
+  return closableMap(events, async (event) => {
+    const result = await execute({ ...args, rootValue: event, contextValue: fresh ? fresh() : args.contextValue });
+    const position = (event as Partial<PositionedEvent> | null)?.position;
+    return typeof position === 'string' ? { ...result, extensions: { ...result.extensions, position } } : result;
+  });
 }
 
 export interface StreamEventsOptions<T> {
@@ -201,17 +210,18 @@ export interface StreamEventsOptions<T> {
  * stream no longer holds fails the subscription with STREAM_POSITION_EXPIRED:
  * the client refetches, then subscribes from now.
  */
-export async function* streamEvents<T extends object>(
+export function streamEvents<T extends object>(
   context: { streams?: StreamReader | null; subscription?: SubscriptionContext },
   { stream, after, select }: StreamEventsOptions<T>,
-): AsyncGenerator<T & PositionedEvent> {
+): AsyncIterableIterator<T & PositionedEvent> {
   const streams = context.streams;
   if (!streams)
     throw new GraphQLError('Subscriptions are unavailable: this service has no event stream. Try again shortly.', {
       extensions: { code: ErrorCode.SubscriptionsUnavailable },
     });
-  const from = after ?? context.subscription?.resumeAfter ?? undefined;
-  let tail;
+  // The router's position wins: it is where the client got to, past the `after` it first subscribed with.
+  const from = context.subscription?.resumeAfter ?? after ?? undefined;
+  let tail: ReturnType<StreamReader['tail']>;
   try {
     tail = streams.tail({ stream, ...(from ? { after: from } : {}) });
   } catch (error) {
@@ -221,22 +231,29 @@ export async function* streamEvents<T extends object>(
       originalError: error instanceof Error ? error : undefined,
     });
   }
-  try {
-    for await (const { position, event } of tail) {
-      const selected = select(event);
-      if (selected) yield { ...selected, position };
-    }
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code === ErrorCode.StreamPositionExpired || code === ErrorCode.SubscriberTooSlow)
-      throw new GraphQLError(
-        code === ErrorCode.StreamPositionExpired
-          ? 'The events after this position are no longer kept: fetch the current state, then subscribe again from now.'
-          : 'The subscriber fell too far behind and was closed: subscribe again after the last position received.',
-        { extensions: { code } },
-      );
-    throw error;
-  } finally {
-    await tail.close();
-  }
+  const events = tail[Symbol.asyncIterator]();
+  return closableMap(
+    {
+      next: () => events.next().catch((error: unknown) => Promise.reject(asSubscriptionError(error))),
+      return: () => events.return?.() ?? Promise.resolve({ done: true as const, value: undefined }),
+    },
+    ({ position, event }) => {
+      const value = select(event);
+      return value ? { ...value, position } : skip;
+    },
+    () => void tail.close(),
+  );
+}
+
+/** A tail's end as the client is told it: a position it must give up, or a reader that fell behind. */
+function asSubscriptionError(error: unknown): Error {
+  const code = (error as { code?: unknown }).code;
+  if (code !== ErrorCode.StreamPositionExpired && code !== ErrorCode.SubscriberTooSlow)
+    return error instanceof Error ? error : new Error(String(error));
+  return new GraphQLError(
+    code === ErrorCode.StreamPositionExpired
+      ? 'The events after this position are no longer kept: fetch the current state, then subscribe again from now.'
+      : 'The subscriber fell too far behind and was closed: subscribe again after the last position received.',
+    { extensions: { code } },
+  );
 }

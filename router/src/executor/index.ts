@@ -66,6 +66,8 @@ export interface SubscriptionSink {
   resumeAfter: string | null;
   /** The caller's identity signed now: a subscription outlives one signature. */
   identity(): Promise<string | null>;
+  /** Aborted when the client is gone. */
+  readonly signal: AbortSignal;
   /** `field`: the subscription's root field, for metrics. */
   accept(events: AsyncGenerator<ExecutionResult>, about: { field: string }): void;
 }
@@ -240,6 +242,7 @@ export class OwnExecutorGateway implements GatewayInterface {
         subscribe: this.subgraphSubscriptions.subscribe,
         identity: () => sink.identity(),
         resumeAfter: sink.resumeAfter,
+        signal: sink.signal,
       }),
       { field: root?.name.value ?? 'unknown' },
     );

@@ -29,7 +29,7 @@ export interface SubgraphSubscribeRequest {
 export type SubscribeToSubgraph = (
   subgraph: string,
   request: SubgraphSubscribeRequest,
-) => AsyncIterable<FormattedExecutionResult>;
+) => AsyncIterableIterator<FormattedExecutionResult>;
 
 /** The connection to a subgraph went while a subscription ran on it: it can be resumed. */
 export class SubscriptionConnectionLost extends Error {}
@@ -43,6 +43,8 @@ export interface SubscriptionEventsOptions extends ExecutePlanOptions {
   resumeAfter: string | null;
   /** Connection losses in a row before the subscription gives up. Default: 5. */
   maxReconnects?: number;
+  /** Aborted when the client is gone: the subgraph's subscription ends at once, not at its next event. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -64,33 +66,46 @@ export async function* subscriptionEvents(options: SubscriptionEventsOptions): A
   for (const definition of requestContext.document.definitions)
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
   let after = options.resumeAfter;
+  const { signal } = options;
   const maxReconnects = options.maxReconnects ?? 5;
-  for (let reconnects = 0; ;) {
-    const identity = await options.identity();
+  for (let reconnects = 0; !signal?.aborted;) {
     const events = options.subscribe(primary.serviceName, {
       query: primary.operation,
       ...(primary.operationName ? { operationName: primary.operationName } : {}),
       variables: variablesFor(primary, variables),
-      extensions: { ...(identity ? { identity } : {}), ...(after ? { resumeAfter: after } : {}) },
+      extensions: await subscribeExtensions(options, after),
     });
+    const stop = () => void events.return?.();
+    signal?.addEventListener('abort', stop, { once: true });
     try {
-      for await (const event of events) {
+      for (;;) {
+        const next = await events.next();
+        if (next.done || signal?.aborted) return;
         reconnects = 0;
+        const event = next.value;
         const position = event.extensions?.position;
         if (typeof position === 'string') after = position;
-        yield await completeEvent(options, node, event, fragments, identity, after);
+        yield await completeEvent(options, node, event, fragments, after);
       }
-      return;
     } catch (error) {
+      if (signal?.aborted) return;
       if (!(error instanceof SubscriptionConnectionLost) || reconnects >= maxReconnects) {
         yield { errors: [subscriptionFailed(error)] };
         return;
       }
       reconnects++;
       // Another instance of the subgraph takes over; give it a moment, longer each time.
-      await sleep(Math.min(5_000, 100 * 2 ** reconnects));
+      await sleep(Math.min(5_000, 100 * 2 ** reconnects), undefined, signal ? { signal } : {}).catch(() => {});
+    } finally {
+      signal?.removeEventListener('abort', stop);
     }
   }
+}
+
+/** The identity as signed now, and where to resume. */
+async function subscribeExtensions(options: SubscriptionEventsOptions, after: string | null) {
+  const identity = await options.identity();
+  return { ...(identity ? { identity } : {}), ...(after ? { resumeAfter: after } : {}) };
 }
 
 function subscriptionNodeOf(plan: QueryPlan): SubscriptionNode {
@@ -111,7 +126,6 @@ async function completeEvent(
   node: SubscriptionNode,
   event: FormattedExecutionResult,
   fragments: Record<string, FragmentDefinitionNode>,
-  identity: string | null,
   position: string | null,
 ): Promise<ExecutionResult> {
   const { requestContext, apiSchema, variables } = options;
@@ -125,8 +139,8 @@ async function completeEvent(
   const data = (event.data ?? null) as Record<string, unknown> | null;
   let errors = subgraphErrors;
   if (data && node.rest) {
-    // The entity fetches carry the identity as it was signed for this event, not as it was at the start.
-    (requestContext.context as { identity?: string | null }).identity = identity;
+    // The entity fetches carry the identity signed for this event: the one signed at the start expires.
+    (requestContext.context as { identity?: string | null }).identity = await options.identity();
     const running = startPlan({ ...options, plan: { kind: 'QueryPlan', node: node.rest } }, null, data);
     await running.done;
     errors = [...subgraphErrors, ...running.errors];

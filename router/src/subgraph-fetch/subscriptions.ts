@@ -43,19 +43,25 @@ export class SubgraphSubscriptions {
     await Promise.all(clients.map(async (client) => void (await client.dispose())));
   }
 
-  private async *iterate(
+  /** The subgraph's results; `return()` ends the subscription on the subgraph at once. */
+  private iterate(
     subgraph: string,
     request: SubgraphSubscribeRequest,
-  ): AsyncGenerator<FormattedExecutionResult> {
+  ): AsyncIterableIterator<FormattedExecutionResult> {
     const results = this.clientFor(subgraph).iterate<Record<string, unknown>, Record<string, unknown>>(request);
-    try {
-      yield* results;
-    } catch (error) {
-      // The subgraph's `error` message is a list of GraphQL errors: it refused this subscription. Anything
-      // else (a close event, a failed connection) is the connection going, and the subscription can resume.
-      if (Array.isArray(error)) throw error;
-      throw new SubscriptionConnectionLost(`the connection to subgraph "${subgraph}" was lost`, { cause: error });
-    }
+    return {
+      next: () =>
+        results.next().catch((error: unknown) => {
+          // The subgraph's `error` message is a list of GraphQL errors: it refused this subscription. Anything
+          // else (a close event, a failed connection) is the connection going, and the subscription can resume.
+          if (Array.isArray(error)) throw error;
+          throw new SubscriptionConnectionLost(`the connection to subgraph "${subgraph}" was lost`, { cause: error });
+        }),
+      return: () => results.return!(),
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
   }
 
   private clientFor(subgraph: string): Client {

@@ -42,8 +42,6 @@ interface ConnectionParams extends Record<string, unknown> {
   /** `Bearer <token>`, as in an HTTP request's header (also read as `Authorization`). */
   authorization?: string;
   Authorization?: string;
-  /** Resume every subscription of this connection after this position. */
-  resumeAfter?: string;
 }
 
 /**
@@ -88,7 +86,7 @@ export function serveGraphqlWs({
         const run = await runStreamed(start, ctx.extra.request, payload, {
           protocol: 'graphql-ws',
           authorization: typeof authorization === 'string' ? authorization : null,
-          resumeAfter: resumePositionOf(payload.extensions?.resumeAfter, params.resumeAfter),
+          resumeAfter: resumePositionOf(payload.extensions?.resumeAfter),
         });
         expireWithToken(ctx.extra, run.viewer, () => {
           closedExpired();

@@ -33,8 +33,15 @@ export interface MultipartEndpoint {
 }
 
 const boundary = 'graphql';
-const partHeader = `\r\n--${boundary}\r\ncontent-type: application/json; charset=utf-8\r\n\r\n`;
-const finalBoundary = `\r\n--${boundary}--\r\n`;
+/**
+ * Each part is written with the boundary after it, not before: a client
+ * hands a part on once it sees the boundary that ends it, so a part with
+ * its boundary still to come would wait for the next event or heartbeat.
+ */
+const firstBoundary = `\r\n--${boundary}`;
+const part = (json: string) => `\r\ncontent-type: application/json; charset=utf-8\r\n\r\n${json}\r\n--${boundary}`;
+/** After the last part's boundary, which makes it the closing one. */
+const closing = '--\r\n';
 /** A transport-level error, as the multipart subscription protocol puts it: no payload, the errors beside it. */
 const tooSlowPart = JSON.stringify({
   payload: null,
@@ -91,12 +98,13 @@ export function multipartEndpoint({
         'content-type': `multipart/mixed;boundary="${boundary}";subscriptionSpec="1.0"`,
         'cache-control': 'no-store',
       });
+      outgoing.write(firstBoundary);
       open.add(outgoing);
-      const heartbeat = setInterval(() => outgoing.write(`${partHeader}{}`), heartbeatMs);
+      const heartbeat = setInterval(() => outgoing.write(part('{}')), heartbeatMs);
       outgoing.once('close', () => {
         open.delete(outgoing);
         clearInterval(heartbeat);
-        void events.return(undefined);
+        void events.return?.(undefined);
       });
       try {
         for await (const event of events) {
@@ -104,23 +112,23 @@ export function multipartEndpoint({
           if (outgoing.writableLength > unreadBytes) {
             // Ended rather than buffered without bound: the client subscribes again after its last position.
             closedSlow();
-            outgoing.write(`${partHeader}${tooSlowPart}`);
+            outgoing.write(part(tooSlowPart));
             break;
           }
-          outgoing.write(`${partHeader}${JSON.stringify({ payload: event })}`);
+          outgoing.write(part(JSON.stringify({ payload: event })));
         }
       } catch (error) {
         logger.warn({ err: error }, 'a multipart subscription failed');
       } finally {
         clearInterval(heartbeat);
       }
-      if (!outgoing.writableEnded) outgoing.end(finalBoundary);
+      if (!outgoing.writableEnded) outgoing.end(closing);
     },
     get open() {
       return open.size;
     },
     async close() {
-      for (const outgoing of open) outgoing.end(finalBoundary);
+      for (const outgoing of open) outgoing.end(closing);
       open.clear();
     },
   };

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHandler } from 'graphql-sse';
 import { ErrorCode } from '../../../platform/src/errors.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
+import type { RouterResponse } from '../plugins/plugin.ts';
 import { dispatchSchema, readBody, resumePositionOf, runStreamed, type Outcome, type StartStreamed } from './start.ts';
 
 export interface SseOptions {
@@ -54,7 +55,8 @@ export function sseEndpoint({
         authorization: request.headers.get('authorization') ?? null,
         resumeAfter: resumePositionOf(request.headers.get('last-event-id'), params.extensions?.resumeAfter),
       });
-      if ('errors' in run) return { errors: run.errors };
+      // Refused by the router (a bad token, a limit, an invalid document): answered as that POST would be.
+      if ('errors' in run) return routerAnswer(run.response);
       return { ...run.args, contextValue: run.args.contextValue as Outcome };
     },
     execute: (args) => args.contextValue.result!,
@@ -66,6 +68,8 @@ export function sseEndpoint({
       url: incoming.url ?? '/',
       headers: {
         get: (name) => {
+          // `accepts` chose this request for its stream: graphql-sse streams for exactly this value.
+          if (name.toLowerCase() === 'accept') return 'text/event-stream';
           const value = incoming.headers[name.toLowerCase()];
           return Array.isArray(value) ? value.join(', ') : value;
         },
@@ -103,7 +107,8 @@ export function sseEndpoint({
     if (!outgoing.writableEnded) outgoing.end();
   };
   return {
-    accepts: (accept) => accept.includes('text/event-stream'),
+    // Only a request that wants the stream alone: one that takes JSON too is an ordinary request's.
+    accepts: (accept) => accept.trim().split(/\s*;/)[0] === 'text/event-stream',
     handle: handleRequest,
     get open() {
       return streams.size;
@@ -140,4 +145,20 @@ function positionOf(message: string): string | null {
   } catch {
     return null;
   }
+}
+
+/** The router's own answer, as graphql-sse hands a response back. */
+function routerAnswer(
+  response: RouterResponse,
+): readonly [string, { status: number; statusText: string; headers: Record<string, string> }] {
+  const body = response.body;
+  const text = body.kind === 'bytes' ? body.bytes.toString('utf8') : body.kind === 'complete' ? body.string : '';
+  return [
+    text,
+    {
+      status: response.status ?? 200,
+      statusText: '',
+      headers: Object.fromEntries(response.headers),
+    },
+  ];
 }

@@ -20,7 +20,7 @@ export type StartStreamed = (
     /** For metrics: graphql-ws, sse or multipart. */
     protocol: string;
     resumeAfter: string | null;
-    accept(events: AsyncGenerator<ExecutionResult>): void;
+    accept(events: AsyncIterableIterator<ExecutionResult>): void;
   },
 ) => Promise<{ response: RouterResponse; viewer: Viewer | null }>;
 
@@ -35,7 +35,7 @@ export interface StreamedOperation {
 /** What the protocol libraries are handed to run: the router already ran the operation; this only hands over the outcome. */
 export interface Outcome extends Record<PropertyKey, unknown> {
   result?: ExecutionResult;
-  events?: AsyncGenerator<ExecutionResult>;
+  events?: AsyncIterableIterator<ExecutionResult>;
 }
 
 /** The operations graphql-ws and graphql-sse dispatch on: they pick `execute` or `subscribe` by the operation type. */
