@@ -21,15 +21,8 @@ import { freePorts } from '../test/support/processes.ts';
 import { contenders } from './contenders/index.ts';
 import { waitForGraphQL } from './lib/graphql.ts';
 import { describeMachine } from './lib/machine.ts';
-import {
-  choosePlacement,
-  killEverythingNow,
-  onCleanup,
-  pinSelf,
-  repoRoot,
-  startProcess,
-  stopEverything,
-} from './lib/processes.ts';
+import { runSibling, summary } from './lib/sibling.ts';
+import { choosePlacement, onCleanup, pinSelf, repoRoot, startProcess } from './lib/processes.ts';
 import { TokenPool } from './lib/tokens.ts';
 import { startShopGraph } from './shop/graph.ts';
 
@@ -46,9 +39,6 @@ on the shop graph, with every request to the reviews subgraph delayed.
   --no-write-docs    print the table only; leave docs/benchmarks.md as it is
   --help             this text
 `;
-
-const streamingBegin = '<!-- streaming:begin -->';
-const streamingEnd = '<!-- streaming:end -->';
 
 /** Unmeasured requests of each kind before the measured ones: JIT, plan cache, connection pools. */
 const warmupRequests = 50;
@@ -367,21 +357,10 @@ function canonical(value: unknown): string {
 // Figures
 // ---------------------------------------------------------------------------
 
-/** Nearest rank. */
-function percentile(sorted: readonly number[], p: number): number {
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(rank, sorted.length) - 1]!;
-}
-
 interface Row {
   request: string;
   until: string;
   samples: number[];
-}
-
-function summary(samples: readonly number[]) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99) };
 }
 
 interface Facts {
@@ -426,32 +405,6 @@ function renderReport(rows: Row[], facts: Facts): string {
       `Check: the deferred parts merged equal the full page's data (product \`${facts.checkedProduct}\`) ✓.`,
   ];
   return lines.join('\n');
-}
-
-/** Formats as the repo's prettier config says, so docs/benchmarks.md keeps passing `npm run format:check`. */
-async function formatMarkdown(text: string, file: string): Promise<string> {
-  const prettier = await import('prettier');
-  const config = (await prettier.resolveConfig(file)) ?? {};
-  return prettier.format(text, { ...config, filepath: file });
-}
-
-/** Replaces what is between the streaming markers of docs/benchmarks.md, and nothing else. */
-async function writeDocs(report: string): Promise<string> {
-  const file = `${repoRoot}docs/benchmarks.md`;
-  const current = readFileSync(file, 'utf8');
-  const start = current.indexOf(streamingBegin);
-  const end = current.indexOf(streamingEnd);
-  if (start === -1 || end < start)
-    throw new Error(`${file} has no ${streamingBegin} … ${streamingEnd} markers (in its "Streaming" section)`);
-  // Formatted alone, so the rest of the file is left byte for byte as it is.
-  const formatted = (await formatMarkdown(report, file)).trim();
-  const next = `${current.slice(0, start)}${streamingBegin}\n\n${formatted}\n\n${current.slice(end)}`;
-  writeFileSync(file, next);
-  const prettier = await import('prettier');
-  const config = (await prettier.resolveConfig(file)) ?? {};
-  if (!(await prettier.check(next, { ...config, filepath: file })))
-    log(`note: ${file} does not pass prettier --check as a whole (was it formatted before?)`);
-  return file;
 }
 
 // ---------------------------------------------------------------------------
@@ -616,42 +569,4 @@ async function run(options: StreamingOptions, command: string): Promise<{ report
   }
 }
 
-let options: StreamingOptions;
-try {
-  options = parseOptions(process.argv.slice(2));
-} catch (error) {
-  console.error(`${(error as Error).message}\n\n${usage}`);
-  process.exit(2);
-}
-
-/** Stopping everything, once: whoever asks later (a signal, then the run failing because of it) waits for the same. */
-let stopping: Promise<void> | null = null;
-function stopAll(reason?: string): Promise<void> {
-  if (!stopping) {
-    if (reason) log(reason);
-    stopping = stopEverything();
-  }
-  return stopping;
-}
-async function stop(code: number, reason?: string): Promise<never> {
-  await stopAll(reason);
-  process.exit(code);
-}
-// Whatever happens, nothing the bench started outlives it.
-process.on('exit', killEverythingNow);
-process.once('SIGINT', () => void stop(130, 'interrupted; stopping everything'));
-process.once('SIGTERM', () => void stop(143, 'terminated; stopping everything'));
-
-try {
-  const command = [
-    'npm run bench:streaming',
-    ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : []),
-  ].join(' ');
-  const { report } = await run(options, command);
-  await stopAll();
-  process.stdout.write(`\n${report}\n`);
-  if (options.writeDocs) log(`wrote ${await writeDocs(report)}`);
-  process.exit(0);
-} catch (error) {
-  await stop(1, `bench:streaming failed: ${(error as Error).stack ?? String(error)}`);
-}
+await runSibling({ script: 'bench:streaming', usage, parseOptions, run });
