@@ -37,6 +37,7 @@ export enum ErrorCode {
   StreamPositionExpired = 'STREAM_POSITION_EXPIRED',
   SubscriberTooSlow = 'SUBSCRIBER_TOO_SLOW',
   SubscriptionsUnavailable = 'SUBSCRIPTIONS_UNAVAILABLE',
+  ServiceRestart = 'SERVICE_RESTART',
   InternalServerError = 'INTERNAL_SERVER_ERROR',
 }
 
@@ -192,6 +193,11 @@ export const errorCodes: Readonly<Record<ErrorCode, ErrorCodeUse>> = {
     status: null,
     field: true,
     when: 'The subgraph that owns a subscription has no event stream to read right now',
+  },
+  [ErrorCode.ServiceRestart]: {
+    status: null,
+    field: false,
+    when: 'The router serving a multipart subscription is stopping: subscribe again, on another instance, after the last event received',
   },
   [ErrorCode.InternalServerError]: {
     status: 500,

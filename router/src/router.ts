@@ -216,6 +216,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
   const streamLimits = {
     unreadBytes: subscriptionLimits.unreadBytes,
     closedSlow: () => openSubscriptions.closedBy('slow_client'),
+    closedExpired: () => openSubscriptions.closedBy('token_expired'),
   };
   const sse = sseEndpoint({ start: startStreamed, logger, ...streamLimits });
   const multipart = multipartEndpoint({ start: startStreamed, logger, ...streamLimits });
@@ -469,7 +470,6 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
     logger,
     perConnection: subscriptionLimits.perConnection,
     ...streamLimits,
-    closedExpired: () => openSubscriptions.closedBy('token_expired'),
   });
 
   const metricsServed: MetricsEndpoint = metricsEndpoint;

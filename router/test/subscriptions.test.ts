@@ -7,6 +7,7 @@ import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/dis
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import { createClient as createSseClient } from 'graphql-sse';
+import { SignJWT } from 'jose';
 import { createClient, type Client } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -420,6 +421,19 @@ describe('subscriptions through the router (Server-Sent Events)', () => {
     expect(replayed.map(({ data }) => data.data.priceChanged.cents)).toEqual([11, 12]);
     expect(seenViewers.length).toBeGreaterThan(subscribed);
     await back.return(undefined);
+  });
+
+  it('ends a stream when the token it was authorized with expires, with UNAUTHENTICATED', async () => {
+    const shortLived = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('shopper-brief')
+      .setExpirationTime(Math.floor(Date.now() / 1000) + 3)
+      .sign(new TextEncoder().encode(testJwtSecret));
+    const events = sseEvents(await subscribeOverSse({ authorization: `Bearer ${shortLived}` }));
+    const received = [];
+    for await (const event of events) received.push(event);
+    expect(received.at(-2)?.data.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    expect(received.at(-1)?.event).toBe('complete');
   });
 
   it('streams through the graphql-sse client, signed in', async () => {

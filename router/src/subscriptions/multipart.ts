@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ErrorCode } from '../../../platform/src/errors.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
 import type { RouterResponse } from '../plugins/plugin.ts';
 import {
+  atTokenExpiry,
   readBody,
   resumePositionOf,
   runStreamed,
@@ -21,6 +23,8 @@ export interface MultipartOptions {
   unreadBytes: number;
   /** Told when a subscription ends because its client fell behind. */
   closedSlow: () => void;
+  /** Told when a subscription ends because its token expired. */
+  closedExpired: () => void;
 }
 
 export interface MultipartEndpoint {
@@ -43,15 +47,13 @@ const part = (json: string) => `\r\ncontent-type: application/json; charset=utf-
 /** After the last part's boundary, which makes it the closing one. */
 const closing = '--\r\n';
 /** A transport-level error, as the multipart subscription protocol puts it: no payload, the errors beside it. */
-const tooSlowPart = JSON.stringify({
-  payload: null,
-  errors: [
-    {
-      message: 'This client fell too far behind its events: subscribe again after the last one received.',
-      extensions: { code: 'SUBSCRIBER_TOO_SLOW' },
-    },
-  ],
-});
+function endedPart(message: string, code: string): string {
+  return JSON.stringify({ payload: null, errors: [{ message, extensions: { code } }] });
+}
+const tooSlowPart = endedPart(
+  'This client fell too far behind its events: subscribe again after the last one received.',
+  ErrorCode.SubscriberTooSlow,
+);
 
 /**
  * Subscriptions over multipart HTTP, as Apollo Client's HttpLink speaks
@@ -69,6 +71,7 @@ export function multipartEndpoint({
   maxBodyBytes = 2 * 1024 * 1024,
   unreadBytes,
   closedSlow,
+  closedExpired,
 }: MultipartOptions): MultipartEndpoint {
   const open = new Set<ServerResponse>();
   return {
@@ -101,7 +104,20 @@ export function multipartEndpoint({
       outgoing.write(firstBoundary);
       open.add(outgoing);
       const heartbeat = setInterval(() => outgoing.write(part('{}')), heartbeatMs);
+      // The subscription lasts no longer than the token it was authorized with.
+      const cancelExpiry = atTokenExpiry(run.viewer, () => {
+        closedExpired();
+        outgoing.end(
+          part(
+            endedPart(
+              'The token this subscription was authorized with expired: subscribe again with a new one.',
+              ErrorCode.Unauthenticated,
+            ),
+          ) + closing,
+        );
+      });
       outgoing.once('close', () => {
+        cancelExpiry();
         open.delete(outgoing);
         clearInterval(heartbeat);
         void events.return?.(undefined);
@@ -128,7 +144,14 @@ export function multipartEndpoint({
       return open.size;
     },
     async close() {
-      for (const outgoing of open) outgoing.end(closing);
+      // An error part, not a quiet end: Apollo Client completes a subscription that simply ends, and never resubscribes.
+      const restarting = part(
+        endedPart(
+          'The router is restarting: subscribe again to resume after the last event received.',
+          ErrorCode.ServiceRestart,
+        ),
+      );
+      for (const outgoing of open) outgoing.end(restarting + closing);
       open.clear();
     },
   };

@@ -2,8 +2,17 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHandler } from 'graphql-sse';
 import { ErrorCode } from '../../../platform/src/errors.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
+import type { Viewer } from '../../../platform/src/identity.ts';
 import type { RouterResponse } from '../plugins/plugin.ts';
-import { dispatchSchema, readBody, resumePositionOf, runStreamed, type Outcome, type StartStreamed } from './start.ts';
+import {
+  atTokenExpiry,
+  dispatchSchema,
+  readBody,
+  resumePositionOf,
+  runStreamed,
+  type Outcome,
+  type StartStreamed,
+} from './start.ts';
 
 export interface SseOptions {
   start: StartStreamed;
@@ -14,6 +23,8 @@ export interface SseOptions {
   unreadBytes: number;
   /** Told when a stream ends because its client fell behind. */
   closedSlow: () => void;
+  /** Told when a stream ends because its token expired. */
+  closedExpired: () => void;
 }
 
 /** The SSE endpoint: the HTTP layer hands `handle` the GraphQL requests that accept `text/event-stream`. */
@@ -45,8 +56,11 @@ export function sseEndpoint({
   maxBodyBytes = 2 * 1024 * 1024,
   unreadBytes,
   closedSlow,
+  closedExpired,
 }: SseOptions): SseEndpoint {
   const streams = new Set<ServerResponse>();
+  /** The caller each stream's operation was authorized as, for its token's expiry. */
+  const viewers = new WeakMap<IncomingMessage, Viewer | null>();
   const handle = createHandler<IncomingMessage, undefined, Outcome>({
     schema: dispatchSchema,
     onSubscribe: async (request, params) => {
@@ -57,6 +71,7 @@ export function sseEndpoint({
       });
       // Refused by the router (a bad token, a limit, an invalid document): answered as that POST would be.
       if ('errors' in run) return routerAnswer(run.response);
+      viewers.set(request.raw, run.viewer);
       return { ...run.args, contextValue: run.args.contextValue as Outcome };
     },
     execute: (args) => args.contextValue.result!,
@@ -83,8 +98,14 @@ export function sseEndpoint({
       outgoing.end(body ?? undefined);
       return;
     }
+    // The stream lasts no longer than the token it was authorized with.
+    const cancelExpiry = atTokenExpiry(viewers.get(incoming) ?? null, () => {
+      closedExpired();
+      outgoing.end(expiredMessage);
+    });
     // A client that goes away ends the subscription, and with it the subgraph's.
     outgoing.once('close', () => {
+      cancelExpiry();
       streams.delete(outgoing);
       void body.return(undefined);
     });
@@ -125,6 +146,15 @@ const tooSlowMessage = `event: next\ndata: ${JSON.stringify({
     {
       message: 'This client fell too far behind its events: reconnect to resume after the last one received.',
       extensions: { code: ErrorCode.SubscriberTooSlow },
+    },
+  ],
+})}\n\nevent: complete\ndata:\n\n`;
+
+const expiredMessage = `event: next\ndata: ${JSON.stringify({
+  errors: [
+    {
+      message: 'The token this subscription was authorized with expired: subscribe again with a new one.',
+      extensions: { code: ErrorCode.Unauthenticated },
     },
   ],
 })}\n\nevent: complete\ndata:\n\n`;

@@ -149,3 +149,17 @@ export function readBody(incoming: IncomingMessage, limit: number): Promise<stri
     incoming.once('error', reject);
   });
 }
+
+/**
+ * Runs `expire` when the token the caller's operation was authorized with
+ * expires; returns what cancels it. A token valid for longer than a timer
+ * can wait (about 24 days) is not followed.
+ */
+export function atTokenExpiry(viewer: Viewer | null, expire: () => void): () => void {
+  const exp = viewer?.claims?.exp;
+  if (typeof exp !== 'number') return () => {};
+  const inMs = exp * 1000 - Date.now();
+  if (inMs >= 2 ** 31) return () => {};
+  const timer = setTimeout(expire, Math.max(0, inMs)).unref();
+  return () => clearTimeout(timer);
+}
