@@ -195,7 +195,7 @@ export const errorCodes: Readonly<Record<ErrorCode, ErrorCodeUse>> = {
     when: 'The subgraph that owns a subscription has no event stream to read right now',
   },
   [ErrorCode.ServiceRestart]: {
-    status: null,
+    status: 503,
     field: false,
     when: 'The router serving a multipart subscription is stopping: subscribe again, on another instance, after the last event received',
   },
