@@ -9,14 +9,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kind, parse, print, type EnumTypeDefinitionNode, type ValueNode } from 'graphql';
 import { composeSupergraph } from '../platform/src/composition/compose.ts';
 import { schemaFileOf, subgraphs } from '../subgraphs/registry.ts';
+import { startDelayingProxy } from '../test/support/delaying-proxy.ts';
 import { freePorts } from '../test/support/processes.ts';
 import { contenders } from './contenders/index.ts';
 import { waitForGraphQL } from './lib/graphql.ts';
@@ -74,65 +74,6 @@ function parseOptions(argv: string[]): StreamingOptions {
   if (!Number.isFinite(delayMs) || delayMs < 0)
     throw new Error(`--delay-ms: expected a number of milliseconds ≥ 0, got ${values['delay-ms']}`);
   return { requests, delayMs, writeDocs: !values['no-write-docs'] };
-}
-
-// ---------------------------------------------------------------------------
-// The delaying proxy in front of the reviews subgraph
-// ---------------------------------------------------------------------------
-
-interface DelayingProxy {
-  url: string;
-  /** Requests forwarded to the subgraph so far. */
-  readonly forwarded: number;
-  stop(): Promise<void>;
-}
-
-/**
- * A loopback proxy that holds every request `delayMs` before forwarding it
- * to `target` (its path kept): a far-away reviews subgraph, without
- * touching the subgraph.
- */
-async function startDelayingProxy(target: string, delayMs: number): Promise<DelayingProxy> {
-  const { hostname, port, pathname } = new URL(target);
-  const upstreamAgent = new Agent({ keepAlive: true });
-  let forwarded = 0;
-  const server = createServer((incoming, outgoing) => {
-    setTimeout(() => {
-      forwarded++;
-      const upstream = httpRequest(
-        {
-          host: hostname,
-          port,
-          method: incoming.method,
-          path: incoming.url,
-          headers: incoming.headers,
-          agent: upstreamAgent,
-        },
-        (answer) => {
-          outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(outgoing);
-        },
-      );
-      upstream.on('error', () => {
-        if (!outgoing.headersSent) outgoing.writeHead(502);
-        outgoing.end();
-      });
-      incoming.pipe(upstream);
-    }, delayMs);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${address.port}${pathname}`,
-    get forwarded() {
-      return forwarded;
-    },
-    async stop() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      upstreamAgent.destroy();
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------

@@ -368,9 +368,30 @@ function requestTarget(target = '/'): { pathname: string; search: string } | nul
 
 async function readBody(incoming: IncomingMessage, limit: number): Promise<unknown> {
   if (incoming.method === 'GET' || incoming.method === 'HEAD') return undefined;
-  const declared = Number(incoming.headers['content-length']);
-  if (declared > limit) throw new HttpError(ErrorCode.PayloadTooLarge, `Request body is larger than ${limit} bytes.`);
-  const raw = await new Promise<Buffer>((resolve, reject) => {
+  const raw = await readBodyBytes(incoming, limit);
+  const contentType = incoming.headers['content-type'] ?? '';
+  // Apollo Server expects a parsed body for JSON and rejects other content
+  // types itself (that is its CSRF prevention), so only JSON is parsed here.
+  if (!/^application\/(graphql-response\+)?json\b/i.test(contentType)) return raw.toString('utf8');
+  if (raw.length === 0) return undefined;
+  if (!isUtf8(raw)) throw new HttpError(ErrorCode.BadRequest, 'Request body is not valid UTF-8.');
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new HttpError(ErrorCode.BadRequest, 'Request body is not valid JSON.');
+  }
+}
+
+/**
+ * A request's body as it came, at most `limit` bytes: past that it is
+ * refused with a 413 `HttpError` (its message says the limit), and the rest
+ * is never read. The HTTP layer reads bodies with it, and so do the
+ * endpoints it hands requests over to unread (the router's event streams).
+ */
+export function readBodyBytes(incoming: IncomingMessage, limit: number): Promise<Buffer> {
+  const tooLarge = () => new HttpError(ErrorCode.PayloadTooLarge, `Request body is larger than ${limit} bytes.`);
+  if (Number(incoming.headers['content-length']) > limit) return Promise.reject(tooLarge());
+  return new Promise<Buffer>((resolve, reject) => {
     // Plain events rather than `for await`: a small body arrives in one
     // chunk, and an async iterator costs more than the read on the hot path.
     // Once rejected, later events are ignored and the rest is never read.
@@ -383,22 +404,11 @@ async function readBody(incoming: IncomingMessage, limit: number): Promise<unkno
       if (size <= limit) return void chunks.push(chunk);
       failed = true;
       incoming.pause();
-      reject(new HttpError(ErrorCode.PayloadTooLarge, `Request body is larger than ${limit} bytes.`));
+      reject(tooLarge());
     });
     incoming.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
     incoming.once('error', (error: Error) => reject(error));
   });
-  const contentType = incoming.headers['content-type'] ?? '';
-  // Apollo Server expects a parsed body for JSON and rejects other content
-  // types itself (that is its CSRF prevention), so only JSON is parsed here.
-  if (!/^application\/(graphql-response\+)?json\b/i.test(contentType)) return raw.toString('utf8');
-  if (raw.length === 0) return undefined;
-  if (!isUtf8(raw)) throw new HttpError(ErrorCode.BadRequest, 'Request body is not valid UTF-8.');
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw new HttpError(ErrorCode.BadRequest, 'Request body is not valid JSON.');
-  }
 }
 
 /** Writes a response; only a streamed body (multipart, `@defer`) makes a promise. */

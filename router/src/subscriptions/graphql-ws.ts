@@ -4,9 +4,15 @@ import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { ErrorCode } from '../../../platform/src/errors.ts';
-import type { Viewer } from '../../../platform/src/identity.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
-import { dispatchSchema, resumePositionOf, runStreamed, type Outcome, type StartStreamed } from './start.ts';
+import {
+  atTokenExpiry,
+  dispatchSchema,
+  resumePositionOf,
+  runStreamed,
+  type Outcome,
+  type StartStreamed,
+} from './start.ts';
 
 export interface GraphqlWsOptions {
   server: Server;
@@ -67,7 +73,7 @@ export function serveGraphqlWs({
   closedExpired,
 }: GraphqlWsOptions): ServedGraphqlWs {
   const sockets = new WebSocketServer({ server, path });
-  const serving = useServer<ConnectionParams | undefined, { expiry?: NodeJS.Timeout; operations?: Set<string> }>(
+  const serving = useServer<ConnectionParams | undefined, { cancelExpiry?: () => void; operations?: Set<string> }>(
     {
       schema: dispatchSchema,
       connectionInitWaitTimeout: connectionInitTimeoutMs,
@@ -88,10 +94,15 @@ export function serveGraphqlWs({
           authorization: typeof authorization === 'string' ? authorization : null,
           resumeAfter: resumePositionOf(payload.extensions?.resumeAfter),
         });
-        expireWithToken(ctx.extra, run.viewer, () => {
-          closedExpired();
-          ctx.extra.socket.close(CloseCode.Unauthorized, 'The token expired.');
-        });
+        // Re-armed by each operation: a token too far from expiry for a timer is followed once a later one
+        // comes within reach. One refused before authentication (no viewer) keeps the running ones' timer.
+        if (run.viewer) {
+          ctx.extra.cancelExpiry?.();
+          ctx.extra.cancelExpiry = atTokenExpiry(run.viewer, () => {
+            closedExpired();
+            ctx.extra.socket.close(CloseCode.Unauthorized, 'The token expired.');
+          });
+        }
         if ('errors' in run) {
           // Refused: it never counts against the connection.
           operations.delete(id);
@@ -108,7 +119,7 @@ export function serveGraphqlWs({
       onComplete: (ctx, id) => void ctx.extra.operations?.delete(id),
       execute: (args) => (args.contextValue as Outcome).result!,
       subscribe: (args) => (args.contextValue as Outcome).events!,
-      onClose: (ctx) => clearTimeout(ctx.extra.expiry),
+      onClose: (ctx) => ctx.extra.cancelExpiry?.(),
     },
     sockets,
     keepAliveMs,
@@ -124,14 +135,4 @@ export function serveGraphqlWs({
       await new Promise<void>((resolve) => sockets.close(() => resolve()));
     },
   };
-}
-
-/** Closes the connection when the token its operations were authorized with expires. */
-function expireWithToken(extra: { expiry?: NodeJS.Timeout }, viewer: Viewer | null, expire: () => void) {
-  const exp = viewer?.claims?.exp;
-  if (typeof exp !== 'number') return;
-  const inMs = exp * 1000 - Date.now();
-  clearTimeout(extra.expiry);
-  // setTimeout holds 32-bit delays: a token valid for longer is checked again by its next operation.
-  if (inMs < 2 ** 31) extra.expiry = setTimeout(expire, Math.max(0, inMs)).unref();
 }

@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode } from '../../../platform/src/errors.ts';
+import { readBodyBytes } from '../../../platform/src/http/server.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
 import type { RouterResponse } from '../plugins/plugin.ts';
 import {
   atTokenExpiry,
-  readBody,
   resumePositionOf,
   runStreamed,
   type Outcome,
@@ -79,7 +79,7 @@ export function multipartEndpoint({
     async handle(incoming, outgoing) {
       let operation: StreamedOperation;
       try {
-        operation = JSON.parse(await readBody(incoming, maxBodyBytes)) as StreamedOperation;
+        operation = JSON.parse((await readBodyBytes(incoming, maxBodyBytes)).toString('utf8')) as StreamedOperation;
         if (typeof operation?.query !== 'string') throw new Error('no query');
       } catch {
         outgoing.writeHead(400, { 'content-type': 'application/json; charset=utf-8' });

@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHandler } from 'graphql-sse';
 import { ErrorCode } from '../../../platform/src/errors.ts';
+import { readBodyBytes } from '../../../platform/src/http/server.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
 import type { Viewer } from '../../../platform/src/identity.ts';
 import type { RouterResponse } from '../plugins/plugin.ts';
 import {
   atTokenExpiry,
   dispatchSchema,
-  readBody,
   resumePositionOf,
   runStreamed,
   type Outcome,
@@ -89,7 +89,8 @@ export function sseEndpoint({
           return Array.isArray(value) ? value.join(', ') : value;
         },
       },
-      body: () => readBody(incoming, maxBodyBytes),
+      // Too large: graphql-sse answers 400 with the error's message.
+      body: async () => (await readBodyBytes(incoming, maxBodyBytes)).toString('utf8'),
       raw: incoming,
       context: undefined,
     });

@@ -133,23 +133,6 @@ async function bodyOf(response: RouterResponse): Promise<FormattedExecutionResul
   };
 }
 
-/** A streaming request's body, bounded: the HTTP layer hands these requests over unread. */
-export function readBody(incoming: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    incoming.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        incoming.pause();
-        reject(new Error(`Request body is larger than ${limit} bytes.`));
-      } else chunks.push(chunk);
-    });
-    incoming.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    incoming.once('error', reject);
-  });
-}
-
 /**
  * Runs `expire` when the token the caller's operation was authorized with
  * expires; returns what cancels it. A token valid for longer than a timer
