@@ -8,6 +8,7 @@ import { withStreamPrefix } from '../platform/src/events/stream-prefix.ts';
 import type { RunningRouter } from '../router/src/router.ts';
 import { seedProduct, seedUser } from '../seed/world.ts';
 import { postGraphQL, startShopGraph, startTestRouter, testLogger, type ShopGraph } from './support/shop-graph.ts';
+import { scrape } from './support/metrics.ts';
 import { signTestToken, testJwtSecret } from './support/tokens.ts';
 import { until } from './support/until.ts';
 
@@ -111,10 +112,14 @@ describe('subscriptions across a router restart', () => {
     steady.start();
     const moving = Array.from({ length: subscribers }, () => new ResumingSubscriber(() => routers, product.id));
     for (const subscriber of moving) subscriber.start(0);
-    await until(() => inventory.subscriptions().started >= before + subscribers + 1, {
-      what: `${subscribers + 1} subscriptions opened on inventory`,
-      timeoutMs: 60_000,
-    });
+    // Identical subscriptions share one upstream per router (executor/subscription-fan-out.ts): one on inventory each.
+    const activeAt = async (router: RunningRouter) => (await scrape(router)).sum('router_subscriptions_active');
+    await until(
+      async () =>
+        (await activeAt(graph.router)) + (await activeAt(second)) === subscribers + 1 &&
+        inventory.subscriptions().started >= before + 2,
+      { what: `${subscribers + 1} subscriptions open at the routers`, timeoutMs: 60_000 },
+    );
 
     const restocks = (async () => {
       for (let change = 0; change < changes; change++) {

@@ -10,6 +10,7 @@ import { withStreamPrefix } from '../platform/src/events/stream-prefix.ts';
 import { seedProduct, seedUser } from '../seed/world.ts';
 import { startShopGraph, testLogger, type ShopGraph } from './support/shop-graph.ts';
 import { signTestToken, testJwtSecret } from './support/tokens.ts';
+import { scrape } from './support/metrics.ts';
 import { until } from './support/until.ts';
 
 /**
@@ -188,6 +189,10 @@ describe.each(['memory', 'redis streams'] as const)('subscriptions on the %s bus
     productIndex: number,
   ) {
     const product = seedProduct(productIndex);
+    // An earlier test's subscriptions may still be closing: identical ones would join theirs (executor/subscription-fan-out.ts).
+    await until(async () => (await scrape(graph.router)).sum('router_subscriptions_active') === 0, {
+      what: "earlier tests' subscriptions closed",
+    });
     const before = { inventory: started('inventory'), orders: started('orders') };
     const stock = open(stockChanged, { productId: product.id });
     const orders = open(orderUpdated, {}, headers.alice);

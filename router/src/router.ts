@@ -403,7 +403,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
    * since it outlives one signature.
    */
   async function startStreamed(...[http, incoming, streamed]: Parameters<StartStreamed>): ReturnType<StartStreamed> {
-    let accepted: { events: AsyncGenerator<ExecutionResult>; field: string } | null = null;
+    let accepted: { events: AsyncIterableIterator<ExecutionResult>; field: string } | null = null;
     const clientGone = new AbortController();
     const subscriptions: SubscriptionSink = {
       resumeAfter: streamed.resumeAfter,
@@ -427,13 +427,13 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
       const replaced = plugin.onResponse!(request, response, answered.by);
       response = (isPromise(replaced) ? await replaced : replaced) ?? response;
     }
-    const started = accepted as { events: AsyncGenerator<ExecutionResult>; field: string } | null;
+    const started = accepted as { events: AsyncIterableIterator<ExecutionResult>; field: string } | null;
     if (started) {
       // Anonymous callers behind one proxy share an address: theirs are bounded per connection and by the rate limit.
       const caller = request.viewer ? `user:${request.viewer.id}` : null;
       const opened = openSubscriptions.open(caller, started.field, streamed.protocol, streamed.resumeAfter !== null);
       if (!opened) {
-        await started.events.return(undefined);
+        await started.events.return?.(undefined);
         return { response: tooManySubscriptions(openSubscriptions.limits.perCaller), viewer: request.viewer };
       }
       streamed.accept(

@@ -328,9 +328,11 @@ describe('subscriptions through the router (graphql-ws)', () => {
           { query: priceChanges },
           { next: () => {}, error: (error) => void outcomes.push(error), complete: () => {} },
         );
-      await until(() => outcomes.length === 1 && seenViewers.length >= subscribed + 2, {
+      await until(() => outcomes.length === 1 && seenViewers.length >= subscribed + 1, {
         what: 'two subscriptions open and one refused',
       });
+      // The caller's two identical subscriptions share one on the subgraph (executor/subscription-fan-out.ts).
+      expect(seenViewers.length).toBe(subscribed + 1);
       expect((outcomes[0] as Array<{ extensions: { code: string } }>)[0]!.extensions.code).toBe('RATE_LIMITED');
       const metrics = await (await fetch(limited.metricsUrl!)).text();
       expect(metrics).toMatch(/router_subscriptions_active\{field="priceChanged",protocol="graphql-ws"\} 2/);
@@ -338,6 +340,56 @@ describe('subscriptions through the router (graphql-ws)', () => {
     } finally {
       await limited.stop();
     }
+  });
+
+  it('shares one subgraph subscription among identical anonymous ones, never across signed-in callers', async () => {
+    const before = feedServed.active;
+    const activeAtRouter = async () => {
+      const metrics = await (await fetch(router.metricsUrl!)).text();
+      return Number(
+        /router_subscriptions_active\{field="priceChanged",protocol="graphql-ws"\} (\d+)/.exec(metrics)?.[1] ?? 0,
+      );
+    };
+    const routerBefore = await activeAtRouter();
+    const first = collect(connect(), priceChanges, { minimum: 7 });
+    const second = collect(connect(), priceChanges, { minimum: 7 });
+    const shoppers = await Promise.all(
+      ['shopper-a', 'shopper-b'].map(async (id) => {
+        const token = await signTestToken(testJwtSecret, id);
+        return collect(connect({ authorization: `Bearer ${token}` }), priceChanges, { minimum: 7 });
+      }),
+    );
+    await until(async () => (await activeAtRouter()) === routerBefore + 4 && feedServed.active === before + 3, {
+      what: 'four subscriptions at the router, three on the feed',
+    });
+    append('p1', 10);
+    const everyone = [first, second, ...shoppers];
+    await until(() => everyone.every(({ received }) => received.length === 1), {
+      what: 'the event at every subscriber',
+    });
+    expect(everyone.map(({ received }) => received[0]!.data.priceChanged.viewer)).toEqual([
+      null,
+      null,
+      'shopper-a',
+      'shopper-b',
+    ]);
+    expect(first.received[0]).toEqual(second.received[0]);
+    // One leaves; the one it shared with keeps its stream, and the feed its subscription.
+    first.stop();
+    await until(async () => (await activeAtRouter()) === routerBefore + 3, { what: 'the first to leave' });
+    append('p2', 20);
+    await until(() => second.received.length === 2, { what: 'the next event at the one who stayed' });
+    expect(second.received[1]!.data.priceChanged).toEqual({
+      cents: 20,
+      viewer: null,
+      product: { id: 'p2', name: 'Lamp' },
+    });
+    expect(first.received).toHaveLength(1);
+    expect(feedServed.active).toBe(before + 3);
+    second.stop();
+    await until(() => feedServed.active === before + 2, { what: 'the shared subscription closed on the feed' });
+    for (const shopper of shoppers) shopper.stop();
+    await until(() => feedServed.active === before, { what: "the shoppers' subscriptions closed on the feed" });
   });
 
   it("ends the subgraph's subscription as soon as the client leaves, without waiting for another event", async () => {

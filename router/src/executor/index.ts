@@ -24,12 +24,14 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { ErrorCode } from '../../../platform/src/errors.ts';
+import type { Viewer } from '../../../platform/src/identity.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
 import { inChildSpan } from '../../../platform/src/tracing.ts';
 import { deferredOperation, executeIncrementally, incrementalFormatOf, withoutDefer } from './defer/index.ts';
 import { SubgraphSubscriptions } from '../subgraph-fetch/subscriptions.ts';
 import { executePlan } from './execute-plan.ts';
 import { subscriptionEvents, type SubscriptionEventsOptions } from './subscription.ts';
+import { fanOutKey, SubscriptionFanOut } from './subscription-fan-out.ts';
 import { localPlans, type PlanSource } from './plan-source.ts';
 
 export { executePlan, fetchPlan, ExecutorErrorCode, type ExecutePlanOptions } from './execute-plan.ts';
@@ -50,6 +52,7 @@ export interface OwnExecutorGatewayOptions {
 /** The per-request fields the executor reads: the progressive-override labels on for this caller, and the request's id. */
 interface RouterRequestContext {
   overrideLabels?: ReadonlySet<string>;
+  viewer?: Viewer | null;
   requestId?: string;
   /** Present when the request came over a protocol that streams a subscription's events. */
   subscriptions?: SubscriptionSink;
@@ -69,7 +72,7 @@ export interface SubscriptionSink {
   /** Aborted when the client is gone. */
   readonly signal: AbortSignal;
   /** `field`: the subscription's root field, for metrics. */
-  accept(events: AsyncGenerator<ExecutionResult>, about: { field: string }): void;
+  accept(events: AsyncIterableIterator<ExecutionResult>, about: { field: string }): void;
 }
 
 const noLabels: ReadonlySet<string> = new Set();
@@ -121,6 +124,8 @@ export class OwnExecutorGateway implements GatewayInterface {
   private readonly logger: Logger;
   /** Sockets to the subgraphs for subscriptions, opened on the first one. */
   private subgraphSubscriptions: SubgraphSubscriptions | null = null;
+  /** Identical subscriptions' shared upstreams. */
+  private readonly fanOut = new SubscriptionFanOut();
 
   constructor({ gateway, supergraphSdl, dataSource, plans, logger }: OwnExecutorGatewayOptions) {
     this.gateway = gateway;
@@ -233,19 +238,28 @@ export class OwnExecutorGateway implements GatewayInterface {
       (subgraph) => (this.dataSource(subgraph) as unknown as { url: string }).url,
       this.logger,
     );
-    const root = options.requestContext.operation.selectionSet.selections.find(
-      (selection) => selection.kind === Kind.FIELD,
-    );
-    sink.accept(
+    const { requestContext, variables } = options;
+    const root = requestContext.operation.selectionSet.selections.find((selection) => selection.kind === Kind.FIELD);
+    const key = fanOutKey({
+      queryHash: requestContext.queryHash,
+      operationName: requestContext.operationName ?? null,
+      variables,
+      overrideLabels: context.overrideLabels ?? noLabels,
+      resumeAfter: sink.resumeAfter,
+      viewer: context.viewer ?? null,
+    });
+    const subscribe = this.subgraphSubscriptions.subscribe;
+    const open = (signal: AbortSignal) =>
       subscriptionEvents({
         ...options,
-        subscribe: this.subgraphSubscriptions.subscribe,
+        subscribe,
         identity: () => sink.identity(),
         resumeAfter: sink.resumeAfter,
-        signal: sink.signal,
-      }),
-      { field: root?.name.value ?? 'unknown' },
-    );
+        signal,
+      });
+    sink.accept(key ? this.fanOut.join(key, open) : open(sink.signal), {
+      field: root?.name.value ?? 'unknown',
+    });
     return { data: null };
   }
 }
