@@ -1,11 +1,14 @@
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createEventBus } from '../platform/src/events/index.ts';
 import { createLogger } from '../platform/src/logger.ts';
 import { startTracing, type Tracing } from '../platform/src/tracing.ts';
-import { seedUser } from '../seed/world.ts';
+import { seedProduct, seedUser } from '../seed/world.ts';
 import type { SubgraphName } from '../subgraphs/registry.ts';
-import { startShopGraph, type ShopGraph } from './support/shop-graph.ts';
+import { startShopGraph, testLogger, type ShopGraph } from './support/shop-graph.ts';
 import { signTestToken, testJwtSecret } from './support/tokens.ts';
 import { until } from './support/until.ts';
 
@@ -18,6 +21,7 @@ import { until } from './support/until.ts';
 const exporter = new InMemorySpanExporter();
 let tracing: Tracing;
 let graph: ShopGraph;
+const bus = createEventBus({ redis: null, logger: testLogger('bus') });
 const written: string[] = [];
 
 beforeAll(async () => {
@@ -30,6 +34,8 @@ beforeAll(async () => {
     // Every request reaches the subgraphs: a cached answer would have no spans or lines of theirs.
     { responseCache: { enabled: false } },
     {
+      // In-process: events and subscriptions without Redis.
+      bus,
       loggerFor: (service) =>
         createLogger({ service, level: 'debug', destination: { write: (line: string) => void written.push(line) } }),
     },
@@ -38,6 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await graph?.stop();
+  await bus.close();
   await tracing?.shutdown();
 });
 
@@ -216,6 +223,75 @@ describe('traces', () => {
     await until(() => spansOfTrace(client.traceId).some(isServerSpanOf(inventoryPort)), {
       what: 'the inventory span in the client’s trace',
     });
+  });
+});
+
+describe('traces of subscription events', () => {
+  it('put a stock event in the trace of the restock that caused it: its execution on inventory, its completion on the router', async () => {
+    const product = seedProduct(4);
+    const admin = `Bearer ${await signTestToken(testJwtSecret, seedUser(2).id, ['admin'])}`;
+    const client = createClient({
+      url: graph.router.url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+    });
+    const quantities: number[] = [];
+    const opened = graph.subgraphs.inventory.subscriptions().started;
+    const stop = client.subscribe(
+      {
+        query: `subscription ($id: ID!) { stockChanged(productId: $id) { quantity product { name } } }`,
+        variables: { id: product.id },
+      },
+      {
+        next: (result) =>
+          void quantities.push((result.data as { stockChanged: { quantity: number } }).stockChanged.quantity),
+        error: () => {},
+        complete: () => {},
+      },
+    );
+    try {
+      await until(() => graph.subgraphs.inventory.subscriptions().started > opened, {
+        what: 'the subscription on inventory',
+      });
+      // A change made as the subscription opens may come before its start: restock until one is seen.
+      let seen: { requestId: string; quantity: number } | undefined;
+      const restocks: Array<{ requestId: string; quantity: number }> = [];
+      for (let attempt = 0; !seen && attempt < 20; attempt++) {
+        const requestId = `trace-restock-${attempt}`;
+        const answer = await graph.query<{ restock: { product: { quantity: number } } }>(
+          `mutation ($id: ID!) { restock(productId: $id, quantity: 1) { product { quantity } } }`,
+          { id: product.id },
+          { authorization: admin, 'x-request-id': requestId },
+        );
+        restocks.push({ requestId, quantity: answer.body.data!.restock.product.quantity });
+        await until(() => quantities.length > 0, { what: 'an event', timeoutMs: 2_000 }).catch(() => {});
+        seen = restocks.find(({ quantity }) => quantities.includes(quantity));
+      }
+      expect(seen, 'a restock whose event arrived').toBeDefined();
+
+      const routerSpan = await routerSpanOf(seen!.requestId);
+      const traceId = routerSpan.spanContext().traceId;
+      const eventSpans = () => spansOfTrace(traceId).filter((span) => span.name === 'subscription.event');
+      await until(() => eventSpans().length === 2, { what: "the event's spans on inventory and the router" });
+      const spans = spansOfTrace(traceId);
+      for (const span of eventSpans()) {
+        expect(span.kind).toBe(SpanKind.CONSUMER);
+        expect(descendsFrom(span, routerSpan, spans)).toBe(true);
+      }
+      // The router's completion fetched the product's name from products, within the event's span.
+      const completion = eventSpans().find((span) => attribute(span, 'graphql.subscription.field') === 'stockChanged');
+      expect(completion).toBeDefined();
+      const nameFetch = spans.find(
+        (span) =>
+          span.name === 'gateway.fetch' &&
+          attribute(span, 'service') === 'products' &&
+          descendsFrom(span, completion!, spans),
+      );
+      expect(nameFetch, "the entity fetch under the router's event span").toBeDefined();
+    } finally {
+      stop();
+      await client.dispose();
+    }
   });
 });
 

@@ -295,6 +295,46 @@ export function inServerSpan<T>(
   );
 }
 
+/**
+ * The active span's W3C `traceparent`, to be carried where headers cannot
+ * go (a domain event, through the outbox and the event stream); undefined
+ * when no request is being traced.
+ */
+export function activeTraceparent(): string | undefined {
+  if (!inTracedWork()) return undefined;
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier.traceparent;
+}
+
+/**
+ * Runs `work` in a span continuing the trace `traceparent` names: the
+ * request that recorded an event, for the work the event causes elsewhere
+ * (a subscription's router completing it). Without a traceparent, or with
+ * tracing off, `work` just runs: an event of unknown origin would
+ * otherwise make a trace of its own each time.
+ */
+export async function inSpanContinuing<T>(
+  traceparent: string | undefined,
+  name: string,
+  options: SpanOptions,
+  work: () => Promise<T>,
+): Promise<T> {
+  if (providersRegistered === 0 || !traceparent) return work();
+  const parent = propagation.extract(ROOT_CONTEXT, { traceparent });
+  return tracer().startActiveSpan(name, options, parent, async (span) => {
+    let result: T;
+    try {
+      result = await work();
+    } catch (error) {
+      endFailed(span, error);
+      throw error;
+    }
+    span.end();
+    return result;
+  });
+}
+
 function endFailed(span: Span, error: unknown): void {
   span.recordException(error instanceof Error ? error : String(error));
   span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });

@@ -19,6 +19,7 @@ export function encodeEvent(event: DomainEvent): EntryFields {
   };
   // Left out rather than empty when unknown: "no tags" and "invalidates nothing" differ.
   if (event.invalidates) fields.invalidates = JSON.stringify(event.invalidates);
+  if (event.traceparent) fields.traceparent = event.traceparent;
   return fields;
 }
 
@@ -37,6 +38,7 @@ export function decodeEvent(fields: EntryFields): DomainEvent | Error {
     return new Error(`malformed entry ${id}: payload is not JSON (${(error as Error).message})`);
   }
   const event: DomainEvent = { id, type, aggregateId, occurredAt, payload: parsed };
+  if (fields.traceparent) event.traceparent = fields.traceparent;
   // An entry from before events carried their tags has no such field: it stays readable, without them.
   if (fields.invalidates === undefined) return event;
   const invalidates = parseTags(fields.invalidates);

@@ -27,6 +27,8 @@ export const outbox = pgTable(
     payload: jsonb('payload').notNull(),
     /** The response-cache tags the event makes stale; null on rows recorded before events carried them. */
     invalidates: jsonb('invalidates').$type<string[]>(),
+    /** The recording request's W3C trace context (DomainEvent.traceparent); null when it was not traced. */
+    traceparent: text('traceparent'),
     occurredAt: timestamp('occurred_at', { withTimezone: true, precision: 3 }).notNull(),
     publishedAt: timestamp('published_at', { withTimezone: true, precision: 3 }),
     /**
@@ -81,6 +83,7 @@ export async function recordEvents<TSchema extends DrizzleSchema>(
       // A JS null would be SQL NULL; the payload null is JSON's null.
       payload: event.payload ?? sql`'null'::jsonb`,
       invalidates: event.invalidates ?? null,
+      traceparent: event.traceparent ?? null,
       occurredAt,
     };
   });
@@ -283,6 +286,7 @@ function byStream(rows: readonly OutboxRow[]): Map<string, DomainEvent[]> {
       payload: row.payload,
     };
     if (row.invalidates) event.invalidates = row.invalidates;
+    if (row.traceparent) event.traceparent = row.traceparent;
     events.push(event);
     streams.set(row.stream, events);
   }

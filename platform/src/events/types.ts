@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { activeTraceparent } from '../tracing.ts';
 
 /**
  * The event plumbing's contract. Subgraphs publish domain events through the
@@ -30,6 +31,12 @@ export interface DomainEvent<TPayload = unknown> {
    * purges nothing (router/src/plugins/response-cache/event-purge.ts).
    */
   invalidates?: string[];
+  /**
+   * The W3C `traceparent` of the request that recorded the event, when it
+   * was traced: whoever acts on the event (a subscription's router) can
+   * continue that trace, so a change and what it caused read as one.
+   */
+  traceparent?: string;
 }
 
 export interface EventHandlerContext {
@@ -171,5 +178,7 @@ export function newEvent<TPayload>(
     payload,
   };
   if (invalidates) event.invalidates = invalidates;
+  const traceparent = activeTraceparent();
+  if (traceparent) event.traceparent = traceparent;
   return event;
 }

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { SpanKind } from '@opentelemetry/api';
 import {
   createSourceEventStream,
   execute,
@@ -16,6 +17,7 @@ import { ErrorCode, unauthenticated } from '../errors.ts';
 import { IdentityError, type IdentityVerifier, type Viewer } from '../identity.ts';
 import type { DomainEvent } from '../events/types.ts';
 import type { Logger } from '../logger.ts';
+import { inSpanContinuing } from '../tracing.ts';
 
 /**
  * What the router sends with each subscription, in the subscribe
@@ -47,10 +49,12 @@ export interface SubscriptionContext {
 
 /**
  * A source event of a subscription field, as its `subscribe` yields it:
- * `position` names it in its stream, so the router can resume after it.
+ * `position` names it in its stream, so the router can resume after it;
+ * `traceparent`, the trace of the request that recorded it, if traced.
  */
 export interface PositionedEvent {
   position: string;
+  traceparent?: string;
 }
 
 export interface ServeSubscriptionsOptions {
@@ -179,6 +183,8 @@ const contextPerEvent = Symbol('context per event');
  * graphql-js's `subscribe`, with each result's `extensions.position` set
  * from its source event: the source stream is made the same way, and each
  * event is executed as graphql-js maps it (the event as the root value).
+ * An event recorded by a traced request is executed in a span of that
+ * trace, and its `extensions.traceparent` lets the router continue it.
  */
 async function subscribeWithPositions(
   args: ExecutionArgs,
@@ -189,9 +195,12 @@ async function subscribeWithPositions(
   const fresh = (args.contextValue as { [contextPerEvent]?: () => unknown } | undefined)?.[contextPerEvent];
   // Closable: when the router completes the subscription, its stream stops at once, not at its next event.
   return closableMap(events, async (event) => {
-    const result = await execute({ ...args, rootValue: event, contextValue: fresh ? fresh() : args.contextValue });
-    const position = (event as Partial<PositionedEvent> | null)?.position;
-    return typeof position === 'string' ? { ...result, extensions: { ...result.extensions, position } } : result;
+    const { position, traceparent } = (event ?? {}) as Partial<PositionedEvent>;
+    const result = await inSpanContinuing(traceparent, 'subscription.event', { kind: SpanKind.CONSUMER }, async () =>
+      execute({ ...args, rootValue: event, contextValue: fresh ? fresh() : args.contextValue }),
+    );
+    if (typeof position !== 'string') return result;
+    return { ...result, extensions: { ...result.extensions, position, ...(traceparent ? { traceparent } : {}) } };
   });
 }
 
@@ -239,7 +248,8 @@ export function streamEvents<T extends object>(
     },
     ({ position, event }) => {
       const value = select(event);
-      return value ? { ...value, position } : skip;
+      if (!value) return skip;
+      return event.traceparent ? { ...value, position, traceparent: event.traceparent } : { ...value, position };
     },
     () => void tail.close(),
   );

@@ -71,6 +71,14 @@ describe('event envelopes on a stream', () => {
     expect(decoded.payload).toEqual(event.payload);
     expect(decodeEvent({ ...encodeEvent(event), invalidates: '{"not":"a list"}' })).toBeInstanceOf(Error);
   });
+
+  it('carry the trace context of the request that recorded them, and none when it was not traced', () => {
+    const event = shelved.create('A-1', { sku: 'A-1', shelf: 'top', count: 2 });
+    expect(event).not.toHaveProperty('traceparent');
+    expect(encodeEvent(event)).not.toHaveProperty('traceparent');
+    const traced = { ...event, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
+    expect(decodeEvent(encodeEvent(traced))).toEqual(traced);
+  });
 });
 
 describe('consumers', () => {

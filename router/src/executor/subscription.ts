@@ -7,7 +7,9 @@ import {
   type FormattedExecutionResult,
   type FragmentDefinitionNode,
 } from 'graphql';
+import { SpanKind } from '@opentelemetry/api';
 import { ErrorCode } from '../../../platform/src/errors.ts';
+import { inSpanContinuing } from '../../../platform/src/tracing.ts';
 import { startPlan, type ExecutePlanOptions } from './execute-plan.ts';
 import { shapeResponse } from './shape.ts';
 
@@ -68,6 +70,7 @@ export async function* subscriptionEvents(options: SubscriptionEventsOptions): A
   let after = options.resumeAfter;
   const { signal } = options;
   const maxReconnects = options.maxReconnects ?? 5;
+  const field = fieldOf(options);
   for (let reconnects = 0; !signal?.aborted;) {
     const events = options.subscribe(primary.serviceName, {
       query: primary.operation,
@@ -85,7 +88,14 @@ export async function* subscriptionEvents(options: SubscriptionEventsOptions): A
         const event = next.value;
         const position = event.extensions?.position;
         if (typeof position === 'string') after = position;
-        yield await completeEvent(options, node, event, fragments, after);
+        const traceparent = event.extensions?.traceparent;
+        // In the trace of the request that made the change, where it was traced: a change and its events read as one.
+        yield await inSpanContinuing(
+          typeof traceparent === 'string' ? traceparent : undefined,
+          'subscription.event',
+          { kind: SpanKind.CONSUMER, attributes: { 'graphql.subscription.field': field } },
+          () => completeEvent(options, node, event, fragments, after),
+        );
       }
     } catch (error) {
       if (signal?.aborted) return;
@@ -106,6 +116,14 @@ export async function* subscriptionEvents(options: SubscriptionEventsOptions): A
 async function subscribeExtensions(options: SubscriptionEventsOptions, after: string | null) {
   const identity = await options.identity();
   return { ...(identity ? { identity } : {}), ...(after ? { resumeAfter: after } : {}) };
+}
+
+/** The operation's root field, as metrics name it. */
+function fieldOf(options: SubscriptionEventsOptions): string {
+  const root = options.requestContext.operation.selectionSet.selections.find(
+    (selection) => selection.kind === Kind.FIELD,
+  );
+  return root?.kind === Kind.FIELD ? root.name.value : 'unknown';
 }
 
 function subscriptionNodeOf(plan: QueryPlan): SubscriptionNode {
