@@ -197,7 +197,7 @@ export const errorCodes: Readonly<Record<ErrorCode, ErrorCodeUse>> = {
   [ErrorCode.ServiceRestart]: {
     status: 503,
     field: false,
-    when: 'The router serving a multipart subscription is stopping: subscribe again, on another instance, after the last event received',
+    when: 'The router serving a multipart subscription is stopping, or replacing its graph: subscribe again after the last event received',
   },
   [ErrorCode.InternalServerError]: {
     status: 500,

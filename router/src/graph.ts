@@ -84,7 +84,10 @@ export function graphIdOf(supergraphSdl: string): string {
  * never changes once built: a reload builds a new one, new requests go to
  * it, and the old one serves its in-flight requests to the end before it is
  * stopped. The gateway alone cannot promise that, because its executor
- * reads the current query planner after an await.
+ * reads the current query planner after an await. A subscription is no
+ * in-flight request: the old version's end when it stops, each as a
+ * restart (executor SubscriptionRestart), and its client subscribes again,
+ * on the new version, after the last position it received.
  */
 export class GraphVersion {
   readonly id: string;

@@ -410,6 +410,7 @@ export async function startRouter(settings: RouterSettings, logger: Logger): Pro
       accept: (events, { field }) => (accepted = { events, field }),
       identity: async () => (await contextOf(request)).identity,
       signal: clientGone.signal,
+      closedTooSlow: () => openSubscriptions.closedBy('slow_client'),
     };
     const request: RouterRequest = {
       http,

@@ -17,6 +17,7 @@ import { createIdentityVerifier } from '../../platform/src/identity.ts';
 import { serveSubscriptions } from '../../platform/src/subgraph/subscriptions.ts';
 import type { RunningRouter } from '../src/router.ts';
 import { startTestRouter, testLogger } from '../../test/support/shop-graph.ts';
+import { multipartPayloads } from '../../test/support/multipart.ts';
 import { signTestToken, testIdentitySecret, testJwtSecret } from '../../test/support/tokens.ts';
 import { until } from '../../test/support/until.ts';
 
@@ -73,6 +74,8 @@ let stopFeed: () => Promise<void>;
 let stopCatalog: () => Promise<void>;
 let router: RunningRouter;
 let workdir: string;
+/** What the supergraph is composed of: composed again, changed, for a reload. */
+let composedOf: Array<{ name: string; url: string; sdl: string }>;
 const seenViewers: Array<string | null> = [];
 
 async function startSubgraph(
@@ -174,13 +177,12 @@ beforeAll(async () => {
     false,
   );
   stopCatalog = catalog.stop;
-  const outcome = composeSupergraph([
+  composedOf = [
     { name: 'feed', url: feed.url, sdl: feedSdl },
     { name: 'catalog', url: catalog.url, sdl: catalogSdl },
-  ]);
-  if (!outcome.ok) throw new Error(outcome.errors.join('\n'));
+  ];
   workdir = await mkdtemp(join(tmpdir(), 'subscriptions-'));
-  await writeFile(join(workdir, 'supergraph.graphql'), outcome.supergraphSdl);
+  await writeFile(join(workdir, 'supergraph.graphql'), supergraphOf(composedOf));
   router = await startTestRouter(join(workdir, 'supergraph.graphql'));
 });
 
@@ -190,6 +192,12 @@ afterAll(async () => {
   await stopCatalog?.();
   if (workdir) await rm(workdir, { recursive: true, force: true });
 });
+
+function supergraphOf(subgraphs: typeof composedOf): string {
+  const outcome = composeSupergraph(subgraphs);
+  if (!outcome.ok) throw new Error(outcome.errors.join('\n'));
+  return outcome.supergraphSdl;
+}
 
 const clients: Client[] = [];
 afterEach(async () => {
@@ -413,29 +421,29 @@ describe('subscriptions through the router (graphql-ws)', () => {
   });
 });
 
-describe('subscriptions through the router (Server-Sent Events)', () => {
-  /** Reads an SSE response's events as they arrive: each with its `id` and parsed `data`. */
-  async function* sseEvents(response: Response) {
-    const reader = response.body!.getReader();
-    const decoder = new TextDecoder();
-    let buffered = '';
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (value) buffered += decoder.decode(value, { stream: true });
-      for (let end = buffered.indexOf('\n\n'); end !== -1; end = buffered.indexOf('\n\n')) {
-        const block = buffered.slice(0, end);
-        buffered = buffered.slice(end + 2);
-        const fields = Object.fromEntries(
-          block.split('\n').map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()]),
-        );
-        // A block of comments alone (`:`) keeps the connection alive and is no event.
-        if (fields.event)
-          yield { event: fields.event, id: fields.id, data: fields.data ? JSON.parse(fields.data) : null };
-      }
-      if (done) return;
+/** Reads an SSE response's events as they arrive: each with its `id` and parsed `data`. */
+async function* sseEvents(response: Response) {
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffered = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (value) buffered += decoder.decode(value, { stream: true });
+    for (let end = buffered.indexOf('\n\n'); end !== -1; end = buffered.indexOf('\n\n')) {
+      const block = buffered.slice(0, end);
+      buffered = buffered.slice(end + 2);
+      const fields = Object.fromEntries(
+        block.split('\n').map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()]),
+      );
+      // A block of comments alone (`:`) keeps the connection alive and is no event.
+      if (fields.event)
+        yield { event: fields.event, id: fields.id, data: fields.data ? JSON.parse(fields.data) : null };
     }
+    if (done) return;
   }
+}
 
+describe('subscriptions through the router (Server-Sent Events)', () => {
   const subscribeOverSse = (headers: Record<string, string> = {}, signal?: AbortSignal) =>
     fetch(router.url, {
       method: 'POST',
@@ -506,5 +514,157 @@ describe('subscriptions through the router (Server-Sent Events)', () => {
     });
     await results.return?.(undefined);
     client.dispose();
+  });
+});
+
+describe('subscriptions across a supergraph reload', () => {
+  /**
+   * A router of its own, on a supergraph file of its own that `reload`
+   * rewrites with a compatible change (a description more), so a new
+   * version is built and the one the subscriptions were opened on retired.
+   */
+  async function startReloadingRouter() {
+    const directory = await mkdtemp(join(workdir, 'reload-'));
+    const supergraphPath = join(directory, 'supergraph.graphql');
+    await writeFile(supergraphPath, supergraphOf(composedOf));
+    const reloading = await startTestRouter(supergraphPath);
+    return {
+      router: reloading,
+      async reload(description: string) {
+        const described = composedOf.map((subgraph) =>
+          subgraph.name === 'feed'
+            ? { ...subgraph, sdl: subgraph.sdl.replace('type PriceChange', `"${description}" type PriceChange`) }
+            : subgraph,
+        );
+        await writeFile(supergraphPath, supergraphOf(described));
+        expect(await reloading.reload()).toMatchObject({ status: 'reloaded' });
+      },
+    };
+  }
+
+  it('ends graphql-ws subscriptions with 1012; the client resumes on the new version with nothing missed or twice', async () => {
+    const { router: reloading, reload } = await startReloadingRouter();
+    try {
+      const before = feedServed.active;
+      const closes: number[] = [];
+      const client = createClient({
+        url: reloading.url.replace(/^http/, 'ws'),
+        webSocketImpl: WebSocket,
+        retryAttempts: 5,
+        retryWait: () => new Promise((resolve) => setTimeout(resolve, 100)),
+        on: { closed: (event) => void closes.push((event as { code: number }).code) },
+      });
+      clients.push(client);
+      // graphql-ws sends the payload it was given again when it resubscribes after a reconnect:
+      // the position kept in it is where the subscription resumes.
+      const payload = { query: priceChanges, extensions: {} as { resumeAfter?: string } };
+      const received: Array<{ data?: any; errors?: any[]; extensions?: any }> = [];
+      let ended: unknown = null;
+      client.subscribe(payload, {
+        next: (result) => {
+          received.push(result as (typeof received)[number]);
+          const position = (result.extensions as { position?: string } | undefined)?.position;
+          if (position) payload.extensions.resumeAfter = position;
+        },
+        error: (error) => void (ended = error ?? 'error'),
+        complete: () => void (ended = 'complete'),
+      });
+      await until(() => feedServed.active === before + 1, { what: 'the subscription open on the feed' });
+      // A connection with no subscription at the reload: it stays open.
+      const bystanderCloses: number[] = [];
+      const bystander = createClient({
+        url: reloading.url.replace(/^http/, 'ws'),
+        webSocketImpl: WebSocket,
+        lazy: false,
+        retryAttempts: 0,
+        on: { closed: (event) => void bystanderCloses.push((event as { code: number }).code) },
+        // Watched through `closed`; by default it prints the close this router's stop ends it with.
+        onNonLazyError: () => {},
+      });
+      clients.push(bystander);
+      append('p1', 1);
+      await until(() => received.length === 1, { what: 'the first event' });
+
+      const previousId = reloading.graphId();
+      await reload('A change of price.');
+      expect(reloading.graphId()).not.toBe(previousId);
+      // Appended while the subscription moves: replayed after its last position, or delivered before it ends.
+      append('p2', 2);
+      append('p1', 3);
+      await until(() => closes.includes(1012), { what: 'the connection closed with 1012', timeoutMs: 30_000 });
+      await until(() => received.length === 3, { what: 'the events appended across the reload', timeoutMs: 30_000 });
+
+      // Opened on the new version, on the connection that held none: untouched by the retirement.
+      // After the last position, so it gets the next event whenever it reaches the feed.
+      const onNewVersion = collect(bystander, priceChanges, {}, { resumeAfter: payload.extensions.resumeAfter });
+      append('p2', 4);
+      await until(() => received.length === 4 && onNewVersion.received.length === 1, {
+        what: 'the next event at both',
+      });
+      expect(received.map(({ data }) => data.priceChanged.cents)).toEqual([1, 2, 3, 4]);
+      expect(new Set(received.map(({ extensions }) => extensions.position)).size).toBe(4);
+      expect(received.every(({ errors }) => errors === undefined)).toBe(true);
+      expect(ended).toBeNull();
+      expect(bystanderCloses).toEqual([]);
+      expect(onNewVersion.ended()).toBeNull();
+
+      // Nothing of the retired version is left on the feed: once both clients leave, nothing is.
+      await client.dispose();
+      await bystander.dispose();
+      await until(() => feedServed.active === before, { what: 'every subscription closed on the feed' });
+    } finally {
+      await reloading.stop();
+    }
+  });
+
+  it('ends an SSE stream without `complete` and a multipart one with SERVICE_RESTART, as a stopping router does', async () => {
+    const { router: reloading, reload } = await startReloadingRouter();
+    try {
+      const before = feedServed.active;
+      // Each with a minimum of its own: identical anonymous subscriptions would share one on the feed.
+      const subscribe = (accept: string, minimum: number, headers: Record<string, string> = {}) =>
+        fetch(reloading.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept, ...headers },
+          body: JSON.stringify({ query: priceChanges, variables: { minimum } }),
+        });
+      /** Reads a stream to its end in the background, so each wait below is bounded by `until`. */
+      const readAll = <T>(items: AsyncIterable<T>) => {
+        const read: T[] = [];
+        const reading = { read, ended: false };
+        void (async () => {
+          for await (const item of items) read.push(item);
+          reading.ended = true;
+        })();
+        return reading;
+      };
+      const sse = readAll(sseEvents(await subscribe('text/event-stream', 1)));
+      const multipart = readAll(
+        multipartPayloads(await subscribe('multipart/mixed;boundary="graphql";subscriptionSpec=1.0', 2)),
+      );
+      await until(() => feedServed.active === before + 2, { what: 'both subscriptions open on the feed' });
+      const first = append('p1', 10);
+      const events = () => multipart.read.filter((part) => Object.keys(part).length > 0); // not heartbeats
+      await until(() => sse.read.length === 1 && events().length === 1, { what: 'the first event on each' });
+
+      await reload('A price, changed.');
+      await until(() => sse.ended && multipart.ended, { what: 'both streams ended', timeoutMs: 30_000 });
+      // No `complete`: the client reconnects, with Last-Event-ID, as from a stopping router.
+      expect(sse.read.map(({ event }) => event)).toEqual(['next']);
+      expect(events().at(-1)).toEqual({
+        payload: null,
+        errors: [{ message: expect.any(String), extensions: { code: 'SERVICE_RESTART' } }],
+      });
+      await until(() => feedServed.active === before, { what: 'the retired subscriptions closed on the feed' });
+
+      append('p2', 11);
+      const back = readAll(sseEvents(await subscribe('text/event-stream', 1, { 'last-event-id': first.position })));
+      await until(() => back.read.length === 1, { what: 'the missed event, on the new version' });
+      append('p1', 12);
+      await until(() => back.read.length === 2, { what: 'the live event' });
+      expect(back.read.map(({ data }) => data.data.priceChanged.cents)).toEqual([11, 12]);
+    } finally {
+      await reloading.stop();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { ApolloGateway, GraphQLDataSource } from '@apollo/gateway';
 import { Supergraph } from '@apollo/federation-internals';
 import type {
@@ -71,8 +72,27 @@ export interface SubscriptionSink {
   identity(): Promise<string | null>;
   /** Aborted when the client is gone. */
   readonly signal: AbortSignal;
-  /** `field`: the subscription's root field, for metrics. */
+  /** The router closed this subscriber for falling too far behind its shared upstream's events (metrics). */
+  closedTooSlow(): void;
+  /**
+   * `field`: the subscription's root field, for metrics. The events end
+   * with a SubscriptionRestart thrown when the gateway that serves them stops.
+   */
   accept(events: AsyncIterableIterator<ExecutionResult>, about: { field: string }): void;
+}
+
+/**
+ * How a subscription's events end when the graph version serving it stops
+ * (a reload retired it): the client should subscribe again after the last
+ * position it received, and then lands on the version serving now. Each
+ * protocol says so as a restarting router does (router/src/subscriptions).
+ * Thrown by `next()` rather than sent as an event or an end, so no
+ * transport can take it for a result or for the stream being over.
+ */
+export class SubscriptionRestart extends Error {
+  constructor() {
+    super('The graph serving this subscription stopped: subscribe again to resume after the last event.');
+  }
 }
 
 const noLabels: ReadonlySet<string> = new Set();
@@ -126,6 +146,8 @@ export class OwnExecutorGateway implements GatewayInterface {
   private subgraphSubscriptions: SubgraphSubscriptions | null = null;
   /** Identical subscriptions' shared upstreams. */
   private readonly fanOut = new SubscriptionFanOut();
+  /** Aborted, with a SubscriptionRestart, when the gateway stops: every subscription it serves ends then. */
+  private readonly stopping = new AbortController();
 
   constructor({ gateway, supergraphSdl, dataSource, plans, logger }: OwnExecutorGatewayOptions) {
     this.gateway = gateway;
@@ -136,6 +158,8 @@ export class OwnExecutorGateway implements GatewayInterface {
     // With @defer declared, as Apollo Server validates against it (`withDefer`) and introspection shows it.
     this.apiSchema = supergraph.apiSchema().toGraphQLJSSchema({ includeDefer: true });
     this.plans = plans ?? localPlans(supergraph);
+    // One listener per open subscription (`untilStopped`): thousands of them are the design, not a leak.
+    setMaxListeners(Infinity, this.stopping.signal);
   }
 
   async load(options: { apollo: GatewayApolloConfig }): Promise<GatewayLoadResult> {
@@ -151,6 +175,9 @@ export class OwnExecutorGateway implements GatewayInterface {
   }
 
   async stop(): Promise<void> {
+    // Before the sockets close: closing them would end the subscriptions as complete, or have them
+    // reconnect on this version. A subscription is no in-flight request, so a retired version stops under them.
+    this.stopping.abort(new SubscriptionRestart());
     await this.subgraphSubscriptions?.close();
     await this.gateway.stop();
   }
@@ -257,9 +284,50 @@ export class OwnExecutorGateway implements GatewayInterface {
         resumeAfter: sink.resumeAfter,
         signal,
       });
-    sink.accept(key ? this.fanOut.join(key, open) : open(sink.signal), {
-      field: root?.name.value ?? 'unknown',
-    });
+    const stopping = this.stopping.signal;
+    // One that reached the executor as its version stopped (at the drain deadline) opens nothing on it.
+    const events = stopping.aborted
+      ? noEvents()
+      : key
+        ? this.fanOut.join(key, open, () => sink.closedTooSlow())
+        : open(sink.signal);
+    sink.accept(untilStopped(events, stopping), { field: root?.name.value ?? 'unknown' });
     return { data: null };
   }
+}
+
+async function* noEvents(): AsyncGenerator<ExecutionResult> {}
+
+/**
+ * `events` until `stopped` aborts, then its reason thrown by `next()`: at
+ * once, though the next event may be days away. The events are ended
+ * (`return()`) then too, so the subgraph's subscription closes whatever
+ * the transport does.
+ */
+function untilStopped<T>(events: AsyncIterator<T>, stopped: AbortSignal): AsyncIterableIterator<T> {
+  let rejectPending: (reason: unknown) => void = () => {};
+  const stop = () => {
+    rejectPending(stopped.reason);
+    void events.return?.().catch(() => {});
+  };
+  stopped.addEventListener('abort', stop, { once: true });
+  const forget = () => stopped.removeEventListener('abort', stop);
+  return {
+    async next() {
+      if (stopped.aborted) throw stopped.reason;
+      const result = await new Promise<IteratorResult<T>>((resolve, reject) => {
+        rejectPending = reject;
+        events.next().then(resolve, reject);
+      });
+      if (result.done) forget();
+      return result;
+    },
+    async return() {
+      forget();
+      return (await events.return?.()) ?? { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }

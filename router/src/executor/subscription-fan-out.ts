@@ -43,6 +43,7 @@ export class SubscriptionFanOut {
   join(
     key: string,
     open: (signal: AbortSignal) => AsyncIterator<ExecutionResult>,
+    onTooSlow: () => void = () => {},
   ): AsyncIterableIterator<ExecutionResult> {
     let upstream = this.upstreams.get(key);
     if (!upstream) {
@@ -53,7 +54,7 @@ export class SubscriptionFanOut {
       this.upstreams.set(key, created);
       created.start(open(created.abort.signal));
     }
-    return upstream.add(this.maxQueued);
+    return upstream.add(this.maxQueued, onTooSlow);
   }
 }
 
@@ -65,8 +66,8 @@ class Upstream {
 
   constructor(private readonly onFinished: () => void) {}
 
-  add(maxQueued: number): Subscriber {
-    const subscriber = new Subscriber(maxQueued, () => this.remove(subscriber));
+  add(maxQueued: number, onTooSlow: () => void): Subscriber {
+    const subscriber = new Subscriber(maxQueued, onTooSlow, () => this.remove(subscriber));
     this.subscribers.add(subscriber);
     return subscriber;
   }
@@ -126,6 +127,7 @@ class Subscriber implements AsyncIterableIterator<ExecutionResult> {
 
   constructor(
     private readonly maxQueued: number,
+    private readonly onTooSlow: () => void,
     private readonly onClose: () => void,
   ) {}
 
@@ -141,6 +143,7 @@ class Subscriber implements AsyncIterableIterator<ExecutionResult> {
       // Held events are dropped rather than grown without bound; the position of the last one taken resumes it.
       this.queue.length = 0;
       this.queue.push({ errors: [tooSlow()] });
+      this.onTooSlow();
       this.end();
       this.close();
       return;

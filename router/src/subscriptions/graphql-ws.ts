@@ -1,10 +1,11 @@
 import type { Server } from 'node:http';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type ExecutionResult } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { ErrorCode } from '../../../platform/src/errors.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
+import { SubscriptionRestart } from '../executor/index.ts';
 import {
   atTokenExpiry,
   dispatchSchema,
@@ -42,6 +43,9 @@ export interface ServedGraphqlWs {
    */
   close(): Promise<void>;
 }
+
+/** What a stopping router, and a replaced graph, close connections with: clients reconnect and resume. */
+const serviceRestart = { code: 1012, reason: 'Service restart: reconnect to resume.' } as const;
 
 /** The keys a client may put in `connection_init`'s payload. */
 interface ConnectionParams extends Record<string, unknown> {
@@ -108,6 +112,8 @@ export function serveGraphqlWs({
           operations.delete(id);
           return run.errors as readonly GraphQLError[];
         }
+        const outcome = run.args.contextValue as Outcome;
+        if (outcome.events) outcome.events = closingOnRestart(outcome.events, ctx.extra.socket);
         return run.args;
       },
       // Closed rather than buffered without bound: the client reconnects and resumes after its last position.
@@ -130,9 +136,43 @@ export function serveGraphqlWs({
       return sockets.clients.size;
     },
     async close() {
-      for (const socket of sockets.clients) socket.close(1012, 'Service restart: reconnect to resume.');
+      for (const socket of sockets.clients) socket.close(serviceRestart.code, serviceRestart.reason);
       await serving.dispose();
       await new Promise<void>((resolve) => sockets.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * An operation's events, until the graph version serving it stops (a
+ * reload replaced it): then its connection closes with 1012, as a stopping
+ * router's do, and the client reconnects and subscribes again on the
+ * version serving now.
+ *
+ * The whole connection, not the one operation: graphql-ws has no signal
+ * that ends one operation resumably. Its client completes an operation the
+ * server completes, and hands the operation's `error` to the application as
+ * final; only a closed socket makes it reconnect and resubscribe by itself.
+ * A connection that holds no subscription of the replaced version is never
+ * closed; one that holds one of each (opened across the reload) loses both,
+ * and its client resubscribes both.
+ */
+function closingOnRestart(
+  events: AsyncIterableIterator<ExecutionResult>,
+  socket: WebSocket,
+): AsyncIterableIterator<ExecutionResult> {
+  const done = { done: true, value: undefined } as const;
+  return {
+    next: () =>
+      events.next().catch((error: unknown) => {
+        if (!(error instanceof SubscriptionRestart)) throw error;
+        socket.close(serviceRestart.code, serviceRestart.reason);
+        // graphql-ws then completes the operation, on a socket already closing: the client never sees it.
+        return done;
+      }),
+    return: async () => (await events.return?.()) ?? done,
+    [Symbol.asyncIterator]() {
+      return this;
     },
   };
 }

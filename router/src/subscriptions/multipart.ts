@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode } from '../../../platform/src/errors.ts';
 import { readBodyBytes } from '../../../platform/src/http/server.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
+import { SubscriptionRestart } from '../executor/index.ts';
 import type { RouterResponse } from '../plugins/plugin.ts';
 import {
   atTokenExpiry,
@@ -53,6 +54,15 @@ function endedPart(message: string, code: string): string {
 const tooSlowPart = endedPart(
   'This client fell too far behind its events: subscribe again after the last one received.',
   ErrorCode.SubscriberTooSlow,
+);
+/**
+ * The last part of a stopping router, and of a reload's replaced graph: an
+ * error part, not a quiet end, since Apollo Client completes a subscription
+ * that simply ends, and never resubscribes.
+ */
+const restartingPart = endedPart(
+  'The router is restarting or replacing its graph: subscribe again to resume after the last event received.',
+  ErrorCode.ServiceRestart,
 );
 
 /**
@@ -122,6 +132,7 @@ export function multipartEndpoint({
         clearInterval(heartbeat);
         void events.return?.(undefined);
       });
+      let last = closing;
       try {
         for await (const event of events) {
           if (outgoing.destroyed || outgoing.writableEnded) break;
@@ -134,24 +145,19 @@ export function multipartEndpoint({
           outgoing.write(part(JSON.stringify({ payload: event })));
         }
       } catch (error) {
-        logger.warn({ err: error }, 'a multipart subscription failed');
+        // The graph serving it was replaced: it ends as `close` ends it.
+        if (error instanceof SubscriptionRestart) last = part(restartingPart) + closing;
+        else logger.warn({ err: error }, 'a multipart subscription failed');
       } finally {
         clearInterval(heartbeat);
       }
-      if (!outgoing.writableEnded) outgoing.end(closing);
+      if (!outgoing.writableEnded) outgoing.end(last);
     },
     get open() {
       return open.size;
     },
     async close() {
-      // An error part, not a quiet end: Apollo Client completes a subscription that simply ends, and never resubscribes.
-      const restarting = part(
-        endedPart(
-          'The router is restarting: subscribe again to resume after the last event received.',
-          ErrorCode.ServiceRestart,
-        ),
-      );
-      for (const outgoing of open) outgoing.end(restarting + closing);
+      for (const outgoing of open) outgoing.end(part(restartingPart) + closing);
       open.clear();
     },
   };

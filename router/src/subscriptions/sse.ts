@@ -4,6 +4,7 @@ import { ErrorCode } from '../../../platform/src/errors.ts';
 import { readBodyBytes } from '../../../platform/src/http/server.ts';
 import type { Logger } from '../../../platform/src/logger.ts';
 import type { Viewer } from '../../../platform/src/identity.ts';
+import { SubscriptionRestart } from '../executor/index.ts';
 import type { RouterResponse } from '../plugins/plugin.ts';
 import {
   atTokenExpiry,
@@ -36,7 +37,10 @@ export interface SseEndpoint {
   readonly open: number;
   /**
    * Ends every open stream, as a stopping router must: each client
-   * reconnects (to another instance) with `Last-Event-ID` and resumes.
+   * reconnects (to another instance) with `Last-Event-ID` and resumes. An
+   * end without `complete` is what says so: graphql-sse's client retries a
+   * stream that ends while its operation is open, and EventSource always
+   * reconnects. A stream whose graph is replaced ends the same way.
    */
   close(): Promise<void>;
 }
@@ -124,7 +128,8 @@ export function sseEndpoint({
         outgoing.write(position ? `id: ${position}\n${message}` : message);
       }
     } catch (error) {
-      logger.warn({ err: error }, 'an event stream failed');
+      // The graph serving it was replaced: ended below as `close` ends a stream, with no `complete`.
+      if (!(error instanceof SubscriptionRestart)) logger.warn({ err: error }, 'an event stream failed');
     }
     if (!outgoing.writableEnded) outgoing.end();
   };

@@ -80,7 +80,8 @@ describe('SubscriptionFanOut', () => {
   it('closes a subscriber that falls behind with SUBSCRIBER_TOO_SLOW, and the others go on', async () => {
     const fanOut = new SubscriptionFanOut(3);
     const upstream = manualUpstream();
-    const slow = fanOut.join('k', upstream.open);
+    let closedTooSlow = 0;
+    const slow = fanOut.join('k', upstream.open, () => closedTooSlow++);
     const keeping = fanOut.join('k', upstream.open);
     const received: ExecutionResult[] = [];
     for (let quantity = 1; quantity <= 5; quantity++) {
@@ -93,6 +94,7 @@ describe('SubscriptionFanOut', () => {
     const last = await slow.next();
     expect(last.value?.errors?.[0]?.extensions?.code).toBe('SUBSCRIBER_TOO_SLOW');
     expect(await slow.next()).toEqual({ done: true, value: undefined });
+    expect(closedTooSlow).toBe(1);
     expect(upstream.opened[0]!.aborted).toBe(false);
   });
 });
