@@ -12,7 +12,7 @@ import tseslint from 'typescript-eslint';
 export default defineConfig(
   {
     // Generated, vendored, or not type-checked by tsconfig.json (bench runs on its own).
-    ignores: ['node_modules/', '.data/', 'schema/', '**/__generated__/', '**/migrations/', 'bench/', 'docs/'],
+    ignores: ['node_modules/', '.data/', 'dist/', 'schema/', '**/__generated__/', '**/migrations/', 'bench/', 'docs/'],
   },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
