@@ -1,5 +1,5 @@
-import { MultiErrorReply } from 'redis';
-import type { RedisClient } from '../cache/redis.ts';
+import type { MultiErrorReply } from 'redis';
+import { redisModule, type RedisClient } from '../cache/redis.ts';
 import type { Logger } from '../logger.ts';
 import type { EntryFields } from './codec.ts';
 import { dedicatedConnection, isReplyError, whenReady, type StreamsReply } from './redis-connection.ts';
@@ -173,7 +173,7 @@ async function readPage(
     range = (replies[1] ?? []) as Array<{ id: string; message: unknown }>;
   } catch (error) {
     // A stream that does not exist (yet, or any more) is an empty one that never had an entry.
-    if (!(error instanceof MultiErrorReply) || !isNoSuchKeyOnly(error)) throw error;
+    if (!(error instanceof redisModule().MultiErrorReply) || !isNoSuchKeyOnly(error)) throw error;
     info = null;
     range = (error.replies[1] ?? []) as unknown as Array<{ id: string; message: unknown }>;
   }
