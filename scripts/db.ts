@@ -23,6 +23,7 @@ import { PgTable } from 'drizzle-orm/pg-core';
 import { isTableEmpty, openDatabase, type DatabaseTarget } from '../platform/src/db/database.ts';
 import { parseFragments } from '../platform/src/config/fragment.ts';
 import { databaseEnv } from '../platform/src/db/env.ts';
+import { createLogger } from '../platform/src/logger.ts';
 import { configOrExit } from '../platform/src/process.ts';
 import { subgraphFiles } from '../platform/src/subgraph/definition.ts';
 import { isSubgraphName, loadSubgraph, subgraphs } from '../subgraphs/registry.ts';
@@ -206,7 +207,10 @@ async function main(): Promise<number> {
         const database = await openDatabase(databaseTarget(name), definition.tables);
         try {
           if (task === 'migrate') {
-            await database.migrate(subgraphFiles(definition).migrationsFolder);
+            // Logged (JSON) only when another migrator of the database makes this one wait.
+            await database.migrate(subgraphFiles(definition).migrationsFolder, {
+              logger: createLogger({ service: name }),
+            });
             console.log(`${name}: migrated (${database.kind})`);
             continue;
           }

@@ -13,6 +13,7 @@ import type { Metrics } from '../metrics.ts';
 import { inChildSpan, inTracedWork } from '../tracing.ts';
 import { lockDirectory, type DirectoryLock } from './directory-lock.ts';
 import { DatabaseMetrics } from './metrics.ts';
+import { withMigrationLock, type MigrationLockOptions } from './migration-lock.ts';
 
 export type DrizzleSchema = Record<string, unknown>;
 
@@ -46,8 +47,12 @@ export interface DatabaseHandle<TSchema extends DrizzleSchema> {
   statementCount(): number;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
-  /** Applies drizzle-kit migrations from `folder` that have not run yet. */
-  migrate(folder: string): Promise<void>;
+  /**
+   * Applies drizzle-kit migrations from `folder` that have not run yet,
+   * one migrator at a time per database: on Postgres it first waits for
+   * any other migrator of the database to finish (migration-lock.ts).
+   */
+  migrate(folder: string, options?: MigrationLockOptions): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -128,7 +133,22 @@ function openPostgres<TSchema extends DrizzleSchema>(
     ping: async () => {
       await db.execute(sql`select 1`);
     },
-    migrate: (folder) => migratePostgres(db, { migrationsFolder: folder }),
+    migrate: async (folder, options = {}) => {
+      // The lock's own connection, not one reserved from the pool: drizzle
+      // migrates through the pool, and a pool of one (DB_POOL_MAX=1) with its
+      // only connection reserved would leave the migration none.
+      const session = postgres(target.url, {
+        max: 1,
+        connect_timeout: connectTimeoutSeconds,
+        onnotice: () => {},
+        fetch_types: false,
+      });
+      try {
+        await withMigrationLock(session, options, () => migratePostgres(db, { migrationsFolder: folder }));
+      } finally {
+        await session.end({ timeout: 5 });
+      }
+    },
     close: () => client.end({ timeout: 5 }),
   };
 }
@@ -178,6 +198,9 @@ async function openPglite<TSchema extends DrizzleSchema>(
     ping: async () => {
       await db.execute(sql`select 1`);
     },
+    // No advisory lock: PGlite is one session in this process, and a session
+    // lock never excludes its own session. No other process reaches it
+    // either: the directory lock keeps them out (and memory is this process's).
     migrate: (folder) => migratePglite(db, { migrationsFolder: folder }),
     close: async () => {
       await client.close();

@@ -202,7 +202,8 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
     if (config.migrateOnStart) {
       lifecycle.enter({ phase: 'migrating' });
       progress({ step: 'migrating' });
-      await database.migrate(subgraphFiles(definition).migrationsFolder);
+      // Replicas starting together take turns; a stop ends the wait for the lock.
+      await database.migrate(subgraphFiles(definition).migrationsFolder, { logger, signal: aborted.signal });
     }
     if (config.seedIfEmpty && (await isTableEmpty(database.db, definition.seedTable))) {
       lifecycle.enter({ phase: 'seeding' });
