@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { composeSupergraph } from '../platform/src/composition/compose.ts';
 import { postOnFreshConnection } from './support/fresh-connection.ts';
@@ -13,8 +14,10 @@ import { until } from './support/until.ts';
 /**
  * `docker stop` sends SIGTERM to the container's PID 1 and, after the grace
  * period, SIGKILL. The service drains only if that signal reaches Node. No
- * Docker engine runs here, so this runs the Dockerfile's exact ENTRYPOINT
- * and CMD in the repository (the image's /app), with the image's ENV, sends
+ * Docker engine runs here, so this builds what the image's first stage
+ * builds (`npm run build`: dist/, which the image copies over its /app) and
+ * runs the Dockerfile's exact ENTRYPOINT and CMD in dist/, with the image's
+ * ENV (but NODE_COMPILE_CACHE, which would write outside the test), sends
  * SIGTERM to the process started, as `docker stop` does to PID 1, and
  * requires the drain: readiness 503 "shutting down" while GraphQL is still
  * answered, then exit 0. With the CMD of old (`npm run start:router`), npm
@@ -22,6 +25,7 @@ import { until } from './support/until.ts';
  */
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const execFileAsync = promisify(execFile);
 
 interface Image {
   env: Record<string, string>;
@@ -52,6 +56,16 @@ function readDockerfile(): Image {
   return { env, entrypoint: execForm('ENTRYPOINT'), cmd: execForm('CMD') };
 }
 
+/** `npm run build`, as the image's first stage runs it. */
+async function build(): Promise<void> {
+  const result = await execFileAsync(join(root, 'node_modules', '.bin', 'tsx'), [join(root, 'scripts/build.ts')], {
+    cwd: root,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  if (!existsSync(join(root, 'dist/router/src/main.js')))
+    throw new Error(`npm run build wrote no router:\n${result.stdout}`);
+}
+
 const sdl = /* GraphQL */ `
   extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
   type Query {
@@ -75,11 +89,10 @@ describe("the image's command", () => {
   it('runs Node itself, in exec form, under an init as PID 1', () => {
     // Node's own flags may come first; no shell or npm in between.
     expect(image.cmd[0]).toBe('node');
+    // Plain Node on the build's JavaScript: no TypeScript loader in the image.
     expect(image.cmd.filter((arg) => !arg.startsWith('--max-semi-space-size='))).toEqual([
       'node',
-      '--import',
-      'tsx/esm',
-      'router/src/main.ts',
+      'router/src/main.js',
     ]);
     expect(image.entrypoint).toEqual(['/usr/bin/tini', '--']);
     expect(image.env.NODE_ENV).toBe('production');
@@ -99,14 +112,16 @@ describe("the image's command", () => {
     if (process.env.CI === 'true' && init && !existsSync(init))
       throw new Error(`${init} is missing; .ci/run installs it`);
     const argv = init && existsSync(init) ? [...image.entrypoint, ...image.cmd] : image.cmd;
+    await build();
     console.log(`running ${JSON.stringify(argv)}${argv === image.cmd ? ` (no ${init} here)` : ''}`);
+    const { NODE_COMPILE_CACHE: _written, ...imageEnv } = image.env;
     const child = spawn(argv[0]!, argv.slice(1), {
-      cwd: root,
+      cwd: join(root, 'dist'),
       // A container's environment: the image's ENV and what compose would give, nothing of this machine's but PATH.
       env: {
         PATH: process.env.PATH,
         HOME: tmpdir(),
-        ...image.env,
+        ...imageEnv,
         // Loopback and a free port, as every test server here; the image says 0.0.0.0 and 4000.
         HOST: '127.0.0.1',
         ROUTER_PORT: '0',
@@ -163,5 +178,5 @@ describe("the image's command", () => {
     expect(messages).toContain('shutting down: not ready, still serving while draining');
     expect(messages).toContain('stopped');
     kill = undefined;
-  }, 180_000);
+  }, 300_000);
 });

@@ -48,13 +48,8 @@ const scrapeTargets = (job: string) =>
 describe('docker-compose.yml', () => {
   it('has Postgres, Redis, the migrate step and the router', () => {
     expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['postgres', 'redis', 'migrate', 'router']));
-    expect(compose.services.router!.command).toEqual([
-      'node',
-      '--max-semi-space-size=64',
-      '--import',
-      'tsx/esm',
-      'router/src/main.ts',
-    ]);
+    // The image's build (dist/ over /app), run by plain Node.
+    expect(compose.services.router!.command).toEqual(['node', '--max-semi-space-size=64', 'router/src/main.js']);
     expect(compose.services.router!.ports).toEqual(['4000:4000']);
     expect(compose.services.router!.environment?.REDIS_URL).toBe('redis://redis:6379');
   });
@@ -103,7 +98,7 @@ describe('docker-compose.yml', () => {
 
       it('runs as its own service, on its port, on its own database', () => {
         // Node itself, never npm, which would not pass `docker stop`'s SIGTERM on (Dockerfile).
-        expect(service().command).toEqual(['node', '--import', 'tsx/esm', 'subgraphs/serve.ts', name]);
+        expect(service().command).toEqual(['node', 'subgraphs/serve.js', name]);
         expect(service().environment).toMatchObject({
           [`${prefix}_PORT`]: port,
           NODE_ENV: 'production',

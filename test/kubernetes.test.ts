@@ -369,8 +369,10 @@ describe.runIf(kubectlFound).each(overlays)(
     });
 
     it('migrates each database with `npm run db:migrate`, run as the services run, one pod at a time', () => {
-      // `tsx scripts/db.ts migrate`: the script and its task, without the runner.
-      const migrate = packageScripts['db:migrate']!.split(' ').slice(1);
+      // `tsx scripts/db.ts migrate`: the script and its task, without the runner, as the image's build has it.
+      const migrate = packageScripts['db:migrate']!.split(' ')
+        .slice(1)
+        .map((arg) => arg.replace(/\.ts$/, '.js'));
       for (const { name } of subgraphs) {
         const job = named<Workload & IJob>(objects, 'Job', `${name}-migrate`);
         const serviceCommand = compose.services[name]!.command!;
@@ -388,7 +390,7 @@ describe.runIf(kubectlFound).each(overlays)(
         const reference = (c: IContainer) => c.env?.find((entry) => entry.name === variable)?.valueFrom?.secretKeyRef;
         expect(reference(container)).toBeDefined();
         expect(reference(container)).toEqual(reference(subgraphContainer));
-        // Migrations take no lock: two at once make one fail.
+        // One migrator per release, before the rollout (two at once would only take turns on the lock).
         expect(job.spec?.parallelism).toBe(1);
         expect(job.spec?.completions).toBe(1);
         expect(job.spec?.template.spec?.restartPolicy).toBe('Never');
@@ -441,7 +443,7 @@ describe.runIf(kubectlFound).each(overlays)(
         for (const variable of Object.keys(env)) expect(declared, `${name} reads no ${variable}`).toContain(variable);
         const config = parseSubgraphConfig(name, port, env).config;
         expect(config.database.kind, name).toBe('postgres');
-        // The migration Job migrates; a subgraph never does (no lock, base/patches/migration-jobs.yaml).
+        // The migration Job migrates, before the rollout; a subgraph does not (base/patches/migration-jobs.yaml).
         expect(config.migrateOnStart, name).toBe(false);
       }
     });

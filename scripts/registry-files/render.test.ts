@@ -41,7 +41,7 @@ describe('a subgraph added to the registry', () => {
       services: Record<string, { command?: string[]; environment?: Record<string, unknown>; depends_on?: object }>;
     };
     const service = compose.services.wishlists!;
-    expect(service.command).toEqual(['node', '--import', 'tsx/esm', 'subgraphs/serve.ts', 'wishlists']);
+    expect(service.command).toEqual(['node', 'subgraphs/serve.js', 'wishlists']);
     expect(service.environment).toMatchObject({
       WISHLISTS_PORT: 4006,
       WISHLISTS_DATABASE_URL: 'postgres://shop:${POSTGRES_PASSWORD:-shop}@postgres:5432/wishlists',

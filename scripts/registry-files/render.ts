@@ -52,7 +52,7 @@ export const registryFiles: readonly RegistryFile[] = [
           return [
             `${indent}${name}:`,
             `${indent}  <<: *subgraph`,
-            `${indent}  command: ['node', '--import', 'tsx/esm', 'subgraphs/serve.ts', '${name}']`,
+            `${indent}  command: ['node', 'subgraphs/serve.js', '${name}']`,
             `${indent}  environment:`,
             `${indent}    <<: *subgraph-environment`,
             `${indent}    ${prefix}_PORT: ${port}`,
