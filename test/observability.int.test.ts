@@ -88,7 +88,11 @@ function spansOfTrace(traceId: string): ReadableSpan[] {
 /** Whether `ancestor` is `span`'s parent, or its parent's, and so on, within `spans`. */
 function descendsFrom(span: ReadableSpan, ancestor: ReadableSpan, spans: ReadableSpan[]): boolean {
   const byId = new Map(spans.map((candidate) => [candidate.spanContext().spanId, candidate]));
-  for (let parentId = span.parentSpanId; parentId; parentId = byId.get(parentId)?.parentSpanId) {
+  for (
+    let parentId = span.parentSpanContext?.spanId;
+    parentId;
+    parentId = byId.get(parentId)?.parentSpanContext?.spanId
+  ) {
     if (parentId === ancestor.spanContext().spanId) return true;
   }
   return false;
@@ -107,7 +111,7 @@ describe('traces', () => {
 
     const routerSpan = await routerSpanOf('trace-two-subgraphs');
     const traceId = routerSpan.spanContext().traceId;
-    expect(routerSpan.parentSpanId).toBeUndefined();
+    expect(routerSpan.parentSpanContext?.spanId).toBeUndefined();
     expect(attribute(routerSpan, 'graphql.operation.name')).toBe('StockedProducts');
     const subgraphPorts = (['products', 'inventory'] as const).map((name) => graph.subgraphs[name].port);
     await until(() => subgraphPorts.every((port) => spansOfTrace(traceId).some(isServerSpanOf(port))), {
@@ -128,7 +132,7 @@ describe('traces', () => {
       const serverSpans = spans.filter(isServerSpanOf(graph.subgraphs[name].port));
       expect(serverSpans, `${name} server spans`).toHaveLength(1);
       const subgraphSpan = serverSpans[0]!;
-      expect(subgraphSpan.parentSpanId).toBe(fetches[0]!.spanContext().spanId);
+      expect(subgraphSpan.parentSpanContext?.spanId).toBe(fetches[0]!.spanContext().spanId);
 
       // Statements ran for this subgraph's request, under its server span, through a root field's span.
       const statements = spans.filter(
@@ -147,7 +151,7 @@ describe('traces', () => {
         (span) => span.name === (name === 'products' ? 'Query.products' : 'Query._entities'),
       );
       expect(rootField, `${name} root field span`).toBeDefined();
-      expect(rootField!.parentSpanId).toBe(subgraphSpan.spanContext().spanId);
+      expect(rootField!.parentSpanContext?.spanId).toBe(subgraphSpan.spanContext().spanId);
       expect(statements.some((statement) => descendsFrom(statement, rootField!, spans))).toBe(true);
     }
 
@@ -205,7 +209,7 @@ describe('traces', () => {
       const inventorySpans = spans.filter(isServerSpanOf(inventoryPort));
       // One request for both lists, under the fetch's span, in this request's own trace.
       expect(inventorySpans).toHaveLength(1);
-      expect(inventorySpans[0]!.parentSpanId).toBe(fetches[0]!.spanContext().spanId);
+      expect(inventorySpans[0]!.parentSpanContext?.spanId).toBe(fetches[0]!.spanContext().spanId);
     }
   });
 
@@ -218,7 +222,7 @@ describe('traces', () => {
     expect(response.body.errors).toBeUndefined();
     const routerSpan = await routerSpanOf('trace-from-client');
     expect(routerSpan.spanContext().traceId).toBe(client.traceId);
-    expect(routerSpan.parentSpanId).toBe(client.spanId);
+    expect(routerSpan.parentSpanContext?.spanId).toBe(client.spanId);
     const inventoryPort = graph.subgraphs.inventory.port;
     await until(() => spansOfTrace(client.traceId).some(isServerSpanOf(inventoryPort)), {
       what: 'the inventory span in the client’s trace',

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import {
   context,
   diag,
@@ -13,19 +14,11 @@ import {
   type SpanOptions,
   type Tracer,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { envDetectorSync, Resource } from '@opentelemetry/resources';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  type Sampler,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import type * as OtelCore from '@opentelemetry/core';
+import type * as OtlpTraceExporter from '@opentelemetry/exporter-trace-otlp-http';
+import type * as OtelResources from '@opentelemetry/resources';
+import type * as SdkTraceNode from '@opentelemetry/sdk-trace-node';
+import type { Sampler, SpanProcessor } from '@opentelemetry/sdk-trace-node';
 import { z } from 'zod';
 import { assertNever } from './assert.ts';
 import { booleanFromEnv } from './config.ts';
@@ -121,6 +114,21 @@ function signalUrl(base: string, path: string): string {
   return new URL(path, base.endsWith('/') ? base : `${base}/`).toString();
 }
 
+/**
+ * The SDK (@opentelemetry/sdk-trace-node, resources, core and the OTLP
+ * exporter) is loaded by `startTracing`, and only when it registers a
+ * provider, rather than when this module is imported: every service imports
+ * this one (its HTTP server and database make their spans through it), and
+ * the SDK's modules are a tenth of a second or more of a cold start, which
+ * a service with tracing off would pay for nothing.
+ * The packages are CommonJS (a `main`, no `exports` map), so `require`
+ * loads what `import()` would, synchronously: `startTracing` stays
+ * synchronous for the entry points, as node-redis's load does
+ * (cache/redis.ts), and the router's bundle leaves the SDK in node_modules
+ * (scripts/build.ts). Only types are imported statically.
+ */
+const load = createRequire(import.meta.url);
+
 export interface Tracing {
   /** Whether spans are recorded: false means the API's no-op everywhere. */
   readonly enabled: boolean;
@@ -149,17 +157,29 @@ export function startTracing(
   config: TracingConfig,
   { logger = null, spanProcessors = [] }: TracingOptions = {},
 ): Tracing {
-  const processors = [...spanProcessors];
-  if (config.tracesUrl) processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: config.tracesUrl })));
-  if (processors.length === 0) return { enabled: false, shutdown: async () => {} };
+  if (!config.tracesUrl && spanProcessors.length === 0) return { enabled: false, shutdown: async () => {} };
   if (logger) {
     const warn = (message: string, ...args: unknown[]) => logger.warn({ detail: args }, `tracing: ${message}`);
     diag.setLogger({ error: warn, warn, info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.WARN);
   }
-  const provider = new NodeTracerProvider({
-    // OTEL_RESOURCE_ATTRIBUTES (deployment.environment, service.version…) is honoured; the name is ours.
-    resource: envDetectorSync.detect().merge(new Resource({ 'service.name': config.serviceName })),
-    sampler: samplerOf(config),
+  const sdk = load('@opentelemetry/sdk-trace-node') as typeof SdkTraceNode;
+  const { defaultResource, detectResources, envDetector, resourceFromAttributes } = load(
+    '@opentelemetry/resources',
+  ) as typeof OtelResources;
+  const { W3CTraceContextPropagator } = load('@opentelemetry/core') as typeof OtelCore;
+  const processors = [...spanProcessors];
+  if (config.tracesUrl) {
+    // Only with an endpoint: tests that pass their own processors skip the exporter's tenth of a second.
+    const { OTLPTraceExporter } = load('@opentelemetry/exporter-trace-otlp-http') as typeof OtlpTraceExporter;
+    processors.push(new sdk.BatchSpanProcessor(new OTLPTraceExporter({ url: config.tracesUrl })));
+  }
+  const provider = new sdk.NodeTracerProvider({
+    // The SDK's own attributes (telemetry.sdk.*), which 2.x no longer merges in when given a resource;
+    // OTEL_RESOURCE_ATTRIBUTES (deployment.environment, service.version…) over them; the name is ours.
+    resource: defaultResource()
+      .merge(detectResources({ detectors: [envDetector] }))
+      .merge(resourceFromAttributes({ 'service.name': config.serviceName })),
+    sampler: samplerOf(sdk, config),
     spanProcessors: processors,
   });
   // W3C trace context only: baggage from a client would be forwarded to every subgraph unread.
@@ -190,7 +210,10 @@ let providersRegistered = 0;
 /** A span that records nothing, handed to `serve` when tracing is off. */
 const untracedSpan: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
-function samplerOf({ sampler, samplerRatio }: TracingConfig): Sampler {
+function samplerOf(
+  { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler }: typeof SdkTraceNode,
+  { sampler, samplerRatio }: TracingConfig,
+): Sampler {
   switch (sampler) {
     case 'always_on':
       return new AlwaysOnSampler();
