@@ -258,9 +258,14 @@ async function main(): Promise<number> {
   }
 }
 
-/** The subgraph's database as the subgraph opens it; a bad variable prints what is wrong and exits 2. */
+/**
+ * The subgraph's database as the subgraph opens it, but without the serving
+ * sessions' timeouts: seeding and republishing are an operator's runs, not
+ * requests. A bad variable prints what is wrong and exits 2.
+ */
 function databaseTarget(name: string): DatabaseTarget {
-  return configOrExit(() => parseFragments({ database: databaseEnv(name) })).options.database;
+  const target = configOrExit(() => parseFragments({ database: databaseEnv(name) })).options.database;
+  return target.kind === 'postgres' ? { ...target, statementTimeoutMs: 0, idleInTransactionTimeoutMs: 0 } : target;
 }
 
 process.exitCode = await main();

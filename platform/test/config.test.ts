@@ -26,7 +26,13 @@ describe('subgraph configuration', () => {
       DATABASE_URL: 'postgres://shop@db/wrong',
     });
     expect(config.port).toBe(5002);
-    expect(config.database).toEqual({ kind: 'postgres', url: 'postgres://shop@db/products', poolMax: 10 });
+    expect(config.database).toEqual({
+      kind: 'postgres',
+      url: 'postgres://shop@db/products',
+      poolMax: 10,
+      statementTimeoutMs: 10_000,
+      idleInTransactionTimeoutMs: 10_000,
+    });
   });
 
   it('neither migrates nor seeds at start in production unless asked', () => {

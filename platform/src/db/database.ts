@@ -30,6 +30,14 @@ export type DatabaseTarget =
       url: string;
       /** Pool size. Default: `defaultPoolMax`. */
       poolMax?: number;
+      /**
+       * Postgres's `statement_timeout` and `idle_in_transaction_session_timeout`
+       * for the serving pool's sessions, in ms; 0 or absent sends none (the
+       * role's or database's own setting applies). Migrations run on a
+       * session of their own, without them.
+       */
+      statementTimeoutMs?: number;
+      idleInTransactionTimeoutMs?: number;
     }
   | {
       kind: 'pglite';
@@ -101,6 +109,22 @@ export async function openDatabase<TSchema extends DrizzleSchema>(
   }
 }
 
+/**
+ * Startup parameters that bound what one session may hold: a statement
+ * that outlives the router's wait for its answer serves nobody and holds a
+ * connection, and a transaction left idle (a request that stopped between
+ * two statements) holds its locks. A pooler in transaction mode (PgBouncer)
+ * refuses startup parameters it does not know: there, set 0 and put them on
+ * the role instead (`ALTER ROLE … SET statement_timeout = …`).
+ */
+function sessionTimeouts(target: Extract<DatabaseTarget, { kind: 'postgres' }>): Record<string, string> {
+  const parameters: Record<string, string> = {};
+  if (target.statementTimeoutMs) parameters.statement_timeout = String(target.statementTimeoutMs);
+  if (target.idleInTransactionTimeoutMs)
+    parameters.idle_in_transaction_session_timeout = String(target.idleInTransactionTimeoutMs);
+  return parameters;
+}
+
 function openPostgres<TSchema extends DrizzleSchema>(
   target: Extract<DatabaseTarget, { kind: 'postgres' }>,
   schema: TSchema,
@@ -113,6 +137,7 @@ function openPostgres<TSchema extends DrizzleSchema>(
     connect_timeout: connectTimeoutSeconds,
     backoff: reconnectBackoffSeconds,
     idle_timeout: 60,
+    connection: sessionTimeouts(target),
     // Migrations print NOTICEs ("schema already exists"); they are not news.
     onnotice: () => {},
     // postgres.js otherwise queries pg_type on every new connection, to parse
@@ -134,9 +159,9 @@ function openPostgres<TSchema extends DrizzleSchema>(
       await db.execute(sql`select 1`);
     },
     migrate: async (folder, options = {}) => {
-      // The lock's own connection, not one reserved from the pool: drizzle
-      // migrates through the pool, and a pool of one (DB_POOL_MAX=1) with its
-      // only connection reserved would leave the migration none.
+      // A session of its own, not one reserved from the pool: a pool of one
+      // (DB_POOL_MAX=1) with its only connection reserved would leave the
+      // service none while it migrates.
       const session = postgres(target.url, {
         max: 1,
         connect_timeout: connectTimeoutSeconds,
@@ -144,7 +169,11 @@ function openPostgres<TSchema extends DrizzleSchema>(
         fetch_types: false,
       });
       try {
-        await withMigrationLock(session, options, () => migratePostgres(db, { migrationsFolder: folder }));
+        // On the lock's session, which has none of the serving pool's timeouts: a migration may rightly
+        // run longer than any request's statement (an index built on a large table).
+        await withMigrationLock(session, options, () =>
+          migratePostgres(drizzlePostgres({ client: session }), { migrationsFolder: folder }),
+        );
       } finally {
         await session.end({ timeout: 5 });
       }

@@ -108,3 +108,42 @@ describe.skipIf(postgresAdminUrl === null && process.env.CI !== 'true')('migrati
     await database.migrate(folder, { lockTimeoutMs: 600 });
   });
 });
+
+describe.skipIf(postgresAdminUrl === null && process.env.CI !== 'true')('a serving pool on Postgres', () => {
+  it('bounds its sessions with the statement and idle-in-transaction timeouts, and migrates without them', async () => {
+    const target = await freshPostgres('session_timeouts');
+    const { database, folder } = await openOrders({
+      ...target,
+      statementTimeoutMs: 300,
+      idleInTransactionTimeoutMs: 400,
+    });
+    const [settings] = await selectRows<{ statement: string; idle: string }>(
+      database.db,
+      sql`select current_setting('statement_timeout') as statement,
+                 current_setting('idle_in_transaction_session_timeout') as idle`,
+    );
+    expect(settings).toEqual({ statement: '300ms', idle: '400ms' });
+    // A statement longer than that is cancelled (57014, query_canceled), and the pool goes on.
+    await expect(database.db.execute(sql`select pg_sleep(2)`)).rejects.toMatchObject({
+      cause: { code: '57014' },
+    });
+    // The migration's own session has neither: its statements may take as long as they need.
+    const lines: Array<Record<string, unknown>> = [];
+    await database.migrate(folder, { logger: capturingLogger('migrator', lines) });
+    const [applied] = await selectRows<{ count: string }>(
+      database.db,
+      sql`select count(*) as count from drizzle.__drizzle_migrations`,
+    );
+    expect(Number(applied!.count)).toBe(readMigrationFiles({ migrationsFolder: folder }).length);
+  });
+
+  it('sends no timeouts when they are 0, so the role or database setting applies', async () => {
+    const target = await freshPostgres('session_timeouts_off');
+    const { database } = await openOrders({ ...target, statementTimeoutMs: 0, idleInTransactionTimeoutMs: 0 });
+    const [settings] = await selectRows<{ statement: string }>(
+      database.db,
+      sql`select current_setting('statement_timeout') as statement`,
+    );
+    expect(settings).toEqual({ statement: '0' });
+  });
+});
