@@ -42,6 +42,7 @@ const reserved: Record<string, string> = {
   postgres: 'it is a docker-compose service and Postgres’s own database',
   redis: 'it is a docker-compose service',
   migrate: 'it is the docker-compose release step',
+  balancer: 'it is the docker-compose service in front of the routers (nginx)',
   prometheus: 'it is a docker-compose service (the observability profile)',
   grafana: 'it is a docker-compose service (the observability profile)',
   jaeger: 'it is a docker-compose service (the observability profile)',

@@ -53,18 +53,23 @@ describe('a subgraph added to the registry', () => {
     expect(compose.services.router!.environment?.WISHLISTS_SUBGRAPH_URL).toBe('http://wishlists:4006/graphql');
     expect(compose.services.router!.depends_on).toMatchObject({ wishlists: { condition: 'service_healthy' } });
     // The services written by hand are all still there.
-    for (const name of ['postgres', 'redis', 'migrate', 'router', 'prometheus', 'grafana', 'jaeger'])
+    for (const name of ['postgres', 'redis', 'migrate', 'router', 'balancer', 'prometheus', 'grafana', 'jaeger'])
       expect(compose.services[name], name).toBeDefined();
   });
 
   it('gets a database, a Prometheus target on its production metrics port, and its port exposed', () => {
     expect(files['docker/postgres/create-databases.sql']).toMatch(/^CREATE DATABASE wishlists;$/m);
     const prometheus = parse(files['docker/prometheus/prometheus.yml']!) as {
-      scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
+      scrape_configs: Array<{
+        job_name: string;
+        static_configs?: Array<{ targets: string[] }>;
+        dns_sd_configs?: Array<{ names: string[] }>;
+      }>;
     };
-    const targets = (job: string) => prometheus.scrape_configs.find((config) => config.job_name === job)!;
-    expect(targets('subgraphs').static_configs[0]!.targets).toContain('wishlists:9470');
-    expect(targets('router').static_configs[0]!.targets).toEqual(['router:9464']);
+    const job = (name: string) => prometheus.scrape_configs.find((config) => config.job_name === name)!;
+    expect(job('subgraphs').static_configs![0]!.targets).toContain('wishlists:9470');
+    // The router's job, written by hand, still finds its replicas by name.
+    expect(job('router').dns_sd_configs![0]!.names).toEqual(['router']);
     expect(files.Dockerfile).toMatch(/^EXPOSE 4000 4001 4002 4003 4004 4005 4006$/m);
   });
 
