@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { composeSupergraph } from '../platform/src/composition/compose.ts';
 import { postOnFreshConnection } from './support/fresh-connection.ts';
 import { startTestSubgraph, type TestSubgraph } from './support/test-subgraph.ts';
+import { readDockerfile } from './support/dockerfile.ts';
 import { until } from './support/until.ts';
 
 /**
@@ -26,35 +27,6 @@ import { until } from './support/until.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const execFileAsync = promisify(execFile);
-
-interface Image {
-  env: Record<string, string>;
-  entrypoint: string[];
-  cmd: string[];
-}
-
-/** ENV, ENTRYPOINT and CMD of the Dockerfile: instructions on continued lines, exec (JSON) form only. */
-function readDockerfile(): Image {
-  const instructions = readFileSync(join(root, 'Dockerfile'), 'utf8')
-    .replace(/\\\n/g, ' ')
-    .split('\n')
-    .filter((line) => line.trim() !== '' && !line.trimStart().startsWith('#'))
-    .map((line) => /^\s*(\w+)\s+(.*)$/.exec(line)!)
-    .map(([, instruction, rest]) => ({ instruction: instruction!.toUpperCase(), rest: rest!.trim() }));
-  const last = (name: string) => instructions.findLast((line) => line.instruction === name)?.rest;
-  const execForm = (name: string): string[] => {
-    const rest = last(name);
-    if (rest === undefined) return [];
-    const argv: unknown = JSON.parse(rest);
-    if (!Array.isArray(argv) || !argv.every((arg) => typeof arg === 'string'))
-      throw new Error(`${name} is not in exec form (a JSON array of strings): ${rest}`);
-    return argv;
-  };
-  const env: Record<string, string> = {};
-  for (const { rest } of instructions.filter((line) => line.instruction === 'ENV'))
-    for (const [, name, value] of rest.matchAll(/(\w+)=("[^"]*"|\S+)/g)) env[name!] = value!.replace(/^"|"$/g, '');
-  return { env, entrypoint: execForm('ENTRYPOINT'), cmd: execForm('CMD') };
-}
 
 /** `npm run build`, as the image's first stage runs it. */
 async function build(): Promise<void> {
