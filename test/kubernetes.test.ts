@@ -293,340 +293,331 @@ async function answersByPhase(paths: string[]) {
   }
 }
 
-// CI machines have kubectl with kustomize 5: there the manifests are always rendered, never skipped.
-if (!kubectlFound && process.env.CI === 'true')
+// Never skipped: these machines and CI have kubectl with kustomize 5 (.ci/run requires it).
+if (!kubectlFound)
   throw new Error(`deploy/k8s: no ${kubectl} with kustomize 5 (kubectl 1.27 or later; KUBECTL names one)`);
-if (!kubectlFound) it.skip(`deploy/k8s: no ${kubectl} with kustomize 5 (kubectl 1.27 or later; KUBECTL names one)`);
 
-describe.runIf(kubectlFound).each(overlays)(
-  'the $overlay overlay (deploy/k8s/overlays)',
-  ({ overlay, nodeEnv, autoscaled }) => {
-    let objects: KubeObject[];
-    let deployments: Workload[];
-    let jobs: Workload[];
-    let router: Workload;
+describe.each(overlays)('the $overlay overlay (deploy/k8s/overlays)', ({ overlay, nodeEnv, autoscaled }) => {
+  let objects: KubeObject[];
+  let deployments: Workload[];
+  let jobs: Workload[];
+  let router: Workload;
 
-    beforeAll(async () => {
-      objects = await render(overlay);
-      deployments = ofKind<Workload>(objects, 'Deployment');
-      jobs = ofKind<Workload>(objects, 'Job');
-      router = named<Workload>(objects, 'Deployment', 'router');
-    });
+  beforeAll(async () => {
+    objects = await render(overlay);
+    deployments = ofKind<Workload>(objects, 'Deployment');
+    jobs = ofKind<Workload>(objects, 'Job');
+    router = named<Workload>(objects, 'Deployment', 'router');
+  });
 
-    it('renders, every object valid against the Kubernetes schema of its kind, all in one namespace', () => {
-      expect(objects.length).toBeGreaterThan(0);
-      for (const object of objects) {
-        const kind = `${object.apiVersion} ${object.kind}`;
-        const what = `${kind} ${object.metadata.name}`;
-        if (withoutSchema.has(kind)) continue;
-        const Model = models[kind];
-        if (!Model) throw new Error(`${what}: no schema; add its kubernetes-models class to \`models\``);
-        expect(() => new Model(object as never).validate(), what).not.toThrow();
-      }
-      expect(new Set(objects.map((object) => object.metadata.namespace)).size).toBe(1);
-      expect(objects[0]!.metadata.namespace).toBeTruthy();
-    });
+  it('renders, every object valid against the Kubernetes schema of its kind, all in one namespace', () => {
+    expect(objects.length).toBeGreaterThan(0);
+    for (const object of objects) {
+      const kind = `${object.apiVersion} ${object.kind}`;
+      const what = `${kind} ${object.metadata.name}`;
+      if (withoutSchema.has(kind)) continue;
+      const Model = models[kind];
+      if (!Model) throw new Error(`${what}: no schema; add its kubernetes-models class to \`models\``);
+      expect(() => new Model(object as never).validate(), what).not.toThrow();
+    }
+    expect(new Set(objects.map((object) => object.metadata.namespace)).size).toBe(1);
+    expect(objects[0]!.metadata.namespace).toBeTruthy();
+  });
 
-    it('has a Deployment, a Service and a migration Job for every subgraph in subgraphs/registry.ts, and no other', () => {
-      for (const { name, port } of subgraphs) {
-        const hint = `${name}: add deploy/k8s/base/subgraphs/${name}.yaml (deploy/k8s/README.md, Adding a subgraph)`;
-        const deployment = deployments.find((candidate) => candidate.metadata.name === name);
-        expect(deployment && componentOf(deployment), hint).toBe('subgraph');
-        const service = ofKind<IService & KubeObject>(objects, 'Service').find(
-          (candidate) => candidate.metadata.name === name,
-        );
-        expect(
-          service?.spec?.ports?.map((entry) => entry.port),
-          hint,
-        ).toEqual([port]);
-        expect(
-          selects({ matchLabels: service!.spec!.selector }, deployment!.spec.template.metadata!.labels!),
-          hint,
-        ).toBe(true);
-        const job = jobs.find(
-          (candidate) =>
-            componentOf(candidate) === 'migration' && candidate.metadata.labels?.['app.kubernetes.io/name'] === name,
-        );
-        expect(job, hint).toBeDefined();
-      }
-      const listed = deployments.filter((deployment) => componentOf(deployment) === 'subgraph');
-      expect(listed.map((deployment) => deployment.metadata.name).sort()).toEqual(
-        subgraphs.map(({ name }) => name).sort(),
+  it('has a Deployment, a Service and a migration Job for every subgraph in subgraphs/registry.ts, and no other', () => {
+    for (const { name, port } of subgraphs) {
+      const hint = `${name}: add deploy/k8s/base/subgraphs/${name}.yaml (deploy/k8s/README.md, Adding a subgraph)`;
+      const deployment = deployments.find((candidate) => candidate.metadata.name === name);
+      expect(deployment && componentOf(deployment), hint).toBe('subgraph');
+      const service = ofKind<IService & KubeObject>(objects, 'Service').find(
+        (candidate) => candidate.metadata.name === name,
       );
-    });
+      expect(
+        service?.spec?.ports?.map((entry) => entry.port),
+        hint,
+      ).toEqual([port]);
+      expect(selects({ matchLabels: service!.spec!.selector }, deployment!.spec.template.metadata!.labels!), hint).toBe(
+        true,
+      );
+      const job = jobs.find(
+        (candidate) =>
+          componentOf(candidate) === 'migration' && candidate.metadata.labels?.['app.kubernetes.io/name'] === name,
+      );
+      expect(job, hint).toBeDefined();
+    }
+    const listed = deployments.filter((deployment) => componentOf(deployment) === 'subgraph');
+    expect(listed.map((deployment) => deployment.metadata.name).sort()).toEqual(
+      subgraphs.map(({ name }) => name).sort(),
+    );
+  });
 
-    it("runs each service with docker-compose.yml's command, under the image's ENTRYPOINT, all from one image", () => {
-      for (const deployment of deployments) {
-        const container = containerOf(deployment);
-        // `command` would replace the ENTRYPOINT, tini, which passes SIGTERM on and reaps (Dockerfile).
-        expect(container.command, deployment.metadata.name).toBeUndefined();
-        expect(container.args, deployment.metadata.name).toEqual(compose.services[deployment.metadata.name]?.command);
-      }
-      const images = workloadsOf(objects)
-        .filter((workload) => ['router', 'subgraph', 'migration'].includes(componentOf(workload) ?? ''))
-        .map((workload) => containerOf(workload).image);
-      expect(new Set(images).size).toBe(1);
-    });
+  it("runs each service with docker-compose.yml's command, under the image's ENTRYPOINT, all from one image", () => {
+    for (const deployment of deployments) {
+      const container = containerOf(deployment);
+      // `command` would replace the ENTRYPOINT, tini, which passes SIGTERM on and reaps (Dockerfile).
+      expect(container.command, deployment.metadata.name).toBeUndefined();
+      expect(container.args, deployment.metadata.name).toEqual(compose.services[deployment.metadata.name]?.command);
+    }
+    const images = workloadsOf(objects)
+      .filter((workload) => ['router', 'subgraph', 'migration'].includes(componentOf(workload) ?? ''))
+      .map((workload) => containerOf(workload).image);
+    expect(new Set(images).size).toBe(1);
+  });
 
-    it('migrates each database with `npm run db:migrate`, run as the services run, one pod at a time', () => {
-      // `tsx scripts/db.ts migrate`: the script and its task, without the runner, as the image's build has it.
-      const migrate = packageScripts['db:migrate']!.split(' ')
-        .slice(1)
-        .map((arg) => arg.replace(/\.ts$/, '.js'));
-      for (const { name } of subgraphs) {
-        const job = named<Workload & IJob>(objects, 'Job', `${name}-migrate`);
-        const serviceCommand = compose.services[name]!.command!;
-        // Node and its flags, as far as the script the subgraph runs.
-        const runtime = serviceCommand.slice(
-          0,
-          serviceCommand.findIndex((arg) => /\.(ts|js|mjs)$/.test(arg)),
-        );
-        const container = containerOf(job);
-        expect(container.command).toBeUndefined();
-        expect(container.args).toEqual([...runtime, ...migrate, name]);
-        // Its database is the one the subgraph serves from.
-        const variable = `${envPrefix(name)}_DATABASE_URL`;
-        const subgraphContainer = containerOf(named<Workload>(objects, 'Deployment', name));
-        const reference = (c: IContainer) => c.env?.find((entry) => entry.name === variable)?.valueFrom?.secretKeyRef;
-        expect(reference(container)).toBeDefined();
-        expect(reference(container)).toEqual(reference(subgraphContainer));
-        // One migrator per release, before the rollout (two at once would only take turns on the lock).
-        expect(job.spec?.parallelism).toBe(1);
-        expect(job.spec?.completions).toBe(1);
-        expect(job.spec?.template.spec?.restartPolicy).toBe('Never');
-      }
-      // The release's first step selects them by their label (deploy/k8s/README.md, Releasing).
-      expect(k8sReadme).toContain('-l app.kubernetes.io/component=migration');
-    });
+  it('migrates each database with `npm run db:migrate`, run as the services run, one pod at a time', () => {
+    // `tsx scripts/db.ts migrate`: the script and its task, without the runner, as the image's build has it.
+    const migrate = packageScripts['db:migrate']!.split(' ')
+      .slice(1)
+      .map((arg) => arg.replace(/\.ts$/, '.js'));
+    for (const { name } of subgraphs) {
+      const job = named<Workload & IJob>(objects, 'Job', `${name}-migrate`);
+      const serviceCommand = compose.services[name]!.command!;
+      // Node and its flags, as far as the script the subgraph runs.
+      const runtime = serviceCommand.slice(
+        0,
+        serviceCommand.findIndex((arg) => /\.(ts|js|mjs)$/.test(arg)),
+      );
+      const container = containerOf(job);
+      expect(container.command).toBeUndefined();
+      expect(container.args).toEqual([...runtime, ...migrate, name]);
+      // Its database is the one the subgraph serves from.
+      const variable = `${envPrefix(name)}_DATABASE_URL`;
+      const subgraphContainer = containerOf(named<Workload>(objects, 'Deployment', name));
+      const reference = (c: IContainer) => c.env?.find((entry) => entry.name === variable)?.valueFrom?.secretKeyRef;
+      expect(reference(container)).toBeDefined();
+      expect(reference(container)).toEqual(reference(subgraphContainer));
+      // One migrator per release, before the rollout (two at once would only take turns on the lock).
+      expect(job.spec?.parallelism).toBe(1);
+      expect(job.spec?.completions).toBe(1);
+      expect(job.spec?.template.spec?.restartPolicy).toBe('Never');
+    }
+    // The release's first step selects them by their label (deploy/k8s/README.md, Releasing).
+    expect(k8sReadme).toContain('-l app.kubernetes.io/component=migration');
+  });
 
-    it('configures each service only with variables it reads, and it listens where the probes, Services and Prometheus look', () => {
-      const services = ofKind<IService & KubeObject>(objects, 'Service');
-      for (const deployment of deployments) {
-        const name = deployment.metadata.name;
-        const container = containerOf(deployment);
-        const { options, unknownVariables } = serviceOf(deployment, objects);
-        expect(unknownVariables, name).toEqual([]);
-        expect(options.nodeEnv, name).toBe(nodeEnv);
-        expect(options.host, name).toBe('0.0.0.0');
-        expect(containerPort(container, 'http'), name).toBe(options.port);
-        // Metrics on their own port, reachable from Prometheus (network-policies.yaml limits who).
-        expect(options.metrics, name).toEqual({ host: '0.0.0.0', port: containerPort(container, 'metrics') });
-        const annotations = deployment.spec.template.metadata?.annotations ?? {};
-        expect(annotations, name).toMatchObject({
-          'prometheus.io/scrape': 'true',
-          'prometheus.io/port': String(options.metrics.port),
-          'prometheus.io/path': metricsPath,
-        });
-        expect(options.identitySecret, name).not.toBeNull();
-        expect(options.redisUrl, name).not.toBeNull();
-        const service = services.find((candidate) => candidate.metadata.name === name)!;
-        for (const { targetPort } of service.spec?.ports ?? [])
-          expect(containerPort(container, targetPort ?? 0), name).toBe(options.port);
-        const probes = [container.startupProbe, container.livenessProbe, container.readinessProbe];
-        for (const probe of probes)
-          expect(containerPort(container, probe?.httpGet?.port ?? 0), name).toBe(options.port);
-      }
-      // The Prometheus Operator, where the overlay has it, scrapes the same port and path.
-      for (const monitor of ofKind<PodMonitor>(objects, 'PodMonitor')) {
-        for (const deployment of deployments)
-          expect(selects(monitor.spec.selector, deployment.spec.template.metadata!.labels!)).toBe(true);
-        expect(monitor.spec.podMetricsEndpoints).toEqual([
-          expect.objectContaining({ port: 'metrics', path: metricsPath }),
+  it('configures each service only with variables it reads, and it listens where the probes, Services and Prometheus look', () => {
+    const services = ofKind<IService & KubeObject>(objects, 'Service');
+    for (const deployment of deployments) {
+      const name = deployment.metadata.name;
+      const container = containerOf(deployment);
+      const { options, unknownVariables } = serviceOf(deployment, objects);
+      expect(unknownVariables, name).toEqual([]);
+      expect(options.nodeEnv, name).toBe(nodeEnv);
+      expect(options.host, name).toBe('0.0.0.0');
+      expect(containerPort(container, 'http'), name).toBe(options.port);
+      // Metrics on their own port, reachable from Prometheus (network-policies.yaml limits who).
+      expect(options.metrics, name).toEqual({ host: '0.0.0.0', port: containerPort(container, 'metrics') });
+      const annotations = deployment.spec.template.metadata?.annotations ?? {};
+      expect(annotations, name).toMatchObject({
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': String(options.metrics.port),
+        'prometheus.io/path': metricsPath,
+      });
+      expect(options.identitySecret, name).not.toBeNull();
+      expect(options.redisUrl, name).not.toBeNull();
+      const service = services.find((candidate) => candidate.metadata.name === name)!;
+      for (const { targetPort } of service.spec?.ports ?? [])
+        expect(containerPort(container, targetPort ?? 0), name).toBe(options.port);
+      const probes = [container.startupProbe, container.livenessProbe, container.readinessProbe];
+      for (const probe of probes) expect(containerPort(container, probe?.httpGet?.port ?? 0), name).toBe(options.port);
+    }
+    // The Prometheus Operator, where the overlay has it, scrapes the same port and path.
+    for (const monitor of ofKind<PodMonitor>(objects, 'PodMonitor')) {
+      for (const deployment of deployments)
+        expect(selects(monitor.spec.selector, deployment.spec.template.metadata!.labels!)).toBe(true);
+      expect(monitor.spec.podMetricsEndpoints).toEqual([
+        expect.objectContaining({ port: 'metrics', path: metricsPath }),
+      ]);
+    }
+    // Each subgraph reads exactly what its own fragments declare (platform/src/subgraph/config.ts).
+    for (const { name, port } of subgraphs) {
+      const env = environmentOf(containerOf(named<Workload>(objects, 'Deployment', name)), objects);
+      const declared = new Set(
+        Object.values(subgraphEnv(name, port)).flatMap((fragment) => Object.keys(fragment.variables)),
+      );
+      for (const variable of Object.keys(env)) expect(declared, `${name} reads no ${variable}`).toContain(variable);
+      const config = parseSubgraphConfig(name, port, env).config;
+      expect(config.database.kind, name).toBe('postgres');
+      // The migration Job migrates, before the rollout; a subgraph does not (base/patches/migration-jobs.yaml).
+      expect(config.migrateOnStart, name).toBe(false);
+    }
+  });
+
+  it('points the router at every subgraph through its Service, and verifies client tokens', () => {
+    const config = routerConfigFrom([], environmentOf(containerOf(router), objects));
+    for (const { name } of subgraphs) {
+      const service = named<IService & KubeObject>(objects, 'Service', name);
+      expect(config.subgraphUrls[envPrefix(name)]).toBe(`http://${name}:${service.spec!.ports![0]!.port}/graphql`);
+    }
+    expect(config.authentication).not.toBeNull();
+  });
+
+  it('mounts the supergraph from a ConfigMap as a directory, which the router watches, so an update reaches it', () => {
+    const config = routerConfigFrom([], environmentOf(containerOf(router), objects));
+    expect(config.watchSupergraph).toBe(true);
+    const mount = containerOf(router).volumeMounts?.find(
+      (candidate) => candidate.mountPath === dirname(config.supergraphPath),
+    );
+    // A subPath would pin the file the pod started with: the kubelet's `..data`
+    // swap would never reach it (router/test/router.test.ts reloads on that swap).
+    expect(mount?.subPath).toBeUndefined();
+    const volume = router.spec.template.spec?.volumes?.find((candidate) => candidate.name === mount?.name);
+    expect(volume?.configMap?.items).toBeUndefined();
+    const configMap = volume?.configMap?.name ?? '';
+    expect(configMap).not.toBe('');
+    // Created beside the manifests, with the file under the name the router reads.
+    expect(documentedCommand(`kubectl create configmap ${configMap}`)).toContain(
+      `--from-file=${basename(config.supergraphPath)}=schema/supergraph.graphql`,
+    );
+  });
+
+  it('probes the health endpoints every service serves: never restarted for waiting or draining, out of rotation for both', async () => {
+    const paths = new Set<string>();
+    for (const deployment of deployments) {
+      const container = containerOf(deployment);
+      for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe])
+        paths.add(probe?.httpGet?.path ?? '(not an HTTP GET probe)');
+    }
+    const answers = await answersByPhase([...paths]);
+    for (const deployment of deployments) {
+      const container = containerOf(deployment);
+      const name = deployment.metadata.name;
+      for (const probe of [container.startupProbe, container.livenessProbe]) {
+        const path = probe!.httpGet!.path!;
+        expect([answers.waiting[path], answers.ready[path], answers.draining[path]], `${name} ${path}`).toEqual([
+          200, 200, 200,
         ]);
       }
-      // Each subgraph reads exactly what its own fragments declare (platform/src/subgraph/config.ts).
-      for (const { name, port } of subgraphs) {
-        const env = environmentOf(containerOf(named<Workload>(objects, 'Deployment', name)), objects);
-        const declared = new Set(
-          Object.values(subgraphEnv(name, port)).flatMap((fragment) => Object.keys(fragment.variables)),
-        );
-        for (const variable of Object.keys(env)) expect(declared, `${name} reads no ${variable}`).toContain(variable);
-        const config = parseSubgraphConfig(name, port, env).config;
-        expect(config.database.kind, name).toBe('postgres');
-        // The migration Job migrates, before the rollout; a subgraph does not (base/patches/migration-jobs.yaml).
-        expect(config.migrateOnStart, name).toBe(false);
-      }
-    });
+      const readiness = container.readinessProbe!.httpGet!.path!;
+      expect([answers.waiting[readiness], answers.ready[readiness], answers.draining[readiness]], name).toEqual([
+        503, 200, 503,
+      ]);
+    }
+  });
 
-    it('points the router at every subgraph through its Service, and verifies client tokens', () => {
-      const config = routerConfigFrom([], environmentOf(containerOf(router), objects));
-      for (const { name } of subgraphs) {
-        const service = named<IService & KubeObject>(objects, 'Service', name);
-        expect(config.subgraphUrls[envPrefix(name)]).toBe(`http://${name}:${service.spec!.ports![0]!.port}/graphql`);
-      }
-      expect(config.authentication).not.toBeNull();
-    });
-
-    it('mounts the supergraph from a ConfigMap as a directory, which the router watches, so an update reaches it', () => {
-      const config = routerConfigFrom([], environmentOf(containerOf(router), objects));
-      expect(config.watchSupergraph).toBe(true);
-      const mount = containerOf(router).volumeMounts?.find(
-        (candidate) => candidate.mountPath === dirname(config.supergraphPath),
+  it('gives every service longer to stop than its shutdown bound, and readiness less time to notice than the drain', () => {
+    for (const deployment of deployments) {
+      const name = deployment.metadata.name;
+      const { lifecycle } = serviceOf(deployment, objects).options;
+      // From the service's config: SHUTDOWN_TIMEOUT_SECONDS, else its default (platform/src/lifecycle.ts).
+      expect((deployment.spec.template.spec?.terminationGracePeriodSeconds ?? 0) * 1000, name).toBeGreaterThan(
+        lifecycle.shutdownTimeoutMs,
       );
-      // A subPath would pin the file the pod started with: the kubelet's `..data`
-      // swap would never reach it (router/test/router.test.ts reloads on that swap).
-      expect(mount?.subPath).toBeUndefined();
-      const volume = router.spec.template.spec?.volumes?.find((candidate) => candidate.name === mount?.name);
-      expect(volume?.configMap?.items).toBeUndefined();
-      const configMap = volume?.configMap?.name ?? '';
-      expect(configMap).not.toBe('');
-      // Created beside the manifests, with the file under the name the router reads.
-      expect(documentedCommand(`kubectl create configmap ${configMap}`)).toContain(
-        `--from-file=${basename(config.supergraphPath)}=schema/supergraph.graphql`,
+      const readiness = containerOf(deployment).readinessProbe!;
+      expect(lifecycle.drainMs, name).toBeGreaterThan(
+        (readiness.periodSeconds ?? 10) * (readiness.failureThreshold ?? 3) * 1000,
       );
-    });
+      // Kubernetes' `<SERVICE>_PORT` variables would collide with the services' own (ACCOUNTS_PORT).
+      expect(deployment.spec.template.spec?.enableServiceLinks, name).toBe(false);
+    }
+  });
 
-    it('probes the health endpoints every service serves: never restarted for waiting or draining, out of rotation for both', async () => {
-      const paths = new Set<string>();
-      for (const deployment of deployments) {
-        const container = containerOf(deployment);
-        for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe])
-          paths.add(probe?.httpGet?.path ?? '(not an HTTP GET probe)');
+  it('writes no secret value: credentials come from Secrets created beside the manifests, each documented', () => {
+    expect(ofKind(objects, 'Secret')).toEqual([]);
+    const references = new Map<string, Set<string>>();
+    for (const workload of workloadsOf(objects)) {
+      for (const variable of containerOf(workload).env ?? []) {
+        if (secretVariable.test(variable.name))
+          expect(variable.valueFrom?.secretKeyRef, `${workload.metadata.name} ${variable.name}`).toBeDefined();
+        const reference = variable.valueFrom?.secretKeyRef;
+        if (reference?.name)
+          references.set(reference.name, (references.get(reference.name) ?? new Set()).add(reference.key));
       }
-      const answers = await answersByPhase([...paths]);
-      for (const deployment of deployments) {
-        const container = containerOf(deployment);
-        const name = deployment.metadata.name;
-        for (const probe of [container.startupProbe, container.livenessProbe]) {
-          const path = probe!.httpGet!.path!;
-          expect([answers.waiting[path], answers.ready[path], answers.draining[path]], `${name} ${path}`).toEqual([
-            200, 200, 200,
-          ]);
-        }
-        const readiness = container.readinessProbe!.httpGet!.path!;
-        expect([answers.waiting[readiness], answers.ready[readiness], answers.draining[readiness]], name).toEqual([
-          503, 200, 503,
-        ]);
-      }
-    });
+    }
+    for (const configMap of ofKind<IConfigMap & KubeObject>(objects, 'ConfigMap'))
+      for (const key of Object.keys(configMap.data ?? {})) expect(key).not.toMatch(secretVariable);
+    // No URL with a password in it, anywhere.
+    expect(JSON.stringify(objects)).not.toMatch(/\w+:\/\/[^/\s:@"]+:[^@\s"]+@/);
+    for (const [secret, keys] of references) {
+      const command = documentedCommand(`kubectl create secret generic ${secret}`);
+      expect(command, `deploy/k8s/README.md: how to create ${secret}`).not.toBe('');
+      for (const key of keys) expect(command, secret).toContain(`--from-literal=${key}=`);
+    }
+  });
 
-    it('gives every service longer to stop than its shutdown bound, and readiness less time to notice than the drain', () => {
-      for (const deployment of deployments) {
-        const name = deployment.metadata.name;
-        const { lifecycle } = serviceOf(deployment, objects).options;
-        // From the service's config: SHUTDOWN_TIMEOUT_SECONDS, else its default (platform/src/lifecycle.ts).
-        expect((deployment.spec.template.spec?.terminationGracePeriodSeconds ?? 0) * 1000, name).toBeGreaterThan(
-          lifecycle.shutdownTimeoutMs,
-        );
-        const readiness = containerOf(deployment).readinessProbe!;
-        expect(lifecycle.drainMs, name).toBeGreaterThan(
-          (readiness.periodSeconds ?? 10) * (readiness.failureThreshold ?? 3) * 1000,
-        );
-        // Kubernetes' `<SERVICE>_PORT` variables would collide with the services' own (ACCOUNTS_PORT).
-        expect(deployment.spec.template.spec?.enableServiceLinks, name).toBe(false);
-      }
-    });
+  it('lets only the router reach the subgraphs, only Prometheus the metrics, and Postgres and Redis only their users', () => {
+    const policies = ofKind<INetworkPolicy & KubeObject>(objects, 'NetworkPolicy');
+    const namespace = objects[0]!.metadata.namespace!;
+    const ours = workloadsOf(objects).map((workload) => ({
+      name: `${workload.kind}/${workload.metadata.name}`,
+      namespace,
+      labels: workload.spec.template.metadata?.labels ?? {},
+    }));
+    const sources = [...ours, prometheus, anyone];
+    const allowed = (labels: Record<string, string>, port: number, portName?: string) =>
+      sources
+        .filter((source) => admits(policies, namespace, { labels, port, ...(portName ? { portName } : {}) }, source))
+        .map((source) => source.name)
+        .sort();
+    const workloadNames = (component: string) =>
+      workloadsOf(objects)
+        .filter((workload) => componentOf(workload) === component)
+        .map((workload) => `${workload.kind}/${workload.metadata.name}`);
+    for (const deployment of deployments) {
+      const labels = deployment.spec.template.metadata!.labels!;
+      const container = containerOf(deployment);
+      const http = allowed(labels, containerPort(container, 'http'), 'http');
+      const metrics = allowed(labels, containerPort(container, 'metrics'), 'metrics');
+      expect(http, deployment.metadata.name).toEqual(
+        deployment === router ? sources.map((source) => source.name).sort() : ['Deployment/router'],
+      );
+      expect(metrics, deployment.metadata.name).toEqual(['prometheus']);
+    }
+    for (const job of jobs) expect(allowed(job.spec.template.metadata!.labels!, 4000), job.metadata.name).toEqual([]);
+    // Where Postgres and Redis run in the namespace (development), with their labels; else as they would be labelled.
+    const labelsOf = (name: string) =>
+      ofKind<Workload>(objects, 'StatefulSet').find((workload) => workload.metadata.name === name)?.spec.template
+        .metadata?.labels ?? { 'app.kubernetes.io/name': name };
+    expect(allowed(labelsOf('postgres'), 5432)).toEqual(
+      [...workloadNames('subgraph'), ...workloadNames('migration')].sort(),
+    );
+    expect(allowed(labelsOf('redis'), 6379)).toEqual([...workloadNames('router'), ...workloadNames('subgraph')].sort());
+  });
 
-    it('writes no secret value: credentials come from Secrets created beside the manifests, each documented', () => {
-      expect(ofKind(objects, 'Secret')).toEqual([]);
-      const references = new Map<string, Set<string>>();
-      for (const workload of workloadsOf(objects)) {
-        for (const variable of containerOf(workload).env ?? []) {
-          if (secretVariable.test(variable.name))
-            expect(variable.valueFrom?.secretKeyRef, `${workload.metadata.name} ${variable.name}`).toBeDefined();
-          const reference = variable.valueFrom?.secretKeyRef;
-          if (reference?.name)
-            references.set(reference.name, (references.get(reference.name) ?? new Set()).add(reference.key));
-        }
-      }
-      for (const configMap of ofKind<IConfigMap & KubeObject>(objects, 'ConfigMap'))
-        for (const key of Object.keys(configMap.data ?? {})) expect(key).not.toMatch(secretVariable);
-      // No URL with a password in it, anywhere.
-      expect(JSON.stringify(objects)).not.toMatch(/\w+:\/\/[^/\s:@"]+:[^@\s"]+@/);
-      for (const [secret, keys] of references) {
-        const command = documentedCommand(`kubectl create secret generic ${secret}`);
-        expect(command, `deploy/k8s/README.md: how to create ${secret}`).not.toBe('');
-        for (const key of keys) expect(command, secret).toContain(`--from-literal=${key}=`);
-      }
-    });
+  it('sizes every container', () => {
+    for (const workload of workloadsOf(objects)) {
+      const { requests, limits } = containerOf(workload).resources ?? {};
+      expect(requests, workload.metadata.name).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+      expect(limits, workload.metadata.name).toMatchObject({ memory: expect.any(String) });
+    }
+  });
 
-    it('lets only the router reach the subgraphs, only Prometheus the metrics, and Postgres and Redis only their users', () => {
-      const policies = ofKind<INetworkPolicy & KubeObject>(objects, 'NetworkPolicy');
-      const namespace = objects[0]!.metadata.namespace!;
-      const ours = workloadsOf(objects).map((workload) => ({
-        name: `${workload.kind}/${workload.metadata.name}`,
-        namespace,
-        labels: workload.spec.template.metadata?.labels ?? {},
-      }));
-      const sources = [...ours, prometheus, anyone];
-      const allowed = (labels: Record<string, string>, port: number, portName?: string) =>
-        sources
-          .filter((source) => admits(policies, namespace, { labels, port, ...(portName ? { portName } : {}) }, source))
-          .map((source) => source.name)
-          .sort();
-      const workloadNames = (component: string) =>
-        workloadsOf(objects)
-          .filter((workload) => componentOf(workload) === component)
-          .map((workload) => `${workload.kind}/${workload.metadata.name}`);
+  if (autoscaled) {
+    it('scales the router on CPU from two replicas up, and lets a drain take only one router or subgraph pod at a time', () => {
+      // The autoscaler owns the count; one written here would reset it at every apply.
+      expect(router.spec.replicas).toBeUndefined();
+      const autoscaler = ofKind<IHorizontalPodAutoscaler & KubeObject>(objects, 'HorizontalPodAutoscaler');
+      expect(autoscaler).toHaveLength(1);
+      expect(autoscaler[0]!.spec?.scaleTargetRef).toMatchObject({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        name: 'router',
+      });
+      expect(autoscaler[0]!.spec?.minReplicas).toBeGreaterThanOrEqual(2);
+      expect(autoscaler[0]!.spec?.metrics?.map((metric) => metric.resource?.name)).toEqual(['cpu']);
+      const budgets = ofKind<IPodDisruptionBudget & KubeObject>(objects, 'PodDisruptionBudget');
       for (const deployment of deployments) {
         const labels = deployment.spec.template.metadata!.labels!;
-        const container = containerOf(deployment);
-        const http = allowed(labels, containerPort(container, 'http'), 'http');
-        const metrics = allowed(labels, containerPort(container, 'metrics'), 'metrics');
-        expect(http, deployment.metadata.name).toEqual(
-          deployment === router ? sources.map((source) => source.name).sort() : ['Deployment/router'],
-        );
-        expect(metrics, deployment.metadata.name).toEqual(['prometheus']);
-      }
-      for (const job of jobs) expect(allowed(job.spec.template.metadata!.labels!, 4000), job.metadata.name).toEqual([]);
-      // Where Postgres and Redis run in the namespace (development), with their labels; else as they would be labelled.
-      const labelsOf = (name: string) =>
-        ofKind<Workload>(objects, 'StatefulSet').find((workload) => workload.metadata.name === name)?.spec.template
-          .metadata?.labels ?? { 'app.kubernetes.io/name': name };
-      expect(allowed(labelsOf('postgres'), 5432)).toEqual(
-        [...workloadNames('subgraph'), ...workloadNames('migration')].sort(),
-      );
-      expect(allowed(labelsOf('redis'), 6379)).toEqual(
-        [...workloadNames('router'), ...workloadNames('subgraph')].sort(),
-      );
-    });
-
-    it('sizes every container', () => {
-      for (const workload of workloadsOf(objects)) {
-        const { requests, limits } = containerOf(workload).resources ?? {};
-        expect(requests, workload.metadata.name).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
-        expect(limits, workload.metadata.name).toMatchObject({ memory: expect.any(String) });
+        const budget = budgets.filter((candidate) => selects(candidate.spec?.selector, labels));
+        expect(
+          budget.map((candidate) => candidate.spec?.maxUnavailable),
+          deployment.metadata.name,
+        ).toEqual([1]);
+        if (deployment !== router) expect(deployment.spec.replicas, deployment.metadata.name).toBeGreaterThanOrEqual(2);
       }
     });
-
-    if (autoscaled) {
-      it('scales the router on CPU from two replicas up, and lets a drain take only one router or subgraph pod at a time', () => {
-        // The autoscaler owns the count; one written here would reset it at every apply.
-        expect(router.spec.replicas).toBeUndefined();
-        const autoscaler = ofKind<IHorizontalPodAutoscaler & KubeObject>(objects, 'HorizontalPodAutoscaler');
-        expect(autoscaler).toHaveLength(1);
-        expect(autoscaler[0]!.spec?.scaleTargetRef).toMatchObject({
-          apiVersion: 'apps/v1',
-          kind: 'Deployment',
-          name: 'router',
-        });
-        expect(autoscaler[0]!.spec?.minReplicas).toBeGreaterThanOrEqual(2);
-        expect(autoscaler[0]!.spec?.metrics?.map((metric) => metric.resource?.name)).toEqual(['cpu']);
-        const budgets = ofKind<IPodDisruptionBudget & KubeObject>(objects, 'PodDisruptionBudget');
-        for (const deployment of deployments) {
-          const labels = deployment.spec.template.metadata!.labels!;
-          const budget = budgets.filter((candidate) => selects(candidate.spec?.selector, labels));
-          expect(
-            budget.map((candidate) => candidate.spec?.maxUnavailable),
-            deployment.metadata.name,
-          ).toEqual([1]);
-          if (deployment !== router)
-            expect(deployment.spec.replicas, deployment.metadata.name).toBeGreaterThanOrEqual(2);
-        }
-      });
-    } else {
-      it('runs one replica of each service, with nothing to autoscale or protect, and creates every subgraph database', () => {
-        for (const deployment of deployments) expect(deployment.spec.replicas, deployment.metadata.name).toBe(1);
-        expect(ofKind(objects, 'HorizontalPodAutoscaler')).toEqual([]);
-        expect(ofKind(objects, 'PodDisruptionBudget')).toEqual([]);
-        const created = (sql: string) => [...sql.matchAll(/CREATE DATABASE (\w+);/g)].map((match) => match[1]);
-        const init = ofKind<IConfigMap & KubeObject>(objects, 'ConfigMap').find((candidate) =>
-          candidate.metadata.name.startsWith('postgres-init'),
-        );
-        const databases = created(Object.values(init?.data ?? {}).join('\n'));
-        expect(databases).toEqual(subgraphs.map(({ name }) => name));
-        expect(databases).toEqual(created(read('docker/postgres/create-databases.sql')));
-      });
-    }
-  },
-);
+  } else {
+    it('runs one replica of each service, with nothing to autoscale or protect, and creates every subgraph database', () => {
+      for (const deployment of deployments) expect(deployment.spec.replicas, deployment.metadata.name).toBe(1);
+      expect(ofKind(objects, 'HorizontalPodAutoscaler')).toEqual([]);
+      expect(ofKind(objects, 'PodDisruptionBudget')).toEqual([]);
+      const created = (sql: string) => [...sql.matchAll(/CREATE DATABASE (\w+);/g)].map((match) => match[1]);
+      const init = ofKind<IConfigMap & KubeObject>(objects, 'ConfigMap').find((candidate) =>
+        candidate.metadata.name.startsWith('postgres-init'),
+      );
+      const databases = created(Object.values(init?.data ?? {}).join('\n'));
+      expect(databases).toEqual(subgraphs.map(({ name }) => name));
+      expect(databases).toEqual(created(read('docker/postgres/create-databases.sql')));
+    });
+  }
+});
