@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import { composeSupergraph } from '../platform/src/composition/compose.ts';
 import { seedUser } from '../seed/world.ts';
 import { readDockerfile } from './support/dockerfile.ts';
 import { signalAndWait } from './support/process-tree.ts';
+import { runProcess, type ServiceProcess } from './support/processes.ts';
 import { copyRepository, type RepositoryCopy } from './support/repository-copy.ts';
 import { signTestToken, testIdentitySecret, testJwtSecret } from './support/tokens.ts';
 import { until } from './support/until.ts';
@@ -106,29 +107,14 @@ function sharedEnv(): Record<string, string> {
     ...(redisUrl ? { REDIS_URL: redisUrl, EVENT_STREAM_PREFIX: streamPrefix } : {}),
   };
 }
-interface Service {
-  child: ChildProcess;
-  output(): string;
-  logs(): Array<Record<string, unknown>>;
-}
+type Service = ServiceProcess;
 
 /** Starts a long-running service in the image's /app, as the container's command. */
 function startService(argv: string[], env: NodeJS.ProcessEnv): Service {
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  return {
-    child,
-    output: () => output,
-    logs: () =>
-      output
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
-  };
+  const service = runProcess(argv, { cwd: app, env });
+  running.add(service.child);
+  service.child.once('exit', () => running.delete(service.child));
+  return service;
 }
 
 /** The service's log line saying `msg`, once written; fails with its output if it exits first or never says it. */

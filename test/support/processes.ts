@@ -31,13 +31,17 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs a TypeScript entry point of this repo as its own process, as `npm start` and deployments do. */
+/** Runs a TypeScript entry point of this repo as its own process, as `npm start` does. */
 export function runScript(script: string, args: string[], env: NodeJS.ProcessEnv): ServiceProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  return runProcess([process.execPath, '--import', 'tsx', script, ...args], {
     cwd: root,
     env: { ...process.env, NODE_ENV: 'test', LOG_PRETTY: 'false', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+
+/** Runs `argv` as a service process in `cwd` with exactly `env`, its output kept. */
+export function runProcess(argv: string[], { cwd, env }: { cwd: string; env: NodeJS.ProcessEnv }): ServiceProcess {
+  const child = spawn(argv[0]!, argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const listeners = new Set<() => void>();
   const append = (chunk: Buffer) => {
