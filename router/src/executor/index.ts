@@ -20,7 +20,6 @@ import {
   GraphQLNonNull,
   GraphQLSchema,
   GraphQLString,
-  Kind,
   type ExecutionResult,
   type OperationDefinitionNode,
 } from 'graphql';
@@ -31,7 +30,7 @@ import { inChildSpan } from '../../../platform/src/tracing.ts';
 import { deferredOperation, executeIncrementally, incrementalFormatOf, withoutDefer } from './defer/index.ts';
 import { SubgraphSubscriptions } from '../subgraph-fetch/subscriptions.ts';
 import { executePlan } from './execute-plan.ts';
-import { subscriptionEvents, type SubscriptionEventsOptions } from './subscription.ts';
+import { subscriptionEvents, subscriptionFieldOf, type SubscriptionEventsOptions } from './subscription.ts';
 import { fanOutKey, SubscriptionFanOut } from './subscription-fan-out.ts';
 import { localPlans, type PlanSource } from './plan-source.ts';
 
@@ -266,7 +265,6 @@ export class OwnExecutorGateway implements GatewayInterface {
       this.logger,
     );
     const { requestContext, variables } = options;
-    const root = requestContext.operation.selectionSet.selections.find((selection) => selection.kind === Kind.FIELD);
     const key = fanOutKey({
       queryHash: requestContext.queryHash,
       operationName: requestContext.operationName ?? null,
@@ -291,7 +289,7 @@ export class OwnExecutorGateway implements GatewayInterface {
       : key
         ? this.fanOut.join(key, open, () => sink.closedTooSlow())
         : open(sink.signal);
-    sink.accept(untilStopped(events, stopping), { field: root?.name.value ?? 'unknown' });
+    sink.accept(untilStopped(events, stopping), { field: subscriptionFieldOf(requestContext.operation) });
     return { data: null };
   }
 }

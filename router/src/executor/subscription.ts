@@ -6,6 +6,7 @@ import {
   type ExecutionResult,
   type FormattedExecutionResult,
   type FragmentDefinitionNode,
+  type OperationDefinitionNode,
 } from 'graphql';
 import { SpanKind } from '@opentelemetry/api';
 import { ErrorCode } from '../../../platform/src/errors.ts';
@@ -70,7 +71,7 @@ export async function* subscriptionEvents(options: SubscriptionEventsOptions): A
   let after = options.resumeAfter;
   const { signal } = options;
   const maxReconnects = options.maxReconnects ?? 5;
-  const field = fieldOf(options);
+  const field = subscriptionFieldOf(options.requestContext.operation);
   for (let reconnects = 0; !signal?.aborted;) {
     const events = options.subscribe(primary.serviceName, {
       query: primary.operation,
@@ -118,11 +119,9 @@ async function subscribeExtensions(options: SubscriptionEventsOptions, after: st
   return { ...(identity ? { identity } : {}), ...(after ? { resumeAfter: after } : {}) };
 }
 
-/** The operation's root field, as metrics name it. */
-function fieldOf(options: SubscriptionEventsOptions): string {
-  const root = options.requestContext.operation.selectionSet.selections.find(
-    (selection) => selection.kind === Kind.FIELD,
-  );
+/** The subscription's root field, as metrics and spans name it. */
+export function subscriptionFieldOf(operation: OperationDefinitionNode): string {
+  const root = operation.selectionSet.selections.find((selection) => selection.kind === Kind.FIELD);
   return root?.kind === Kind.FIELD ? root.name.value : 'unknown';
 }
 
