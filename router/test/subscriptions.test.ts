@@ -19,6 +19,7 @@ import type { RunningRouter } from '../src/router.ts';
 import { startTestRouter, testLogger } from '../../test/support/shop-graph.ts';
 import { multipartPayloads } from '../../test/support/multipart.ts';
 import { signTestToken, testIdentitySecret, testJwtSecret } from '../../test/support/tokens.ts';
+import { scrape } from '../../test/support/metrics.ts';
 import { until } from '../../test/support/until.ts';
 
 /**
@@ -494,6 +495,43 @@ describe('subscriptions through the router (Server-Sent Events)', () => {
     for await (const event of events) received.push(event);
     expect(received.at(-2)?.data.errors[0].extensions.code).toBe('UNAUTHENTICATED');
     expect(received.at(-1)?.event).toBe('complete');
+  });
+
+  it("keeps a shopper's shared subscription going for their other connection when the one that opened it expires", async () => {
+    // The first connection opens the upstream with a token about to expire; the second, long-lived, joins it.
+    const shortLived = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('shopper-twice')
+      .setExpirationTime(Math.floor(Date.now() / 1000) + 3)
+      .sign(new TextEncoder().encode(testJwtSecret));
+    const longLived = await signTestToken(testJwtSecret, 'shopper-twice');
+    const before = feedServed.active;
+    const activeAtRouter = async () =>
+      (await scrape({ metricsUrl: router.metricsUrl })).sum('router_subscriptions_active', { field: 'priceChanged' });
+    const routerBefore = await activeAtRouter();
+    const brief = collect(connect({ authorization: `Bearer ${shortLived}` }), priceChanges, { minimum: 11 });
+    await until(() => feedServed.active === before + 1, { what: 'the upstream on the feed' });
+    const lasting = collect(connect({ authorization: `Bearer ${longLived}` }), priceChanges, { minimum: 11 });
+    await until(async () => (await activeAtRouter()) === routerBefore + 2, {
+      what: 'both subscriptions at the router',
+    });
+    append('p1', 11);
+    await until(() => brief.received.length === 1 && lasting.received.length === 1, {
+      what: 'the first event at both',
+    });
+    expect(feedServed.active).toBe(before + 1);
+
+    await until(() => brief.ended() !== null, { what: 'the brief token to expire', timeoutMs: 15_000 });
+    append('p2', 12);
+    await until(() => lasting.received.length === 2, { what: 'the next event at the connection that stayed' });
+    expect(lasting.received[1]!.data.priceChanged).toEqual({
+      cents: 12,
+      viewer: 'shopper-twice',
+      product: { id: 'p2', name: 'Lamp' },
+    });
+    expect(brief.received).toHaveLength(1);
+    lasting.stop();
+    await until(() => feedServed.active === before, { what: 'the shared subscription closed on the feed' });
   });
 
   it('streams through the graphql-sse client, signed in', async () => {
