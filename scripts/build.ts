@@ -12,20 +12,21 @@
  * keeps `import.meta.url` paths, stack traces and source maps line for
  * line, and it is the compiler that already type-checks the code
  * (`rewriteRelativeImportExtensions` turns `./x.ts` imports into `./x.js`).
- * The subgraphs run that output: each finds its schema and migrations
- * beside its own modules.
+ * The migration Jobs run that output (scripts/db.js).
  *
- * The router's entry is then bundled with esbuild over tsc's
- * dist/router/src/main.js, into one file with its dependencies. Node's
- * loader resolves, reads and links about 2,500 modules to start the
- * router, which took most of its 1.4 s from start to ready; one file
- * starts in about 0.9 s (`npm run bench:start`, docs/benchmarks.md). The
- * router reads nothing beside its own modules but the supergraph and the
- * trusted operations, which it is given by path. What stays outside the
- * bundle is loaded from node_modules at run time: packages required by
- * name at run time (node-redis and the OpenTelemetry SDK, when
- * configured), and the development-only ones (esbuild for the IDE,
- * pino-pretty, PGlite).
+ * The services' entries, the router's and the subgraphs', are then bundled
+ * with esbuild, each into one file with its dependencies, written over
+ * tsc's output of it. Node's loader resolves, reads and links about 2,500
+ * modules to start the router, which took most of its 1.4 s from start to
+ * ready; one file starts in about 0.9 s (`npm run bench:start`,
+ * docs/benchmarks.md). Node 24 loads many small modules slower still: the
+ * unbundled subgraphs took 0.99–1.15 s there. A bundle reads nothing beside
+ * its own modules but what it is given by path or finds from
+ * subgraphs/registry.ts, which sits beside subgraphs/serve.js (the
+ * subgraphs' schemas and migrations). What stays outside a bundle is loaded
+ * from node_modules at run time: packages required by name at run time
+ * (node-redis and the OpenTelemetry SDK, when configured), PGlite, and the
+ * development-only ones (esbuild for the IDE, pino-pretty).
  */
 import { execFileSync } from 'node:child_process';
 import { cp, readdir, rm } from 'node:fs/promises';
@@ -38,6 +39,12 @@ const dist = join(root, 'dist');
 
 /** Compiled from tsconfig.build.json's `include`; their other files (schemas, migrations, the IDE's client) are copied. */
 const compiledFolders = ['platform/src', 'router/src', 'subgraphs', 'seed', 'scripts/db'];
+/**
+ * The services' entries, each bundled into one file with its dependencies:
+ * the router, and the subgraphs' (every subgraph in one file; the one named
+ * on the command line is the one evaluated).
+ */
+const bundledEntries = ['router/src/main.ts', 'subgraphs/serve.ts'];
 /** Read at run time from the repository's root: the composed schemas and trusted operations, and the package files. */
 const rootFiles = ['schema', 'operations', 'package.json', 'package-lock.json'];
 
@@ -46,24 +53,8 @@ const started = performance.now();
 execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', join(root, 'tsconfig.build.json')], {
   stdio: 'inherit',
 });
-await esbuild.build({
-  entryPoints: [join(root, 'router/src/main.ts')],
-  outfile: join(dist, 'router/src/main.js'),
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  // CommonJS dependencies call require(): an ES module has none of its own.
-  banner: {
-    // Aliased: bundled modules import createRequire under its own name too.
-    js: "import { createRequire as createBundleRequire } from 'node:module'; const require = createBundleRequire(import.meta.url);",
-  },
-  external: ['esbuild', 'pino-pretty', '@electric-sql/pglite'],
-  minifyWhitespace: true,
-  minifySyntax: true,
-  sourcemap: 'linked',
-  logLevel: 'warning',
-});
+// Each service's entry becomes one file, written over tsc's output of it.
+for (const entry of bundledEntries) await bundle(entry);
 for (const folder of compiledFolders)
   await cp(join(root, folder), join(dist, folder), {
     recursive: true,
@@ -76,3 +67,28 @@ for (const folder of compiledFolders)
 for (const file of rootFiles) await cp(join(root, file), join(dist, file), { recursive: true });
 const files = await readdir(dist, { recursive: true });
 console.log(`dist/: ${files.length} files in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+async function bundle(entry: string) {
+  await esbuild.build({
+    entryPoints: [join(root, entry)],
+    outfile: join(dist, entry.replace(/\.ts$/, '.js')),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    // CommonJS dependencies call require(): an ES module has none of its own.
+    banner: {
+      // Aliased: bundled modules import createRequire under its own name too.
+      js: "import { createRequire as createBundleRequire } from 'node:module'; const require = createBundleRequire(import.meta.url);",
+    },
+    // Development-only packages, and PGlite, which finds its WebAssembly and data files beside its own modules.
+    external: ['esbuild', 'pino-pretty', '@electric-sql/pglite'],
+    // whatwg-url (under node-fetch, under Apollo's packages) requires Node's own punycode, deprecated
+    // since Node 21 (DEP0040): the userland package of the same code keeps that warning out of the logs.
+    alias: { punycode: 'punycode/' },
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  });
+}

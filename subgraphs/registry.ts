@@ -20,8 +20,18 @@ export function isSubgraphName(name: string): name is SubgraphName {
   return subgraphs.some((entry) => entry.name === name);
 }
 
+/**
+ * A subgraph's folder, where its schema and migrations are. Resolved here
+ * rather than in each subgraph's own module: the production build bundles
+ * every subgraph into subgraphs/serve.js beside this file (scripts/build.ts),
+ * where a subgraph module's own `import.meta.url` would point elsewhere.
+ */
+export function subgraphFolderOf(name: string): URL {
+  return new URL(`./${name}/`, import.meta.url);
+}
+
 export function schemaFileOf(name: string): URL {
-  return new URL(`./${name}/schema.graphql`, import.meta.url);
+  return new URL('schema.graphql', subgraphFolderOf(name));
 }
 
 /** The URL a subgraph listens on in local development; composition records it as the routing URL. */

@@ -218,6 +218,7 @@ export async function seed(db: Database<typeof tables>, size: SeedSize): Promise
 
 function index({ name, many }: SubgraphNames): string {
   return `import { defineSubgraph } from '../../../platform/src/subgraph/definition.ts';
+import { subgraphFolderOf } from '../../registry.ts';
 import * as tables from './db/schema.ts';
 import { createLoaders } from './loaders.ts';
 import { resolvers } from './resolvers.ts';
@@ -225,7 +226,7 @@ import { seed } from './seed.ts';
 
 export const subgraph = defineSubgraph({
   name: '${name}',
-  root: new URL('..', import.meta.url),
+  root: subgraphFolderOf('${name}'),
   tables,
   resolvers,
   createLoaders,

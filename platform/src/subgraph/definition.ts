@@ -33,9 +33,9 @@ export interface SubgraphDefinition<TTables extends DrizzleSchema, TLoaders> {
   /** Name in the supergraph and prefix of the subgraph's env variables. */
   name: string;
   /**
-   * The subgraph's folder, `new URL('..', import.meta.url)` from its
-   * `src/index.ts`; the schema and migrations are found by the layout every
-   * subgraph follows (see `subgraphFiles`).
+   * The subgraph's folder (the shop's: `subgraphFolderOf(name)` in
+   * subgraphs/registry.ts); the schema and migrations are found by the
+   * layout every subgraph follows (see `subgraphFiles`).
    */
   root: URL;
   /** The drizzle tables and relations. */

@@ -1,4 +1,5 @@
 import { defineSubgraph } from '../../../platform/src/subgraph/definition.ts';
+import { subgraphFolderOf } from '../../registry.ts';
 import * as tables from './db/schema.ts';
 import { createLoaders } from './loaders.ts';
 import { resolvers } from './resolvers.ts';
@@ -8,7 +9,7 @@ import { republishProfiles } from './update-profile.ts';
 
 export const subgraph = defineSubgraph({
   name: 'accounts',
-  root: new URL('..', import.meta.url),
+  root: subgraphFolderOf('accounts'),
   tables,
   resolvers,
   createLoaders,

@@ -1,4 +1,5 @@
 import { defineSubgraph } from '../../../platform/src/subgraph/definition.ts';
+import { subgraphFolderOf } from '../../registry.ts';
 import * as tables from './db/schema.ts';
 import { inventoryEvents } from './consumers.ts';
 import { createLoaders } from './loaders.ts';
@@ -7,7 +8,7 @@ import { seed } from './seed.ts';
 
 export const subgraph = defineSubgraph({
   name: 'inventory',
-  root: new URL('..', import.meta.url),
+  root: subgraphFolderOf('inventory'),
   tables,
   resolvers,
   createLoaders,

@@ -1,4 +1,5 @@
 import { defineSubgraph, every } from '../../../platform/src/subgraph/definition.ts';
+import { subgraphFolderOf } from '../../registry.ts';
 import * as tables from './db/schema.ts';
 import { createLoaders } from './loaders.ts';
 import { ordersEvents } from './consumers.ts';
@@ -8,7 +9,7 @@ import { seed } from './seed.ts';
 
 export const subgraph = defineSubgraph({
   name: 'orders',
-  root: new URL('..', import.meta.url),
+  root: subgraphFolderOf('orders'),
   tables,
   resolvers,
   createLoaders,

@@ -1,4 +1,5 @@
 import { defineSubgraph } from '../../../platform/src/subgraph/definition.ts';
+import { subgraphFolderOf } from '../../registry.ts';
 import * as tables from './db/schema.ts';
 import { createLoaders } from './loaders.ts';
 import { resolvers } from './resolvers.ts';
@@ -9,7 +10,7 @@ import { republishPrices } from './update-price.ts';
 
 export const subgraph = defineSubgraph({
   name: 'products',
-  root: new URL('..', import.meta.url),
+  root: subgraphFolderOf('products'),
   tables,
   resolvers,
   createLoaders,
