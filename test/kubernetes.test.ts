@@ -326,7 +326,7 @@ describe.each(overlays)('the $overlay overlay (deploy/k8s/overlays)', ({ overlay
 
   it('has a Deployment, a Service and a migration Job for every subgraph in subgraphs/registry.ts, and no other', () => {
     for (const { name, port } of subgraphs) {
-      const hint = `${name}: add deploy/k8s/base/subgraphs/${name}.yaml (deploy/k8s/README.md, Adding a subgraph)`;
+      const hint = `${name}: run \`npm run registry-files\` (deploy/k8s/README.md, Adding a subgraph)`;
       const deployment = deployments.find((candidate) => candidate.metadata.name === name);
       expect(deployment && componentOf(deployment), hint).toBe('subgraph');
       const service = ofKind<IService & KubeObject>(objects, 'Service').find(

@@ -21,7 +21,7 @@ import { Kind, parse } from 'graphql';
 import * as prettier from 'prettier';
 import { Changes } from './changes.ts';
 import { InvalidNameError, subgraphNames, type ExistingGraph, type SubgraphNames } from './names.ts';
-import { registryFiles } from '../registry-files/render.ts';
+import { registryFiles, subgraphFiles } from '../registry-files/render.ts';
 import {
   addRegistryLine,
   nextFreePort,
@@ -77,6 +77,7 @@ async function main(): Promise<number> {
   for (const generated of [
     folder,
     ...registryFiles.map((file) => file.path),
+    ...subgraphFiles.map((file) => file.pathOf(names.name)),
     'schema',
     'operations/__generated__',
     ...registered.map((entry) => `subgraphs/${entry.name}/src/__generated__`),

@@ -1,6 +1,7 @@
 import { envPrefix } from '../../platform/src/config.ts';
 import { metricsPortFrom } from '../../platform/src/metrics.ts';
 import type { SubgraphManifest } from '../../subgraphs/registry.ts';
+import { subgraphManifests } from './kubernetes.ts';
 
 /**
  * The parts of shared files that list every subgraph, rendered from the
@@ -88,6 +89,31 @@ export const registryFiles: readonly RegistryFile[] = [
       ),
   },
   {
+    path: 'deploy/k8s/base/kustomization.yaml',
+    render: (text, subgraphs) =>
+      fillBlock('deploy/k8s/base/kustomization.yaml', text, '#', 'files', (indent) =>
+        subgraphs.map(({ name }) => `${indent}- ${subgraphFiles[0]!.pathOf(name).replace('deploy/k8s/base/', '')}`),
+      ),
+  },
+  {
+    path: 'deploy/k8s/base/router.yaml',
+    // Each subgraph through its Service (subgraphFiles below).
+    render: (text, subgraphs) =>
+      fillBlock('deploy/k8s/base/router.yaml', text, '#', 'subgraph-urls', (indent) =>
+        subgraphs.flatMap(({ name, port }) => [
+          `${indent}- name: ${envPrefix(name)}_SUBGRAPH_URL`,
+          `${indent}  value: http://${name}:${port}/graphql`,
+        ]),
+      ),
+  },
+  {
+    path: 'deploy/k8s/overlays/development/create-databases.sql',
+    render: (text, subgraphs) =>
+      fillBlock('deploy/k8s/overlays/development/create-databases.sql', text, '--', 'databases', (indent) =>
+        subgraphs.map(({ name }) => `${indent}CREATE DATABASE ${name};`),
+      ),
+  },
+  {
     path: 'Dockerfile',
     render: (text, subgraphs) => {
       const expose = /^EXPOSE .*$/m.exec(text);
@@ -116,6 +142,19 @@ export const registryFiles: readonly RegistryFile[] = [
         '',
       ]);
     },
+  },
+];
+
+/** A file of each subgraph's own, written whole: a new subgraph gets its file, and every such file is drift-checked. */
+export interface SubgraphFile {
+  pathOf(name: string): string;
+  render(subgraph: RegisteredSubgraph): string;
+}
+
+export const subgraphFiles: readonly SubgraphFile[] = [
+  {
+    pathOf: (name) => `deploy/k8s/base/subgraphs/${name}.yaml`,
+    render: (subgraph) => subgraphManifests(subgraph, routerPort),
   },
 ];
 
