@@ -110,9 +110,16 @@ export interface OutboxRelayOptions {
 
 /** At most one "still failing" log line per this interval. */
 const failureLogIntervalMs = 10_000;
-/** How often the relay prunes published rows, and at most how many at a time. */
+/** How often the relay prunes published rows, and at most how many one statement deletes. */
 const pruneIntervalMs = 60_000;
 const pruneBatchSize = 1_000;
+/**
+ * Longest a prune keeps deleting batches before the relay polls again: it
+ * deletes until a batch comes back short, so pruning keeps pace with any
+ * write rate, but a large backlog (a retention just shortened) delays new
+ * events by at most this much per poll and is worked off over several.
+ */
+const pruneBudgetMs = 250;
 
 /**
  * Publishes what `recordEvents` recorded. Each batch is one transaction: lock
@@ -140,7 +147,8 @@ export class OutboxRelay {
   private stopping = new AbortController();
   /** Aborting it ends the current wait between polls. */
   private waiting = new AbortController();
-  private lastPrune = 0;
+  /** When the next prune is due; a prune that ran out of budget with rows left is due again at once. */
+  private nextPruneAt = 0;
 
   constructor({
     db,
@@ -249,21 +257,29 @@ export class OutboxRelay {
         continue;
       }
       if (relayed > 0) interval = this.minPollIntervalMs;
-      else if (failures === 0) await this.pruneIfDue();
+      // Also after polls that published: under a steady write rate the relay is never idle, and its rows must still go.
+      if (failures === 0) await this.pruneIfDue();
       await this.pause(interval);
       if (relayed === 0) interval = Math.min(interval * 2, this.maxPollIntervalMs);
     }
   }
 
   private async pruneIfDue(): Promise<void> {
-    if (this.retainPublishedMs === null || Date.now() - this.lastPrune < pruneIntervalMs) return;
-    this.lastPrune = Date.now();
+    if (this.retainPublishedMs === null || Date.now() < this.nextPruneAt) return;
+    const started = Date.now();
+    let pruned = 0;
     try {
-      const pruned = await this.pruneOnce();
-      if (pruned > 0) this.logger.debug({ pruned }, 'outbox relay: pruned published rows');
+      let batch: number;
+      do {
+        batch = await this.pruneOnce();
+        pruned += batch;
+      } while (batch === pruneBatchSize && Date.now() - started < pruneBudgetMs && !this.stopping.signal.aborted);
+      this.nextPruneAt = batch === pruneBatchSize ? 0 : Date.now() + pruneIntervalMs;
     } catch (error) {
+      this.nextPruneAt = Date.now() + pruneIntervalMs;
       this.logger.warn({ err: error }, 'outbox relay: pruning failed');
     }
+    if (pruned > 0) this.logger.debug({ pruned }, 'outbox relay: pruned published rows');
   }
 
   /** Waits `ms`, or not at all if `wake()` was called since the last wait began. */

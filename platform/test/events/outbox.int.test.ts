@@ -81,6 +81,33 @@ describe('outbox relay on PGlite', () => {
     expect(await handle.db.select().from(outbox)).toEqual([]);
   });
 
+  it('prunes every published row past retention at once, not one batch of them a minute', async () => {
+    const stream = uniqueStream('prune');
+    const bus = new MemoryBus({ logger });
+    const drain = new OutboxRelay({ db: handle.db, bus, logger, retainPublishedMs: null });
+    while ((await drain.relayOnce()) > 0);
+    // More than two of the relay's delete batches (1,000 rows), published eight days ago.
+    await recordEvents(
+      handle.db,
+      stream,
+      Array.from({ length: 2_500 }, (_, index) => domainEvent('Old', { index })),
+    );
+    while ((await drain.relayOnce()) > 0);
+    await handle.db.execute(sql`update ${outbox} set published_at = now() - interval '8 days'`);
+
+    const relay = new OutboxRelay({ db: handle.db, bus, logger, maxPollIntervalMs: 50 });
+    relay.start();
+    try {
+      // Well inside the minute after which a relay that pruned one batch per interval would delete its second.
+      await until(async () => (await handle.db.select({ id: outbox.id }).from(outbox)).length === 0, {
+        what: 'the relay to prune all 2,500 old rows',
+        timeoutMs: 30_000,
+      });
+    } finally {
+      await relay.stop();
+    }
+  });
+
   it('stores payloads as JSON, null included, and refuses an occurredAt that is not a date', async () => {
     const stream = uniqueStream('payload');
     const withNull = { ...domainEvent('Nothing'), payload: null };
