@@ -251,7 +251,7 @@ function resp(...args: string[]): string {
 }
 
 /** A folder holding both `initdb` and `pg_ctl`: PATH first, then Debian's versioned dirs, newest first. */
-async function findPostgresBinDir(): Promise<string> {
+export async function findPostgresBinDir(): Promise<string> {
   const versioned = await readdir('/usr/lib/postgresql').catch(() => [] as string[]);
   const candidates = [
     ...pathDirs(),
@@ -269,7 +269,7 @@ async function findPostgresBinDir(): Promise<string> {
 }
 
 /** Postgres refuses to run as root; as root we hand the cluster to the `postgres` OS user. */
-async function postgresOwner(): Promise<{ name: string; uid: number; gid: number } | null> {
+export async function postgresOwner(): Promise<{ name: string; uid: number; gid: number } | null> {
   if (process.getuid?.() !== 0) return null;
   const name = 'postgres';
   try {
@@ -300,7 +300,7 @@ async function findExecutable(name: string, dirs: string[]): Promise<string | nu
 }
 
 /** Binding port 0 lets the kernel pick a free port; the tiny race before the server binds it is acceptable in tests. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -9,11 +9,14 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { assertNever } from '../assert.ts';
+import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import { postgresLocation } from '../progress.ts';
 import { inChildSpan, inTracedWork } from '../tracing.ts';
 import { lockDirectory, type DirectoryLock } from './directory-lock.ts';
 import { DatabaseMetrics } from './metrics.ts';
 import { withMigrationLock, type MigrationLockOptions } from './migration-lock.ts';
+import { ReadReplicas, type ReadReplicaSettings } from './replicas.ts';
 
 export type DrizzleSchema = Record<string, unknown>;
 
@@ -38,6 +41,12 @@ export type DatabaseTarget =
        */
       statementTimeoutMs?: number;
       idleInTransactionTimeoutMs?: number;
+      /**
+       * Streaming replicas that serve the subgraph's reads (replicas.ts),
+       * each with a pool like the primary's: the same size and timeouts.
+       * Default: none, every statement goes to `url`.
+       */
+      replicas?: ReadReplicaSettings;
     }
   | {
       kind: 'pglite';
@@ -46,8 +55,11 @@ export type DatabaseTarget =
     };
 
 export interface DatabaseHandle<TSchema extends DrizzleSchema> {
+  /** The primary: background work, migrations, the seed and subscriptions always use it. */
   readonly db: Database<TSchema>;
   readonly kind: DatabaseTarget['kind'];
+  /** Where a request's reads may go instead; null without replicas. */
+  readonly replicas: ReadReplicas<TSchema> | null;
   /**
    * Statements the driver has sent since the database was opened. Counted
    * below drizzle, so nothing an ORM layer batches or hides escapes it.
@@ -67,6 +79,8 @@ export interface DatabaseHandle<TSchema extends DrizzleSchema> {
 export interface OpenDatabaseOptions {
   /** Where statement durations and pool use are recorded (db/metrics.ts). Default: nowhere. */
   metrics?: Metrics | null;
+  /** Told when a read replica becomes unreachable, and when it answers again. Default: no one. */
+  logger?: Logger | null;
 }
 
 /**
@@ -97,11 +111,11 @@ export function reconnectBackoffSeconds(attempt: number): number {
 export async function openDatabase<TSchema extends DrizzleSchema>(
   target: DatabaseTarget,
   schema: TSchema,
-  { metrics = null }: OpenDatabaseOptions = {},
+  { metrics = null, logger = null }: OpenDatabaseOptions = {},
 ): Promise<DatabaseHandle<TSchema>> {
   switch (target.kind) {
     case 'postgres':
-      return openPostgres(target, schema, metrics);
+      return openPostgres(target, schema, metrics, logger);
     case 'pglite':
       return openPglite(target, schema, metrics);
     default:
@@ -129,31 +143,51 @@ function openPostgres<TSchema extends DrizzleSchema>(
   target: Extract<DatabaseTarget, { kind: 'postgres' }>,
   schema: TSchema,
   metrics: Metrics | null,
+  logger: Logger | null,
 ): DatabaseHandle<TSchema> {
   let statements = 0;
   const poolMax = target.poolMax ?? defaultPoolMax;
-  const client = postgres(target.url, {
-    max: poolMax,
-    connect_timeout: connectTimeoutSeconds,
-    backoff: reconnectBackoffSeconds,
-    idle_timeout: 60,
-    connection: sessionTimeouts(target),
-    // Migrations print NOTICEs ("schema already exists"); they are not news.
-    onnotice: () => {},
-    // postgres.js otherwise queries pg_type on every new connection, to parse
-    // array columns; drizzle never reads those, so skip the round trip.
-    fetch_types: false,
-    debug: () => {
-      statements++;
-    },
-  });
-  const db = drizzlePostgres({
-    client: observedPostgres(client, metrics ? new DatabaseMetrics(metrics, poolMax) : null),
-    schema,
-  });
+  const replicaSettings = target.replicas?.urls.length ? target.replicas : null;
+  const replicaCount = replicaSettings?.urls.length ?? 0;
+  // A replica's pool is the primary's twin: a read there is bound as it would be on the primary.
+  const pool = (url: string) =>
+    postgres(url, {
+      max: poolMax,
+      connect_timeout: connectTimeoutSeconds,
+      backoff: reconnectBackoffSeconds,
+      idle_timeout: 60,
+      connection: sessionTimeouts(target),
+      // Migrations print NOTICEs ("schema already exists"); they are not news.
+      onnotice: () => {},
+      // postgres.js otherwise queries pg_type on every new connection, to parse
+      // array columns; drizzle never reads those, so skip the round trip.
+      fetch_types: false,
+      debug: () => {
+        statements++;
+      },
+    });
+  const client = pool(target.url);
+  // One set of statement and pool series for the database, replicas' pools included.
+  const observer = metrics ? new DatabaseMetrics(metrics, poolMax * (1 + replicaCount)) : null;
+  const primarySql = observedPostgres(client, observer);
+  const db = drizzlePostgres({ client: primarySql, schema });
+  const replicas = replicaSettings
+    ? new ReadReplicas({
+        primary: { db, sql: primarySql },
+        replicas: replicaSettings.urls.map((url) => ({
+          location: postgresLocation(url),
+          sql: observedPostgres(pool(url), observer),
+        })),
+        schema,
+        readYourWritesWindowMs: replicaSettings.readYourWritesWindowMs,
+        metrics,
+        logger,
+      })
+    : null;
   return {
     db,
     kind: 'postgres',
+    replicas,
     statementCount: () => statements,
     ping: async () => {
       await db.execute(sql`select 1`);
@@ -178,7 +212,10 @@ function openPostgres<TSchema extends DrizzleSchema>(
         await session.end({ timeout: 5 });
       }
     },
-    close: () => client.end({ timeout: 5 }),
+    close: async () => {
+      await replicas?.close();
+      await client.end({ timeout: 5 });
+    },
   };
 }
 
@@ -223,6 +260,7 @@ async function openPglite<TSchema extends DrizzleSchema>(
   return {
     db,
     kind: 'pglite',
+    replicas: null,
     statementCount: () => statements,
     ping: async () => {
       await db.execute(sql`select 1`);

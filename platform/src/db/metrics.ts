@@ -29,7 +29,7 @@ export class DatabaseMetrics {
     const counts = this.counts;
     new Gauge({
       name: 'db_pool_connections_max',
-      help: 'Connections the database pool may open (1 for the embedded PGlite).',
+      help: "Connections the database's pools may open: the primary's and any read replicas' (1 for the embedded PGlite).",
       registers,
       collect() {
         this.set(poolMax);

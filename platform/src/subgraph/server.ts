@@ -52,6 +52,7 @@ import { executeResultsOnce } from './single-execution.ts';
 import { refuseUnstorableInput } from './storable-input.ts';
 import { serveSubscriptions, type ServedSubscriptions, type StreamReader } from './subscriptions.ts';
 import { traceRootFields } from './tracing.ts';
+import { readReplicasPlugin } from './read-replicas.ts';
 import {
   every,
   subgraphFiles,
@@ -152,7 +153,9 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
       ? { step: 'opening', database: 'postgres', where: postgresLocation(config.database.url) }
       : { step: 'opening', database: 'pglite', where: config.database.dataDir ?? '(in memory)' },
   );
-  const database = await openDatabase(config.database, definition.tables, { metrics });
+  const database = await openDatabase(config.database, definition.tables, { metrics, logger });
+  // Read-your-writes records live in the Redis the events travel on (`redis` below, on the same condition), once connected.
+  let recordsRedis: RedisCache | null = null;
   const lifecycle = new ServiceLifecycle({ phase: 'waiting', for: ['database'], reason: null });
   const { server, apollo, subscriptions } = await createSubgraphServer(definition, database, {
     production: config.nodeEnv === 'production',
@@ -163,6 +166,7 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
     preparesOnStart: config.migrateOnStart || config.seedIfEmpty !== null,
     streams: () => events?.streams ?? null,
     eventsWritten: () => events?.relayNow(),
+    recordsRedis: definition.events && config.bus === undefined && config.redisUrl ? () => recordsRedis : null,
   }).catch(async (error: unknown) => {
     await database.close().catch(() => {});
     throw error;
@@ -247,6 +251,7 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
     }
     background = definition.background?.({ db: database.db, logger });
     events = definition.events ? startEvents(definition, database.db, { ...config, redis }, logger, metrics) : null;
+    recordsRedis = redis;
     lifecycle.enter({ phase: 'ready' });
     logger.info({ url, metrics: metricsUrl, database: database.kind }, 'subgraph ready');
     progress({ step: 'ready', url });
@@ -312,6 +317,12 @@ export interface SubgraphServerOptions {
   streams?: () => StreamReader | null;
   /** Told after a request committed events to the outbox (the relay publishes them at once). Default: nothing. */
   eventsWritten?: () => void;
+  /**
+   * With read replicas: the subgraph's Redis, where each caller's last write
+   * position is kept for every instance to see (read-replicas.ts); null
+   * until it is connected. Default: none, the positions stay in this process.
+   */
+  recordsRedis?: (() => RedisCache | null) | null;
 }
 
 /** Builds the Apollo Server and its HTTP front without listening, for in-process tests. */
@@ -327,6 +338,7 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
     preparesOnStart = false,
     streams = () => null,
     eventsWritten = () => {},
+    recordsRedis = null,
   }: SubgraphServerOptions,
 ): Promise<{
   server: Server;
@@ -359,6 +371,18 @@ export async function createSubgraphServer<TTables extends DrizzleSchema, TLoade
       requestLogPlugin(),
       // The router's response cache purges what a mutation changed before it answers.
       reportRecordedEventsPlugin(),
+      // Where each query reads, and each signed-in mutation's write position, with read replicas.
+      ...(database.replicas
+        ? [
+            readReplicasPlugin({
+              replicas: database.replicas,
+              subgraph: definition.name,
+              createLoaders: definition.createLoaders,
+              redis: recordsRedis,
+              logger,
+            }),
+          ]
+        : []),
     ],
     // Signals are the entry point's to handle (platform/src/process.ts), after draining HTTP.
     stopOnTerminationSignals: false,
