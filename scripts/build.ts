@@ -25,8 +25,9 @@
  * subgraphs/registry.ts, which sits beside subgraphs/serve.js (the
  * subgraphs' schemas and migrations). What stays outside a bundle is loaded
  * from node_modules at run time: packages required by name at run time
- * (node-redis and the OpenTelemetry SDK, when configured), PGlite, and the
- * development-only ones (esbuild for the IDE, pino-pretty).
+ * (node-redis and the OpenTelemetry SDK, when configured), PGlite and
+ * drizzle's driver for it (when a service runs on the embedded database),
+ * and the development-only ones (esbuild for the IDE, pino-pretty).
  */
 import { execFileSync } from 'node:child_process';
 import { cp, readdir, rm } from 'node:fs/promises';
@@ -81,8 +82,10 @@ async function bundle(entry: string) {
       // Aliased: bundled modules import createRequire under its own name too.
       js: "import { createRequire as createBundleRequire } from 'node:module'; const require = createBundleRequire(import.meta.url);",
     },
-    // Development-only packages, and PGlite, which finds its WebAssembly and data files beside its own modules.
-    external: ['esbuild', 'pino-pretty', '@electric-sql/pglite'],
+    // Development-only packages, and PGlite, which finds its WebAssembly and data files beside its own
+    // modules. drizzle's driver for PGlite too: bundled, its static import of PGlite would be hoisted to
+    // the bundle's top and loaded by every start, where platform/src/db/database.ts loads it only when used.
+    external: ['esbuild', 'pino-pretty', '@electric-sql/pglite', 'drizzle-orm/pglite', 'drizzle-orm/pglite/*'],
     // whatwg-url (under node-fetch, under Apollo's packages) requires Node's own punycode, deprecated
     // since Node 21 (DEP0040): the userland package of the same code keeps that warning out of the logs.
     alias: { punycode: 'punycode/' },

@@ -1,10 +1,8 @@
 import { mkdir } from 'node:fs/promises';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { SpanKind } from '@opentelemetry/api';
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT, PgTable } from 'drizzle-orm/pg-core';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
@@ -224,6 +222,12 @@ async function openPglite<TSchema extends DrizzleSchema>(
   schema: TSchema,
   metrics: Metrics | null,
 ): Promise<DatabaseHandle<TSchema>> {
+  // Loaded only here: a service on Postgres, as in production, never pays the embedded database's load time (about 70 ms).
+  const [{ PGlite: EmbeddedPostgres }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('drizzle-orm/pglite'),
+    import('drizzle-orm/pglite/migrator'),
+  ]);
   let lock: DirectoryLock | null = null;
   if (target.dataDir) {
     await mkdir(target.dataDir, { recursive: true });
@@ -231,7 +235,7 @@ async function openPglite<TSchema extends DrizzleSchema>(
   }
   let client: PGlite;
   try {
-    client = await PGlite.create(target.dataDir ?? undefined, { postgresqlconf: embeddedPostgresSettings });
+    client = await EmbeddedPostgres.create(target.dataDir ?? undefined, { postgresqlconf: embeddedPostgresSettings });
   } catch (error) {
     await lock?.release();
     throw error;
