@@ -1,8 +1,15 @@
 import type postgres from 'postgres';
 import { describe, expect, it, vi } from 'vitest';
-import { inProcessRecentWrites, parseLsn, redisRecentWrites, type RecentWrite } from '../src/db/read-your-writes.ts';
+import {
+  inProcessRecentWrites,
+  parseLsn,
+  recentWriteKey,
+  redisRecentWrites,
+  type RecentWrite,
+} from '../src/db/read-your-writes.ts';
 import { failingOverToPrimary, routeReads, type RouteReadsInput } from '../src/db/replicas.ts';
 import { until } from '../../test/support/until.ts';
+import { fakeRedis } from './read-replicas-fakes.ts';
 
 /**
  * Where a request reads when the subgraph has replicas, apart from any
@@ -15,20 +22,30 @@ import { until } from '../../test/support/until.ts';
 const replica = { name: 'replica-1' };
 
 function route(
-  input: Partial<RouteReadsInput<typeof replica>> & { write?: RecentWrite; replayedAt?: bigint | null | Error },
+  input: Partial<RouteReadsInput<typeof replica>> & {
+    write?: RecentWrite;
+    replayedAt?: bigint | null | Error;
+    /** Where the primary's WAL is; by default where the caller's write left it. */
+    primaryAt?: bigint | Error;
+  },
 ) {
   const recentWrite = vi.fn(async () => input.write ?? ({ kind: 'none' } as RecentWrite));
   const replayed = vi.fn(async () => {
     if (input.replayedAt instanceof Error) throw input.replayedAt;
     return input.replayedAt ?? null;
   });
+  const primaryPosition = vi.fn(async () => {
+    if (input.primaryAt instanceof Error) throw input.primaryAt;
+    return input.primaryAt ?? (input.write?.kind === 'at' ? input.write.position : 0n);
+  });
   const routed = routeReads({
     caller: input.caller === undefined ? 'shopper-1' : input.caller,
     replica: input.replica === undefined ? replica : input.replica,
     recentWrite,
     replayed,
+    primaryPosition,
   });
-  return { routed, recentWrite, replayed };
+  return { routed, recentWrite, replayed, primaryPosition };
 }
 
 describe('where a request reads', () => {
@@ -45,11 +62,12 @@ describe('where a request reads', () => {
     expect(recentWrite).not.toHaveBeenCalled();
   });
 
-  it('reads a caller with no write in the window from the replica, without asking the replica how far it is', async () => {
-    const { routed, recentWrite, replayed } = route({ write: { kind: 'none' } });
+  it('reads a caller with no write in the window from the replica, without asking the replica or the primary how far it is', async () => {
+    const { routed, recentWrite, replayed, primaryPosition } = route({ write: { kind: 'none' } });
     await expect(routed).resolves.toEqual({ target: 'replica', replica, reason: 'no_recent_write' });
     expect(recentWrite).toHaveBeenCalledWith('shopper-1');
     expect(replayed).not.toHaveBeenCalled();
+    expect(primaryPosition).not.toHaveBeenCalled();
   });
 
   it.each([
@@ -65,6 +83,33 @@ describe('where a request reads', () => {
       expect(replayed).toHaveBeenCalledWith(replica);
     },
   );
+
+  it.each([
+    { primaryAt: 150n, replayedAt: 120n, expected: { target: 'primary', reason: 'read_your_writes' } },
+    { primaryAt: 150n, replayedAt: 150n, expected: { target: 'replica', replica, reason: 'caught_up' } },
+    { primaryAt: 150n, replayedAt: 151n, expected: { target: 'replica', replica, reason: 'caught_up' } },
+  ])(
+    'reads a caller who wrote up to 100 from the replica only once it has replayed all the primary has, what consumers wrote after them too (primary: $primaryAt, replayed: $replayedAt)',
+    async ({ primaryAt, replayedAt, expected }) => {
+      const { routed, primaryPosition } = route({ write: { kind: 'at', position: 100n }, primaryAt, replayedAt });
+      await expect(routed).resolves.toEqual(expected);
+      expect(primaryPosition).toHaveBeenCalledTimes(1);
+    },
+  );
+
+  it('holds a replica to the caller’s own write when the primary’s reading is older than it', async () => {
+    const { routed } = route({ write: { kind: 'at', position: 100n }, primaryAt: 90n, replayedAt: 95n });
+    await expect(routed).resolves.toEqual({ target: 'primary', reason: 'read_your_writes' });
+  });
+
+  it('reads a caller who wrote within the window from the primary when the primary cannot say how far it is', async () => {
+    const { routed } = route({
+      write: { kind: 'at', position: 100n },
+      primaryAt: new Error('connection refused'),
+      replayedAt: 1_000n,
+    });
+    await expect(routed).resolves.toEqual({ target: 'primary', reason: 'read_your_writes' });
+  });
 
   it('reads from the primary when the caller’s last write cannot be looked up: consistency over staleness', async () => {
     const { routed } = route({ write: { kind: 'unknown' } });
@@ -131,6 +176,44 @@ describe('write positions kept in Redis', () => {
     const writes = redisRecentWrites({ redis: () => null, subgraph: 'orders', windowMs: 30_000 });
     expect(await writes.lastWriteOf('alice')).toEqual({ kind: 'unknown' });
     expect(await writes.record('alice', 1n)).toBe(false);
+  });
+
+  it('keeps a record that Redis refused in this process, and finds it once Redis answers again', async () => {
+    const { redis, state } = fakeRedis();
+    const writes = redisRecentWrites({ redis: () => redis, subgraph: 'orders', windowMs: 60_000 });
+    state.down = true;
+    expect(await writes.record('alice', 7n)).toBe(false);
+    // A failed lookup is still unknown, record or not: another instance may know of a later write.
+    expect(await writes.lastWriteOf('alice')).toEqual({ kind: 'unknown' });
+    state.down = false;
+    expect(state.keys.size).toBe(0);
+    expect(await writes.lastWriteOf('alice')).toEqual({ kind: 'at', position: 7n });
+    expect(await writes.lastWriteOf('bob')).toEqual({ kind: 'none' });
+  });
+
+  it('takes the later of the position in Redis and the one kept here', async () => {
+    const { redis, state } = fakeRedis();
+    const writes = redisRecentWrites({ redis: () => redis, subgraph: 'orders', windowMs: 60_000 });
+    await writes.record('alice', 10n);
+    // Another instance recorded a later write of hers.
+    state.keys.set(recentWriteKey('orders', 'alice'), 20n.toString(16).padStart(16, '0'));
+    expect(await writes.lastWriteOf('alice')).toEqual({ kind: 'at', position: 20n });
+    state.down = true;
+    await writes.record('alice', 30n);
+    state.down = false;
+    expect(await writes.lastWriteOf('alice')).toEqual({ kind: 'at', position: 30n });
+  });
+
+  it('forgets the record kept here once its window is over', async () => {
+    const { redis, state } = fakeRedis();
+    const writes = redisRecentWrites({ redis: () => redis, subgraph: 'orders', windowMs: 50 });
+    state.down = true;
+    await writes.record('alice', 7n);
+    state.down = false;
+    await until(async () => (await writes.lastWriteOf('alice')).kind === 'none', {
+      timeoutMs: 10_000,
+      what: 'the record kept in process forgotten after its window',
+    });
   });
 });
 

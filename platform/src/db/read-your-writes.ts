@@ -2,16 +2,19 @@ import { LRUCache } from 'lru-cache';
 import type { RedisCache } from '../cache/redis.ts';
 
 /**
- * Where each signed-in caller's last write ended in the primary's WAL, for
- * a bounded window after it: what read-your-writes compares a replica's
- * replay position with (replicas.ts).
+ * Which signed-in callers wrote within a bounded window, and where their
+ * last write ended in the primary's WAL: read-your-writes (replicas.ts)
+ * sends such a caller to a replica only once it has replayed all the
+ * primary had when their request began. That the record is there is what
+ * matters most; its position is a floor under the primary's, whose reading
+ * may be a few ms older than the caller's last write.
  */
 
 /** What is known of a caller's last write. */
 export type RecentWrite =
   /** None within the window: any replica will do. */
   | { kind: 'none' }
-  /** The primary's WAL position just after it committed. */
+  /** One within the window; the primary's WAL position just after it committed. */
   | { kind: 'at'; position: bigint }
   /** The record could not be read (Redis failed or is not connected yet). */
   | { kind: 'unknown' };
@@ -22,7 +25,7 @@ export interface RecentWrites {
    * Records that `caller` wrote up to `position`, for the window from now.
    * A record already further on is kept: two writes by one caller may
    * record out of order. Resolves false when the record could not be
-   * written, for the caller to log.
+   * written where every instance sees it, for the caller to log.
    */
   record(caller: string, position: bigint): Promise<boolean>;
 }
@@ -59,16 +62,28 @@ export function inProcessRecentWrites({
   windowMs,
   maxCallers = defaultMaxCallers,
 }: InProcessRecentWritesOptions): RecentWrites {
-  const positions = new LRUCache<string, bigint>({ max: maxCallers, ttl: windowMs });
+  const positions = inProcessPositions(windowMs, maxCallers);
   return {
     lastWriteOf: async (caller) => {
       const position = positions.get(caller);
       return position === undefined ? { kind: 'none' } : { kind: 'at', position };
     },
     record: async (caller, position) => {
+      positions.record(caller, position);
+      return true;
+    },
+  };
+}
+
+/** Each caller's latest position, for the window from their latest record; the least recently written-for go first. */
+function inProcessPositions(windowMs: number, maxCallers: number) {
+  // `set` starts an entry's time to live again, so each record restarts the window.
+  const positions = new LRUCache<string, bigint>({ max: maxCallers, ttl: windowMs });
+  return {
+    get: (caller: string) => positions.get(caller),
+    record(caller: string, position: bigint): void {
       const known = positions.get(caller);
       positions.set(caller, known !== undefined && known > position ? known : position);
-      return true;
     },
   };
 }
@@ -79,6 +94,8 @@ export interface RedisRecentWritesOptions {
   /** Part of the key, so subgraphs sharing a Redis keep their callers' positions apart. */
   subgraph: string;
   windowMs: number;
+  /** Callers whose records this process also keeps at once; as `inProcessRecentWrites`'s. Default: 100,000. */
+  maxCallers?: number;
 }
 
 /**
@@ -94,6 +111,11 @@ redis.call('SET', KEYS[1], position, 'PX', ARGV[2])
 return 1
 `;
 
+function later(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
+  if (a === undefined) return b;
+  return b !== undefined && b > a ? b : a;
+}
+
 /** Key of a caller's record: `ryw:<subgraph>:<caller id>`. */
 export function recentWriteKey(subgraph: string, caller: string): string {
   return `ryw:${subgraph}:${caller}`;
@@ -105,17 +127,32 @@ export function recentWriteKey(subgraph: string, caller: string): string {
  * `unknown`, not `none`, so the request reads from the primary: while
  * Redis is away, reads lose the replicas' capacity rather than their
  * consistency.
+ *
+ * Each record is kept in this process too, and a lookup takes the later of
+ * the two: a record that Redis failed to take (a blip, a timeout, Redis
+ * not connected yet at start) would otherwise be "no record" once Redis
+ * answers again, and the caller's next request here would read a replica
+ * within the window. Another instance still misses such a record: that is
+ * what the warning about unrecorded positions is for.
  */
-export function redisRecentWrites({ redis, subgraph, windowMs }: RedisRecentWritesOptions): RecentWrites {
+export function redisRecentWrites({
+  redis,
+  subgraph,
+  windowMs,
+  maxCallers = defaultMaxCallers,
+}: RedisRecentWritesOptions): RecentWrites {
+  const here = inProcessPositions(windowMs, maxCallers);
   return {
     lastWriteOf: async (caller) => {
       // `run` answers undefined when Redis failed, and GET answers null for a key that is not there.
       const stored = await redis()?.run((client) => client.get(recentWriteKey(subgraph, caller)));
       if (stored === undefined) return { kind: 'unknown' };
-      if (stored === null) return { kind: 'none' };
-      return /^[0-9a-f]{16}$/.test(stored) ? { kind: 'at', position: BigInt(`0x${stored}`) } : { kind: 'unknown' };
+      if (stored !== null && !/^[0-9a-f]{16}$/.test(stored)) return { kind: 'unknown' };
+      const position = later(stored === null ? undefined : BigInt(`0x${stored}`), here.get(caller));
+      return position === undefined ? { kind: 'none' } : { kind: 'at', position };
     },
     record: async (caller, position) => {
+      here.record(caller, position);
       const recorded = await redis()?.run((client) =>
         client.eval(recordLaterPosition, {
           keys: [recentWriteKey(subgraph, caller)],

@@ -21,14 +21,19 @@ import { parseLsn, type RecentWrite, type RecentWrites } from './read-your-write
  * Read-your-writes: a replica shows the primary as it was a moment ago, so
  * a shopper who just placed an order could find it missing from their own
  * order history. After a signed-in caller's mutation the subgraph records
- * how far the primary's WAL had got (`writePosition`), for a bounded
- * window (read-your-writes.ts). While the caller has such a record, each of
- * their requests compares it with how far the chosen replica has replayed
- * (`pg_last_wal_replay_lsn()`), and reads from the primary if the replica
- * is behind. It routes rather than waits: a replica can stop replaying
- * (paused, or lagging under load), and a wait would turn its lag into
- * request latency, or a timeout. The window bounds the guarantee: a replica
- * more than the window behind can still show a caller their past.
+ * it, with how far the primary's WAL had got (`writePosition`), for a
+ * bounded window (read-your-writes.ts). While the caller has such a record,
+ * each of their requests reads from the chosen replica only if it has
+ * replayed (`pg_last_wal_replay_lsn()`) everything the primary had when the
+ * request began (`pg_current_wal_insert_lsn()`), and from the primary
+ * otherwise. Everything, not only the caller's own write: a mutation has
+ * consequences written later by event consumers (an order CONFIRMED once
+ * inventory answers), which the caller learns of (a subscription) and then
+ * reads, and which no record of theirs could name. It routes rather than
+ * waits: a replica can stop replaying (paused, or lagging under load), and
+ * a wait would turn its lag into request latency, or a timeout. The window
+ * bounds the guarantee: once it is over, a replica that is behind can still
+ * show a caller their past.
  *
  * A replica that cannot be reached is marked down for `replicaDownForMs`,
  * reads go to the other replicas or the primary meanwhile, and a statement
@@ -40,12 +45,16 @@ import { parseLsn, type RecentWrite, type RecentWrites } from './read-your-write
 export const defaultReadYourWritesWindowMs = 30_000;
 
 /**
- * How long a replica's replay position is reused. Replay only moves
- * forward, so an older reading can only send a caller to the primary when
- * the replica had in fact caught up, never the other way; a few ms lets a
- * burst of requests share one query without holding anyone back for long.
+ * How long a reading of a WAL position is reused, so that a burst of
+ * requests shares one query on the replica and one on the primary without
+ * holding anyone back for long. Replay only moves forward, so an older
+ * replay position can only send a caller to the primary when the replica
+ * had in fact caught up, never the other way. An older primary position
+ * errs the other way: a request may miss what the primary committed in the
+ * last few ms before it began, as it would miss a commit just after; the
+ * caller's own writes are still covered, by their recorded position.
  */
-const replayedPositionMaxAgeMs = 5;
+const positionMaxAgeMs = 5;
 
 /**
  * How long an unreachable replica gets no reads. Once it is over, the
@@ -57,7 +66,7 @@ const replicaDownForMs = 5_000;
 export interface ReadReplicaSettings {
   /** postgres:// URLs of streaming replicas of the primary, each with a pool like the primary's. */
   urls: string[];
-  /** How long a caller's reads stay with the primary after their write unless a replica has replayed it; 0 turns that off. */
+  /** How long after a caller's write their reads stay with the primary unless a replica has caught up with it; 0 turns that off. */
   readYourWritesWindowMs: number;
 }
 
@@ -66,15 +75,19 @@ export type ReadRoute<TReplica> =
   | {
       target: 'replica';
       replica: TReplica;
-      /** `no_recent_write`: anonymous, or no write within the window; `caught_up`: the replica has replayed the caller's last write. */
+      /**
+       * `no_recent_write`: anonymous, or no write within the window; `caught_up`: the
+       * caller wrote within the window, and the replica has replayed all the primary had.
+       */
       reason: 'no_recent_write' | 'caught_up';
     }
   | {
       target: 'primary';
       /**
-       * `read_your_writes`: the replica has not replayed the caller's last write;
-       * `replica_down`: no replica can be reached; `write_unknown`: where the
-       * caller's last write is could not be looked up (Redis failed).
+       * `read_your_writes`: the caller wrote within the window, and the replica
+       * has not replayed all the primary had (or the primary could not say how
+       * far it is); `replica_down`: no replica can be reached; `write_unknown`:
+       * whether the caller wrote within the window could not be looked up (Redis failed).
        */
       reason: 'read_your_writes' | 'replica_down' | 'write_unknown';
     };
@@ -85,8 +98,10 @@ export interface RouteReadsInput<TReplica> {
   /** The replica this request would read from; null when every replica is down. */
   replica: TReplica | null;
   recentWrite: (caller: string) => Promise<RecentWrite>;
-  /** How far the replica has replayed the primary's WAL; null when it is not replaying at all. Rejects when it cannot be asked. */
+  /** How far the replica has replayed the primary's WAL; null when it never replayed any. Rejects when it cannot be asked. */
   replayed: (replica: TReplica) => Promise<bigint | null>;
+  /** How far the primary's WAL has got (its insert position), read at most a few ms before the request. Rejects when it cannot be asked. */
+  primaryPosition: () => Promise<bigint>;
 }
 
 /** Where one request reads: the rule above, apart from the pools and stores it asks. */
@@ -95,6 +110,7 @@ export async function routeReads<TReplica>({
   replica,
   recentWrite,
   replayed,
+  primaryPosition,
 }: RouteReadsInput<TReplica>): Promise<ReadRoute<TReplica>> {
   if (replica === null) return { target: 'primary', reason: 'replica_down' };
   if (caller === null) return { target: 'replica', replica, reason: 'no_recent_write' };
@@ -106,13 +122,15 @@ export async function routeReads<TReplica>({
     case 'unknown':
       return { target: 'primary', reason: 'write_unknown' };
     case 'at': {
-      let position: bigint | null;
-      try {
-        position = await replayed(replica);
-      } catch {
-        return { target: 'primary', reason: 'replica_down' };
-      }
-      return position !== null && position >= write.position
+      // Both at once: a replica that has replayed as far as the primary's reading has all the primary had when
+      // it was read, whichever answered first.
+      const [asked, primary] = await Promise.allSettled([replayed(replica), primaryPosition()]);
+      if (asked.status === 'rejected') return { target: 'primary', reason: 'replica_down' };
+      // Not knowing what the primary has, nothing vouches for the replica.
+      if (primary.status === 'rejected') return { target: 'primary', reason: 'read_your_writes' };
+      // The recorded position too: the primary's may be a reading from just before the caller's write committed.
+      const needed = primary.value > write.position ? primary.value : write.position;
+      return asked.value !== null && asked.value >= needed
         ? { target: 'replica', replica, reason: 'caught_up' }
         : { target: 'primary', reason: 'read_your_writes' };
     }
@@ -151,6 +169,8 @@ export class ReadReplicas<TSchema extends DrizzleSchema> {
   private readonly retried: Counter | null = null;
   private next = 0;
   private closed = false;
+  /** The last reading of the primary's position, answered or in flight, and when it was asked (performance.now()). */
+  private primaryReading: { position: Promise<bigint>; askedAt: number } | null = null;
 
   constructor({
     primary,
@@ -221,6 +241,7 @@ export class ReadReplicas<TSchema extends DrizzleSchema> {
       replica: this.pick(),
       recentWrite: (id) => recentWrites.lastWriteOf(id),
       replayed: (replica) => this.replayedBy(replica),
+      primaryPosition: () => this.primaryPosition(),
     });
     this.routed?.inc({ target: route.target, reason: route.reason });
     return route.target === 'replica' ? route.replica.reads : this.primary.db;
@@ -261,9 +282,29 @@ export class ReadReplicas<TSchema extends DrizzleSchema> {
     return false;
   }
 
+  /**
+   * The primary's position, shared by the requests that begin within
+   * `positionMaxAgeMs` of asking for it, whether it has answered yet or
+   * not. Unlike a replay position, a reading in flight is joined only while
+   * it is that young: a slow answer describes the primary as it was when it
+   * was asked, and a request that began long after must not take it for now.
+   */
+  private primaryPosition(): Promise<bigint> {
+    const now = performance.now();
+    const reading = this.primaryReading;
+    if (reading && now - reading.askedAt <= positionMaxAgeMs) return reading.position;
+    const position = this.writePosition();
+    this.primaryReading = { position, askedAt: now };
+    // A failed reading is not reused: the next request asks again.
+    void position.catch(() => {
+      if (this.primaryReading?.position === position) this.primaryReading = null;
+    });
+    return position;
+  }
+
   private replayedBy(replica: Replica<TSchema>): Promise<bigint | null> {
     const reading = replica.replayed;
-    if (reading && performance.now() - reading.at <= replayedPositionMaxAgeMs) return Promise.resolve(reading.position);
+    if (reading && performance.now() - reading.at <= positionMaxAgeMs) return Promise.resolve(reading.position);
     return (replica.replaying ??= this.askReplayed(replica).finally(() => {
       replica.replaying = null;
     }));
@@ -276,7 +317,10 @@ export class ReadReplicas<TSchema extends DrizzleSchema> {
       const [row] = await replica.sql.unsafe<Array<{ lsn: string | null }>>(
         'select pg_last_wal_replay_lsn()::text as lsn',
       );
-      // Null on a server that is not replaying (a promoted replica, or a primary listed by mistake): it cannot vouch for any write.
+      // Null only on a server that never was in recovery (a primary listed by mistake): it cannot vouch for any write.
+      // A promoted replica answers the last position it replayed, forever: it never catches up with the primary's
+      // position again, so recent writers read from the primary; everyone else reads its frozen past
+      // (docs/scaling.md says to take it out of the list).
       const position = row?.lsn ? parseLsn(row.lsn) : null;
       replica.replayed = { position, at };
       return position;

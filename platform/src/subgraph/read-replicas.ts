@@ -18,17 +18,19 @@ export interface ReadReplicasPluginOptions<TTables extends DrizzleSchema, TLoade
   createLoaders: (db: Database<TTables>) => TLoaders;
   /**
    * The subgraph's Redis, where every instance of the subgraph sees the
-   * callers' write positions; it answers null until connected, and callers
-   * with a record read from the primary meanwhile. Null keeps the records in
-   * this process. Default: null.
+   * callers' write positions; it answers null until connected, and every
+   * signed-in caller reads from the primary meanwhile. Each record is kept
+   * in this process too, so one that Redis missed still holds here. Null
+   * keeps the records in this process only. Default: null.
    */
   redis?: (() => RedisCache | null) | null;
   logger: Logger;
 }
 
 /**
- * Chooses where each GraphQL request reads, and records where a signed-in
- * caller's mutation left the primary (platform/src/db/replicas.ts).
+ * Chooses where each GraphQL request reads, and records that a signed-in
+ * caller wrote, with where their mutation left the primary, so that their
+ * reads within the window see all the primary had (platform/src/db/replicas.ts).
  *
  * The choice waits for the parsed operation (`didResolveOperation`), as it
  * depends on its type, and is kept in the request's own context: its `db`
@@ -74,11 +76,14 @@ export function readReplicasPlugin<TTables extends DrizzleSchema, TLoaders>({
             logger.warn({ err: error }, "could not read the primary's write position after a mutation");
             return;
           }
-          // Once Redis answers again within the window, this caller may read their past from a replica.
+          // This instance keeps the record; once Redis answers again within the window, another instance may
+          // serve this caller their past from a replica.
           // Said once in a while, not per mutation: while Redis is away every signed-in mutation lands here.
           if (!recorded && performance.now() - lastUnrecordedWarning > unrecordedWarningIntervalMs) {
             lastUnrecordedWarning = performance.now();
-            logger.warn("could not record callers' write positions in Redis; their next reads may miss their writes");
+            logger.warn(
+              "could not record callers' write positions in Redis; their next reads on other instances may miss their writes",
+            );
           }
         },
       };
