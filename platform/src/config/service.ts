@@ -9,6 +9,7 @@ import {
 } from '../config.ts';
 import { drainFitsShutdownTimeoutIssue, lifecycleFrom, type LifecycleSettings } from '../lifecycle.ts';
 import { metricsPortFrom, type MetricsListen } from '../metrics.ts';
+import { parseRedisUrl } from '../cache/redis-url.ts';
 import { defineEnvFragment } from './fragment.ts';
 
 /** What the router and every subgraph read alike: where they run, how they log, start and stop, and what they share. */
@@ -29,7 +30,11 @@ export interface ServiceOptions {
    * a graph must share it. Default: null, every caller is anonymous past the router.
    */
   identitySecret: string | null;
-  /** `REDIS_URL`: the router's shared cache and the event streams. Default: null, none. */
+  /**
+   * `REDIS_URL`: the router's shared cache and the event streams, on one
+   * server (`redis://`, `rediss://`) or a cluster (`redis+cluster://host:port,…`,
+   * cache/redis-url.ts). Default: null, none.
+   */
   redisUrl: string | null;
   /** Prefix of every event stream name, so graphs sharing a Redis stay apart (`staging`). Default: '', none. */
   eventStreamPrefix: string;
@@ -64,7 +69,13 @@ const serviceVariables = {
   INTERNAL_IDENTITY_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   REDIS_URL: z
     .string()
-    .regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL')
+    .superRefine((url, context) => {
+      try {
+        parseRedisUrl(url);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    })
     .optional(),
   EVENT_STREAM_PREFIX: z
     .string()

@@ -1,12 +1,11 @@
-import type { RedisClient } from '../cache/redis.ts';
+import { isCluster, isRedisReady, refreshTopology, type RedisClient, type RedisNodeClient } from '../cache/redis.ts';
 import type { Logger } from '../logger.ts';
 import { decodeDeadLetter, decodeEvent, encodeDeadLetter, encodeEvent, type EntryFields } from './codec.ts';
 import { runSubscription, trackedIn, type Delivery, type GroupReader } from './consumer.ts';
-import { dedicatedConnection, isReplyError, whenReady, type StreamsReply } from './redis-connection.ts';
+import { deadLetterKey, DedicatedConnection, isReplyError, type StreamsReply } from './redis-connection.ts';
 import { RedisTailReaders } from './redis-tail.ts';
 import { openTail } from './tail.ts';
 import {
-  deadLetterStream,
   type DeadLetter,
   type DomainEvent,
   type EventBus,
@@ -19,11 +18,12 @@ import {
 
 export interface RedisStreamsBusOptions {
   /**
-   * Publishes, reads stats and replays tails. It stays the caller's:
-   * `close()` leaves it open. Each subscription reads on a connection of its
-   * own, duplicated from it, because a blocking XREADGROUP holds its
-   * connection until it returns; so do the tails of a stream, all of them on
-   * one.
+   * Publishes, reads stats and replays tails: one server's client or a
+   * cluster's. It stays the caller's: `close()` leaves it open. Each
+   * subscription reads on a connection of its own, duplicated from it (on a
+   * cluster, from its connection to the master of the stream's slot),
+   * because a blocking XREADGROUP holds its connection until it returns; so
+   * do the tails of a stream, all of them on one.
    */
   redis: RedisClient;
   logger: Logger;
@@ -35,7 +35,7 @@ export interface RedisStreamsBusOptions {
    * Default: 100,000.
    */
   maxLen?: number;
-  /** The same cap for `<stream>.dead`. Default: 10,000. */
+  /** The same cap for the dead letters, `<stream>.dead` (`{<stream>}.dead` on a cluster). Default: 10,000. */
   deadLetterMaxLen?: number;
   /**
    * An entry delivered and not acknowledged for this long is taken over
@@ -65,7 +65,8 @@ export interface RedisStreamsBusOptions {
  *   which rescues the events of a consumer that died mid-batch;
  * - Redis's own delivery counter is the attempt number, so after
  *   `maxAttempts` the entry moves to `<stream>.dead` with the reason, in one
- *   MULTI with its XACK.
+ *   MULTI with its XACK (on a cluster to `{<stream>}.dead`, in the stream's
+ *   slot, where the MULTI may go: redis-connection.ts `deadLetterKey`).
  *
  * Tails (`tail`) read a stream without a group: every tail gets every
  * entry. However many tails a stream has in this process, one blocking
@@ -74,6 +75,8 @@ export interface RedisStreamsBusOptions {
  * Redis being down or restarting never throws out of a subscription or a
  * tail: reads back off and resume, and a group lost with Redis's data is
  * created again. `publish` and `stats` do reject, within `commandTimeoutMs`.
+ * On a cluster the same holds for the master of a stream's slot, and once a
+ * replica has taken over from a master that died, reads resume on it.
  */
 export class RedisStreamsBus implements EventBus {
   private readonly redis: RedisClient;
@@ -99,7 +102,7 @@ export class RedisStreamsBus implements EventBus {
     this.tailReaders = new RedisTailReaders({
       redis,
       logger: this.logger,
-      command: (run) => this.command(run),
+      command: (run, stream) => this.command(run, stream),
     });
   }
 
@@ -109,7 +112,7 @@ export class RedisStreamsBus implements EventBus {
     // MULTI: a batch lands whole or not at all, so a retry after a failure never splits it.
     const multi = this.redis.multi();
     for (const fields of entries) multi.xAdd(stream, '*', fields, trimTo(this.settings.maxLen));
-    await this.command(() => multi.exec());
+    await this.command(() => multi.exec(), stream);
   }
 
   subscribe(options: SubscribeOptions): Subscription {
@@ -140,7 +143,7 @@ export class RedisStreamsBus implements EventBus {
     return this.command(async () => {
       const [length, deadLetters, groups] = await Promise.all([
         this.redis.xLen(stream),
-        this.redis.xLen(deadLetterStream(stream)),
+        this.redis.xLen(deadLetterKey(this.redis, stream)),
         this.redis.xInfoGroups(stream).catch((error: unknown) => {
           if (isReplyError(error, 'ERR no such key')) return [];
           throw error;
@@ -161,7 +164,7 @@ export class RedisStreamsBus implements EventBus {
   /** The newest `count` dead letters of `stream`, oldest first. */
   async readDeadLetters(stream: string, count = 100): Promise<DeadLetter[]> {
     const entries = await this.command(() =>
-      this.redis.xRevRange(deadLetterStream(stream), '+', '-', { COUNT: count }),
+      this.redis.xRevRange(deadLetterKey(this.redis, stream), '+', '-', { COUNT: count }),
     );
     return entries.reverse().map((entry) => decodeDeadLetter(entry.message as EntryFields));
   }
@@ -175,11 +178,16 @@ export class RedisStreamsBus implements EventBus {
     ]);
   }
 
-  /** Fails at once when Redis is not connected, and after `commandTimeoutMs` when it does not answer. */
-  private async command<T>(run: () => Promise<T>): Promise<T> {
-    if (!this.redis.isReady) throw new Error('redis is not connected');
+  /**
+   * Fails at once when Redis is not connected (on a cluster: the master of
+   * `key`, when given, is not), and after `commandTimeoutMs` when it does not
+   * answer. On a cluster a failure asks for its layout again: the master may
+   * have died, and the next attempt should find the replica that took over.
+   */
+  private async command<T>(run: () => Promise<T>, key?: string): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     try {
+      if (!isRedisReady(this.redis, key)) throw new Error('redis is not connected');
       return await Promise.race([
         run(),
         new Promise<never>((_, reject) => {
@@ -189,6 +197,9 @@ export class RedisStreamsBus implements EventBus {
           );
         }),
       ]);
+    } catch (error) {
+      if (isCluster(this.redis)) void refreshTopology(this.redis, this.logger);
+      throw error;
     } finally {
       clearTimeout(timer);
     }
@@ -199,50 +210,46 @@ type Settings = Required<Omit<RedisStreamsBusOptions, 'redis' | 'logger'>>;
 
 class RedisGroupReader implements GroupReader {
   /** This subscription's own connection: its reads block it. */
-  private readonly connection: RedisClient;
+  private readonly connection: DedicatedConnection;
   private readonly stream: string;
+  private readonly deadLetters: string;
   private readonly group: string;
   private readonly consumer: string;
   private groupExists = false;
   /** Where the next XAUTOCLAIM scan of the group's pending entries starts. */
   private claimCursor = '0-0';
   private nextClaimAt = 0;
-  /** The connection's CLIENT ID, so `stop` can end a blocked read from the other connection. */
-  private connectionId: number | null = null;
   private blocked = false;
 
   constructor(
-    /** The bus's shared connection, never blocked: it sends CLIENT UNBLOCK. */
-    private readonly control: RedisClient,
+    redis: RedisClient,
     options: SubscribeOptions,
     private readonly settings: Settings,
     logger: Logger,
   ) {
     ({ stream: this.stream, group: this.group, consumer: this.consumer } = options);
-    this.connection = dedicatedConnection(control, logger);
-    // A reconnect is a new client on the server, with a new id.
-    this.connection.on('ready', () => {
-      this.connectionId = null;
-    });
+    this.deadLetters = deadLetterKey(redis, this.stream);
+    this.connection = new DedicatedConnection(redis, this.stream, logger);
   }
 
   async read(batchSize: number, blockMs: number, signal: AbortSignal): Promise<Delivery[]> {
-    await whenReady(this.connection, blockMs, signal);
+    const connection = await this.connection.ready(blockMs, signal);
     if (signal.aborted) return [];
     try {
-      if (!this.groupExists) await this.createGroup();
+      if (!this.groupExists) await this.createGroup(connection);
       if (Date.now() >= this.nextClaimAt) {
-        const claimed = await this.claim(batchSize);
+        const claimed = await this.claim(connection, batchSize);
         if (claimed.length > 0 || signal.aborted) return claimed;
       }
-      this.connectionId ??= await this.connection.clientId();
+      // Known before the read blocks, so that `stop` can end it from another connection.
+      await this.connection.clientId();
       // Wake up in time for the next scan for entries to take over (redeliveries among them).
       const block = Math.max(1, Math.min(blockMs, this.nextClaimAt - Date.now()));
       const unblock = () => this.unblock();
       signal.addEventListener('abort', unblock, { once: true });
       this.blocked = true;
       try {
-        const reply = (await this.connection.xReadGroup(
+        const reply = (await connection.xReadGroup(
           this.group,
           this.consumer,
           { key: this.stream, id: '>' },
@@ -256,22 +263,24 @@ class RedisGroupReader implements GroupReader {
         signal.removeEventListener('abort', unblock);
       }
     } catch (error) {
-      // Redis may have restarted without its data: recreate the group, rescan from the start.
-      if (isReplyError(error, 'NOGROUP') || !this.connection.isReady) this.groupExists = false;
+      // Redis may have restarted without its data, or a replica that took over may lack the group:
+      // recreate the group, rescan from the start.
+      if (isReplyError(error, 'NOGROUP') || !connection.isReady) this.groupExists = false;
       this.claimCursor = '0-0';
+      this.connection.failed(error);
       throw error;
     }
   }
 
   async ack(entry: Delivery): Promise<void> {
-    await this.connection.xAck(this.stream, this.group, entry.entryId);
+    await this.connection.client.xAck(this.stream, this.group, entry.entryId);
   }
 
   async retryLater(entry: Delivery, delayMs: number): Promise<void> {
     // Backdating its last delivery makes the entry claimable in `delayMs` rather than
     // `claimIdleMs`, by any consumer of the group, even if this process dies meanwhile.
     // RETRYCOUNT with JUSTID keeps the delivery counter where it is.
-    await this.connection.xClaimJustId(this.stream, this.group, this.consumer, 0, entry.entryId, {
+    await this.connection.client.xClaimJustId(this.stream, this.group, this.consumer, 0, entry.entryId, {
       IDLE: Math.max(0, this.settings.claimIdleMs - delayMs),
       RETRYCOUNT: entry.attempt,
     });
@@ -286,18 +295,19 @@ class RedisGroupReader implements GroupReader {
       group: this.group,
       consumer: this.consumer,
     });
-    await this.connection
+    await this.connection.client
       .multi()
-      .xAdd(deadLetterStream(this.stream), '*', fields, trimTo(this.settings.deadLetterMaxLen))
+      .xAdd(this.deadLetters, '*', fields, trimTo(this.settings.deadLetterMaxLen))
       .xAck(this.stream, this.group, entry.entryId)
       .exec();
   }
 
   async release(entries: readonly Delivery[]): Promise<void> {
+    const connection = this.connection.client;
     // Claimable at once, and the delivery that never reached a handler is not counted.
     await Promise.all(
       entries.map((entry) =>
-        this.connection.xClaimJustId(this.stream, this.group, this.consumer, 0, entry.entryId, {
+        connection.xClaimJustId(this.stream, this.group, this.consumer, 0, entry.entryId, {
           IDLE: this.settings.claimIdleMs,
           RETRYCOUNT: entry.attempt - 1,
         }),
@@ -306,15 +316,14 @@ class RedisGroupReader implements GroupReader {
   }
 
   async close(): Promise<void> {
-    if (this.connection.isReady) await this.connection.close().catch(() => this.connection.destroy());
-    else if (this.connection.isOpen) this.connection.destroy();
+    await this.connection.close();
   }
 
-  private async createGroup(): Promise<void> {
+  private async createGroup(connection: RedisNodeClient): Promise<void> {
     try {
       // From 0: a new group reads whatever the stream still holds, so events published
       // before its first consumer started are not missed.
-      await this.connection.xGroupCreate(this.stream, this.group, '0', { MKSTREAM: true });
+      await connection.xGroupCreate(this.stream, this.group, '0', { MKSTREAM: true });
     } catch (error) {
       if (!isReplyError(error, 'BUSYGROUP')) throw error;
     }
@@ -322,8 +331,8 @@ class RedisGroupReader implements GroupReader {
   }
 
   /** Takes over entries of the group idle for `claimIdleMs`: a dead consumer's, or failed ones now due. */
-  private async claim(count: number): Promise<Delivery[]> {
-    const { nextId, messages } = await this.connection.xAutoClaim(
+  private async claim(connection: RedisNodeClient, count: number): Promise<Delivery[]> {
+    const { nextId, messages } = await connection.xAutoClaim(
       this.stream,
       this.group,
       this.consumer,
@@ -340,7 +349,7 @@ class RedisGroupReader implements GroupReader {
     // commands go out in one round trip (node-redis pipelines what is sent in one tick).
     const counts = await Promise.all(
       claimed.map((message) =>
-        this.connection.xPendingRange(this.stream, this.group, message.id, message.id, 1, { consumer: this.consumer }),
+        connection.xPendingRange(this.stream, this.group, message.id, message.id, 1, { consumer: this.consumer }),
       ),
     );
     return claimed.map((message, index) =>
@@ -349,10 +358,8 @@ class RedisGroupReader implements GroupReader {
   }
 
   private unblock(): void {
-    if (!this.blocked || this.connectionId === null || !this.control.isReady) return;
-    // The blocked XREADGROUP returns as if it had timed out. Best effort: if it fails,
-    // the read ends by itself within blockMs.
-    this.control.sendCommand(['CLIENT', 'UNBLOCK', String(this.connectionId)]).catch(() => {});
+    // The blocked XREADGROUP returns as if it had timed out.
+    if (this.blocked) this.connection.unblock();
   }
 }
 

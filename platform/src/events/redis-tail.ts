@@ -2,7 +2,7 @@ import type { MultiErrorReply } from 'redis';
 import { redisModule, type RedisClient } from '../cache/redis.ts';
 import type { Logger } from '../logger.ts';
 import type { EntryFields } from './codec.ts';
-import { dedicatedConnection, isReplyError, whenReady, type StreamsReply } from './redis-connection.ts';
+import { DedicatedConnection, isReplyError, type StreamsReply } from './redis-connection.ts';
 import {
   comparePositions,
   gapAfter,
@@ -21,7 +21,8 @@ import {
  * entries. So each stream with tails in this process has one reader, a
  * blocking XREAD loop on a connection of its own, which hands each entry to
  * every tail in memory. It starts with the stream's first tail and stops
- * with its last.
+ * with its last. On a cluster that connection goes to the master of the
+ * stream's slot, and follows the slot to a replica that takes over.
  *
  * Replays do not block: they read pages with XRANGE on the bus's shared
  * connection, each in one MULTI with XINFO STREAM, so that whether the stream
@@ -32,11 +33,11 @@ import {
 const liveReadCount = 1_000;
 
 export interface RedisTailReadersOptions {
-  /** The bus's connection, never blocked: replays read on it. */
+  /** The bus's connection (a server's or a cluster's), never blocked: replays read on it. */
   redis: RedisClient;
   logger: Logger;
-  /** The bus's way of sending a command: failing fast when Redis is away, and within its timeout. */
-  command<T>(run: () => Promise<T>): Promise<T>;
+  /** The bus's way of sending a command on `stream`: failing fast when Redis (its master) is away, and within its timeout. */
+  command<T>(run: () => Promise<T>, stream: string): Promise<T>;
 }
 
 /** One bus's stream readers, one per stream that has tails. */
@@ -49,13 +50,13 @@ export class RedisTailReaders {
     const { redis, command } = this.options;
     return {
       stream,
-      newest: () => command(async () => (await readPage(redis, stream, null, 0)).history.newest),
+      newest: () => command(async () => (await readPage(redis, stream, null, 0)).history.newest, stream),
       read: (after, count) =>
         command(async () => {
           const { history, entries } = await readPage(redis, stream, after, count);
           const gap = gapAfter(after, history);
           return { entries: gap === null ? entries : [], gap } satisfies ReplayPage;
-        }),
+        }, stream),
       join: (tail, caughtUpTo) => this.join(stream, tail, caughtUpTo),
       leave: (tail) => this.leave(stream, tail),
     };
@@ -85,7 +86,7 @@ export class RedisTailReaders {
 /** The blocking XREAD loop of one stream, handing entries to its tails. */
 class StreamReader {
   readonly live: LiveFanOut;
-  private readonly connection: RedisClient;
+  private readonly connection: DedicatedConnection;
   private readonly stopping = new AbortController();
   private readonly done: Promise<void>;
 
@@ -96,7 +97,7 @@ class StreamReader {
     private readonly logger: Logger,
   ) {
     this.live = new LiveFanOut(position, logger);
-    this.connection = dedicatedConnection(control, logger, connectionName(stream));
+    this.connection = new DedicatedConnection(control, stream, logger, connectionName(stream));
     this.done = this.loop().catch((error: unknown) =>
       this.logger.error({ err: error }, 'event tail: reader stopped by an unexpected error'),
     );
@@ -105,8 +106,10 @@ class StreamReader {
   async stop(): Promise<void> {
     this.stopping.abort();
     // The read in flight is of no use to anyone: dropping the connection ends it now rather than within blockMs.
-    if (this.connection.isOpen) this.connection.destroy();
+    this.connection.destroy();
     await this.done;
+    // And whatever the loop's last turn may have opened again meanwhile.
+    await this.connection.close();
   }
 
   private async loop(): Promise<void> {
@@ -114,12 +117,12 @@ class StreamReader {
     const streak = new RetryStreak(this.logger, 'reading the stream');
     while (!signal.aborted) {
       try {
-        await whenReady(this.connection, this.live.blockMs, signal);
+        const connection = await this.connection.ready(this.live.blockMs, signal);
         if (signal.aborted) break;
         // From the last entry handed out, never `$`: entries appended between two reads are read by the next.
         // Trimming could only take entries from under it if the stream grew by more than its
         // maxLen between two reads.
-        const reply = (await this.connection.xRead(
+        const reply = (await connection.xRead(
           { key: this.stream, id: this.live.position },
           { COUNT: liveReadCount, BLOCK: this.live.blockMs },
         )) as StreamsReply;
@@ -129,7 +132,9 @@ class StreamReader {
           for (const { id, message } of messages) this.live.deliver({ position: id, fields: message as EntryFields });
         }
       } catch (error) {
-        if (!signal.aborted) await streak.failed(error, signal);
+        if (signal.aborted) break;
+        this.connection.failed(error);
+        await streak.failed(error, signal);
       }
     }
   }

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'graphql';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { RedisCache } from '../../../platform/src/cache/redis.ts';
+import { isCluster, RedisCache } from '../../../platform/src/cache/redis.ts';
 import { testLogger } from '../../../test/support/shop-graph.ts';
 import { until } from '../../../test/support/until.ts';
 import { QueryPlans, type PlanOrigin, type QueryPlansObserver } from '../../src/executor/plans/index.ts';
@@ -61,8 +61,11 @@ function counting() {
 /** Every entry under one supergraph's prefix, key and value. */
 async function entriesOf(redis: RedisCache, plans: QueryPlans): Promise<Map<string, string>> {
   const entries = new Map<string, string>();
-  for await (const keys of redis.connection.scanIterator({ MATCH: `qp:${plans.graphHash}:*`, COUNT: 1000 })) {
-    for (const key of keys) entries.set(key, (await redis.connection.get(key))!);
+  const connection = redis.connection;
+  // A scan covers one server: this file's Redis is one.
+  if (isCluster(connection)) throw new Error('entriesOf scans one Redis server, not a cluster');
+  for await (const keys of connection.scanIterator({ MATCH: `qp:${plans.graphHash}:*`, COUNT: 1000 })) {
+    for (const key of keys) entries.set(key, (await connection.get(key))!);
   }
   return entries;
 }

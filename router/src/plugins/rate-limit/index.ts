@@ -27,9 +27,10 @@ export interface RateLimitOptions {
   /** Stricter allowances by operation name, counted on top of the caller's. Default: none. */
   operations?: Readonly<Record<string, RateLimitRule>>;
   /**
-   * Shared counters, so the limit holds across router instances. Null keeps
-   * them in this process. While Redis fails or is slower than 200 ms, each
-   * instance counts in memory instead: limits loosen, requests never fail.
+   * Shared counters, so the limit holds across router instances: one
+   * server's client or a cluster's. Null keeps them in this process. While
+   * Redis fails or is slower than 200 ms, each instance counts in memory
+   * instead: limits loosen, requests never fail.
    */
   redis: RedisClient | null;
   /**
@@ -135,6 +136,10 @@ function limiter(keyPrefix: string, { points, windowSeconds }: RateLimitRule, re
   const memory = new RateLimiterMemory({ keyPrefix, points, duration: windowSeconds });
   if (!redis) return memory;
   return new RLWrapperTimeouts({
+    // A counter is one key, and its Lua script touches that key alone, so a cluster runs it on
+    // the key's master as it is. rate-limiter-flexible cannot tell whether a node-redis 5
+    // cluster is ready (rejectIfRedisNotReady looks for a v4 internal), so there a command for a
+    // master that is down fails at once (no offline queue) or times out, and the insurance counts.
     limiter: new RateLimiterRedis({
       storeClient: redis,
       useRedisPackage: true,

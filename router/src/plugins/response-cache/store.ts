@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Awaitable } from '../../../../platform/src/awaitable.ts';
-import type { RedisCache, RedisClient } from '../../../../platform/src/cache/redis.ts';
+import {
+  isCluster,
+  pipeline,
+  type KeyCommand,
+  type RedisCache,
+  type RedisClient,
+  type RedisNodeClient,
+} from '../../../../platform/src/cache/redis.ts';
 
 /** One cached response: its body bytes exactly as first sent, and what they may be reused for. */
 export interface CachedResponse {
@@ -122,7 +129,16 @@ export class MemoryResponseStore implements ResponseStore {
  * A store writes the entry first and reads the marks after; a purge writes
  * the marks first and reads the tag sets after. Whichever comes second sees
  * the other's write, so a response raced by a purge is either not kept or
- * removed by the purge.
+ * removed by the purge. This needs each phase done before the next starts,
+ * not the keys of a phase on one server: every key is written on its own
+ * and read where it lives.
+ *
+ * So the keys carry no hash tag, and on a Redis Cluster they spread over
+ * every master like any keys: one slot for the whole cache would put it
+ * all on one master. Each phase is one `pipeline` of commands on one key
+ * each: one round trip on one server, one per master involved (in
+ * parallel) on a cluster, which refuses a MULTI or a command whose keys
+ * span slots.
  */
 export class RedisResponseStore implements ResponseStore {
   readonly kind = 'redis';
@@ -140,26 +156,27 @@ export class RedisResponseStore implements ResponseStore {
   }
 
   async set(key: string, response: CachedResponse, tags: readonly string[], generation: number) {
-    const ttlMs = response.maxAgeSeconds * 1000;
-    const expiresAt = response.createdAt + ttlMs;
+    const ttl = String(response.maxAgeSeconds * 1000);
+    const expiresAt = String(response.createdAt + response.maxAgeSeconds * 1000);
     const hashed = digest(key);
     await this.redis.run(async (client) => {
-      const batch = client
-        .multi()
-        .set(entryKey(hashed), encodeEntry(response), { expiration: { type: 'PX', value: ttlMs } });
-      for (const tag of tags) {
-        const tagKey = tagSetKey(tag);
-        batch
-          .zAdd(tagKey, { score: expiresAt, value: hashed })
-          .zRemRangeByScore(tagKey, '-inf', response.createdAt)
-          // The set lives as long as its longest-lived member.
-          .pExpire(tagKey, ttlMs, 'NX')
-          .pExpire(tagKey, ttlMs, 'GT');
-      }
-      await batch.execAsPipeline();
-      const marks = client.multi();
-      for (const tag of [everythingMark, ...tags]) marks.zScore(markKey(tag), markMember);
-      const purgedAt = await marks.execAsPipeline();
+      await pipeline(client, [
+        ['SET', entryKey(hashed), encodeEntry(response), 'PX', ttl],
+        ...tags.flatMap((tag): KeyCommand[] => {
+          const tagKey = tagSetKey(tag);
+          return [
+            ['ZADD', tagKey, expiresAt, hashed],
+            ['ZREMRANGEBYSCORE', tagKey, '-inf', String(response.createdAt)],
+            // The set lives as long as its longest-lived member.
+            ['PEXPIRE', tagKey, ttl, 'NX'],
+            ['PEXPIRE', tagKey, ttl, 'GT'],
+          ];
+        }),
+      ]);
+      const purgedAt = await pipeline(
+        client,
+        [everythingMark, ...tags].map((tag) => ['ZSCORE', markKey(tag), markMember]),
+      );
       if (purgedAt.some((mark) => Number(mark ?? 0) > generation)) await client.unlink(entryKey(hashed));
     });
   }
@@ -167,12 +184,15 @@ export class RedisResponseStore implements ResponseStore {
   async purgeTags(tags: readonly string[]) {
     const purged = await this.redis.run(async (client) => {
       await markPurged(client, tags);
-      const keys = new Set<string>();
-      for (const tag of tags) for (const key of await client.zRange(tagSetKey(tag), 0, -1)) keys.add(key);
-      const batch = client.multi();
-      for (const key of keys) batch.unlink(entryKey(key));
-      for (const tag of tags) batch.unlink(tagSetKey(tag));
-      const removed = await batch.execAsPipeline();
+      const members = await pipeline(
+        client,
+        tags.map((tag) => ['ZRANGE', tagSetKey(tag), '0', '-1']),
+      );
+      const keys = new Set((members as string[][]).flat());
+      const removed = await pipeline(client, [
+        ...[...keys].map((key): KeyCommand => ['UNLINK', entryKey(key)]),
+        ...tags.map((tag): KeyCommand => ['UNLINK', tagSetKey(tag)]),
+      ]);
       return removed.slice(0, keys.size).reduce<number>((sum, count) => sum + Number(count), 0);
     });
     return purged ?? 0;
@@ -181,14 +201,16 @@ export class RedisResponseStore implements ResponseStore {
   async purgeAll() {
     const purged = await this.redis.run(async (client) => {
       await markPurged(client, [everythingMark]);
-      let count = 0;
-      // Entries and tag sets only: the purge count and marks must outlive a purge of everything.
-      for await (const keys of client.scanIterator({ MATCH: 'rc:[et]:*', COUNT: 1000 })) {
-        if (keys.length === 0) continue;
-        count += keys.filter((key) => key.startsWith('rc:e:')).length;
-        await client.unlink(keys);
-      }
-      return count;
+      if (!isCluster(client)) return removeEverything(client, (keys) => client.unlink(keys));
+      // A scan sees the keys of the server it runs on, so every master is scanned; and a
+      // command on several keys must keep to one slot, so each key is unlinked on its own.
+      const counts = await Promise.all(
+        client.masters.map(async (master) => {
+          const node = await client.nodeClient(master);
+          return removeEverything(node, (keys) => Promise.all(keys.map((key) => node.unlink(key))));
+        }),
+      );
+      return counts.reduce((sum, count) => sum + count, 0);
     }, 30_000);
     return purged ?? 0;
   }
@@ -203,13 +225,29 @@ function markKey(tag: string) {
 
 /** Counts a purge and marks `tags` with the count, before anything is removed. */
 async function markPurged(client: RedisClient, tags: readonly string[]) {
-  const generation = await client.incr(generationKey);
-  const batch = client.multi();
-  for (const tag of tags)
-    batch
-      .zAdd(markKey(tag), { score: generation, value: markMember }, { comparison: 'GT' })
-      .pExpire(markKey(tag), purgeMarkTtlMs);
-  await batch.execAsPipeline();
+  const generation = String(await client.incr(generationKey));
+  await pipeline(
+    client,
+    tags.flatMap((tag): KeyCommand[] => [
+      ['ZADD', markKey(tag), 'GT', generation, markMember],
+      ['PEXPIRE', markKey(tag), String(purgeMarkTtlMs)],
+    ]),
+  );
+}
+
+/**
+ * Removes the entries and tag sets one server holds; resolves with how many
+ * entries went. The purge count and marks stay: they must outlive a purge
+ * of everything.
+ */
+async function removeEverything(server: RedisNodeClient, unlink: (keys: string[]) => Promise<unknown>) {
+  let count = 0;
+  for await (const keys of server.scanIterator({ MATCH: 'rc:[et]:*', COUNT: 1000 })) {
+    if (keys.length === 0) continue;
+    count += keys.filter((key) => key.startsWith('rc:e:')).length;
+    await unlink(keys);
+  }
+  return count;
 }
 
 function digest(key: string) {
