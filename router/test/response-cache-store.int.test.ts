@@ -4,7 +4,7 @@ import { RedisCache } from '../../platform/src/cache/redis.ts';
 import { testLogger } from '../../test/support/shop-graph.ts';
 import { until } from '../../test/support/until.ts';
 import { MemoryResponseStore, RedisResponseStore, type ResponseStore } from '../src/plugins/response-cache/index.ts';
-import type { CachedResponse } from '../src/plugins/response-cache/store.ts';
+import type { CachedResponse, ResponseStoreOptions } from '../src/plugins/response-cache/store.ts';
 
 /**
  * The store contract, run over both stores: entries found by key, removed
@@ -21,14 +21,19 @@ afterAll(async () => {
   await redis?.close();
 });
 
-const stores: Array<[string, () => Promise<ResponseStore>]> = [
-  ['memory', async () => new MemoryResponseStore()],
+/**
+ * Opened with no refill delay unless a test asks for one: the purge count's
+ * guarantee is tested apart from the delay, which would also keep out the
+ * responses read after a purge.
+ */
+const stores: Array<[string, (options?: ResponseStoreOptions) => Promise<ResponseStore>]> = [
+  ['memory', async ({ refillDelayMs = 0 } = {}) => new MemoryResponseStore(undefined, { refillDelayMs })],
   [
     'redis',
-    async () => {
+    async ({ refillDelayMs = 0 } = {}) => {
       if (!redis) throw new Error('needs redis-server on PATH (.ci/run installs it)');
       await until(() => redis.connected, { what: 'redis connected' });
-      return new RedisResponseStore(redis);
+      return new RedisResponseStore(redis, { refillDelayMs });
     },
   ],
 ];
@@ -70,6 +75,44 @@ describe.each(stores)('the %s response store', (_, open) => {
     // Read again after the purge: the answer is current and kept.
     await store.set(entry.key, response('current'), [entry.product, entry.user], (await store.generation())!);
     expect((await store.get(entry.key))?.body.toString()).toBe('current');
+  });
+
+  it('keeps no response carrying a purged tag during the refill delay, however late it was read', async () => {
+    const store = await open({ refillDelayMs: 60_000 });
+    const [entry, other] = [fresh(), fresh()];
+    await store.purgeTags([entry.product]);
+    // Read after the purge (a later generation), from a replica that had not replayed the change yet.
+    await store.set(entry.key, response('from the past'), [entry.product, entry.user], (await store.generation())!);
+    expect(await store.get(entry.key)).toBeUndefined();
+    // Only responses carrying the purged tag wait.
+    await store.set(other.key, response('other'), [other.product], (await store.generation())!);
+    expect((await store.get(other.key))?.body.toString()).toBe('other');
+  });
+
+  it('keeps responses carrying a purged tag again once the refill delay is over', async () => {
+    const refillDelayMs = 200;
+    const store = await open({ refillDelayMs });
+    const entry = fresh();
+    await store.purgeTags([entry.product]);
+    const purgedAt = performance.now();
+    await until(
+      async () => {
+        await store.set(entry.key, response('current'), [entry.product], (await store.generation())!);
+        return (await store.get(entry.key)) !== undefined;
+      },
+      { what: 'the entry stored after the refill delay' },
+    );
+    // Not before the delay (Redis expires the mark on its own clock: a few ms of leeway).
+    expect(performance.now() - purgedAt).toBeGreaterThanOrEqual(refillDelayMs - 20);
+    expect((await store.get(entry.key))?.body.toString()).toBe('current');
+  });
+
+  it('keeps no response at all for the refill delay after a purge of everything', async () => {
+    const store = await open({ refillDelayMs: 60_000 });
+    const entry = fresh();
+    await store.purgeAll();
+    await store.set(entry.key, response('from the past'), [entry.product], (await store.generation())!);
+    expect(await store.get(entry.key)).toBeUndefined();
   });
 
   it('keeps a response when only other tags were purged while it was read', async () => {

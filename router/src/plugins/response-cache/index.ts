@@ -14,7 +14,7 @@ import {
   type RouterPlugin,
   type RouterRequest,
 } from '../plugin.ts';
-import { MemoryResponseStore, RedisResponseStore } from './store.ts';
+import { defaultRefillDelayMs, MemoryResponseStore, RedisResponseStore } from './store.ts';
 import { purgeEndpoint } from './purge-endpoint.ts';
 import { purgeOnEvents } from './event-purge.ts';
 import type { CachedResponse, ResponseStore } from './store.ts';
@@ -271,6 +271,14 @@ export interface ResponseCachePluginOptions {
    */
   maxTtlSeconds?: number;
   /**
+   * After a purge, how long responses carrying its tags are not stored, in
+   * ms: a subgraph reading from a Postgres replica answers from its past
+   * until the replica has replayed the change (store.ts). Keep it above the
+   * replicas' replay lag; 0 stores them at once.
+   * @default 1000
+   */
+  refillDelayMs?: number;
+  /**
    * Bearer token for `POST /cache/purge`.
    * @default null: the endpoint is off
    */
@@ -299,6 +307,7 @@ export interface ResponseCachePluginOptions {
  */
 export function responseCachePlugin({
   maxTtlSeconds = 3600,
+  refillDelayMs = defaultRefillDelayMs,
   purgeToken = null,
   eventBus = null,
   eventStreamPrefix = '',
@@ -337,7 +346,9 @@ export function responseCachePlugin({
     name: 'response cache',
     setup({ redis, logger, metrics, cache: shared }) {
       const created = new ResponseCache({
-        store: redis ? new RedisResponseStore(redis) : new MemoryResponseStore(),
+        store: redis
+          ? new RedisResponseStore(redis, { refillDelayMs })
+          : new MemoryResponseStore(undefined, { refillDelayMs }),
         logger,
         maxTtlSeconds,
       });

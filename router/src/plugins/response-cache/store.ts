@@ -32,6 +32,13 @@ export interface CachedResponse {
  * the change, and it is not kept. Without this, a query that read just
  * before a write committed could store its stale answer just after the
  * write's purge, and serve it for the entry's whole lifetime.
+ *
+ * And for `refillDelayMs` after a purge, no response carrying one of its
+ * tags is stored at all, however late it began: a subgraph that reads from
+ * a Postgres replica (`<NAME>_DATABASE_REPLICA_URLS`) answers from the
+ * replica's past until it has replayed the change, and that answer, stored
+ * just after the purge, would bring back what the purge removed for the
+ * entry's whole lifetime. Such responses are served, only not kept.
  */
 export interface ResponseStore {
   readonly kind: 'redis' | 'memory';
@@ -58,6 +65,18 @@ const everythingMark = ' all';
 /** Bytes of response bodies kept in memory when there is no Redis. */
 const defaultMemoryBytes = 128 * 1024 * 1024;
 
+/**
+ * After a purge, how long responses carrying its tags are not stored:
+ * above the replay lag of a healthy streaming replica (milliseconds), and
+ * short enough that a popular entity's entry is back within a second.
+ */
+export const defaultRefillDelayMs = 1_000;
+
+export interface ResponseStoreOptions {
+  /** After a purge, how long responses carrying its tags are not stored; 0 stores them at once. Default: `defaultRefillDelayMs`. */
+  refillDelayMs?: number;
+}
+
 /** A bounded LRU in this process: for one router instance, or tests. */
 export class MemoryResponseStore implements ResponseStore {
   readonly kind = 'memory';
@@ -66,8 +85,13 @@ export class MemoryResponseStore implements ResponseStore {
   private purges = 0;
   /** The purge count when each tag was last purged. */
   private readonly purgedAt = new LRUCache<string, number>({ max: 100_000, ttl: purgeMarkTtlMs });
+  /** When each tag was last purged (performance.now()), while its responses are not to be stored. */
+  private readonly refilling: LRUCache<string, number> | null;
+  private readonly refillDelayMs: number;
 
-  constructor(maxBytes = defaultMemoryBytes) {
+  constructor(maxBytes = defaultMemoryBytes, { refillDelayMs = defaultRefillDelayMs }: ResponseStoreOptions = {}) {
+    this.refillDelayMs = refillDelayMs;
+    this.refilling = refillDelayMs > 0 ? new LRUCache({ max: 100_000, ttl: refillDelayMs }) : null;
     this.entries = new LRUCache({
       maxSize: maxBytes,
       sizeCalculation: ({ response }, key) => response.body.length + key.length,
@@ -91,7 +115,9 @@ export class MemoryResponseStore implements ResponseStore {
   }
 
   async set(key: string, response: CachedResponse, tags: readonly string[], generation: number) {
-    if ([everythingMark, ...tags].some((tag) => (this.purgedAt.get(tag) ?? 0) > generation)) return;
+    const marks = [everythingMark, ...tags];
+    if (marks.some((tag) => (this.purgedAt.get(tag) ?? 0) > generation)) return;
+    if (this.refilling && marks.some((tag) => this.isRefilling(tag))) return;
     this.entries.set(key, { response, tags }, { ttl: response.maxAgeSeconds * 1000 });
     if (!this.entries.has(key)) return; // larger than the whole cache
     for (const tag of tags) {
@@ -103,7 +129,10 @@ export class MemoryResponseStore implements ResponseStore {
 
   async purgeTags(tags: readonly string[]) {
     this.purges++;
-    for (const tag of tags) this.purgedAt.set(tag, this.purges);
+    for (const tag of tags) {
+      this.purgedAt.set(tag, this.purges);
+      this.refilling?.set(tag, performance.now());
+    }
     const keys = new Set(tags.flatMap((tag) => [...(this.keysByTag.get(tag) ?? [])]));
     for (const key of keys) this.entries.delete(key);
     return keys.size;
@@ -111,9 +140,16 @@ export class MemoryResponseStore implements ResponseStore {
 
   async purgeAll() {
     this.purgedAt.set(everythingMark, ++this.purges);
+    this.refilling?.set(everythingMark, performance.now());
     const count = this.entries.size;
     this.entries.clear();
     return count;
+  }
+
+  /** The LRU's own expiry is checked lazily, and rounded to its clock: the time is compared here. */
+  private isRefilling(tag: string): boolean {
+    const purgedAt = this.refilling?.get(tag);
+    return purgedAt !== undefined && performance.now() - purgedAt < this.refillDelayMs;
   }
 }
 
@@ -124,7 +160,9 @@ export class MemoryResponseStore implements ResponseStore {
  * - `rc:t:<tag>`: a sorted set of entry keys scored by their expiry, trimmed
  *   of expired members on every write so it stays as small as the live entries;
  * - `rc:g`: the purge count, and `rc:p:<tag>`: the count at the tag's last
- *   purge (one member scored by it, raised only: `ZADD GT`), kept a few minutes.
+ *   purge (one member scored by it, raised only: `ZADD GT`), kept a few minutes;
+ * - `rc:r:<tag>`: present for `refillDelayMs` after the tag's last purge,
+ *   expiring on Redis's clock, so routers whose clocks differ agree on it.
  *
  * A store writes the entry first and reads the marks after; a purge writes
  * the marks first and reads the tag sets after. Whichever comes second sees
@@ -142,8 +180,14 @@ export class MemoryResponseStore implements ResponseStore {
  */
 export class RedisResponseStore implements ResponseStore {
   readonly kind = 'redis';
+  private readonly refillDelayMs: number;
 
-  constructor(private readonly redis: RedisCache) {}
+  constructor(
+    private readonly redis: RedisCache,
+    { refillDelayMs = defaultRefillDelayMs }: ResponseStoreOptions = {},
+  ) {
+    this.refillDelayMs = refillDelayMs;
+  }
 
   async get(key: string) {
     const value = await this.redis.getBuffer(entryKey(digest(key)));
@@ -173,17 +217,21 @@ export class RedisResponseStore implements ResponseStore {
           ];
         }),
       ]);
-      const purgedAt = await pipeline(
-        client,
-        [everythingMark, ...tags].map((tag) => ['ZSCORE', markKey(tag), markMember]),
-      );
-      if (purgedAt.some((mark) => Number(mark ?? 0) > generation)) await client.unlink(entryKey(hashed));
+      const marks = [everythingMark, ...tags];
+      // In the same round trip as the purge marks: whether any tag is still refilling.
+      const answers = await pipeline(client, [
+        ...marks.map((tag): KeyCommand => ['ZSCORE', markKey(tag), markMember]),
+        ...(this.refillDelayMs > 0 ? marks.map((tag): KeyCommand => ['EXISTS', refillKey(tag)]) : []),
+      ]);
+      const purgedAt = answers.slice(0, marks.length);
+      const refilling = answers.slice(marks.length).some((exists) => Number(exists) > 0);
+      if (refilling || purgedAt.some((mark) => Number(mark ?? 0) > generation)) await client.unlink(entryKey(hashed));
     });
   }
 
   async purgeTags(tags: readonly string[]) {
     const purged = await this.redis.run(async (client) => {
-      await markPurged(client, tags);
+      await markPurged(client, tags, this.refillDelayMs);
       const members = await pipeline(
         client,
         tags.map((tag) => ['ZRANGE', tagSetKey(tag), '0', '-1']),
@@ -200,7 +248,7 @@ export class RedisResponseStore implements ResponseStore {
 
   async purgeAll() {
     const purged = await this.redis.run(async (client) => {
-      await markPurged(client, [everythingMark]);
+      await markPurged(client, [everythingMark], this.refillDelayMs);
       if (!isCluster(client)) return removeEverything(client, (keys) => client.unlink(keys));
       // A scan sees the keys of the server it runs on, so every master is scanned; and a
       // command on several keys must keep to one slot, so each key is unlinked on its own.
@@ -223,16 +271,21 @@ function markKey(tag: string) {
   return `rc:p:${tag}`;
 }
 
-/** Counts a purge and marks `tags` with the count, before anything is removed. */
-async function markPurged(client: RedisClient, tags: readonly string[]) {
+/** Counts a purge and marks `tags` with the count, and as refilling, before anything is removed. */
+async function markPurged(client: RedisClient, tags: readonly string[], refillDelayMs: number) {
   const generation = String(await client.incr(generationKey));
   await pipeline(
     client,
     tags.flatMap((tag): KeyCommand[] => [
       ['ZADD', markKey(tag), 'GT', generation, markMember],
       ['PEXPIRE', markKey(tag), String(purgeMarkTtlMs)],
+      ...(refillDelayMs > 0 ? [['SET', refillKey(tag), '1', 'PX', String(refillDelayMs)] as KeyCommand] : []),
     ]),
   );
+}
+
+function refillKey(tag: string) {
+  return `rc:r:${tag}`;
 }
 
 /**
