@@ -27,6 +27,7 @@ import { createLogger } from '../platform/src/logger.ts';
 import { parseSubgraphConfig, subgraphEnv } from '../platform/src/subgraph/config.ts';
 import { routerConfigFrom } from '../router/src/config.ts';
 import { subgraphs } from '../subgraphs/registry.ts';
+import { readDockerfile } from './support/dockerfile.ts';
 
 /**
  * deploy/k8s/ is written by hand, like docker-compose.yml; this renders each
@@ -572,6 +573,33 @@ describe.each(overlays)('the $overlay overlay (deploy/k8s/overlays)', ({ overlay
       [...workloadNames('subgraph'), ...workloadNames('migration')].sort(),
     );
     expect(allowed(labelsOf('redis'), 6379)).toEqual([...workloadNames('router'), ...workloadNames('subgraph')].sort());
+  });
+
+  it("runs the image's pods unprivileged on a read-only root filesystem, writing only to a pod-lived /tmp, where Node's compile cache is", () => {
+    const compileCache = readDockerfile().env.NODE_COMPILE_CACHE;
+    expect(compileCache, 'the Dockerfile sets NODE_COMPILE_CACHE').toBeDefined();
+    const image = workloadsOf(objects).filter((workload) =>
+      ['router', 'subgraph', 'migration'].includes(componentOf(workload) ?? ''),
+    );
+    expect(image.length).toBe(1 + 2 * subgraphs.length);
+    for (const workload of image) {
+      const name = `${workload.kind}/${workload.metadata.name}`;
+      const pod = workload.spec.template.spec!;
+      const container = containerOf(workload);
+      expect(pod.securityContext, name).toMatchObject({ runAsNonRoot: true, runAsUser: expect.any(Number) });
+      expect(container.securityContext, name).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+      });
+      // The compile cache's folder is on a writable mount, which lives with the pod: a container
+      // restarted in it starts with the cache its previous start wrote.
+      const mount = container.volumeMounts?.find((candidate) => compileCache!.startsWith(`${candidate.mountPath}/`));
+      expect(mount, `${name} mounts a folder holding ${compileCache}`).toBeDefined();
+      expect(mount!.readOnly ?? false, name).toBe(false);
+      const volume = pod.volumes?.find((candidate) => candidate.name === mount!.name);
+      expect(volume?.emptyDir, `${name}: ${mount!.mountPath} is an emptyDir`).toBeDefined();
+    }
   });
 
   it('sizes every container', () => {

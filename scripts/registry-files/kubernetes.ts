@@ -82,6 +82,15 @@ ${databaseUrl('            ')}
                 secretKeyRef:
                   name: shop-graph-redis
                   key: REDIS_URL
+          volumeMounts:
+            # The one writable folder (the root filesystem is read-only: ../patches/unprivileged.yaml).
+            - name: tmp
+              mountPath: /tmp
+      volumes:
+        # Lives as long as the pod, so a restarted container finds Node's compile cache (NODE_COMPILE_CACHE) there.
+        - name: tmp
+          emptyDir:
+            sizeLimit: 64Mi
 ---
 apiVersion: v1
 kind: Service
@@ -117,5 +126,14 @@ ${labels('migration', '        ')}
           args: ['node', 'scripts/db.js', 'migrate', '${name}']
           env:
 ${databaseUrl('            ')}
+          volumeMounts:
+            # The one writable folder (the root filesystem is read-only: ../patches/unprivileged.yaml).
+            - name: tmp
+              mountPath: /tmp
+      volumes:
+        # Lives as long as the pod, so a restarted container finds Node's compile cache (NODE_COMPILE_CACHE) there.
+        - name: tmp
+          emptyDir:
+            sizeLimit: 64Mi
 `;
 }
