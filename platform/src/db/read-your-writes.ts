@@ -145,7 +145,9 @@ export function redisRecentWrites({
   return {
     lastWriteOf: async (caller) => {
       // `run` answers undefined when Redis failed, and GET answers null for a key that is not there.
-      const stored = await redis()?.run((client) => client.get(recentWriteKey(subgraph, caller)));
+      const key = recentWriteKey(subgraph, caller);
+      // With `key`, a cluster whose master for it is down answers at once rather than at the timeout.
+      const stored = await redis()?.run((client) => client.get(key), { key });
       if (stored === undefined) return { kind: 'unknown' };
       if (stored !== null && !/^[0-9a-f]{16}$/.test(stored)) return { kind: 'unknown' };
       const position = later(stored === null ? undefined : BigInt(`0x${stored}`), here.get(caller));
@@ -153,11 +155,14 @@ export function redisRecentWrites({
     },
     record: async (caller, position) => {
       here.record(caller, position);
-      const recorded = await redis()?.run((client) =>
-        client.eval(recordLaterPosition, {
-          keys: [recentWriteKey(subgraph, caller)],
-          arguments: [position.toString(16).padStart(16, '0'), String(windowMs)],
-        }),
+      const key = recentWriteKey(subgraph, caller);
+      const recorded = await redis()?.run(
+        (client) =>
+          client.eval(recordLaterPosition, {
+            keys: [key],
+            arguments: [position.toString(16).padStart(16, '0'), String(windowMs)],
+          }),
+        { key },
       );
       return recorded !== undefined;
     },
