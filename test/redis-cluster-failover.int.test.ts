@@ -43,9 +43,19 @@ const pauseMs = 10;
 const requestsPerPhase = 150;
 /** Events acknowledged before the kill, and again after the promotion. */
 const eventsPerPhase = 100;
+/**
+ * The longest a request answered between the kill and the promotion may
+ * take: several times what the fail-open path costs (a request, tens of ms
+ * here, plus at most a 200 ms command timeout), far below the seconds of the
+ * failover itself, which a request waiting on the dead master would take.
+ */
+const outageLatencyBoundMs = speed.scale(1_000);
 
 interface Outcome {
+  /** When the answer was read (Date.now()). */
   at: number;
+  /** How long the request took, in ms. */
+  tookMs: number;
   status: number;
   ok: boolean;
   cache: string | null;
@@ -62,7 +72,7 @@ let stream: string;
 const routerLog: Array<{ time: number; msg: string }> = [];
 
 beforeAll(async () => {
-  cluster = await startRedisCluster();
+  cluster = await startRedisCluster({ speed });
   const owner = await cluster.masterFor('rc:g');
   victim = owner.master;
   if (!owner.replica) throw new Error(`the master on ${victim.port} has no replica`);
@@ -113,6 +123,8 @@ afterAll(async () => {
 const productQuery = 'query ($id: ID!) { product(id: $id) { id name } }';
 
 async function post(id: string): Promise<Outcome> {
+  const startedAt = performance.now();
+  const tookMs = () => performance.now() - startedAt;
   try {
     const response = await fetch(graph.router.url, {
       method: 'POST',
@@ -122,12 +134,13 @@ async function post(id: string): Promise<Outcome> {
     const body = (await response.json()) as { data?: { product?: { id: string } | null }; errors?: unknown[] };
     return {
       at: Date.now(),
+      tookMs: tookMs(),
       status: response.status,
       ok: response.status === 200 && !body.errors && body.data?.product?.id === id,
       cache: response.headers.get('x-cache'),
     };
   } catch {
-    return { at: Date.now(), status: 0, ok: false, cache: null };
+    return { at: Date.now(), tookMs: tookMs(), status: 0, ok: false, cache: null };
   }
 }
 
@@ -202,6 +215,12 @@ describe('a Redis Cluster master killed under load', () => {
         // Fail open: not one request failed while the master was gone and its replica took over.
         const failed = outcomes.filter((outcome) => !outcome.ok);
         expect(failed, JSON.stringify(failed.slice(0, 5))).toEqual([]);
+        // And fast: a request answered during the outage waited on Redis for a command timeout at
+        // most (each of its lookups fails at once or within 200 ms), never for the failover.
+        const duringOutage = outcomes.filter((outcome) => outcome.at > killedAt && outcome.at <= promotedAt);
+        const slowest = (list: Outcome[]) => Math.max(...list.map((outcome) => outcome.tookMs));
+        expect(duringOutage.length).toBeGreaterThan(0);
+        expect(slowest(duringOutage)).toBeLessThan(outageLatencyBoundMs);
         const firstHitAfterKill = outcomes.find((outcome) => outcome.at > killedAt && outcome.cache === 'HIT');
 
         // The cache works again on the promoted replica: a new entry is stored, then served.
@@ -253,6 +272,11 @@ describe('a Redis Cluster master killed under load', () => {
               consumerResumedAfterPromotionMs:
                 Math.min(...[...handled.values()].filter((at) => at > promotedAt)) - promotedAt,
               requests: outcomes.length,
+              slowestRequestMs: {
+                beforeKill: Math.round(slowest(outcomes.filter((o) => o.at <= killedAt))),
+                betweenKillAndPromotion: Math.round(slowest(duringOutage)),
+                afterPromotion: Math.round(slowest(outcomes.filter((o) => o.at > promotedAt))),
+              },
               requestsBetweenKillAndPromotion: outcomes.filter((o) => o.at > killedAt && o.at <= promotedAt).length,
               hitsBetweenKillAndPromotion: outcomes.filter(
                 (o) => o.at > killedAt && o.at <= promotedAt && o.cache === 'HIT',

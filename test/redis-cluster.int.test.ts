@@ -1,16 +1,18 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createClient, type Client } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 import { RedisCache } from '../platform/src/cache/redis.ts';
 import { createEventBus, newEvent, RedisStreamsBus, type EventBus } from '../platform/src/events/index.ts';
 import { withStreamPrefix } from '../platform/src/events/stream-prefix.ts';
+import { RedisResponseStore } from '../router/src/plugins/response-cache/index.ts';
 import type { RunningRouter } from '../router/src/router.ts';
 import { startSubgraph } from '../platform/src/subgraph/server.ts';
 import { tailContract } from '../platform/test/event-tail-contract.ts';
 import { seedProduct, seedUser } from '../seed/world.ts';
 import { loadSubgraph } from '../subgraphs/registry.ts';
 import { createTestDatabase } from './databases.ts';
+import { measureMachineSpeed } from './support/machine-speed.ts';
 import { postPersisted, sha256 } from './support/persisted-queries.ts';
 import { startRedisCluster, type RedisClusterServers } from './support/redis-cluster.ts';
 import { startShopGraph, startTestRouter, testLogger, type ShopGraph } from './support/shop-graph.ts';
@@ -27,6 +29,7 @@ import { until } from './support/until.ts';
  */
 
 const postgresAdminUrl = inject('postgresAdminUrl') ?? undefined;
+const speed = await measureMachineSpeed();
 const purgeToken = 'purge-token-for-the-redis-cluster-test';
 /** The operation the routers limit on their own allowance, counted across both. */
 const limited = { name: 'ClusterLimited', points: 5 };
@@ -42,13 +45,15 @@ let second: RunningRouter;
 const clients: Client[] = [];
 
 beforeAll(async () => {
-  cluster = await startRedisCluster();
+  cluster = await startRedisCluster({ speed });
   busRedis = new RedisCache({ url: cluster.url, logger });
   bus = withStreamPrefix(createEventBus({ redis: busRedis.connection, logger }), prefix);
   const settings = {
     redisUrl: cluster.url,
     eventStreamPrefix: prefix,
-    responseCache: { enabled: true, purgeToken },
+    // No refill delay: a purge (the seed's events purge too) would keep what these tests store out for
+    // a second; the delay has its own tests (router/test/response-cache-store.int.test.ts).
+    responseCache: { enabled: true, purgeToken, refillDelayMs: 0 },
     rateLimit: { operations: { [limited.name]: { points: limited.points, windowSeconds: 60 } } },
   };
   graph = await startShopGraph('redis_cluster', settings, { bus, postgresAdminUrl });
@@ -145,7 +150,10 @@ describe('the response cache on a cluster', () => {
     const entries = await keysByMaster('rc:e:*');
     const total = [...entries.values()].reduce((sum, count) => sum + count, 0);
     expect([...entries.values()].filter((count) => count > 0).length).toBeGreaterThan(1);
-    expect((await keysByMaster('rc:t:*')).size).toBe(3);
+    // Tag sets too: each master holds some (dozens of tags, each in a slot of its own).
+    const tagSets = [...(await keysByMaster('rc:t:*')).values()];
+    expect(tagSets).toHaveLength(3);
+    for (const count of tagSets) expect(count).toBeGreaterThan(0);
 
     const { purged } = await purge(second.url, { all: true });
     expect(purged).toBe(total);
@@ -157,6 +165,30 @@ describe('the response cache on a cluster', () => {
     const product = seedProduct(30);
     expect((await post(second.url, productQuery, { id: product.id })).cache).toBe('MISS');
     expect((await post(graph.router.url, productQuery, { id: product.id })).cache).toBe('HIT');
+  });
+
+  it('keeps no entry whose tag set, on another master, failed to take it', async () => {
+    const store = new RedisResponseStore(busRedis, { refillDelayMs: 0 });
+    const key = `entry-${randomUUID()}`;
+    const entryMaster = (await cluster.masterFor(`rc:e:${createHash('sha256').update(key).digest('hex')}`)).master;
+    // A tag whose set lives on another master than the entry: the write's batches go to both.
+    let tag: string;
+    do tag = `Product:${randomUUID()}`;
+    while ((await cluster.masterFor(`rc:t:${tag}`)).master.id === entryMaster.id);
+    // That master refuses its part of the batch (WRONGTYPE), as a master that fails does, while the entry's SET lands.
+    await busRedis.connection.set(`rc:t:${tag}`, 'not a sorted set');
+    const response = {
+      body: Buffer.from('{}'),
+      createdAt: Date.now(),
+      maxAgeSeconds: 60,
+      scope: 'PUBLIC' as const,
+      contentType: 'application/json',
+    };
+    await store.set(key, response, [`Product:${randomUUID()}`, tag], (await store.generation())!);
+    expect(await store.get(key)).toBeUndefined();
+    // Without the refusing tag set, the same write is kept.
+    await store.set(key, response, [`Product:${randomUUID()}`], (await store.generation())!);
+    expect(await store.get(key)).toBeDefined();
   });
 });
 
@@ -175,32 +207,44 @@ describe('rate limits on a cluster', () => {
 });
 
 describe('events on a cluster', () => {
-  it('delivers an event to a consumer group, from the master of the stream’s slot', async () => {
+  it('delivers an event to a consumer group, from the master of the stream’s slot, and dead-letters beside it', async () => {
     const stream = `checked-${randomUUID()}`;
     const handled: string[] = [];
+    const poison = newEvent('Checked', 'poison', { poison: true });
     const subscription = bus.subscribe({
       stream,
       group: 'cluster-test',
       consumer: 'c',
       blockMs: 200,
-      handle: async (event) => void handled.push(event.id),
+      maxAttempts: 1,
+      handle: async (event) => {
+        if (event.id === poison.id) throw new Error('poison');
+        handled.push(event.id);
+      },
     });
+    const events = Array.from({ length: 3 }, (_, index) => newEvent('Checked', `item-${index}`, { index }));
     try {
-      const events = Array.from({ length: 3 }, (_, index) => newEvent('Checked', `item-${index}`, { index }));
-      await bus.publish(stream, events);
+      await bus.publish(stream, [...events, poison]);
       await until(() => handled.length === 3, { what: 'three events handled', timeoutMs: 30_000 });
       expect(handled).toEqual(events.map((event) => event.id));
-      const stats = await bus.stats(stream, 'cluster-test');
-      expect(stats).toMatchObject({ length: 3, lag: 0, deadLetters: 0 });
+      await until(async () => (await bus.stats(stream, 'cluster-test')).deadLetters === 1, {
+        what: 'the poison event dead-lettered',
+        timeoutMs: 30_000,
+      });
+      expect(await bus.stats(stream, 'cluster-test')).toMatchObject({ length: 4, lag: 0, pending: 0 });
     } finally {
       await subscription.stop();
     }
 
+    // On the stream's master: the stream, and under whatever name the bus gave them, its dead
+    // letters, which one MULTI with the entry's XACK could only write in the stream's slot.
     const key = `${prefix}:${stream}`;
-    const { slot, master } = await cluster.masterFor(key);
-    expect(await cluster.keysOn(master.port, key)).toEqual([key]);
-    // Dead letters go beside their stream, so one MULTI can move an entry there.
-    expect(await cluster.slotOf(`{${key}}.dead`)).toBe(slot);
+    const { master } = await cluster.masterFor(key);
+    const keys = await cluster.keysOn(master.port, `*${key}*`);
+    expect(keys).toContain(key);
+    const deadLetters = keys.filter((name) => name !== key);
+    expect(deadLetters).toHaveLength(1);
+    expect(await cluster.command(master.port, 'XRANGE', deadLetters[0]!, '-', '+')).toContain(poison.id);
   });
 
   it('carries a reservation made behind the router to both routers, which purge the product’s cached answer', async () => {

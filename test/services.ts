@@ -7,12 +7,12 @@
 import { execFile, spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, appendFile, chown, mkdtemp, readFile, readdir, realpath, rm } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { freePorts } from './support/processes.ts';
 
 const run = promisify(execFile);
 
@@ -136,8 +136,38 @@ export async function startPostgres({
 
 /** `port` restarts a Redis where a stopped one was, as a crashed Redis comes back. */
 export async function startRedis(port?: number): Promise<RedisServer> {
-  const bin = await findExecutable('redis-server', pathDirs());
-  if (!bin) throw new Error('redis-server not found on PATH');
+  const server = await startRedisProcess({ port });
+  return { url: server.url, stop: () => server.stop() };
+}
+
+/** One redis-server process, answering; see `startRedisProcess`. */
+export interface RedisProcess {
+  readonly port: number;
+  /** `redis://127.0.0.1:<port>`. */
+  readonly url: string;
+  /** Its own temp dir: its log, and what it writes (a cluster node's `nodes.conf`). */
+  readonly dir: string;
+  /** Whether the process has exited, or never started. */
+  hasExited(): boolean;
+  /** The last lines of its log, for a failure's message. */
+  log(lines?: number): Promise<string>;
+  /** SIGKILL: no shutdown, nothing flushed. Resolves once it has exited. */
+  kill(): Promise<void>;
+  /** SIGTERM (SIGKILL after a while), then its dir removed. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `redis-server` on loopback with nothing persisted, in a temp dir of
+ * its own, with `args` after the common ones (a cluster node's settings,
+ * say); resolves once it answers PING, and fails at once with its log when
+ * it exits instead.
+ */
+export async function startRedisProcess({
+  port,
+  args = [],
+}: { port?: number | undefined; args?: readonly string[] } = {}): Promise<RedisProcess> {
+  const bin = await requireExecutable('redis-server', 'Redis for the tests (apt-get install redis-server)');
   const dir = await mkdtemp(join(tmpdir(), 'test-redis-'));
   const logFile = join(dir, 'redis.log');
   const listenPort = port ?? (await freePort());
@@ -160,6 +190,7 @@ export async function startRedis(port?: number): Promise<RedisServer> {
       dir,
       '--logfile',
       logFile,
+      ...args,
     ],
     { cwd: dir, stdio: 'ignore' },
   );
@@ -201,7 +232,15 @@ export async function startRedis(port?: number): Promise<RedisServer> {
 
   let stopped = false;
   return {
+    port: listenPort,
     url,
+    dir,
+    hasExited,
+    log: (lines) => tail(logFile, lines),
+    async kill() {
+      if (!hasExited()) child.kill('SIGKILL');
+      await exited;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -286,6 +325,16 @@ function pathDirs(): string[] {
   return (process.env.PATH ?? '').split(delimiter).filter(Boolean);
 }
 
+/**
+ * `name` on PATH, or in /usr/bin or /usr/local/bin (Debian's packages, when
+ * PATH is bare); throws saying what it is `for` when it is nowhere.
+ */
+export async function requireExecutable(name: string, purpose: string): Promise<string> {
+  const found = await findExecutable(name, [...pathDirs(), '/usr/bin', '/usr/local/bin']);
+  if (!found) throw new Error(`${name} not found on PATH or in /usr/bin: needed for ${purpose}`);
+  return found;
+}
+
 async function findExecutable(name: string, dirs: string[]): Promise<string | null> {
   for (const dir of dirs) {
     const file = join(dir, name);
@@ -299,16 +348,10 @@ async function findExecutable(name: string, dirs: string[]): Promise<string | nu
   return null;
 }
 
-/** Binding port 0 lets the kernel pick a free port; the tiny race before the server binds it is acceptable in tests. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+/** A free loopback port (`freePorts`); the tiny race before the server binds it is acceptable in tests. */
+export async function freePort(): Promise<number> {
+  const [port] = await freePorts(1);
+  return port!;
 }
 
 function tcpConnect(host: string, port: number): Promise<void> {
@@ -323,7 +366,12 @@ function tcpConnect(host: string, port: number): Promise<void> {
   });
 }
 
-async function waitUntil(
+/**
+ * Runs `probe` every 100 ms until it resolves; fails after `timeoutMs`
+ * (default 30 s) with its last error, or at once when `giveUp` gives a
+ * reason (the process waited for has exited, say).
+ */
+export async function waitUntil(
   probe: () => Promise<void>,
   options: { what: string; timeoutMs?: number; giveUp?: () => Promise<string | null> },
 ): Promise<void> {
@@ -345,18 +393,18 @@ async function waitUntil(
   }
 }
 
-async function tail(file: string, lines = 20): Promise<string> {
+/** The last `lines` lines of a file (a server's log), or nothing when it cannot be read. */
+export async function tail(file: string, lines = 20): Promise<string> {
   const text = await readFile(file, 'utf8').catch(() => '');
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-function describeError(error: unknown): string {
-  if (error instanceof Error) {
-    // execFile errors carry the child's stderr, which is where the useful part is.
-    const stderr = (error as { stderr?: unknown }).stderr;
-    return typeof stderr === 'string' && stderr.trim()
-      ? `${error.message.split('\n')[0]}: ${stderr.trim()}`
-      : error.message;
-  }
-  return String(error);
+/** An error for a message: execFile's carry the child's output, which is where the useful part is. */
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  // Most tools say what went wrong on stderr; redis-cli --cluster says it on stdout.
+  const { stdout, stderr } = error as { stdout?: unknown; stderr?: unknown };
+  const output = [stderr, stdout].filter((part): part is string => typeof part === 'string' && part.trim() !== '');
+  if (output.length === 0) return error.message;
+  return [error.message.split('\n')[0], ...output.map((part) => part.trim().slice(-2000))].join(': ');
 }

@@ -38,6 +38,7 @@ export enum ErrorCode {
   SubscriberTooSlow = 'SUBSCRIBER_TOO_SLOW',
   SubscriptionsUnavailable = 'SUBSCRIPTIONS_UNAVAILABLE',
   ServiceRestart = 'SERVICE_RESTART',
+  CachePurgePending = 'CACHE_PURGE_PENDING',
   InternalServerError = 'INTERNAL_SERVER_ERROR',
 }
 
@@ -198,6 +199,11 @@ export const errorCodes: Readonly<Record<ErrorCode, ErrorCodeUse>> = {
     status: 503,
     field: false,
     when: 'The router serving a multipart subscription is stopping, or replacing its graph: subscribe again after the last event received',
+  },
+  [ErrorCode.CachePurgePending]: {
+    status: 503,
+    field: false,
+    when: '`POST /cache/purge` could not reach the response cache’s Redis (or a master of its cluster): the router keeps the purge and retries it every 500 ms, and serves nothing from its cache until it is applied',
   },
   [ErrorCode.InternalServerError]: {
     status: 500,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { keySlot } from '../src/cache/redis.ts';
+import { keySlot, type RedisClient } from '../src/cache/redis.ts';
+import { deadLetterKey } from '../src/events/redis-connection.ts';
 import { parseRedisUrl } from '../src/cache/redis-url.ts';
 import { routerConfigFrom } from '../../router/src/config.ts';
 import { subgraphConfigFromEnv } from '../src/subgraph/config.ts';
@@ -43,9 +44,47 @@ describe('REDIS_URL', () => {
   it('says what is wrong with a cluster URL it cannot use', () => {
     expect(() => parseRedisUrl('redis+cluster://a:7000/3')).toThrow(/database 0 only/);
     expect(() => parseRedisUrl('redis+cluster://a:7000?tls=true')).toThrow(/takes no options/);
-    expect(() => parseRedisUrl('redis+cluster://a:7000,,b:7001')).toThrow(/"" is not a node/);
-    expect(() => parseRedisUrl('redis+cluster://a:70000')).toThrow(/"a:70000" is not a node/);
+    expect(() => parseRedisUrl('redis+cluster://a:7000,,b:7001')).toThrow(/node 2 of 3 is not a node/);
+    expect(() => parseRedisUrl('redis+cluster://a:70000')).toThrow(/node 1 of 1 is not a node/);
     expect(() => parseRedisUrl('redis+cluster://%zz@a:7000')).toThrow(/percent-encoded/);
+  });
+
+  it('never shows any part of a password in its message, however a reserved character cuts it', () => {
+    // Passwords of characters no message has in a row, so that any piece of one shown is found.
+    const cases: Array<[url: string, password: string]> = [
+      ['redis+cluster://:Q7/vX2kZ@h:7000', 'Q7/vX2kZ'],
+      ['redis+cluster://:Q7?vX2kZ@h:7000', 'Q7?vX2kZ'],
+      ['redis+cluster://:Q7#vX2kZ@h:7000', 'Q7#vX2kZ'],
+      ['redis+cluster://app:Q7/vX2kZ@h:7000,h2:7001', 'Q7/vX2kZ'],
+      ['rediss+cluster://:Q7/vX2kZ/3@h:7000', 'Q7/vX2kZ/3'],
+      // Cut before its `@`, what is left of the password reads as a node, or as a database.
+      ['redis+cluster://:Q7:8@h/7000', 'Q7:8'],
+      ['redis+cluster://:Qj/7', 'Qj/7'],
+      ['redis+cluster://:%zzQ7vX@h:7000', '%zzQ7vX'],
+    ];
+    for (const [url, password] of cases) {
+      let message = '';
+      try {
+        parseRedisUrl(url);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message, url).not.toBe('');
+      for (let index = 0; index + 2 <= password.length; index++) {
+        expect(message, url).not.toContain(password.slice(index, index + 2));
+      }
+    }
+    expect(() => parseRedisUrl('redis+cluster://:Q7/vX2kZ@h:7000')).toThrow(/percent-encode/);
+  });
+
+  it('reads an IPv6 seed with a zone, written %25 as RFC 6874 has it', () => {
+    expect(parseRedisUrl('redis+cluster://[fe80::1%25eth0]:7000,[fe80::2%25en%30]:7001')).toMatchObject({
+      seeds: [
+        { host: 'fe80::1%eth0', port: 7000 },
+        { host: 'fe80::2%en0', port: 7001 },
+      ],
+    });
+    expect(() => parseRedisUrl('redis+cluster://[fe80::1%eth0]:7000')).toThrow(/written %25/);
   });
 
   it('fails a service’s start naming the variable, for the router and a subgraph alike', () => {
@@ -75,5 +114,21 @@ describe('keySlot', () => {
     expect(keySlot('foo{}{bar}')).not.toBe(keySlot('bar'));
     expect(keySlot('foo{{bar}}zap')).toBe(keySlot('{bar'));
     expect(keySlot('foo{bar}{zap}')).toBe(keySlot('bar'));
+  });
+});
+
+describe('a stream’s dead letters on a cluster', () => {
+  // As `isCluster` tells a cluster's client from a server's.
+  const cluster = { masters: [] } as unknown as RedisClient;
+
+  it('share the stream’s slot, under its name as a hash tag', () => {
+    expect(deadLetterKey(cluster, 'shop:orders')).toBe('{shop:orders}.dead');
+    expect(keySlot(deadLetterKey(cluster, 'shop:orders'))).toBe(keySlot('shop:orders'));
+    // A stream with a hash tag of its own shares it with its dead letters as they are.
+    expect(deadLetterKey(cluster, '{shop}:orders')).toBe('{shop}:orders.dead');
+  });
+
+  it('refuse a stream name with a `}`, which no hash tag can hold', () => {
+    expect(() => deadLetterKey(cluster, 'shop:or}ders')).toThrow(/may not hold "\}"/);
   });
 });

@@ -135,3 +135,21 @@ describe.each(stores)('the %s response store', (_, open) => {
     expect(await store.generation()).toBeGreaterThan(readFrom);
   });
 });
+
+describe('the redis response store', () => {
+  it('keeps no entry one of its tag sets failed to take, which a purge of that tag would miss', async () => {
+    const [, open] = stores.find(([kind]) => kind === 'redis')!;
+    const store = await open();
+    const entry = { key: randomUUID(), product: `Product:${randomUUID()}`, user: `User:${randomUUID()}` };
+    // A tag set that refuses the entry (WRONGTYPE), as a tag set's master failing its part of the
+    // batch does on a cluster, while the entry's own SET succeeds.
+    await redis!.connection.set(`rc:t:${entry.user}`, 'not a sorted set');
+    await store.set(
+      entry.key,
+      response('without one of its tags'),
+      [entry.product, entry.user],
+      (await store.generation())!,
+    );
+    expect(await store.get(entry.key)).toBeUndefined();
+  });
+});

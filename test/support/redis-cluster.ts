@@ -1,20 +1,17 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { pingRedis } from '../services.ts';
+import { describeError, requireExecutable, startRedisProcess, waitUntil, type RedisProcess } from '../services.ts';
+import { measureMachineSpeed, type MachineSpeed } from './machine-speed.ts';
 import { freePorts } from './processes.ts';
 
 /**
  * A real Redis Cluster for tests: six `redis-server` processes on loopback
- * (three masters, one replica each), each in its own temp dir, created with
- * `redis-cli --cluster create` as an operator would. Nothing is persisted,
- * and the node timeout is short (2 s) so that a replica takes over from a
- * killed master within seconds. Every process is stopped through its own
- * handle.
+ * (three masters, one replica each), each started as test/services.ts
+ * starts any Redis (`startRedisProcess`, its own temp dir, nothing
+ * persisted) with the cluster's settings, and the cluster created with
+ * `redis-cli --cluster create` as an operator would. The node timeout is
+ * short (2 s) so that a replica takes over from a killed master within
+ * seconds. Every process is stopped through its own handle.
  *
  * redis-server and redis-cli come from the system (Debian's redis-server
  * package, /usr/bin): without them this throws, saying so, and the tests
@@ -23,10 +20,12 @@ import { freePorts } from './processes.ts';
 
 const run = promisify(execFile);
 
-/** How long the cluster may take to form (processes up, slots assigned, replicas in sync) before we give up. */
+/**
+ * How long the cluster may take to form (processes up, slots assigned,
+ * replicas in sync) on the reference machine before we give up; stretched
+ * by the machine's slowdown.
+ */
 const formTimeoutMs = 90_000;
-/** How long a node may take to exit on SIGTERM before it is killed. */
-const stopTimeoutMs = 5_000;
 /** `cluster-node-timeout`: how long a master may be unreachable before its replica is promoted. */
 export const clusterNodeTimeoutMs = 2_000;
 
@@ -55,6 +54,8 @@ export interface RedisClusterServers {
   slotOf(key: string): Promise<number>;
   /** The master serving `key`'s slot now, and its replica. */
   masterFor(key: string): Promise<{ slot: number; master: ClusterNode; replica: ClusterNode | null }>;
+  /** Runs a command on one node with redis-cli, and resolves with what it printed. */
+  command(port: number, ...args: string[]): Promise<string>;
   /** Every key on one node (KEYS, fine for a test's few thousand), matching `pattern`. */
   keysOn(port: number, pattern: string): Promise<string[]>;
   /**
@@ -71,20 +72,18 @@ export interface RedisClusterServers {
   stop(): Promise<void>;
 }
 
-interface RunningNode {
-  port: number;
-  dir: string;
-  child: ChildProcess;
-  exited: Promise<void>;
-}
-
-export async function startRedisCluster(): Promise<RedisClusterServers> {
-  const [server, cli] = await Promise.all([requireExecutable('redis-server'), requireExecutable('redis-cli')]);
-  const root = await mkdtemp(join(tmpdir(), 'test-redis-cluster-'));
+/**
+ * Starts the cluster and resolves once it has formed. The machine's speed
+ * stretches the deadlines: a test that measured it (`measureMachineSpeed`)
+ * passes it on, else it is measured here.
+ */
+export async function startRedisCluster({ speed }: { speed?: MachineSpeed } = {}): Promise<RedisClusterServers> {
+  const cli = await requireExecutable('redis-cli', 'the Redis Cluster tests (apt-get install redis-server)');
+  const formWithinMs = (speed ?? (await measureMachineSpeed())).scale(formTimeoutMs);
   // Client ports and cluster bus ports: the bus defaults to port + 10,000, which may be taken or past 65,535.
   const ports = await freePorts(12);
-  const nodes: RunningNode[] = [];
-  const live = () => nodes.filter(({ child }) => child.exitCode === null && child.signalCode === null);
+  const nodes: RedisProcess[] = [];
+  const live = () => nodes.filter((node) => !node.hasExited());
   const cliOn = async (port: number, ...args: string[]) =>
     (await run(cli, ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 10_000 })).stdout;
 
@@ -92,90 +91,83 @@ export async function startRedisCluster(): Promise<RedisClusterServers> {
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    try {
-      await Promise.all(nodes.map(stopNode));
-    } finally {
-      await rm(root, { recursive: true, force: true });
-    }
+    await Promise.all(nodes.map((node) => node.stop()));
   };
 
   try {
-    for (let index = 0; index < 6; index++) {
-      const port = ports[index]!;
-      const dir = join(root, String(port));
-      await mkdir(dir);
-      const child = spawn(
-        server,
-        [
-          '--bind',
-          '127.0.0.1',
-          '--port',
-          String(port),
-          '--cluster-enabled',
-          'yes',
-          '--cluster-config-file',
-          join(dir, 'nodes.conf'),
-          '--cluster-port',
-          String(ports[index + 6]!),
-          '--cluster-node-timeout',
-          String(clusterNodeTimeoutMs),
-          '--appendonly',
-          'no',
-          '--save',
-          '',
-          '--daemonize',
-          'no',
-          '--dir',
-          dir,
-          '--logfile',
-          join(dir, 'redis.log'),
-        ],
-        { cwd: dir, stdio: 'ignore' },
-      );
-      const exited = new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.once('error', () => resolve());
-      });
-      nodes.push({ port, dir, child, exited });
-    }
-    await Promise.all(
-      nodes.map(({ port, dir, child }) =>
-        untilTrue(async () => {
-          if (child.exitCode !== null || child.signalCode !== null) {
-            throw new Fatal(`redis-server on ${port} exited:\n${await tail(join(dir, 'redis.log'))}`);
-          }
-          return pingRedis(`redis://127.0.0.1:${port}`).then(
-            () => true,
-            () => false,
-          );
-        }, `redis-server on 127.0.0.1:${port} answering`),
+    const started = await Promise.allSettled(
+      ports.slice(0, 6).map((port, index) =>
+        startRedisProcess({
+          port,
+          args: [
+            '--cluster-enabled',
+            'yes',
+            // Relative to the node's own dir (`--dir`).
+            '--cluster-config-file',
+            'nodes.conf',
+            '--cluster-port',
+            String(ports[index + 6]!),
+            '--cluster-node-timeout',
+            String(clusterNodeTimeoutMs),
+          ],
+        }),
       ),
     );
-    const addresses = nodes.map(({ port }) => `127.0.0.1:${port}`);
-    await run(cli, ['--cluster', 'create', ...addresses, '--cluster-replicas', '1', '--cluster-yes'], {
-      timeout: formTimeoutMs,
-    }).catch(async (error: unknown) => {
-      const logs = await Promise.all(nodes.map(({ dir }) => tail(join(dir, 'redis.log'), 5)));
-      throw new Error(`redis-cli --cluster create failed: ${describe(error)}\n${logs.join('\n---\n')}`, {
+    for (const outcome of started) if (outcome.status === 'fulfilled') nodes.push(outcome.value);
+    const failed = started.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
+
+    await run(
+      cli,
+      [
+        '--cluster',
+        'create',
+        ...nodes.map(({ port }) => `127.0.0.1:${port}`),
+        '--cluster-replicas',
+        '1',
+        '--cluster-yes',
+      ],
+      {
+        timeout: formWithinMs,
+      },
+    ).catch(async (error: unknown) => {
+      const logs = await Promise.all(nodes.map((node) => node.log(5)));
+      throw new Error(`redis-cli --cluster create failed: ${describeError(error)}\n${logs.join('\n---\n')}`, {
         cause: error,
       });
     });
     // Formed when every node agrees that all slots are served and knows all six, and every
     // replica has its master's data: a failover test needs a replica ready to take over.
-    await untilTrue(async () => {
-      for (const { port } of nodes) {
-        const info = await cliOn(port, 'CLUSTER', 'INFO');
-        if (!/cluster_state:ok/.test(info) || !/cluster_known_nodes:6\b/.test(info)) return false;
-        if (!/cluster_slots_ok:16384\b/.test(info)) return false;
-        const replication = await cliOn(port, 'INFO', 'replication');
-        if (/role:slave/.test(replication)) {
-          if (!/master_link_status:up/.test(replication) || !/master_sync_in_progress:0/.test(replication))
-            return false;
+    await waitUntil(
+      async () => {
+        for (const { port } of nodes) {
+          const info = await cliOn(port, 'CLUSTER', 'INFO');
+          if (!/cluster_state:ok/.test(info) || !/cluster_known_nodes:6\b/.test(info)) {
+            throw new Error(`the node on ${port} does not see all six nodes serving every slot yet`);
+          }
+          if (!/cluster_slots_ok:16384\b/.test(info)) throw new Error(`the node on ${port} sees slots not served`);
+          const replication = await cliOn(port, 'INFO', 'replication');
+          if (
+            /role:slave/.test(replication) &&
+            (!/master_link_status:up/.test(replication) || !/master_sync_in_progress:0/.test(replication))
+          ) {
+            throw new Error(`the replica on ${port} is not in sync with its master yet`);
+          }
         }
-      }
-      const layout = parseNodes(await cliOn(nodes[0]!.port, 'CLUSTER', 'NODES'));
-      return layout.filter((node) => node.role === 'master' && node.slots.length > 0).length === 3;
-    }, 'the redis cluster formed (cluster_state:ok everywhere, replicas in sync)');
+        const layout = parseNodes(await cliOn(nodes[0]!.port, 'CLUSTER', 'NODES'));
+        if (layout.filter((node) => node.role === 'master' && node.slots.length > 0).length !== 3) {
+          throw new Error('not three masters with slots yet');
+        }
+      },
+      {
+        what: 'the redis cluster formed (cluster_state:ok everywhere, replicas in sync)',
+        timeoutMs: formWithinMs,
+        giveUp: async () => {
+          const dead = nodes.find((node) => node.hasExited());
+          return dead ? `redis-server on ${dead.port} exited:\n${await dead.log()}` : null;
+        },
+      },
+    );
   } catch (error) {
     await stop();
     throw error;
@@ -217,25 +209,25 @@ export async function startRedisCluster(): Promise<RedisClusterServers> {
       const output = await cliOn(port, 'KEYS', pattern);
       return output.split('\n').filter(Boolean);
     },
+    command: cliOn,
     async killMaster(port) {
       const node = nodes.find((candidate) => candidate.port === port);
       if (!node) throw new Error(`no redis cluster node on ${port}`);
-      node.child.kill('SIGKILL');
-      await node.exited;
+      await node.kill();
     },
-    async waitForPromotion(replica, timeoutMs = formTimeoutMs) {
-      await untilTrue(
+    async waitForPromotion(replica, timeoutMs = formWithinMs) {
+      await waitUntil(
         async () => {
-          if (!/^master/.test(await cliOn(replica.port, 'ROLE'))) return false;
+          if (!/^master/.test(await cliOn(replica.port, 'ROLE'))) throw new Error('the replica is no master yet');
           for (const { port } of live()) {
-            if (!/cluster_state:ok/.test(await cliOn(port, 'CLUSTER', 'INFO'))) return false;
+            if (!/cluster_state:ok/.test(await cliOn(port, 'CLUSTER', 'INFO'))) {
+              throw new Error(`the node on ${port} is not ok yet`);
+            }
             const seen = parseNodes(await cliOn(port, 'CLUSTER', 'NODES')).find((node) => node.id === replica.id);
-            if (seen?.role !== 'master') return false;
+            if (seen?.role !== 'master') throw new Error(`the node on ${port} does not see the replica as master yet`);
           }
-          return true;
         },
-        `the replica on ${replica.port} promoted and the cluster ok again`,
-        timeoutMs,
+        { what: `the replica on ${replica.port} promoted and the cluster ok again`, timeoutMs },
       );
       return { promotedAt: Date.now() };
     },
@@ -268,64 +260,4 @@ function parseNodes(text: string): ClusterNode[] {
           }),
       };
     });
-}
-
-async function stopNode({ child, exited }: RunningNode): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const stoppedInTime = await Promise.race([exited.then(() => true), sleep(stopTimeoutMs, false, { ref: false })]);
-  if (!stoppedInTime) {
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
-
-/** Stops a wait at once: the condition can never hold (a process died). */
-class Fatal extends Error {}
-
-/** Polls `condition` every 100 ms until it holds; fails after `timeoutMs`, with the last error seen. */
-async function untilTrue(condition: () => Promise<boolean>, what: string, timeoutMs = formTimeoutMs): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let failure: unknown = null;
-    try {
-      if (await condition()) return;
-    } catch (error) {
-      if (error instanceof Fatal) throw error;
-      failure = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${what}: not within ${timeoutMs} ms${failure ? ` (last error: ${describe(failure)})` : ''}`);
-    }
-    await sleep(100);
-  }
-}
-
-async function requireExecutable(name: string): Promise<string> {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/bin', '/usr/local/bin'];
-  for (const dir of dirs) {
-    const file = join(dir, name);
-    try {
-      await access(file, constants.X_OK);
-      return file;
-    } catch {
-      // not here; try the next folder
-    }
-  }
-  throw new Error(
-    `${name} not found on PATH or in /usr/bin: the Redis Cluster tests need it (apt-get install redis-server)`,
-  );
-}
-
-async function tail(file: string, lines = 20): Promise<string> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
-}
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  // execFile's errors carry the child's output, where redis-cli says what went wrong.
-  const { stdout, stderr } = error as { stdout?: unknown; stderr?: unknown };
-  const output = [stderr, stdout].filter((part): part is string => typeof part === 'string' && part.trim() !== '');
-  return [error.message.split('\n')[0], ...output.map((part) => part.trim().slice(-2000))].join('\n');
 }

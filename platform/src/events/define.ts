@@ -58,6 +58,13 @@ export function defineEvent<TType extends string, TPayload>(
   options: DefineEventOptions<TType, TPayload>,
 ): EventDefinition<TPayload> & { readonly type: TType } {
   const { type, stream, schema } = options;
+  // Braces choose a key's hash slot on a Redis Cluster, where a stream and its dead letters must share
+  // one (redis-connection.ts `deadLetterKey`): refused here, at the definition, on every deployment alike.
+  if (/[{}]/.test(stream)) {
+    throw new Error(
+      `The ${type} event's stream "${stream}" may not hold "{" or "}": on a Redis Cluster they choose its hash slot`,
+    );
+  }
   const check = (payload: unknown, what: string): TPayload => {
     const result = schema.safeParse(payload);
     if (result.success) return result.data;

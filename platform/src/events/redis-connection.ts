@@ -155,7 +155,15 @@ async function whenReady(connection: RedisNodeClient, waitMs: number, signal: Ab
 export function deadLetterKey(redis: RedisClient, stream: string): string {
   const plain = deadLetterStream(stream);
   // A stream with a hash tag of its own already shares it with its dead letters.
-  return !isCluster(redis) || keySlot(plain) === keySlot(stream) ? plain : `{${stream}}.dead`;
+  if (!isCluster(redis) || keySlot(plain) === keySlot(stream)) return plain;
+  // `{a}b}.dead` would hash `a`: a name with a `}` cannot be a hash tag, and no other key is sure
+  // to share its slot. Refused when its reader or stats ask, rather than dead letters that fail.
+  if (stream.includes('}')) {
+    throw new Error(
+      `stream "${stream}": on a Redis Cluster a stream name may not hold "}" (its dead letters could not share its hash slot)`,
+    );
+  }
+  return `{${stream}}.dead`;
 }
 
 /** A stream read's reply (XREAD, XREADGROUP). Loosely typed because RESP3 would shape it differently; the bus speaks RESP2. */

@@ -230,7 +230,8 @@ export async function launchSubgraph<TTables extends DrizzleSchema, TLoaders>(
         lifecycle.enter({ phase: 'waiting', for: ['redis'], reason: null });
         await waitFor(
           async () => {
-            if (!redis.connected)
+            // On a cluster, some master up and the layout known: one master down is handled per key once running.
+            if (!redis.available)
               throw redis.failure instanceof Error ? redis.failure : new Error('connecting', { cause: redis.failure });
           },
           {

@@ -37,6 +37,14 @@ describe('defineEvent', () => {
     expect(shelved.create('A-1', { sku: 'A-1', shelf: 'top', count: 2 }).id).not.toBe(event.id);
   });
 
+  it('refuses a stream name with a brace, which would choose its hash slot on a Redis Cluster', () => {
+    for (const name of ['shel}ves', '{shelves}', 'she{lves']) {
+      expect(() => defineEvent({ type: 'Shelved', stream: name, schema: z.object({}), invalidates: () => [] })).toThrow(
+        /may not hold "\{" or "\}": on a Redis Cluster they choose its hash slot/,
+      );
+    }
+  });
+
   it('refuses to create an event whose payload breaks the schema, restating the contract', () => {
     const create = () => shelved.create('A-1', { sku: 'A-1', shelf: 'top', count: -1 });
     expect(create).toThrow(InvalidEventError);

@@ -8,7 +8,7 @@ import {
   RLWrapperTimeouts,
   type RateLimiterAbstract,
 } from 'rate-limiter-flexible';
-import type { RedisClient } from '../../../../platform/src/cache/redis.ts';
+import { isCluster, isRedisReady, type RedisClient } from '../../../../platform/src/cache/redis.ts';
 import { clientError, errorResponse, ErrorCode, statusOf } from '../../../../platform/src/errors.ts';
 import type { Logger } from '../../../../platform/src/logger.ts';
 import { soleOperationName } from '../../operation-request.ts';
@@ -59,8 +59,8 @@ export interface RateLimited {
  * cannot be guessed for free).
  */
 export class RateLimit {
-  private readonly perCaller: RateLimiterAbstract;
-  private readonly perOperation: Map<string, RateLimiterAbstract>;
+  private readonly perCaller: Allowance;
+  private readonly perOperation: Map<string, Allowance>;
   private readonly trustedProxies: number;
   private readonly logger: Logger;
   private readonly onRejected: ((limit: 'caller' | 'operation') => void) | null;
@@ -97,15 +97,12 @@ export class RateLimit {
    * response cache, which the router does itself.
    */
   consumeOperation(key: string, operationName: string | null | undefined): Promise<RateLimited | null> {
-    const limiter = operationName ? this.perOperation.get(operationName) : undefined;
-    return limiter ? this.draw('operation', limiter, key) : Promise.resolve(null);
+    const allowance = operationName ? this.perOperation.get(operationName) : undefined;
+    return allowance ? this.draw('operation', allowance, key) : Promise.resolve(null);
   }
 
-  private async draw(
-    which: 'caller' | 'operation',
-    limiter: RateLimiterAbstract,
-    key: string,
-  ): Promise<RateLimited | null> {
+  private async draw(which: 'caller' | 'operation', allowance: Allowance, key: string): Promise<RateLimited | null> {
+    const limiter = allowance.reachable && !allowance.reachable(key) ? allowance.memory : allowance.limiter;
     try {
       await limiter.consume(key);
       return null;
@@ -132,26 +129,39 @@ export class RateLimit {
   }
 }
 
-function limiter(keyPrefix: string, { points, windowSeconds }: RateLimitRule, redis: RedisClient | null) {
+/** One allowance: its counter, in Redis when there is one, and this process's count beside it. */
+interface Allowance {
+  limiter: RateLimiterAbstract;
+  /** This process's count: the insurance when Redis fails, and what counts while a counter's master is down. */
+  memory: RateLimiterMemory;
+  /** On a cluster, whether the master holding `key`'s counter is up; null elsewhere (nothing to ask). */
+  reachable: ((key: string) => boolean) | null;
+}
+
+function limiter(keyPrefix: string, { points, windowSeconds }: RateLimitRule, redis: RedisClient | null): Allowance {
   const memory = new RateLimiterMemory({ keyPrefix, points, duration: windowSeconds });
-  if (!redis) return memory;
-  return new RLWrapperTimeouts({
-    // A counter is one key, and its Lua script touches that key alone, so a cluster runs it on
-    // the key's master as it is. rate-limiter-flexible cannot tell whether a node-redis 5
-    // cluster is ready (rejectIfRedisNotReady looks for a v4 internal), so there a command for a
-    // master that is down fails at once (no offline queue) or times out, and the insurance counts.
-    limiter: new RateLimiterRedis({
-      storeClient: redis,
-      useRedisPackage: true,
-      rejectIfRedisNotReady: true,
-      keyPrefix,
-      points,
-      duration: windowSeconds,
-      insuranceLimiter: memory,
-    }),
-    timeoutMs: 200,
+  if (!redis) return { limiter: memory, memory, reachable: null };
+  // A counter is one key, and its Lua script touches that key alone, so a cluster runs it on
+  // the key's master as it is.
+  const shared = new RateLimiterRedis({
+    storeClient: redis,
+    useRedisPackage: true,
+    rejectIfRedisNotReady: true,
+    keyPrefix,
+    points,
+    duration: windowSeconds,
     insuranceLimiter: memory,
   });
+  return {
+    limiter: new RLWrapperTimeouts({ limiter: shared, timeoutMs: 200, insuranceLimiter: memory }),
+    memory,
+    // rate-limiter-flexible cannot tell whether a node-redis 5 cluster's master is up
+    // (rejectIfRedisNotReady looks for a v4 internal), and a command for a master that could not be
+    // reached when the cluster learned its layout would wait the whole timeout for it, and stay in
+    // memory until it answers (isRedisReady): so on a cluster the router asks first, and counts
+    // here at once when that master is down.
+    reachable: isCluster(redis) ? (key) => isRedisReady(redis, shared.getKey(key)) : null,
+  };
 }
 
 function rateLimitedError({ retryAfterSeconds }: RateLimited): GraphQLError {

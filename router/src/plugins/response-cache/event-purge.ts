@@ -63,18 +63,20 @@ export function purgeOnEvents({
       group: 'router-response-cache',
       consumer,
       handle: async (event) => {
+        // A purge the cache could not apply now is kept and retried by the cache itself
+        // (pending-purges.ts): the event is handled either way.
         if (event.invalidates === undefined) {
-          const purged = await cache.purge({ all: true });
+          const outcome = await cache.purge({ all: true });
           logger.warn(
-            { event: event.type, eventId: event.id, stream, purged },
+            { event: event.type, eventId: event.id, stream, ...outcome },
             'event without invalidation tags (recorded before events carried them): purged every cached response',
           );
           return;
         }
         const entities = entitiesChangedBy(event);
         if (entities.length === 0) return;
-        const purged = await cache.purge({ entities });
-        logger.debug({ event: event.type, entities: entities.length, purged }, 'purged cached responses');
+        const outcome = await cache.purge({ entities });
+        logger.debug({ event: event.type, entities: entities.length, ...outcome }, 'purged cached responses');
       },
     }),
   );

@@ -1,4 +1,5 @@
 import { HeaderMap, type ApolloServerPlugin, type HTTPGraphQLResponse } from '@apollo/server';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { isPromise, type Awaitable } from '../../../../platform/src/awaitable.ts';
 import { createEventBus, type EventBus } from '../../../../platform/src/events/index.ts';
 import { withStreamPrefix } from '../../../../platform/src/events/stream-prefix.ts';
@@ -14,6 +15,7 @@ import {
   type RouterPlugin,
   type RouterRequest,
 } from '../plugin.ts';
+import { PendingPurges, type PurgeObserver, type PurgeOutcome } from './pending-purges.ts';
 import { defaultRefillDelayMs, MemoryResponseStore, RedisResponseStore } from './store.ts';
 import { purgeEndpoint } from './purge-endpoint.ts';
 import { purgeOnEvents } from './event-purge.ts';
@@ -22,12 +24,17 @@ import { entitiesChangedBy } from './event-purge.ts';
 import { entityTags, tagsToPurgeForChanged, tagsToPurgeForEntity } from './tags.ts';
 
 export { MemoryResponseStore, RedisResponseStore, type ResponseStore } from './store.ts';
+export type { PurgeObserver, PurgeOutcome } from './pending-purges.ts';
 
 export interface ResponseCacheOptions {
   store: ResponseStore;
   logger: Logger;
   /** Upper bound on any entry's lifetime, whatever the hints say, in seconds. Default: 3600. */
   maxTtlSeconds?: number;
+  /** Pause between two tries of a purge the store failed to apply (pending-purges.ts). Default: 500 ms. */
+  purgeRetryIntervalMs?: number;
+  /** Where failed and pending purges are counted. Default: none. */
+  purgeObserver?: PurgeObserver | null;
 }
 
 /**
@@ -72,11 +79,30 @@ export class ResponseCache {
   private readonly store: ResponseStore;
   private readonly logger: Logger;
   private readonly maxTtlSeconds: number;
+  /** Purges the store failed to apply: while any is, this instance neither serves nor stores. */
+  private readonly pending: PendingPurges;
 
-  constructor({ store, logger, maxTtlSeconds = 3600 }: ResponseCacheOptions) {
+  constructor({
+    store,
+    logger,
+    maxTtlSeconds = 3600,
+    purgeRetryIntervalMs = 500,
+    purgeObserver = null,
+  }: ResponseCacheOptions) {
     this.store = store;
     this.logger = logger;
     this.maxTtlSeconds = maxTtlSeconds;
+    this.pending = new PendingPurges({ store, logger, retryIntervalMs: purgeRetryIntervalMs, observer: purgeObserver });
+  }
+
+  /** Whether a purge this instance could not apply is still to be retried: until it is applied, every lookup is a miss. */
+  get purgePending(): boolean {
+    return this.pending.active;
+  }
+
+  /** Stops retrying pending purges. */
+  close(): void {
+    this.pending.close();
   }
 
   /**
@@ -104,6 +130,9 @@ export class ResponseCache {
       // Only when some are on, so the keys of a graph without labels stay what they were.
       ...(labels.size > 0 ? ['labels', [...labels].sort().join(',')] : []),
     ].join('\0');
+    // A purge this instance failed to apply may be for what the store would answer: a miss, and
+    // with no generation, nothing stored either.
+    if (this.pending.active) return { request: { material, viewer: context.viewer, generation: undefined }, hit: null };
     // Counted before the request reads anything, so a purge while it runs keeps its answer out (store.ts).
     const generation = this.store.generation();
     const publicEntry = this.store.get(publicKey(material));
@@ -137,7 +166,8 @@ export class ResponseCache {
    */
   async save(request: ResponseCacheRequest, response: HTTPGraphQLResponse): Promise<BytesResponse | undefined> {
     const { storable, generation } = request;
-    if (!storable || generation === undefined) return;
+    // Looked up before a purge failed, stored after: what the purge was for may be in it.
+    if (!storable || generation === undefined || this.pending.active) return;
     if ((response.status ?? 200) !== 200 || response.body.kind !== 'complete') return;
     const key =
       storable.scope === 'PUBLIC'
@@ -157,10 +187,15 @@ export class ResponseCache {
     return { status: 200, headers: response.headers, body: { kind: 'bytes', bytes: body } };
   }
 
-  async purge({ types = [], entities = [], all = false }: PurgeRequest): Promise<number> {
-    if (all) return this.store.purgeAll();
+  /**
+   * Applies a purge now, or, when the store cannot (Redis, or a master of
+   * its cluster, unreachable), keeps it and retries it in the background,
+   * serving and storing nothing meanwhile (pending-purges.ts).
+   */
+  async purge({ types = [], entities = [], all = false }: PurgeRequest): Promise<PurgeOutcome> {
+    if (all) return this.pending.apply({ kind: 'all' });
     const tags = [...types, ...entities.flatMap(({ type, id }) => tagsToPurgeForEntity(type, id))];
-    return tags.length > 0 ? this.store.purgeTags(tags) : 0;
+    return tags.length > 0 ? this.pending.apply({ kind: 'tags', tags }) : { applied: true, purged: 0 };
   }
 
   /**
@@ -221,8 +256,8 @@ export class ResponseCache {
       ...changed.flatMap(({ type, id }) => tagsToPurgeForEntity(type, id)),
     ]);
     if (tags.size === 0) return;
-    const purged = await this.store.purgeTags([...tags]);
-    this.logger.debug({ tags: [...tags], purged }, 'mutation purged cached responses');
+    const outcome = await this.pending.apply({ kind: 'tags', tags: [...tags] });
+    this.logger.debug({ tags: [...tags], ...outcome }, 'mutation purged cached responses');
   }
 }
 
@@ -351,6 +386,7 @@ export function responseCachePlugin({
           : new MemoryResponseStore(undefined, { refillDelayMs }),
         logger,
         maxTtlSeconds,
+        purgeObserver: purgeMetrics(metrics.metrics.registry),
       });
       cache = created;
       storing = created.plugin<RouterContext>((context) => misses.get(context.request));
@@ -410,9 +446,35 @@ export function responseCachePlugin({
     },
     routes: purgeToken ? { '/cache/purge': (request) => purgeRoute!(request) } : {},
     stops: [
-      { name: 'cache purging', stop: () => Promise.all(subscriptions.map((subscription) => subscription.stop())) },
+      {
+        name: 'cache purging',
+        stop: async () => {
+          await Promise.all(subscriptions.map((subscription) => subscription.stop()));
+          cache?.close();
+        },
+      },
       // A bus passed in is the caller's to close.
       { name: 'event bus', stop: () => ownBus?.close() },
     ],
   };
+}
+
+/**
+ * The series of purges the store failed to apply, registered beside the
+ * router's (docs/scaling.md, Redis Cluster): a purge pending means this
+ * instance serves nothing from its cache.
+ */
+function purgeMetrics(registry: Registry): PurgeObserver {
+  const failed = new Counter({
+    name: 'router_response_cache_purge_failures_total',
+    help: 'Response cache purges the store could not apply when asked (Redis, or a master of its cluster, unreachable); each is kept and retried.',
+    registers: [registry],
+  });
+  const pending = new Gauge({
+    name: 'router_response_cache_purge_pending',
+    help: '1 while this router holds purges it could not apply yet, and so serves and stores nothing from its response cache; 0 otherwise.',
+    registers: [registry],
+  });
+  pending.set(0);
+  return { purgeFailed: () => failed.inc(), purgesPending: (isPending) => pending.set(isPending ? 1 : 0) };
 }

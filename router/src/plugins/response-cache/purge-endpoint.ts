@@ -24,7 +24,10 @@ const purgeBody = z
 /**
  * `POST /cache/purge` with `Authorization: Bearer <purge token>` and a body of
  * `{ "types": ["Product"] }`, `{ "entities": [{ "type": "Product", "id": "…" }] }`
- * or `{ "all": true }`. Answers `{ "purged": <entries removed> }`.
+ * or `{ "all": true }`. Answers `{ "purged": <entries removed> }`; or 503,
+ * CACHE_PURGE_PENDING, when the cache's Redis (or a master of its cluster)
+ * could not apply it now: this router keeps the purge and retries it, and
+ * serves nothing from its cache until it is applied (pending-purges.ts).
  */
 export function purgeEndpoint(cache: ResponseCache, token: string, logger: Logger): JsonRouteHandler {
   const expected = createHash('sha256').update(token).digest();
@@ -37,9 +40,17 @@ export function purgeEndpoint(cache: ResponseCache, token: string, logger: Logge
     const parsed = purgeBody.safeParse(body);
     if (!parsed.success)
       return failure(ErrorCode.BadRequest, parsed.error.issues.map((issue) => issue.message).join('; '));
-    const purged = await cache.purge(parsed.data);
-    logger.info({ purge: parsed.data, purged }, 'response cache purged');
-    return { status: 200, payload: { purged } };
+    const outcome = await cache.purge(parsed.data);
+    if (!outcome.applied) {
+      logger.warn({ purge: parsed.data }, 'response cache purge could not be applied now; kept and retried');
+      return failure(
+        ErrorCode.CachePurgePending,
+        'The purge could not be applied now: the cache’s Redis (or a master of its cluster) is unreachable. ' +
+          'This router keeps it and retries it every 500 ms, and serves nothing from its cache until it is applied.',
+      );
+    }
+    logger.info({ purge: parsed.data, purged: outcome.purged }, 'response cache purged');
+    return { status: 200, payload: { purged: outcome.purged } };
   };
 }
 

@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Awaitable } from '../../../../platform/src/awaitable.ts';
 import {
   isCluster,
+  isRedisReady,
   pipeline,
   type KeyCommand,
   type RedisCache,
@@ -48,8 +49,13 @@ export interface ResponseStore {
   generation(): Awaitable<number | undefined>;
   /** Stores `response` unless one of `tags` (or everything) was purged after `generation`. */
   set(key: string, response: CachedResponse, tags: readonly string[], generation: number): Promise<void>;
-  /** Removes every entry carrying any of `tags`; resolves with how many went. */
+  /**
+   * Removes every entry carrying any of `tags`; resolves with how many went.
+   * Rejects when the purge could not be applied (its store unreachable, in
+   * whole or in part): the caller keeps it and tries again (pending-purges.ts).
+   */
   purgeTags(tags: readonly string[]): Promise<number>;
+  /** Removes every entry; resolves and rejects as `purgeTags` does. */
   purgeAll(): Promise<number>;
 }
 
@@ -195,7 +201,7 @@ export class RedisResponseStore implements ResponseStore {
   }
 
   async generation() {
-    const count = await this.redis.run((client) => client.get(generationKey));
+    const count = await this.redis.run((client) => client.get(generationKey), { key: generationKey });
     return count === undefined ? undefined : Number(count ?? 0);
   }
 
@@ -203,20 +209,30 @@ export class RedisResponseStore implements ResponseStore {
     const ttl = String(response.maxAgeSeconds * 1000);
     const expiresAt = String(response.createdAt + response.maxAgeSeconds * 1000);
     const hashed = digest(key);
+    const entry = entryKey(hashed);
     await this.redis.run(async (client) => {
-      await pipeline(client, [
-        ['SET', entryKey(hashed), encodeEntry(response), 'PX', ttl],
-        ...tags.flatMap((tag): KeyCommand[] => {
-          const tagKey = tagSetKey(tag);
-          return [
-            ['ZADD', tagKey, expiresAt, hashed],
-            ['ZREMRANGEBYSCORE', tagKey, '-inf', String(response.createdAt)],
-            // The set lives as long as its longest-lived member.
-            ['PEXPIRE', tagKey, ttl, 'NX'],
-            ['PEXPIRE', tagKey, ttl, 'GT'],
-          ];
-        }),
-      ]);
+      try {
+        await pipeline(client, [
+          ['SET', entry, encodeEntry(response), 'PX', ttl],
+          ...tags.flatMap((tag): KeyCommand[] => {
+            const tagKey = tagSetKey(tag);
+            return [
+              ['ZADD', tagKey, expiresAt, hashed],
+              ['ZREMRANGEBYSCORE', tagKey, '-inf', String(response.createdAt)],
+              // The set lives as long as its longest-lived member.
+              ['PEXPIRE', tagKey, ttl, 'NX'],
+              ['PEXPIRE', tagKey, ttl, 'GT'],
+            ];
+          }),
+        ]);
+      } catch (error) {
+        // Part of the batch may have landed (on a cluster, one master's part failed while another's
+        // did not): an entry missing from one of its tag sets would outlive every purge of that tag.
+        // So it goes, once every part has settled (`pipeline` waits for them). Best effort: if this
+        // fails too, the entry lives until it expires.
+        if (isRedisReady(client, entry)) await client.unlink(entry).catch(() => {});
+        throw error;
+      }
       const marks = [everythingMark, ...tags];
       // In the same round trip as the purge marks: whether any tag is still refilling.
       const answers = await pipeline(client, [
@@ -225,7 +241,7 @@ export class RedisResponseStore implements ResponseStore {
       ]);
       const purgedAt = answers.slice(0, marks.length);
       const refilling = answers.slice(marks.length).some((exists) => Number(exists) > 0);
-      if (refilling || purgedAt.some((mark) => Number(mark ?? 0) > generation)) await client.unlink(entryKey(hashed));
+      if (refilling || purgedAt.some((mark) => Number(mark ?? 0) > generation)) await client.unlink(entry);
     });
   }
 
@@ -243,24 +259,40 @@ export class RedisResponseStore implements ResponseStore {
       ]);
       return removed.slice(0, keys.size).reduce<number>((sum, count) => sum + Number(count), 0);
     });
-    return purged ?? 0;
+    if (purged === undefined) throw new PurgeFailedError();
+    return purged;
   }
 
   async purgeAll() {
-    const purged = await this.redis.run(async (client) => {
-      await markPurged(client, [everythingMark], this.refillDelayMs);
-      if (!isCluster(client)) return removeEverything(client, (keys) => client.unlink(keys));
-      // A scan sees the keys of the server it runs on, so every master is scanned; and a
-      // command on several keys must keep to one slot, so each key is unlinked on its own.
-      const counts = await Promise.all(
-        client.masters.map(async (master) => {
-          const node = await client.nodeClient(master);
-          return removeEverything(node, (keys) => Promise.all(keys.map((key) => node.unlink(key))));
-        }),
-      );
-      return counts.reduce((sum, count) => sum + count, 0);
-    }, 30_000);
-    return purged ?? 0;
+    const purged = await this.redis.run(
+      async (client) => {
+        if (!isCluster(client)) {
+          await markPurged(client, [everythingMark], this.refillDelayMs);
+          return removeEverything(client, (keys) => client.unlink(keys));
+        }
+        // Every master is scanned, so a master down fails the purge before it begins.
+        const masters = client.masters.flatMap((master) => (master.client?.isReady ? [master.client] : []));
+        if (masters.length < client.masters.length) throw new Error('redis cluster: a master is not reachable');
+        await markPurged(client, [everythingMark], this.refillDelayMs);
+        // A scan sees the keys of the server it runs on, so every master is scanned, in parallel; and
+        // a command on several keys must keep to one slot, so each key is unlinked on its own.
+        const counts = await Promise.all(
+          masters.map((node) => removeEverything(node, (keys) => Promise.all(keys.map((key) => node.unlink(key))))),
+        );
+        return counts.reduce((sum, count) => sum + count, 0);
+      },
+      { timeoutMs: 30_000 },
+    );
+    if (purged === undefined) throw new PurgeFailedError();
+    return purged;
+  }
+}
+
+/** A purge the store could not apply now: Redis, or a master of the cluster it needs, is unreachable. */
+class PurgeFailedError extends Error {
+  override readonly name = 'PurgeFailedError';
+  constructor() {
+    super('the response cache could not be purged: Redis, or a master of its cluster, is unreachable');
   }
 }
 
@@ -273,6 +305,8 @@ function markKey(tag: string) {
 
 /** Counts a purge and marks `tags` with the count, and as refilling, before anything is removed. */
 async function markPurged(client: RedisClient, tags: readonly string[], refillDelayMs: number) {
+  // A command of its own, outside `pipeline`: it asks, as `pipeline` does, whether its master is up.
+  if (!isRedisReady(client, generationKey)) throw new Error('redis: the purge count’s master is not reachable');
   const generation = String(await client.incr(generationKey));
   await pipeline(
     client,
