@@ -93,6 +93,9 @@ describe('npm run new:subgraph -- wishlists', () => {
   const generatedFiles = [
     'Dockerfile',
     'README.md',
+    'deploy/k8s/base/kustomization.yaml',
+    'deploy/k8s/base/router.yaml',
+    'deploy/k8s/overlays/development/create-databases.sql',
     'docker-compose.yml',
     'docker/postgres/create-databases.sql',
     'docker/prometheus/prometheus.yml',
@@ -108,6 +111,8 @@ describe('npm run new:subgraph -- wishlists', () => {
       [
         'M subgraphs/registry.ts',
         ...generatedFiles.map((path) => `M ${path}`),
+        // Its Deployment, Service and migration Job (scripts/registry-files/kubernetes.ts).
+        '?? deploy/k8s/base/subgraphs/wishlists.yaml',
         ...[
           'manifest.ts',
           'migrations/0000_initial.sql',
@@ -139,7 +144,7 @@ describe('npm run new:subgraph -- wishlists', () => {
     expect(check.exitCode, output(check)).toBe(0);
   }, 600_000);
 
-  it("passes its own tests through the router, the subgraph contract and docker-compose's checks", async () => {
+  it("passes its own tests through the router, the subgraph contract, and docker-compose's and the Kubernetes manifests' checks", async () => {
     // The copy's vitest uses this run's Postgres and Redis instead of starting its own.
     const postgresUrl = inject('postgresAdminUrl');
     const redisUrl = inject('redisUrl');
@@ -151,6 +156,7 @@ describe('npm run new:subgraph -- wishlists', () => {
         'subgraphs/wishlists/',
         'test/subgraph-contract.int.test.ts',
         'test/docker-compose.test.ts',
+        'test/kubernetes.test.ts',
         '--reporter=verbose',
       ],
       {
@@ -164,5 +170,8 @@ describe('npm run new:subgraph -- wishlists', () => {
     expect(report).toContain('subgraphs/wishlists/test/wishlists.int.test.ts');
     expect(report).toContain(`subgraph 'wishlists' > resolves 'Wishlist @key(fields: "id")' through _entities`);
     expect(report).toContain(`subgraph 'wishlists' > runs as its own service`);
+    expect(report).toContain(
+      'has a Deployment, a Service and a migration Job for every subgraph in subgraphs/registry.ts',
+    );
   }, 180_000);
 });
