@@ -93,6 +93,7 @@ describe('npm run new:subgraph -- wishlists', () => {
   const generatedFiles = [
     'Dockerfile',
     'README.md',
+    'deploy/k8s/README.md',
     'deploy/k8s/base/kustomization.yaml',
     'deploy/k8s/base/router.yaml',
     'deploy/k8s/overlays/development/create-databases.sql',

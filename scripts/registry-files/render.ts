@@ -114,6 +114,28 @@ export const registryFiles: readonly RegistryFile[] = [
       ),
   },
   {
+    path: 'deploy/k8s/README.md',
+    // The commands that create the Secret of the subgraphs' database URLs, for production and for development.
+    render: (text, subgraphs) => {
+      const path = 'deploy/k8s/README.md';
+      const secret = (url: (name: string) => string) => [
+        '```sh',
+        'kubectl create secret generic shop-graph-databases --namespace "$NS" \\',
+        ...subgraphs.map(
+          ({ name }, index) =>
+            `  --from-literal=${envPrefix(name)}_DATABASE_URL=${url(name)}${index < subgraphs.length - 1 ? ' \\' : ''}`,
+        ),
+        '```',
+      ];
+      const next = fillBlock(path, text, '<!--', 'database-secret', () =>
+        secret((name) => `'postgres://${name}:PASSWORD@postgres.internal:5432/${name}'`),
+      );
+      return fillBlock(path, next, '<!--', 'development-database-secret', () =>
+        secret((name) => `"postgres://shop:$PGPASSWORD@postgres:5432/${name}"`),
+      );
+    },
+  },
+  {
     path: 'Dockerfile',
     render: (text, subgraphs) => {
       const expose = /^EXPOSE .*$/m.exec(text);
