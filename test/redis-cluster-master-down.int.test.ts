@@ -8,9 +8,13 @@ import { RedisResponseStore, ResponseCache } from '../router/src/plugins/respons
 import { loadSubgraph } from '../subgraphs/registry.ts';
 import { createTestDatabase } from './databases.ts';
 import { measureMachineSpeed } from './support/machine-speed.ts';
-import { startRedisCluster, type ClusterNode, type RedisClusterServers } from './support/redis-cluster.ts';
+import {
+  startRedisCluster,
+  subgraphOnCluster,
+  type ClusterNode,
+  type RedisClusterServers,
+} from './support/redis-cluster.ts';
 import { testLogger } from './support/shop-graph.ts';
-import { testIdentitySecret } from './support/tokens.ts';
 import { until } from './support/until.ts';
 
 /**
@@ -202,18 +206,7 @@ describe('a Redis Cluster master down, before a replica takes over', () => {
     try {
       const inventory = await launchSubgraph(
         await loadSubgraph('inventory'),
-        {
-          host: '127.0.0.1',
-          port: 0,
-          database: database.target,
-          migrateOnStart: true,
-          seedIfEmpty: null,
-          nodeEnv: 'test',
-          identitySecret: testIdentitySecret,
-          redisUrl: cluster.url,
-          eventStreamPrefix: `test-${randomUUID()}`,
-          metrics: null,
-        },
+        subgraphOnCluster(cluster, database.target, `test-${randomUUID()}`),
         logger,
       );
       try {

@@ -14,9 +14,9 @@ import { loadSubgraph } from '../subgraphs/registry.ts';
 import { createTestDatabase } from './databases.ts';
 import { measureMachineSpeed } from './support/machine-speed.ts';
 import { postPersisted, sha256 } from './support/persisted-queries.ts';
-import { startRedisCluster, type RedisClusterServers } from './support/redis-cluster.ts';
+import { startRedisCluster, subgraphOnCluster, type RedisClusterServers } from './support/redis-cluster.ts';
 import { startShopGraph, startTestRouter, testLogger, type ShopGraph } from './support/shop-graph.ts';
-import { signTestToken, testIdentitySecret, testJwtSecret } from './support/tokens.ts';
+import { signTestToken, testJwtSecret } from './support/tokens.ts';
 import { until } from './support/until.ts';
 
 /**
@@ -317,18 +317,7 @@ describe('events on a cluster', () => {
       // No bus given: the subgraph connects to REDIS_URL itself, as a deployed one does.
       const inventory = await startSubgraph(
         await loadSubgraph('inventory'),
-        {
-          host: '127.0.0.1',
-          port: 0,
-          database: database.target,
-          migrateOnStart: true,
-          seedIfEmpty: null,
-          nodeEnv: 'test',
-          identitySecret: testIdentitySecret,
-          redisUrl: cluster.url,
-          eventStreamPrefix: ownPrefix,
-          metrics: null,
-        },
+        subgraphOnCluster(cluster, database.target, ownPrefix),
         testLogger('inventory'),
       );
       try {

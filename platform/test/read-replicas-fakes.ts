@@ -19,13 +19,19 @@ import { Metrics } from '../src/metrics.ts';
 export const servedBy = pgTable('served_by', { server: text('server').notNull() });
 export const fakeSchema = { servedBy };
 
-/** A postgres.js query: sent when first awaited, with `values()` chained on it as drizzle does. */
-class FakeQuery implements PromiseLike<unknown> {
+/**
+ * A postgres.js query: sent when first awaited, with `values()` chained on
+ * it as drizzle does; `chained` records the calls, for a test that checks a
+ * query sent again carries them.
+ */
+export class FakeQuery implements PromiseLike<unknown> {
+  readonly chained: string[] = [];
   private answer: Promise<unknown> | undefined;
 
   constructor(private readonly run: () => Promise<unknown>) {}
 
   values(): this {
+    this.chained.push('values');
     return this;
   }
 

@@ -9,7 +9,7 @@ import {
 } from '../src/db/read-your-writes.ts';
 import { failingOverToPrimary, routeReads, type RouteReadsInput } from '../src/db/replicas.ts';
 import { until } from '../../test/support/until.ts';
-import { fakeRedis } from './read-replicas-fakes.ts';
+import { FakeQuery, fakeRedis } from './read-replicas-fakes.ts';
 
 /**
  * Where a request reads when the subgraph has replicas, apart from any
@@ -216,27 +216,6 @@ describe('write positions kept in Redis', () => {
     });
   });
 });
-
-/** A stand-in for a postgres.js query: sent when first awaited, with `values()` chained on it as drizzle does. */
-class FakeQuery implements PromiseLike<unknown> {
-  readonly chained: string[] = [];
-  private answer: Promise<unknown> | undefined;
-
-  constructor(private readonly run: () => Promise<unknown>) {}
-
-  values(): this {
-    this.chained.push('values');
-    return this;
-  }
-
-  then<A = unknown, B = never>(
-    onFulfilled?: ((value: unknown) => A | PromiseLike<A>) | null,
-    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
-  ): Promise<A | B> {
-    this.answer ??= this.run();
-    return this.answer.then(onFulfilled, onRejected);
-  }
-}
 
 function fakeClient(answer: () => Promise<unknown>) {
   const sent: Array<{ args: unknown[]; query: FakeQuery }> = [];

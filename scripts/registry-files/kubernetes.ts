@@ -22,6 +22,18 @@ export function subgraphManifests({ name, port }: { name: string; port: number }
       `${indent}      name: shop-graph-databases`,
       `${indent}      key: ${prefix}_DATABASE_URL`,
     ].join('\n');
+  // The pod's one writable folder, for the Deployment and the Job alike.
+  const writableTmp = [
+    '          volumeMounts:',
+    '            # The one writable folder (the root filesystem is read-only: ../patches/unprivileged.yaml).',
+    '            - name: tmp',
+    '              mountPath: /tmp',
+    '      volumes:',
+    "        # Lives as long as the pod, so a restarted container finds Node's compile cache (NODE_COMPILE_CACHE) there.",
+    '        - name: tmp',
+    '          emptyDir:',
+    '            sizeLimit: 64Mi',
+  ].join('\n');
   return `# The ${name} subgraph: its Deployment, its Service and the Job that migrates
 # its database. Written by \`npm run registry-files\` from subgraphs/registry.ts
 # (scripts/registry-files/kubernetes.ts); what every subgraph shares is in
@@ -82,15 +94,7 @@ ${databaseUrl('            ')}
                 secretKeyRef:
                   name: shop-graph-redis
                   key: REDIS_URL
-          volumeMounts:
-            # The one writable folder (the root filesystem is read-only: ../patches/unprivileged.yaml).
-            - name: tmp
-              mountPath: /tmp
-      volumes:
-        # Lives as long as the pod, so a restarted container finds Node's compile cache (NODE_COMPILE_CACHE) there.
-        - name: tmp
-          emptyDir:
-            sizeLimit: 64Mi
+${writableTmp}
 ---
 apiVersion: v1
 kind: Service
@@ -126,14 +130,6 @@ ${labels('migration', '        ')}
           args: ['node', 'scripts/db.js', 'migrate', '${name}']
           env:
 ${databaseUrl('            ')}
-          volumeMounts:
-            # The one writable folder (the root filesystem is read-only: ../patches/unprivileged.yaml).
-            - name: tmp
-              mountPath: /tmp
-      volumes:
-        # Lives as long as the pod, so a restarted container finds Node's compile cache (NODE_COMPILE_CACHE) there.
-        - name: tmp
-          emptyDir:
-            sizeLimit: 64Mi
+${writableTmp}
 `;
 }

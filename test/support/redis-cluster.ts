@@ -3,6 +3,9 @@ import { promisify } from 'node:util';
 import { describeError, requireExecutable, startRedisProcess, waitUntil, type RedisProcess } from '../services.ts';
 import { measureMachineSpeed, type MachineSpeed } from './machine-speed.ts';
 import { freePorts } from './processes.ts';
+import type { DatabaseTarget } from '../../platform/src/db/database.ts';
+import type { SubgraphStartSettings } from '../../platform/src/subgraph/server.ts';
+import { testIdentitySecret } from './tokens.ts';
 
 /**
  * A real Redis Cluster for tests: six `redis-server` processes on loopback
@@ -260,4 +263,28 @@ function parseNodes(text: string): ClusterNode[] {
           }),
       };
     });
+}
+
+/**
+ * What a test subgraph starts with on `database`, given the cluster as its
+ * Redis (`REDIS_URL`) and no bus, so that it connects to the cluster itself
+ * as a deployed one does; its streams under `eventStreamPrefix`.
+ */
+export function subgraphOnCluster(
+  cluster: Pick<RedisClusterServers, 'url'>,
+  database: DatabaseTarget,
+  eventStreamPrefix: string,
+): SubgraphStartSettings {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    database,
+    migrateOnStart: true,
+    seedIfEmpty: null,
+    nodeEnv: 'test',
+    identitySecret: testIdentitySecret,
+    redisUrl: cluster.url,
+    eventStreamPrefix,
+    metrics: null,
+  };
 }
