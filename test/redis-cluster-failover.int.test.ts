@@ -7,7 +7,12 @@ import { createLogger } from '../platform/src/logger.ts';
 import { newEvent, RedisStreamsBus, type Subscription } from '../platform/src/events/index.ts';
 import { seedProduct } from '../seed/world.ts';
 import { measureMachineSpeed } from './support/machine-speed.ts';
-import { startRedisCluster, type ClusterNode, type RedisClusterServers } from './support/redis-cluster.ts';
+import {
+  masterAndReplicaFor,
+  startRedisCluster,
+  type ClusterNode,
+  type RedisClusterServers,
+} from './support/redis-cluster.ts';
 import { startShopGraph, testLogger, type ShopGraph } from './support/shop-graph.ts';
 import { until } from './support/until.ts';
 
@@ -73,10 +78,7 @@ const routerLog: Array<{ time: number; msg: string }> = [];
 
 beforeAll(async () => {
   cluster = await startRedisCluster({ speed });
-  const owner = await cluster.masterFor('rc:g');
-  victim = owner.master;
-  if (!owner.replica) throw new Error(`the master on ${victim.port} has no replica`);
-  replica = owner.replica;
+  ({ master: victim, replica } = await masterAndReplicaFor(cluster, 'rc:g'));
   // A stream in a slot of the same master: one kill takes both away.
   for (;;) {
     stream = `test-${randomUUID()}:${streamName}`;

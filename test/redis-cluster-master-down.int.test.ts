@@ -9,6 +9,7 @@ import { loadSubgraph } from '../subgraphs/registry.ts';
 import { createTestDatabase } from './databases.ts';
 import { measureMachineSpeed } from './support/machine-speed.ts';
 import {
+  masterAndReplicaFor,
   startRedisCluster,
   subgraphOnCluster,
   type ClusterNode,
@@ -59,10 +60,7 @@ const opened: RedisCache[] = [];
 
 beforeAll(async () => {
   cluster = await startRedisCluster({ speed });
-  const owner = await cluster.masterFor('rc:g');
-  victim = owner.master;
-  if (!owner.replica) throw new Error(`the master on ${victim.port} has no replica`);
-  replica = owner.replica;
+  ({ master: victim, replica } = await masterAndReplicaFor(cluster, 'rc:g'));
 
   running = new RedisCache({ url: cluster.url, logger, commandTimeoutMs });
   await until(() => running.connected, { what: 'connected to the cluster', timeoutMs: deadlineMs });

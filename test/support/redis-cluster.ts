@@ -288,3 +288,13 @@ export function subgraphOnCluster(
     metrics: null,
   };
 }
+
+/** The master serving `key` and its replica, which a failover test kills and promotes; an error if it has none. */
+export async function masterAndReplicaFor(
+  cluster: Pick<RedisClusterServers, 'masterFor'>,
+  key: string,
+): Promise<{ master: ClusterNode; replica: ClusterNode }> {
+  const { master, replica } = await cluster.masterFor(key);
+  if (!replica) throw new Error(`the master on ${master.port} has no replica`);
+  return { master, replica };
+}
